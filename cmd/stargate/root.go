@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// commands are the subcommand constructors; each subcommand's file adds
+// its own in an init function, so that adding one touches one file.
+var commands []func() *cobra.Command
+
+func register(c func() *cobra.Command) { commands = append(commands, c) }
+
+// newRoot builds the command tree, writing to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "stargate",
+		Short: "Plan, run and rehearse a fleet of AI datacenters",
+		Long: `Stargate is a control plane and digital twin for fleets of AI datacenters,
+where power, not floor space, is the binding constraint.
+
+  plan    how many accelerators a site's power feeds; energy, emissions, cost
+  bench   measure the scheduling engine on a fleet file
+
+Every command runs on the built-in example fleet when no file is given
+(see 'stargate plan --help').`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
+	return root
+}
+
+// Run executes the stargate command line with args (without the program
+// name); it is what main calls and what tests call.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}

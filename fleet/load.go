@@ -1,0 +1,149 @@
+package fleet
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileBytes bounds the size of a fleet file.
+const MaxFileBytes = 16 << 20
+
+// Limits on the expanded fleet, far above any real campus, so that a typo
+// in a count fails fast instead of exhausting memory.
+const (
+	MaxNodes        = 20_000_000
+	MaxAccelerators = 100_000_000
+)
+
+// Load reads, validates and expands the fleet file at path.
+func Load(path string) (*Fleet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	defer f.Close()
+	return Parse(f)
+}
+
+// Parse reads a fleet file, validates it and expands it. On any problem it
+// returns Errors listing all of them.
+func Parse(r io.Reader) (*Fleet, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("fleet: read: %w", err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, Errors{{Msg: fmt.Sprintf("file is larger than %d MiB", MaxFileBytes>>20), Kind: ErrTooLarge}}
+	}
+	spec, c := decodeFile(data)
+	if len(c.errs) > 0 && spec == nil {
+		return nil, c.errs
+	}
+	v := newValidator(spec, c)
+	v.validate()
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	return expand(spec, v.cat, v.oversub), nil
+}
+
+// decodeFile turns YAML bytes into a File, collecting every problem.
+func decodeFile(data []byte) (*File, *collector) {
+	c := newCollector()
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if err == io.EOF {
+			c.addAt("", 0, ErrRequired, "file is empty: a fleet needs at least one region")
+			return nil, c
+		}
+		c.addAt("", syntaxLine(err), ErrSyntax, "%s", trimYAMLErr(err))
+		return nil, c
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		c.addAt("", extra.Line, ErrSyntax, "a fleet file holds one YAML document")
+	}
+	spec := &File{}
+	d := &decoder{c: c, templates: map[reflect.Type]map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}}
+	// Templates are gathered first so that items may use them wherever they
+	// appear in the file.
+	if doc := docRoot(&root); doc != nil && doc.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(doc.Content); i += 2 {
+			if doc.Content[i].Value == "templates" {
+				var t TemplatesSpec
+				d.c.mute++
+				d.decode(doc.Content[i+1], reflect.ValueOf(&t).Elem(), "templates")
+				d.c.mute--
+				d.templates[hallSpecType] = nodeRefs(t.Halls)
+				d.templates[rowSpecType] = nodeRefs(t.Rows)
+				d.templates[rackSpecType] = nodeRefs(t.Racks)
+			}
+		}
+	}
+	d.decode(&root, reflect.ValueOf(spec).Elem(), "")
+	if doc := docRoot(&root); doc != nil && doc.Kind != yaml.MappingNode && !isNull(doc) {
+		return nil, c
+	}
+	// Each template is decoded once on its own so that its problems are
+	// reported at its own path.
+	for name, n := range spec.Templates.Halls {
+		d.checkTemplate(&n, hallSpecType, "templates.halls."+name)
+	}
+	for name, n := range spec.Templates.Rows {
+		d.checkTemplate(&n, rowSpecType, "templates.rows."+name)
+	}
+	for name, n := range spec.Templates.Racks {
+		d.checkTemplate(&n, rackSpecType, "templates.racks."+name)
+	}
+	return spec, c
+}
+
+func (d *decoder) checkTemplate(n *yaml.Node, t reflect.Type, path string) {
+	if name, tn := templateRef(n); tn != nil {
+		d.c.addAt(join(path, "template"), tn.Line, ErrReference, "a template cannot use another template (%q)", name)
+	}
+	v := reflect.New(t).Elem()
+	d.decode(n, v, path)
+}
+
+func nodeRefs(m map[string]yaml.Node) map[string]*yaml.Node {
+	out := make(map[string]*yaml.Node, len(m))
+	for k := range m {
+		n := m[k]
+		out[k] = &n
+	}
+	return out
+}
+
+func docRoot(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return n.Content[0]
+	}
+	return n
+}
+
+func syntaxLine(err error) int {
+	var line int
+	if _, e := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); e == nil {
+		return line
+	}
+	return 0
+}
+
+func trimYAMLErr(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	if i := strings.Index(s, ": "); strings.HasPrefix(s, "line ") && i > 0 {
+		s = s[i+2:]
+	}
+	return "invalid YAML: " + s
+}

@@ -1,0 +1,149 @@
+package fleet
+
+// Level names a level of the power tree.
+type Level uint8
+
+// The levels of the power tree, from the top.
+const (
+	LevelSite Level = iota // the substation
+	LevelHall
+	LevelRow
+	LevelRack
+	LevelNode
+	LevelAccelerator
+)
+
+var levelNames = [...]string{"site", "hall", "row", "rack", "node", "accelerator"}
+
+func (l Level) String() string {
+	if int(l) < len(levelNames) {
+		return levelNames[l]
+	}
+	return "level?"
+}
+
+// Fleet is the expanded, compact form of a fleet file. Every level of the
+// power tree is a flat slice; a parent holds its children as a contiguous
+// index range [First, End) of the next level's slice, and each child knows
+// its parent. Accelerators are numbered 0..Accelerators-1 in tree order, so
+// allocation state can be a bitmap. A Fleet is read-only once built.
+type Fleet struct {
+	// Oversubscription is the file-wide default ratio.
+	Oversubscription float64
+	Catalog          *Catalog
+	Regions          []Region
+	Sites            []Site
+	Halls            []Domain
+	Rows             []Domain
+	Racks            []Domain
+	Nodes            []Node
+	// Accelerators is the total number of accelerators.
+	Accelerators int
+}
+
+// Region is a group of sites; Sites[First:End].
+type Region struct {
+	Name       string
+	First, End int32
+}
+
+// Site is one campus. Its Domain's children are halls; its limit is the
+// substation's rating.
+type Site struct {
+	Domain
+	Region                int32
+	SubstationMW          float64
+	PUE                   float64
+	Oversubscription      float64 // effective ratio (site's or the file's)
+	FacilityCapexUSDPerMW float64
+	Energy                []EnergySource
+}
+
+// Domain is one breaker of the power tree (site, hall, row or rack).
+type Domain struct {
+	Name   string // unique within its parent; Path gives the full name
+	Parent int32  // index in the level above (-1 for sites: see Site.Region)
+	// First and End delimit the children in the next level's slice.
+	First, End int32
+	// LimitW is the rated limit in watts. For a site it is the substation
+	// rating; the IT share of it is LimitW/PUE.
+	LimitW int64
+	// Accelerators below this domain and their first global index.
+	Accelerators int32
+	FirstAccel   int32
+}
+
+// Node is one server of a rack.
+type Node struct {
+	Rack       int32  // index into Fleet.Racks
+	Model      uint16 // index into Catalog.Nodes
+	Index      uint16 // position within the rack, for naming
+	FirstAccel int32  // global index of its first accelerator
+}
+
+// NodeModel returns the catalog model of node i.
+func (f *Fleet) NodeModel(i int) *NodeModel { return &f.Catalog.Nodes[f.Nodes[i].Model] }
+
+// NodeAccelerator returns the catalog accelerator of node i.
+func (f *Fleet) NodeAccelerator(i int) *Accelerator {
+	m := f.NodeModel(i)
+	return &f.Catalog.Accelerators[f.Catalog.Accelerator(m.Accelerator)]
+}
+
+// NodeAccelerators returns the number of accelerators of node i.
+func (f *Fleet) NodeAccelerators(i int) int { return f.NodeModel(i).Accelerators }
+
+// SiteOfNode returns the site index of node i.
+func (f *Fleet) SiteOfNode(i int) int {
+	rack := f.Racks[f.Nodes[i].Rack]
+	row := f.Rows[rack.Parent]
+	return int(f.Halls[row.Parent].Parent)
+}
+
+// RackPath returns "site/hall/row/rack" for rack i.
+func (f *Fleet) RackPath(i int) string {
+	rack := f.Racks[i]
+	row := f.Rows[rack.Parent]
+	hall := f.Halls[row.Parent]
+	return f.Sites[hall.Parent].Name + "/" + hall.Name + "/" + row.Name + "/" + rack.Name
+}
+
+// NodeName returns the node's full name, "site/hall/row/rack/nN".
+func (f *Fleet) NodeName(i int) string {
+	n := f.Nodes[i]
+	return f.RackPath(int(n.Rack)) + "/n" + itoa(int(n.Index)+1)
+}
+
+// Domains returns the slice of domains at a level (site to rack). Sites
+// are returned as their Domain part, copied.
+func (f *Fleet) Domains(l Level) []Domain {
+	switch l {
+	case LevelSite:
+		out := make([]Domain, len(f.Sites))
+		for i := range f.Sites {
+			out[i] = f.Sites[i].Domain
+		}
+		return out
+	case LevelHall:
+		return f.Halls
+	case LevelRow:
+		return f.Rows
+	case LevelRack:
+		return f.Racks
+	}
+	return nil
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	var b [20]byte
+	p := len(b)
+	for i > 0 {
+		p--
+		b[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[p:])
+}
