@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, go vet, and every test of every package.
+#
+# Tests that need PostgreSQL get a throwaway server on 127.0.0.1 (installed
+# from Debian when missing and this runs as root; started in a temporary
+# directory, stopped and removed on exit). Without one they skip and say so.
+# Extra arguments are passed to 'go test' (e.g. -run TestPlan, -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "these files need gofmt -w:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+pg_dir=""
+pg_bin=""
+cleanup() {
+	if [ -n "$pg_dir" ]; then
+		run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+		rm -rf "$pg_dir"
+	fi
+}
+trap cleanup EXIT
+
+# run_pg runs a PostgreSQL tool as the postgres user when we are root
+# (initdb refuses root), as ourselves otherwise.
+run_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+find_pg() {
+	pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+	[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]
+}
+
+start_postgres() {
+	if [ -n "${STARGATE_TEST_POSTGRES:-}" ]; then
+		echo "postgres: using STARGATE_TEST_POSTGRES"; return 0
+	fi
+	if ! find_pg; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			echo "postgres: installing from Debian"
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || return 1
+			find_pg || return 1
+		else
+			return 1
+		fi
+	fi
+	pg_dir=$(mktemp -d /tmp/stargate-pg.XXXXXX)
+	chmod 755 "$pg_dir"
+	[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+	local port
+	port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+	run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust --no-sync >/dev/null || return 1
+	run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 60 \
+		-o "-h 127.0.0.1 -p $port -k $pg_dir -c fsync=off -c max_connections=200" start >/dev/null || return 1
+	run_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres stargate_test || return 1
+	export STARGATE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/stargate_test?sslmode=disable"
+	echo "postgres: throwaway server on 127.0.0.1:$port"
+}
+
+echo "== postgres"
+start_postgres || echo "postgres: not available; tests that need it will skip (run this script as root with apt-get, or set STARGATE_TEST_POSTGRES)"
+
+echo "== go test"
+go test -count=1 "$@" ./...
