@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"stargate/plan"
+)
+
+func init() { register(newPlanCmd) }
+
+type planFlags struct {
+	src    fleetSource
+	output string
+	html   string
+	opts   plan.Options
+	size   plan.SizingInput
+}
+
+func newPlanCmd() *cobra.Command {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Capacity, energy, emissions and cost of a fleet, or how many sites a target needs",
+		Long: `Plan answers, per site, region and fleet: the substation's MW, the IT power it
+leaves at the site's PUE, the rated power of installed nodes, accelerators
+installed and how many would fit, the expected draw at a load factor, the
+energy of a year (and how many households use as much), its emissions and
+cost from the site's energy mix, and capex where prices are given.
+
+With --target-accelerators and no fleet file it answers the sizing question
+instead: how many sites of --site-mw at --pue a target needs.
+
+Figures are simple and checkable by hand: IT MW = substation MW / PUE; a
+node draws idle + load × (rated − idle); accelerators that fit =
+floor(IT W × oversubscription / node rated W) × accelerators per node.`,
+		Example: `  stargate plan                                  # the built-in example fleet
+  stargate plan -f examples/small.yaml -o json
+  stargate plan --pue 1.1 --load-factor 0.8 --html plan.html
+  stargate plan --accelerator b200               # what if every site were filled with B200?
+  stargate plan --target-accelerators 1000000 --accelerator gb200 --site-mw 150 --pue 1.2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	f.src.addFlags(cmd, "stargate")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or csv")
+	fl.StringVar(&f.html, "html", "", "also write an offline HTML report with charts to this file")
+	fl.Float64Var(&f.opts.PUE, "pue", 0, "what-if: PUE for every site (default: each site's)")
+	fl.Float64Var(&f.opts.LoadFactor, "load-factor", plan.DefaultLoadFactor, "average load between idle (0) and rated power (1)")
+	fl.StringVar(&f.opts.Accelerator, "accelerator", "", "what-if: fill every site with this accelerator; with --target-accelerators: the accelerator to size for")
+	fl.Float64Var(&f.opts.Oversubscription, "oversubscription", 0, "what-if: oversubscription ratio for every site (default: the file's)")
+	fl.Float64Var(&f.opts.HouseholdKWh, "household-kwh", plan.DefaultHouseholdKWh, "annual kWh of one household (default: U.S. EIA 2022 average)")
+	fl.IntVar(&f.size.TargetAccelerators, "target-accelerators", 0, "sizing: accelerators to build (no fleet file)")
+	fl.Float64Var(&f.size.SiteMW, "site-mw", 0, "sizing: substation MW of one site")
+	fl.Float64Var(&f.size.PriceUSDPerMWh, "price-usd-mwh", 0, "sizing: energy price, for the yearly cost")
+	fl.Float64Var(&f.size.CarbonGPerKWh, "carbon-g-kwh", 0, "sizing: carbon intensity, for the yearly emissions")
+	return cmd
+}
+
+func runPlan(cmd *cobra.Command, f *planFlags) error {
+	out := cmd.OutOrStdout()
+	switch f.output {
+	case "table", "json", "csv":
+	default:
+		return fmt.Errorf("plan: --output must be table, json or csv, got %q", f.output)
+	}
+	if cmd.Flags().Changed("target-accelerators") {
+		return runSizing(cmd, f, out)
+	}
+	for _, name := range []string{"site-mw", "price-usd-mwh", "carbon-g-kwh"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("plan: --%s is for sizing and needs --target-accelerators", name)
+		}
+	}
+	fl, err := f.src.load()
+	if err != nil {
+		return err
+	}
+	r, err := plan.Fleet(fl, f.opts)
+	if err != nil {
+		return err
+	}
+	if f.html != "" {
+		if err := writeFile(f.html, func(w io.Writer) error { return r.WriteHTML(w, "Stargate plan: "+f.src.name()) }); err != nil {
+			return err
+		}
+	}
+	switch f.output {
+	case "json":
+		return r.WriteJSON(out)
+	case "csv":
+		return r.WriteCSV(out)
+	}
+	return r.WriteTable(out)
+}
+
+func runSizing(cmd *cobra.Command, f *planFlags, out io.Writer) error {
+	if f.src.file != "" || f.src.example != "" {
+		return fmt.Errorf("plan: --target-accelerators sizes new sites; it takes no --fleet or --example")
+	}
+	if f.html != "" {
+		return fmt.Errorf("plan: --html is for fleet plans, not sizing")
+	}
+	if f.opts.Accelerator == "" {
+		return fmt.Errorf("plan: sizing needs --accelerator (e.g. gb200, h100)")
+	}
+	in := f.size
+	in.Accelerator = f.opts.Accelerator
+	in.PUE = f.opts.PUE
+	in.LoadFactor = f.opts.LoadFactor
+	in.Oversubscription = f.opts.Oversubscription
+	in.HouseholdKWh = f.opts.HouseholdKWh
+	s, err := plan.Size(nil, in)
+	if err != nil {
+		return err
+	}
+	switch f.output {
+	case "json":
+		return s.WriteJSON(out)
+	case "csv":
+		return s.WriteCSV(out)
+	}
+	return s.WriteTable(out)
+}
+
+// writeFile writes a file through fn, reporting the first error of writing
+// or closing.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

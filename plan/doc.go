@@ -1,0 +1,23 @@
+// Package plan answers the capacity and energy questions of a fleet: how
+// many accelerators each site's power can feed, how much energy they draw
+// in a year, from which sources, at what cost and emissions, and how many
+// sites a target needs.
+//
+// It reads a *fleet.Fleet (or, for sizing, a few figures) and returns plain
+// reports that the CLI renders as a table, JSON, CSV or an HTML page. The
+// arithmetic is deliberately simple and documented field by field, so an
+// operator can check every figure by hand:
+//
+//   - IT power of a site = substation MW / PUE.
+//   - A node's rated power = accelerators × TDP + node overhead; its
+//     expected draw at load factor L = idle + L × (rated − idle).
+//   - Accelerators that fit = floor(IT W × oversubscription / node rated W)
+//     nodes × accelerators per node, in whole NVLink domains for rack-scale
+//     systems.
+//   - Annual energy = expected IT draw × PUE × 8760 h. Capacity sources
+//     (mw) are dispatched first each hour, following their output profile;
+//     shares split the rest. Emissions and cost sum energy × intensity and
+//     energy × price hour by hour.
+//
+// Nothing here reads a clock or a random source.
+package plan
