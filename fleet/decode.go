@@ -15,8 +15,9 @@ import (
 type decoder struct {
 	c         *collector
 	templates map[reflect.Type]map[string]*yaml.Node
-	active    map[*yaml.Node]bool // templates being applied, against cycles
 	depth     int
+	values    int  // values decoded so far, aliases and templates included
+	tooLarge  bool // values passed maxValues; decoding stopped
 }
 
 var (
@@ -30,11 +31,20 @@ var (
 // without end.
 const maxDepth = 64
 
+// maxValues bounds the values decoded, counting each use of an alias or a
+// template anew, so that a short file cannot expand into an enormous one
+// ("billion laughs"). Counts, not copies, make a large fleet.
+const maxValues = 4_000_000
+
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.depth++
 	defer func() { d.depth-- }()
 	if d.depth > maxDepth {
 		d.c.addAt(path, n.Line, ErrTooLarge, "nested too deeply")
+		return
+	}
+	if d.values++; d.values > maxValues {
+		d.tooLarge = true
 		return
 	}
 	for n.Kind == yaml.AliasNode {
@@ -60,8 +70,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if isNull(n) {
-		return // an explicit null leaves the zero value; validation decides if it was required
+		// An explicit null leaves the zero value and counts as not given.
+		d.c.nulls[path] = true
+		return
 	}
+	delete(d.c.nulls, path)
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -88,7 +101,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
-		d.eachPair(n, path, func(key string, val *yaml.Node) {
+		d.eachPair(n, path, func(key string, _, val *yaml.Node) {
 			e := reflect.New(v.Type().Elem()).Elem()
 			d.decode(val, e, join(path, key))
 			v.SetMapIndex(reflect.ValueOf(key), e)
@@ -130,37 +143,46 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.typeErr(n, path, "a mapping")
 		return
 	}
-	t := v.Type()
 	// A template is laid down first; the item's own keys then override it.
-	if byName, ok := d.templates[t]; ok {
+	// Its problems, and its own `template:` key (not allowed), are reported
+	// once, at the template.
+	if byName, ok := d.templates[v.Type()]; ok {
 		if name, tn := templateRef(n); tn != nil {
 			if tmpl, found := byName[name]; found {
-				if !d.active[tmpl] { // a template naming itself is reported once, at the template
-					d.active[tmpl] = true
-					d.c.mute++
-					d.decodeStruct(tmpl, v, path)
-					d.c.mute--
-					delete(d.active, tmpl)
-				}
+				d.c.mute++
+				d.fields(tmpl, v, path)
+				d.c.mute--
 			} else {
 				d.c.addAt(join(path, "template"), tn.Line, ErrReference, "no template %q among %s", name, keys(byName))
 			}
 		}
 	}
-	d.eachPair(n, path, func(key string, val *yaml.Node) {
+	d.fields(n, v, path)
+}
+
+// fields decodes the keys of mapping n into the fields of struct v.
+func (d *decoder) fields(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		return // a template that is not a mapping: reported at the template
+	}
+	t := v.Type()
+	d.eachPair(n, path, func(key string, k, val *yaml.Node) {
 		f, ok := fieldByTag(t, key)
 		if !ok {
-			d.c.addAt(join(path, key), val.Line, ErrUnknownField, "unknown field %q (known: %s)", key, strings.Join(tags(t), ", "))
+			d.c.addAt(join(path, key), k.Line, ErrUnknownField, "unknown field %q (known: %s)", key, strings.Join(tags(t), ", "))
 			return
 		}
 		d.decode(val, v.FieldByIndex(f.Index), join(path, key))
 	})
 }
 
-// eachPair walks a mapping's keys in order, following YAML merge keys (<<)
-// and reporting non-string and duplicate keys.
-func (d *decoder) eachPair(n *yaml.Node, path string, fn func(key string, val *yaml.Node)) {
+// eachPair walks a mapping's keys, reporting non-string and duplicate keys,
+// and then the keys brought in by YAML merge keys (<<) that the mapping
+// does not give itself: as in YAML, a mapping's own keys win over merged
+// ones, and an earlier merged mapping wins over a later one.
+func (d *decoder) eachPair(n *yaml.Node, path string, fn func(key string, k, val *yaml.Node)) {
 	seen := map[string]bool{}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -168,7 +190,7 @@ func (d *decoder) eachPair(n *yaml.Node, path string, fn func(key string, val *y
 			continue
 		}
 		if k.Tag == "!!merge" || (k.Value == "<<" && k.Tag != "!!str") {
-			d.merge(val, path, fn)
+			merges = append(merges, val)
 			continue
 		}
 		if seen[k.Value] {
@@ -176,15 +198,24 @@ func (d *decoder) eachPair(n *yaml.Node, path string, fn func(key string, val *y
 			continue
 		}
 		seen[k.Value] = true
-		fn(k.Value, val)
+		fn(k.Value, k, val)
+	}
+	for _, m := range merges {
+		d.merge(m, path, seen, fn)
 	}
 }
 
-func (d *decoder) merge(val *yaml.Node, path string, fn func(string, *yaml.Node)) {
+// merge applies the keys of a merged mapping (or list of mappings) that
+// are not in seen.
+func (d *decoder) merge(val *yaml.Node, path string, seen map[string]bool, fn func(string, *yaml.Node, *yaml.Node)) {
 	d.depth++
 	defer func() { d.depth-- }()
 	if d.depth > maxDepth {
 		d.c.addAt(path, val.Line, ErrTooLarge, "nested too deeply")
+		return
+	}
+	if d.values++; d.values > maxValues {
+		d.tooLarge = true
 		return
 	}
 	for val.Kind == yaml.AliasNode && val.Alias != nil {
@@ -192,10 +223,21 @@ func (d *decoder) merge(val *yaml.Node, path string, fn func(string, *yaml.Node)
 	}
 	switch val.Kind {
 	case yaml.MappingNode:
-		d.eachPair(val, path, fn)
+		// The merged mapping's own merges come after its keys, with the
+		// same precedence.
+		inner := map[string]bool{}
+		d.eachPair(val, path, func(key string, k, v *yaml.Node) {
+			inner[key] = true
+			if !seen[key] {
+				fn(key, k, v)
+			}
+		})
+		for key := range inner {
+			seen[key] = true
+		}
 	case yaml.SequenceNode:
 		for _, m := range val.Content {
-			d.merge(m, path, fn)
+			d.merge(m, path, seen, fn)
 		}
 	default:
 		d.c.addAt(path, val.Line, ErrType, "merge key (<<) needs a mapping")
@@ -208,6 +250,7 @@ func (d *decoder) typeErr(n *yaml.Node, path, want string) {
 		got = strconv.Quote(truncate(n.Value, 40))
 	}
 	d.c.addAt(path, n.Line, ErrType, "must be %s, got %s", want, got)
+	d.c.failed[path] = true
 }
 
 func templateRef(n *yaml.Node) (string, *yaml.Node) {

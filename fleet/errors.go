@@ -3,6 +3,7 @@ package fleet
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -56,6 +57,19 @@ func (es Errors) Error() string {
 	return fmt.Sprintf("fleet: %d problem(s):\n  %s", len(es), strings.Join(lines, "\n  "))
 }
 
+// sorted returns the problems in file order (by line, problems without a
+// line last), keeping the order of those on one line.
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		li, lj := es[i].Line, es[j].Line
+		if li == 0 || lj == 0 {
+			return li != 0 && lj == 0
+		}
+		return li < lj
+	})
+	return es
+}
+
 // Unwrap lets errors.Is find any of the contained problems' sentinels.
 func (es Errors) Unwrap() []error {
 	out := make([]error, len(es))
@@ -69,13 +83,22 @@ func (es Errors) Unwrap() []error {
 type collector struct {
 	errs  Errors
 	lines map[string]int
-	mute  int // >0 while decoding a template copy: its problems are reported once, at the template
+	// nulls are paths given as an explicit null: decoded, so they have a
+	// line, but not given.
+	nulls map[string]bool
+	// failed are paths whose value could not be decoded; validation does
+	// not report them, nor anything below them, again.
+	failed map[string]bool
+	mute   int // >0 while decoding a template copy: its problems are reported once, at the template
 }
 
-func newCollector() *collector { return &collector{lines: map[string]int{}} }
+func newCollector() *collector {
+	return &collector{lines: map[string]int{}, nulls: map[string]bool{}, failed: map[string]bool{}}
+}
 
+// add records a problem found by validation.
 func (c *collector) add(path string, kind error, format string, args ...any) {
-	if c.mute > 0 {
+	if c.mute > 0 || c.failedAt(path) {
 		return
 	}
 	if len(c.errs) >= maxErrors {
@@ -90,6 +113,19 @@ func (c *collector) addAt(path string, line int, kind error, format string, args
 		return
 	}
 	c.errs = append(c.errs, &Error{Path: path, Line: line, Msg: fmt.Sprintf(format, args...), Kind: kind})
+}
+
+// failedAt reports whether path or one of its ancestors failed to decode.
+func (c *collector) failedAt(path string) bool {
+	if len(c.failed) == 0 {
+		return false
+	}
+	for p := path; p != ""; p = parentPath(p) {
+		if c.failed[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // lineOf returns the line of path or of its nearest decoded ancestor.

@@ -19,6 +19,8 @@ const MaxFileBytes = 16 << 20
 const (
 	MaxNodes        = 20_000_000
 	MaxAccelerators = 100_000_000
+	// MaxDomains bounds the halls, rows and racks together.
+	MaxDomains = 5_000_000
 )
 
 // Load reads, validates and expands the fleet file at path.
@@ -43,12 +45,12 @@ func Parse(r io.Reader) (*Fleet, error) {
 	}
 	spec, c := decodeFile(data)
 	if len(c.errs) > 0 && spec == nil {
-		return nil, c.errs
+		return nil, c.errs.sorted()
 	}
 	v := newValidator(spec, c)
 	v.validate()
 	if len(c.errs) > 0 {
-		return nil, c.errs
+		return nil, c.errs.sorted()
 	}
 	return expand(spec, v.cat, v.oversub), nil
 }
@@ -63,7 +65,7 @@ func decodeFile(data []byte) (*File, *collector) {
 			c.addAt("", 0, ErrRequired, "file is empty: a fleet needs at least one region")
 			return nil, c
 		}
-		c.addAt("", syntaxLine(err), ErrSyntax, "%s", trimYAMLErr(err))
+		c.addAt("", syntaxLine(err, data), ErrSyntax, "%s", trimYAMLErr(err))
 		return nil, c
 	}
 	var extra yaml.Node
@@ -71,7 +73,11 @@ func decodeFile(data []byte) (*File, *collector) {
 		c.addAt("", extra.Line, ErrSyntax, "a fleet file holds one YAML document")
 	}
 	spec := &File{}
-	d := &decoder{c: c, templates: map[reflect.Type]map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}}
+	d := &decoder{c: c, templates: map[reflect.Type]map[string]*yaml.Node{
+		// Present even when the file has no templates, so that a use of
+		// one is reported as dangling.
+		hallSpecType: {}, rowSpecType: {}, rackSpecType: {},
+	}}
 	// Templates are gathered first so that items may use them wherever they
 	// appear in the file.
 	if doc := docRoot(&root); doc != nil && doc.Kind == yaml.MappingNode {
@@ -93,24 +99,35 @@ func decodeFile(data []byte) (*File, *collector) {
 	}
 	// Each template is decoded once on its own so that its problems are
 	// reported at its own path.
-	for name, n := range spec.Templates.Halls {
-		d.checkTemplate(&n, hallSpecType, "templates.halls."+name)
-	}
-	for name, n := range spec.Templates.Rows {
-		d.checkTemplate(&n, rowSpecType, "templates.rows."+name)
-	}
-	for name, n := range spec.Templates.Racks {
-		d.checkTemplate(&n, rackSpecType, "templates.racks."+name)
+	d.checkTemplates(spec.Templates.Halls, hallSpecType, "templates.halls.")
+	d.checkTemplates(spec.Templates.Rows, rowSpecType, "templates.rows.")
+	d.checkTemplates(spec.Templates.Racks, rackSpecType, "templates.racks.")
+	if d.tooLarge {
+		// Never muted: a file cut short must not load.
+		c.errs = append(c.errs, &Error{Kind: ErrTooLarge,
+			Msg: fmt.Sprintf("file expands to more than %d values through aliases and templates; use count", maxValues)})
+		return nil, c
 	}
 	return spec, c
 }
 
-func (d *decoder) checkTemplate(n *yaml.Node, t reflect.Type, path string) {
-	if name, tn := templateRef(n); tn != nil {
-		d.c.addAt(join(path, "template"), tn.Line, ErrReference, "a template cannot use another template (%q)", name)
+func (d *decoder) checkTemplates(m map[string]yaml.Node, t reflect.Type, prefix string) {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
 	}
-	v := reflect.New(t).Elem()
-	d.decode(n, v, path)
+	sortStrings(names)
+	for _, name := range names {
+		n := m[name]
+		if ref, tn := templateRef(&n); tn != nil {
+			if ref == name {
+				d.c.addAt(prefix+name+".template", tn.Line, ErrReference, "a template cannot use itself")
+			} else {
+				d.c.addAt(prefix+name+".template", tn.Line, ErrReference, "a template cannot use another template (%q)", ref)
+			}
+		}
+		d.decode(&n, reflect.New(t).Elem(), prefix+name)
+	}
 }
 
 func nodeRefs(m map[string]yaml.Node) map[string]*yaml.Node {
@@ -132,10 +149,19 @@ func docRoot(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func syntaxLine(err error) int {
+func syntaxLine(err error, data []byte) int {
 	var line int
 	if _, e := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); e == nil {
 		return line
+	}
+	// The YAML library gives no line for an unknown anchor: find its use.
+	if rest, ok := strings.CutPrefix(err.Error(), "yaml: unknown anchor '"); ok {
+		anchor, _, _ := strings.Cut(rest, "'")
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "*"+anchor) {
+				return i + 1
+			}
+		}
 	}
 	return 0
 }

@@ -15,15 +15,19 @@ type validator struct {
 	c       *collector
 	cat     *Catalog
 	oversub float64
-	nodes   float64 // expanded totals, to refuse absurd sizes before expansion
-	accels  float64
+	// Expanded totals, to refuse absurd sizes before expansion.
+	nodes, accels, domains float64
 }
 
 func newValidator(f *File, c *collector) *validator {
 	return &validator{f: f, c: c, cat: DefaultCatalog()}
 }
 
-func (v *validator) given(path string) bool { _, ok := v.c.lines[path]; return ok }
+// given reports whether the file gives path a value (explicit nulls aside).
+func (v *validator) given(path string) bool {
+	_, ok := v.c.lines[path]
+	return ok && !v.c.nulls[path]
+}
 
 func (v *validator) validate() {
 	v.oversub = v.f.Oversubscription
@@ -50,9 +54,9 @@ func (v *validator) validate() {
 			v.site(index(join(p, "sites"), j), &r.Sites[j], sites)
 		}
 	}
-	if v.nodes > MaxNodes || v.accels > MaxAccelerators {
-		v.c.add("regions", ErrTooLarge, "fleet expands to %.0f nodes and %.0f accelerators; the limits are %d and %d",
-			v.nodes, v.accels, MaxNodes, MaxAccelerators)
+	if v.nodes > MaxNodes || v.accels > MaxAccelerators || v.domains > MaxDomains {
+		v.c.add("regions", ErrTooLarge, "fleet expands to %.0f halls, rows and racks, %.0f nodes and %.0f accelerators; the limits are %d, %d and %d",
+			v.domains, v.nodes, v.accels, MaxDomains, MaxNodes, MaxAccelerators)
 	}
 }
 
@@ -216,7 +220,7 @@ const HoursPerYear = 8760
 
 func (v *validator) hall(p string, h *HallSpec, names *siblings, oversub float64) float64 {
 	count := v.count(p, h.Count)
-	v.instanceNames(p, h.Name, count, names)
+	v.instanceNames(p, h.Name, count, 1, names)
 	v.positive(join(p, "limit_kw"), h.LimitKW)
 	rows := &siblings{kind: "row", seen: map[string]string{}}
 	var watts float64
@@ -229,7 +233,7 @@ func (v *validator) hall(p string, h *HallSpec, names *siblings, oversub float64
 
 func (v *validator) row(p string, r *RowSpec, names *siblings, oversub, copies float64) float64 {
 	count := v.count(p, r.Count)
-	v.instanceNames(p, r.Name, count, names)
+	v.instanceNames(p, r.Name, count, copies, names)
 	v.positive(join(p, "limit_kw"), r.LimitKW)
 	racks := &siblings{kind: "rack", seen: map[string]string{}}
 	var watts float64
@@ -242,9 +246,9 @@ func (v *validator) row(p string, r *RowSpec, names *siblings, oversub, copies f
 
 func (v *validator) rack(p string, r *RackSpec, names *siblings, oversub, copies float64) float64 {
 	count := v.count(p, r.Count)
-	v.instanceNames(p, r.Name, count, names)
+	v.instanceNames(p, r.Name, count, copies, names)
 	v.positive(join(p, "limit_kw"), r.LimitKW)
-	var watts float64
+	var watts, nodes float64
 	for i, g := range r.Nodes {
 		gp := index(join(p, "nodes"), i)
 		n := v.count(gp, g.Count)
@@ -263,12 +267,19 @@ func (v *validator) rack(p string, r *RackSpec, names *siblings, oversub, copies
 			continue // reported at the catalog entry
 		}
 		watts += float64(n*nm.Accelerators) * v.cat.Accelerators[a].TDPW
+		nodes += float64(n)
 		v.nodes += float64(n) * float64(count) * copies
 		v.accels += float64(n*nm.Accelerators) * float64(count) * copies
+	}
+	if nodes > maxRackNodes {
+		v.c.add(p, ErrTooLarge, "%.0f nodes in one rack; at most %d", nodes, maxRackNodes)
 	}
 	v.fits(p, "limit_kw", watts, r.LimitKW*1e3, oversub, "")
 	return watts * float64(count)
 }
+
+// maxRackNodes is the most nodes one rack may hold (Node.Index is 16 bits).
+const maxRackNodes = math.MaxUint16
 
 // fits reports an item whose accelerators alone need more than its limit
 // allows under the oversubscription ratio.
@@ -321,8 +332,13 @@ type siblings struct {
 }
 
 // instanceNames checks that the names an item expands to are unique among
-// its siblings.
-func (v *validator) instanceNames(p, name string, count int, sib *siblings) {
+// its siblings. Once the fleet is known to be too large it only counts, so
+// that an absurd count is refused without spelling out its names.
+func (v *validator) instanceNames(p, name string, count int, copies float64, sib *siblings) {
+	v.domains += float64(count) * copies
+	if v.domains > MaxDomains {
+		return
+	}
 	for _, n := range sib.next(name, count) {
 		if prev, dup := sib.seen[n]; dup {
 			v.c.add(join(p, "name"), ErrDuplicate, "%q is also the name of %s", n, prev)
