@@ -1,0 +1,293 @@
+package trace
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Columns maps the fields of a job to the columns of a CSV trace, by
+// header name. Submit, Duration and Accelerators are required.
+type Columns struct {
+	ID, Tenant, Submit, Duration, Accelerators string
+	// TimeUnit scales Submit and Duration to seconds (1 for seconds, 60 for
+	// minutes, 0.001 for milliseconds); 0 means 1.
+	TimeUnit float64
+}
+
+// ITPColumns is the ITP 2021 trace layout.
+var ITPColumns = Columns{ID: "job_id", Submit: "submission_time", Duration: "duration", Accelerators: "num_gpu"}
+
+// ParseColumns reads a mapping such as
+// "submit=start_time,duration=runtime,gpus=gpu_num,id=job,tenant=user,unit=60".
+func ParseColumns(spec string) (Columns, error) {
+	var c Columns
+	for _, part := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || v == "" {
+			return c, fmt.Errorf("trace: column mapping %q: want field=column", part)
+		}
+		switch k {
+		case "id":
+			c.ID = v
+		case "tenant", "user":
+			c.Tenant = v
+		case "submit", "submission", "arrival":
+			c.Submit = v
+		case "duration", "runtime":
+			c.Duration = v
+		case "gpus", "accelerators", "num_gpu":
+			c.Accelerators = v
+		case "unit":
+			u, err := strconv.ParseFloat(v, 64)
+			if err != nil || u <= 0 || math.IsInf(u, 0) {
+				return c, fmt.Errorf("trace: column mapping: unit must be seconds per trace time unit (> 0), got %q", v)
+			}
+			c.TimeUnit = u
+		default:
+			return c, fmt.Errorf("trace: column mapping: unknown field %q (id, tenant, submit, duration, gpus, unit)", k)
+		}
+	}
+	var missing []string
+	for name, v := range map[string]string{"submit": c.Submit, "duration": c.Duration, "gpus": c.Accelerators} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sortStrings(missing)
+		return c, fmt.Errorf("trace: column mapping lacks %s", strings.Join(missing, ", "))
+	}
+	return c, nil
+}
+
+// MaxAccelerators bounds one job's size, against typos in a trace.
+const MaxAccelerators = 1 << 24
+
+// ReadJobs reads a CSV trace of jobs with a header row, mapping columns
+// by c. Rows that cannot be read are skipped and counted in the Report, or
+// end the read with ErrBadRow when o.Strict. Jobs come back sorted by
+// submission time.
+func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, error) {
+	rep := &Report{Source: name}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return nil, rep, fmt.Errorf("trace: %s: empty file, want a header row", name)
+		}
+		return nil, rep, fmt.Errorf("trace: %s: %w", name, err)
+	}
+	idx := map[string]int{}
+	for i, h := range header {
+		idx[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
+	}
+	col := func(name string) (int, error) {
+		if name == "" {
+			return -1, nil
+		}
+		if i, ok := idx[name]; ok {
+			return i, nil
+		}
+		return -1, fmt.Errorf("trace: %s: no column %q in header %v", rep.Source, name, header)
+	}
+	iID, err1 := col(c.ID)
+	iTenant, err2 := col(c.Tenant)
+	iSubmit, err3 := col(c.Submit)
+	iDur, err4 := col(c.Duration)
+	iAcc, err5 := col(c.Accelerators)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return nil, rep, err
+	}
+	unit := c.TimeUnit
+	if unit == 0 {
+		unit = 1
+	}
+	var jobs []Job
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line := 0
+		if err == nil {
+			line, _ = cr.FieldPos(0)
+		}
+		rep.Rows++
+		problem := ""
+		var j Job
+		switch {
+		case err != nil:
+			problem = err.Error()
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+				problem = pe.Err.Error()
+			}
+		default:
+			j, problem = jobFrom(rec, iID, iTenant, iSubmit, iDur, iAcc, unit)
+		}
+		if problem != "" {
+			if o.Strict {
+				return nil, rep, fmt.Errorf("%w: %s line %d: %s", ErrBadRow, name, line, problem)
+			}
+			rep.bad(line, "%s", problem)
+			continue
+		}
+		if j.ID == "" {
+			j.ID = strconv.Itoa(line)
+		}
+		if j.Tenant == "" {
+			j.Tenant = o.Tenant
+		}
+		jobs = append(jobs, j)
+	}
+	SortBySubmit(jobs)
+	return jobs, rep, nil
+}
+
+func jobFrom(rec []string, iID, iTenant, iSubmit, iDur, iAcc int, unit float64) (Job, string) {
+	field := func(i int) (string, bool) {
+		if i < 0 || i >= len(rec) {
+			return "", false
+		}
+		return strings.TrimSpace(rec[i]), true
+	}
+	var j Job
+	if v, ok := field(iID); ok {
+		j.ID = strings.Clone(v)
+	}
+	if v, ok := field(iTenant); ok {
+		j.Tenant = strings.Clone(v)
+	}
+	num := func(i int, what string) (float64, string) {
+		v, ok := field(i)
+		if !ok {
+			return 0, fmt.Sprintf("missing %s (row has %d fields)", what, len(rec))
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, fmt.Sprintf("%s %q is not a number", what, v)
+		}
+		return x, ""
+	}
+	submit, p := num(iSubmit, "submission time")
+	if p != "" {
+		return j, p
+	}
+	dur, p := num(iDur, "duration")
+	if p != "" {
+		return j, p
+	}
+	acc, p := num(iAcc, "accelerator count")
+	if p != "" {
+		return j, p
+	}
+	switch {
+	case submit < 0:
+		return j, fmt.Sprintf("submission time %g is negative", submit)
+	case dur <= 0:
+		return j, fmt.Sprintf("duration %g must be > 0", dur)
+	case acc < 1 || acc != math.Trunc(acc) || acc > MaxAccelerators:
+		return j, fmt.Sprintf("accelerator count %g must be a whole number from 1 to %d", acc, MaxAccelerators)
+	}
+	j.Submit, j.Duration, j.Accelerators = submit*unit, dur*unit, int(acc)
+	return j, ""
+}
+
+// Request is one inference request.
+type Request struct {
+	// Time is seconds from the first request of the trace.
+	Time            float64
+	ContextTokens   int
+	GeneratedTokens int
+}
+
+// azureTime is the Azure LLM trace's timestamp layout.
+const azureTime = "2006-01-02 15:04:05.9999999"
+
+// ReadAzureLLM reads the Azure LLM inference trace
+// (TIMESTAMP,ContextTokens,GeneratedTokens). Times are made relative to the
+// first request; requests come back in time order.
+func ReadAzureLLM(r io.Reader, name string, o Options) ([]Request, *Report, error) {
+	rep := &Report{Source: name}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, rep, fmt.Errorf("trace: %s: want a header row: %w", name, err)
+	}
+	want := []string{"TIMESTAMP", "ContextTokens", "GeneratedTokens"}
+	if len(header) < 3 || strings.TrimPrefix(header[0], "\ufeff") != want[0] || header[1] != want[1] || header[2] != want[2] {
+		return nil, rep, fmt.Errorf("trace: %s: header %v, want %v", name, header, want)
+	}
+	var reqs []Request
+	var t0 time.Time
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line := 0
+		if err == nil {
+			line, _ = cr.FieldPos(0)
+		}
+		rep.Rows++
+		problem := ""
+		var req Request
+		if err != nil {
+			problem = err.Error()
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line, problem = pe.Line, pe.Err.Error()
+			}
+		} else if len(rec) < 3 {
+			problem = fmt.Sprintf("row has %d fields, want 3", len(rec))
+		} else {
+			ts, terr := time.Parse(azureTime, strings.TrimSpace(rec[0]))
+			ctx, cerr := strconv.Atoi(strings.TrimSpace(rec[1]))
+			gen, gerr := strconv.Atoi(strings.TrimSpace(rec[2]))
+			switch {
+			case terr != nil:
+				problem = fmt.Sprintf("timestamp %q: want %s", rec[0], azureTime)
+			case cerr != nil || ctx < 0:
+				problem = fmt.Sprintf("context tokens %q is not a count", rec[1])
+			case gerr != nil || gen < 0:
+				problem = fmt.Sprintf("generated tokens %q is not a count", rec[2])
+			default:
+				if t0.IsZero() {
+					t0 = ts
+				}
+				req = Request{Time: ts.Sub(t0).Seconds(), ContextTokens: ctx, GeneratedTokens: gen}
+			}
+		}
+		if problem != "" {
+			if o.Strict {
+				return nil, rep, fmt.Errorf("%w: %s line %d: %s", ErrBadRow, name, line, problem)
+			}
+			rep.bad(line, "%s", problem)
+			continue
+		}
+		reqs = append(reqs, req)
+	}
+	// Rows before the first one may carry earlier times: rebase on the minimum.
+	if len(reqs) > 0 {
+		lo := reqs[0].Time
+		for _, q := range reqs {
+			lo = min(lo, q.Time)
+		}
+		for i := range reqs {
+			reqs[i].Time -= lo
+		}
+	}
+	sortRequests(reqs)
+	return reqs, rep, nil
+}
