@@ -142,7 +142,7 @@ func mixChart(r *Report) string {
 	}
 	h := len(r.Sites)*(barH+8) + 40
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">`, left+width+120, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">`, left+width+260, h)
 	for i := range r.Sites {
 		s := &r.Sites[i]
 		y := 10 + i*(barH+8)
