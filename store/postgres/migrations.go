@@ -1,0 +1,68 @@
+package postgres
+
+// migrations are applied in order, each once; schema_migrations records
+// the versions applied. Never edit a released migration: add a new one.
+var migrations = []string{
+	// 1: the initial schema.
+	`CREATE TABLE jobs (
+		id           TEXT PRIMARY KEY,
+		tenant       TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		spec         TEXT NOT NULL,
+		reasons      TEXT NOT NULL DEFAULT '',
+		placement    TEXT NOT NULL DEFAULT '',
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		accelerators INTEGER NOT NULL,
+		submitted_at BIGINT NOT NULL,
+		started_at   BIGINT NOT NULL DEFAULT 0,
+		ended_at     BIGINT NOT NULL DEFAULT 0,
+		idem_key     TEXT,
+		request_hash TEXT NOT NULL DEFAULT '',
+		version      BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX jobs_idem ON jobs (tenant, idem_key);
+	CREATE INDEX jobs_state ON jobs (state, id);
+	CREATE INDEX jobs_tenant ON jobs (tenant, id);
+	CREATE TABLE allocations (
+		job_id       TEXT NOT NULL REFERENCES jobs (id),
+		node         TEXT NOT NULL,
+		accelerators TEXT NOT NULL,
+		PRIMARY KEY (job_id, node)
+	);
+	CREATE INDEX allocations_node ON allocations (node);
+	CREATE TABLE nodes (
+		name          TEXT PRIMARY KEY,
+		model         TEXT NOT NULL,
+		accelerators  INTEGER NOT NULL,
+		address       TEXT NOT NULL DEFAULT '',
+		labels        TEXT NOT NULL DEFAULT '',
+		state         TEXT NOT NULL,
+		registered_at BIGINT NOT NULL,
+		heartbeat_at  BIGINT NOT NULL,
+		draw_w        DOUBLE PRECISION NOT NULL DEFAULT -1,
+		version       BIGINT NOT NULL
+	);
+	CREATE TABLE events (
+		seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		time    BIGINT NOT NULL,
+		kind    TEXT NOT NULL,
+		job     TEXT NOT NULL DEFAULT '',
+		node    TEXT NOT NULL DEFAULT '',
+		message TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX events_job ON events (job, seq);
+	CREATE TABLE tokens (
+		id         TEXT PRIMARY KEY,
+		hash       TEXT NOT NULL UNIQUE,
+		role       TEXT NOT NULL,
+		tenant     TEXT NOT NULL DEFAULT '',
+		name       TEXT NOT NULL DEFAULT '',
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE leases (
+		name       TEXT PRIMARY KEY,
+		holder     TEXT NOT NULL,
+		epoch      BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);`,
+}

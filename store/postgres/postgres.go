@@ -1,0 +1,529 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"stargate/store"
+)
+
+// DB is the PostgreSQL Store.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string; pool_max_conns and search_path are honoured) and brings its
+// schema up to date.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// SchemaVersion returns the number of migrations applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// migrateLock is the advisory lock key that serializes migrations of
+// replicas starting together.
+const migrateLock = 0x5374_6172_6761_7465 // "Stargate"
+
+func (db *DB) migrate(ctx context.Context) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		var v int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+			return err
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this binary's %d", v, len(migrations))
+		}
+		for ; v < len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
+				v+1, time.Now().UnixNano()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, fn)
+}
+
+const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
+	COALESCE(idem_key, ''), request_hash, version`
+
+func scanJob(s pgx.Row) (store.Job, error) {
+	var j store.Job
+	var spec, reasons, placement string
+	var sub, start, end int64
+	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
+		&j.IdempotencyKey, &j.RequestHash, &j.Version); err != nil {
+		return j, err
+	}
+	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
+	err := errors.Join(store.DecodeJSON(spec, &j.Spec), store.DecodeJSON(reasons, &j.Reasons), store.DecodeJSON(placement, &j.Placement))
+	return j, err
+}
+
+func listJSON[T any](v []T) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return store.EncodeJSON(v)
+}
+
+func mapJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return store.EncodeJSON(m)
+}
+
+// SubmitJobs implements store.Store: one multi-row INSERT per call.
+func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitResult, error) {
+	n := len(jobs)
+	var (
+		ids, tenants, states, specs, reasons, hashes = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
+		accels      = make([]int32, n)
+		submitted   = make([]int64, n)
+		versions    = make([]int64, n)
+		keys        = make([]*string, n)
+		out         = make([]store.SubmitResult, n)
+		createdByID = map[string]bool{}
+	)
+	for i, j := range jobs {
+		ids[i], tenants[i], states[i], specs[i] = j.ID, j.Tenant, string(j.State), store.EncodeJSON(j.Spec)
+		reasons[i], hashes[i] = listJSON(j.Reasons), j.RequestHash
+		accels[i], submitted[i], versions[i] = int32(j.Spec.Accelerators), store.UnixNano(j.SubmittedAt), j.Version
+		if j.IdempotencyKey != "" {
+			k := j.IdempotencyKey
+			keys[i] = &k
+		}
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, accelerators, submitted_at,
+				idem_key, request_hash, version)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[],
+				$8::text[], $9::text[], $10::bigint[])
+			ON CONFLICT DO NOTHING RETURNING id`,
+			ids, tenants, states, specs, reasons, accels, submitted, keys, hashes, versions)
+		if err != nil {
+			return err
+		}
+		created, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range created {
+			createdByID[id] = true
+		}
+		for i, j := range jobs {
+			if createdByID[j.ID] {
+				out[i] = store.SubmitResult{Job: j, Created: true}
+				out[i].Job.Placement = nil
+				delete(createdByID, j.ID) // a later job with the same ID is a duplicate
+				continue
+			}
+			if j.IdempotencyKey == "" {
+				return fmt.Errorf("job %s: %w", j.ID, store.ErrExists)
+			}
+			prev, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant = $1 AND idem_key = $2`,
+				j.Tenant, j.IdempotencyKey))
+			if err != nil {
+				return err
+			}
+			out[i] = store.SubmitResult{Job: prev}
+			if prev.RequestHash != j.RequestHash {
+				out[i].Err = store.ErrIdempotencyMismatch
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: submit: %w", err)
+	}
+	return out, nil
+}
+
+// Job implements store.Store.
+func (db *DB) Job(ctx context.Context, id string) (store.Job, error) {
+	j, err := scanJob(db.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, fmt.Errorf("postgres: job %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return j, fmt.Errorf("postgres: job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// Jobs implements store.Store.
+func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if len(q.States) > 0 {
+		states := make([]string, len(q.States))
+		for i, s := range q.States {
+			states[i] = string(s)
+		}
+		where = append(where, "state = ANY("+arg(states)+"::text[])")
+	}
+	if q.Tenant != "" {
+		where = append(where, "tenant = "+arg(q.Tenant))
+	}
+	if q.Node != "" {
+		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = "+arg(q.Node)+")")
+	}
+	if q.After != "" {
+		where = append(where, "id > "+arg(q.After))
+	}
+	query := `SELECT ` + jobColumns + ` FROM jobs`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id COLLATE \"C\""
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: jobs: %w", err)
+	}
+	return out, nil
+}
+
+// JobCounts implements store.Store.
+func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
+	rows, err := db.pool.Query(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
+		FROM jobs GROUP BY tenant, state ORDER BY tenant COLLATE "C", state COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: job counts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.JobCount, error) {
+		var c store.JobCount
+		err := r.Scan(&c.Tenant, &c.State, &c.Jobs, &c.Accelerators)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: job counts: %w", err)
+	}
+	return out, nil
+}
+
+// Apply implements store.Store. The statements of a change set are sent in
+// one pipelined batch.
+func (db *DB) Apply(ctx context.Context, c store.Changes) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if f := c.Fence; f != nil {
+			var holder string
+			var exp int64
+			err := tx.QueryRow(ctx, `SELECT holder, expires_at FROM leases WHERE name = $1 FOR SHARE`, f.Lease).Scan(&holder, &exp)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && (holder != f.Holder || exp <= store.UnixNano(f.Now))) {
+				return store.ErrNotLeader
+			}
+			if err != nil {
+				return err
+			}
+		}
+		b := &pgx.Batch{}
+		type check struct{ table, key, what, id string }
+		var checks []*check // one per queued statement; nil: no row count to check
+		for _, j := range c.Jobs {
+			b.Queue(`UPDATE jobs SET state = $1, reasons = $2, placement = $3, attempts = $4,
+				started_at = $5, ended_at = $6, version = version + 1 WHERE id = $7 AND version = $8`,
+				string(j.State), listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
+				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.ID, j.Version)
+			checks = append(checks, &check{"jobs", "id", "job", j.ID})
+			b.Queue(`DELETE FROM allocations WHERE job_id = $1`, j.ID)
+			checks = append(checks, nil)
+			for _, a := range j.Placement {
+				b.Queue(`INSERT INTO allocations (job_id, node, accelerators) VALUES ($1, $2, $3)`,
+					j.ID, a.Node, store.EncodeJSON(a.Accelerators))
+				checks = append(checks, nil)
+			}
+		}
+		for _, n := range c.Nodes {
+			b.Queue(`UPDATE nodes SET state = $1, address = $2, labels = $3, version = version + 1
+				WHERE name = $4 AND version = $5`, string(n.State), n.Address, mapJSON(n.Labels), n.Name, n.Version)
+			checks = append(checks, &check{"nodes", "name", "node", n.Name})
+		}
+		for _, e := range c.Events {
+			b.Queue(`INSERT INTO events (time, kind, job, node, message) VALUES ($1, $2, $3, $4, $5)`,
+				store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message)
+			checks = append(checks, nil)
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		br := tx.SendBatch(ctx, b)
+		var failed *check
+		for _, ck := range checks {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			if ck != nil && tag.RowsAffected() != 1 && failed == nil {
+				failed = ck
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		if failed != nil {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM `+failed.table+` WHERE `+failed.key+` = $1`, failed.id).Scan(&one)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("%s %s: %w", failed.what, failed.id, store.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%s %s: %w", failed.what, failed.id, store.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: apply: %w", err)
+	}
+	for i := range c.Jobs {
+		c.Jobs[i].Version++
+	}
+	for i := range c.Nodes {
+		c.Nodes[i].Version++
+	}
+	return nil
+}
+
+const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version`
+
+func scanNode(s pgx.Row) (store.Node, error) {
+	var n store.Node
+	var labels string
+	var reg, hb int64
+	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version); err != nil {
+		return n, err
+	}
+	n.RegisteredAt, n.HeartbeatAt = store.FromUnixNano(reg), store.FromUnixNano(hb)
+	return n, store.DecodeJSON(labels, &n.Labels)
+}
+
+// RegisterNode implements store.Store.
+func (db *DB) RegisterNode(ctx context.Context, n store.Node) (store.Node, error) {
+	out, err := scanNode(db.pool.QueryRow(ctx, `INSERT INTO nodes (`+nodeColumns+`)
+		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $8, 1)
+		ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
+			address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
+			draw_w = excluded.draw_w,
+			state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+			version = nodes.version + 1
+		RETURNING `+nodeColumns,
+		n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
+		store.UnixNano(n.HeartbeatAt), n.DrawW))
+	if err != nil {
+		return out, fmt.Errorf("postgres: register node %s: %w", n.Name, err)
+	}
+	return out, nil
+}
+
+// Heartbeat implements store.Store.
+func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = $1, draw_w = $2 WHERE name = $3`, store.UnixNano(at), drawW, name)
+	if err != nil {
+		return fmt.Errorf("postgres: heartbeat %s: %w", name, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: heartbeat %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Node implements store.Store.
+func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
+	n, err := scanNode(db.pool.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, fmt.Errorf("postgres: node %s: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return n, fmt.Errorf("postgres: node %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// Nodes implements store.Store.
+func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: nodes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Node, error) { return scanNode(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: nodes: %w", err)
+	}
+	return out, nil
+}
+
+// Events implements store.Store.
+func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	query := `SELECT seq, time, kind, job, node, message FROM events WHERE seq > $1`
+	args := []any{q.After}
+	if q.Job != "" {
+		query += ` AND job = $2`
+		args = append(args, q.Job)
+	}
+	query += ` ORDER BY seq`
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: events: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
+		var e store.Event
+		var t int64
+		err := r.Scan(&e.Seq, &t, &e.Kind, &e.Job, &e.Node, &e.Message)
+		e.Time = store.FromUnixNano(t)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: events: %w", err)
+	}
+	return out, nil
+}
+
+// CreateToken implements store.Store.
+func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
+	tag, err := db.pool.Exec(ctx, `INSERT INTO tokens (id, hash, role, tenant, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING`, t.ID, t.Hash, string(t.Role), t.Tenant, t.Name, store.UnixNano(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("postgres: create token: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: create token %s: %w", t.ID, store.ErrExists)
+	}
+	return nil
+}
+
+const tokenColumns = `id, hash, role, tenant, name, created_at`
+
+func scanToken(s pgx.Row) (store.Token, error) {
+	var t store.Token
+	var at int64
+	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &at)
+	t.CreatedAt = store.FromUnixNano(at)
+	return t, err
+}
+
+// TokenByHash implements store.Store.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, fmt.Errorf("postgres: token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("postgres: token: %w", err)
+	}
+	return t, nil
+}
+
+// Tokens implements store.Store.
+func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Token, error) { return scanToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tokens: %w", err)
+	}
+	return out, nil
+}
+
+// AcquireLease implements store.Store.
+func (db *DB) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (store.Lease, error) {
+	l := store.Lease{Name: name}
+	var exp int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, epoch, expires_at) VALUES ($1, $2, 1, $3)
+			ON CONFLICT (name) DO UPDATE SET
+				epoch = CASE WHEN leases.holder = excluded.holder THEN leases.epoch ELSE leases.epoch + 1 END,
+				holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
+			name, holder, store.UnixNano(now.Add(ttl)), store.UnixNano(now))
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT holder, epoch, expires_at FROM leases WHERE name = $1`, name).Scan(&l.Holder, &l.Epoch, &exp)
+	})
+	if err != nil {
+		return l, fmt.Errorf("postgres: lease %s: %w", name, err)
+	}
+	l.ExpiresAt = store.FromUnixNano(exp)
+	return l, nil
+}
+
+// ReleaseLease implements store.Store.
+func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+		return fmt.Errorf("postgres: release lease %s: %w", name, err)
+	}
+	return nil
+}

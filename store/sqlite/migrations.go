@@ -1,0 +1,69 @@
+package sqlite
+
+// migrations are applied in order; each runs once, in its own transaction,
+// and schema_migrations records the versions applied. Never edit a
+// released migration: add a new one.
+var migrations = []string{
+	// 1: the initial schema.
+	`CREATE TABLE jobs (
+		id           TEXT PRIMARY KEY,
+		tenant       TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		spec         TEXT NOT NULL,
+		reasons      TEXT NOT NULL DEFAULT '',
+		placement    TEXT NOT NULL DEFAULT '',
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		accelerators INTEGER NOT NULL,
+		submitted_at INTEGER NOT NULL,
+		started_at   INTEGER NOT NULL DEFAULT 0,
+		ended_at     INTEGER NOT NULL DEFAULT 0,
+		idem_key     TEXT,
+		request_hash TEXT NOT NULL DEFAULT '',
+		version      INTEGER NOT NULL
+	);
+	CREATE UNIQUE INDEX jobs_idem ON jobs (tenant, idem_key);
+	CREATE INDEX jobs_state ON jobs (state, id);
+	CREATE INDEX jobs_tenant ON jobs (tenant, id);
+	CREATE TABLE allocations (
+		job_id       TEXT NOT NULL REFERENCES jobs (id),
+		node         TEXT NOT NULL,
+		accelerators TEXT NOT NULL,
+		PRIMARY KEY (job_id, node)
+	);
+	CREATE INDEX allocations_node ON allocations (node);
+	CREATE TABLE nodes (
+		name          TEXT PRIMARY KEY,
+		model         TEXT NOT NULL,
+		accelerators  INTEGER NOT NULL,
+		address       TEXT NOT NULL DEFAULT '',
+		labels        TEXT NOT NULL DEFAULT '',
+		state         TEXT NOT NULL,
+		registered_at INTEGER NOT NULL,
+		heartbeat_at  INTEGER NOT NULL,
+		draw_w        REAL NOT NULL DEFAULT -1,
+		version       INTEGER NOT NULL
+	);
+	CREATE TABLE events (
+		seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+		time    INTEGER NOT NULL,
+		kind    TEXT NOT NULL,
+		job     TEXT NOT NULL DEFAULT '',
+		node    TEXT NOT NULL DEFAULT '',
+		message TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX events_job ON events (job, seq);
+	CREATE TABLE tokens (
+		id         TEXT PRIMARY KEY,
+		hash       TEXT NOT NULL UNIQUE,
+		role       TEXT NOT NULL,
+		tenant     TEXT NOT NULL DEFAULT '',
+		name       TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE leases (
+		name       TEXT PRIMARY KEY,
+		holder     TEXT NOT NULL,
+		epoch      INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);`,
+}

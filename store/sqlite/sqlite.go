@@ -1,0 +1,552 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"stargate/store"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// DB is the SQLite Store.
+type DB struct {
+	w *sql.DB // one connection: SQLite has one writer at a time
+	r *sql.DB // readers, concurrent with the writer under WAL
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{w: w}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(ON)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	r.SetConnMaxIdleTime(0)
+	db.r = r
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// SchemaVersion returns the number of migrations applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	for {
+		v, err := db.SchemaVersion(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("sqlite: database schema version %d is newer than this binary's %d", v, len(migrations))
+		}
+		if v == len(migrations) {
+			return nil
+		}
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			// Re-check inside the write lock: another process may have
+			// migrated meanwhile.
+			var cur int
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+				return err
+			}
+			if cur != v {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+				v+1, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	}
+}
+
+// tx runs fn in a write transaction, committing when it returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
+	COALESCE(idem_key, ''), request_hash, version`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(s scanner) (store.Job, error) {
+	var j store.Job
+	var spec, reasons, placement string
+	var sub, start, end int64
+	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
+		&j.IdempotencyKey, &j.RequestHash, &j.Version); err != nil {
+		return j, err
+	}
+	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
+	err := errors.Join(store.DecodeJSON(spec, &j.Spec), store.DecodeJSON(reasons, &j.Reasons), store.DecodeJSON(placement, &j.Placement))
+	return j, err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func listJSON[T any](v []T) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return store.EncodeJSON(v)
+}
+
+// SubmitJobs implements store.Store.
+func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitResult, error) {
+	out := make([]store.SubmitResult, len(jobs))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, accelerators,
+			submitted_at, started_at, ended_at, idem_key, request_hash, version)
+			VALUES (?, ?, ?, ?, ?, '', 0, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for i, j := range jobs {
+			res, err := ins.ExecContext(ctx, j.ID, j.Tenant, j.State, store.EncodeJSON(j.Spec), listJSON(j.Reasons),
+				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out[i] = store.SubmitResult{Job: j, Created: true}
+				out[i].Job.Placement = nil
+				continue
+			}
+			if j.IdempotencyKey == "" {
+				return fmt.Errorf("job %s: %w", j.ID, store.ErrExists)
+			}
+			prev, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant = ? AND idem_key = ?`,
+				j.Tenant, j.IdempotencyKey))
+			if err != nil {
+				return err
+			}
+			out[i] = store.SubmitResult{Job: prev}
+			if prev.RequestHash != j.RequestHash {
+				out[i].Err = store.ErrIdempotencyMismatch
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: submit: %w", err)
+	}
+	return out, nil
+}
+
+// Job implements store.Store.
+func (db *DB) Job(ctx context.Context, id string) (store.Job, error) {
+	j, err := scanJob(db.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, fmt.Errorf("sqlite: job %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return j, fmt.Errorf("sqlite: job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// Jobs implements store.Store.
+func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
+	var where []string
+	var args []any
+	if len(q.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
+		for _, s := range q.States {
+			args = append(args, s)
+		}
+	}
+	if q.Tenant != "" {
+		where = append(where, "tenant = ?")
+		args = append(args, q.Tenant)
+	}
+	if q.Node != "" {
+		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = ?)")
+		args = append(args, q.Node)
+	}
+	if q.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, q.After)
+	}
+	query := `SELECT ` + jobColumns + ` FROM jobs`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id"
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: jobs: %w", err)
+	}
+	return out, nil
+}
+
+// JobCounts implements store.Store.
+func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
+		FROM jobs GROUP BY tenant, state ORDER BY tenant, state`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: job counts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.JobCount
+	for rows.Next() {
+		var c store.JobCount
+		if err := rows.Scan(&c.Tenant, &c.State, &c.Jobs, &c.Accelerators); err != nil {
+			return nil, fmt.Errorf("sqlite: job counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Apply implements store.Store.
+func (db *DB) Apply(ctx context.Context, c store.Changes) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if f := c.Fence; f != nil {
+			var holder string
+			var exp int64
+			err := tx.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE name = ?`, f.Lease).Scan(&holder, &exp)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && (holder != f.Holder || exp <= store.UnixNano(f.Now))) {
+				return store.ErrNotLeader
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for _, j := range c.Jobs {
+			res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
+				started_at = ?, ended_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+				j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
+				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.ID, j.Version)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return missing(ctx, tx, "jobs", "id", "job", j.ID)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE job_id = ?`, j.ID); err != nil {
+				return err
+			}
+			for _, a := range j.Placement {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO allocations (job_id, node, accelerators) VALUES (?, ?, ?)`,
+					j.ID, a.Node, store.EncodeJSON(a.Accelerators)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, n := range c.Nodes {
+			res, err := tx.ExecContext(ctx, `UPDATE nodes SET state = ?, address = ?, labels = ?, version = version + 1
+				WHERE name = ? AND version = ?`, n.State, n.Address, mapJSON(n.Labels), n.Name, n.Version)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return missing(ctx, tx, "nodes", "name", "node", n.Name)
+			}
+		}
+		for _, e := range c.Events {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO events (time, kind, job, node, message) VALUES (?, ?, ?, ?, ?)`,
+				store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: apply: %w", err)
+	}
+	for i := range c.Jobs {
+		c.Jobs[i].Version++
+	}
+	for i := range c.Nodes {
+		c.Nodes[i].Version++
+	}
+	return nil
+}
+
+// missing explains why a compare-and-set matched no row.
+func missing(ctx context.Context, tx *sql.Tx, table, key, what, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE `+key+` = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %s: %w", what, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", what, id, store.ErrConflict)
+}
+
+func mapJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return store.EncodeJSON(m)
+}
+
+const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version`
+
+func scanNode(s scanner) (store.Node, error) {
+	var n store.Node
+	var labels string
+	var reg, hb int64
+	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version); err != nil {
+		return n, err
+	}
+	n.RegisteredAt, n.HeartbeatAt = store.FromUnixNano(reg), store.FromUnixNano(hb)
+	return n, store.DecodeJSON(labels, &n.Labels)
+}
+
+// RegisterNode implements store.Store.
+func (db *DB) RegisterNode(ctx context.Context, n store.Node) (store.Node, error) {
+	var out store.Node
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (`+nodeColumns+`) VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?, 1)
+			ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
+				address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
+				draw_w = excluded.draw_w,
+				state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+				version = nodes.version + 1`,
+			n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
+			store.UnixNano(n.HeartbeatAt), n.DrawW)
+		if err != nil {
+			return err
+		}
+		out, err = scanNode(tx.QueryRowContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, n.Name))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("sqlite: register node %s: %w", n.Name, err)
+	}
+	return out, nil
+}
+
+// Heartbeat implements store.Store.
+func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE nodes SET heartbeat_at = ?, draw_w = ? WHERE name = ?`, store.UnixNano(at), drawW, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: heartbeat %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("sqlite: heartbeat %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Node implements store.Store.
+func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
+	n, err := scanNode(db.r.QueryRowContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, fmt.Errorf("sqlite: node %s: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return n, fmt.Errorf("sqlite: node %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// Nodes implements store.Store.
+func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: nodes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Node
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: nodes: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Events implements store.Store.
+func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	query := `SELECT seq, time, kind, job, node, message FROM events WHERE seq > ?`
+	args := []any{q.After}
+	if q.Job != "" {
+		query += ` AND job = ?`
+		args = append(args, q.Job)
+	}
+	query += ` ORDER BY seq`
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var t int64
+		if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.Job, &e.Node, &e.Message); err != nil {
+			return nil, fmt.Errorf("sqlite: events: %w", err)
+		}
+		e.Time = store.FromUnixNano(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CreateToken implements store.Store.
+func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
+	res, err := db.w.ExecContext(ctx, `INSERT INTO tokens (id, hash, role, tenant, name, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, t.ID, t.Hash, t.Role, t.Tenant, t.Name, store.UnixNano(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("sqlite: create token %s: %w", t.ID, store.ErrExists)
+	}
+	return nil
+}
+
+const tokenColumns = `id, hash, role, tenant, name, created_at`
+
+func scanToken(s scanner) (store.Token, error) {
+	var t store.Token
+	var at int64
+	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &at)
+	t.CreatedAt = store.FromUnixNano(at)
+	return t, err
+}
+
+// TokenByHash implements store.Store.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("sqlite: token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("sqlite: token: %w", err)
+	}
+	return t, nil
+}
+
+// Tokens implements store.Store.
+func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// AcquireLease implements store.Store.
+func (db *DB) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (store.Lease, error) {
+	l := store.Lease{Name: name}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, ?)
+			ON CONFLICT (name) DO UPDATE SET
+				epoch = CASE WHEN leases.holder = excluded.holder THEN leases.epoch ELSE leases.epoch + 1 END,
+				holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+			name, holder, store.UnixNano(now.Add(ttl)), store.UnixNano(now))
+		if err != nil {
+			return err
+		}
+		var exp int64
+		err = tx.QueryRowContext(ctx, `SELECT holder, epoch, expires_at FROM leases WHERE name = ?`, name).Scan(&l.Holder, &l.Epoch, &exp)
+		l.ExpiresAt = store.FromUnixNano(exp)
+		return err
+	})
+	if err != nil {
+		return l, fmt.Errorf("sqlite: lease %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// ReleaseLease implements store.Store.
+func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE leases SET expires_at = 0 WHERE name = ? AND holder = ?`, name, holder)
+	if err != nil {
+		return fmt.Errorf("sqlite: release lease %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every backend; test them with errors.Is.
+var (
+	// ErrNotFound: no record has this key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a compare-and-set found a newer version than expected;
+	// nothing of the change set was written.
+	ErrConflict = errors.New("store: version conflict")
+	// ErrIdempotencyMismatch: an idempotency key was reused for a
+	// different request.
+	ErrIdempotencyMismatch = errors.New("store: idempotency key reused with a different request")
+	// ErrNotLeader: a change set was fenced by a lease this holder no
+	// longer holds; nothing was written.
+	ErrNotLeader = errors.New("store: lease not held")
+	// ErrExists: a record with this key already exists.
+	ErrExists = errors.New("store: already exists")
+)
+
+// Store is the durable state of one control plane. All methods are safe
+// for concurrent use. A method that returns without error has committed
+// its writes durably: after a crash of the process they are there.
+type Store interface {
+	// SubmitJobs inserts jobs in one transaction and reports, in input
+	// order, what was stored. A job whose (Tenant, IdempotencyKey) already
+	// exists is not inserted again: its result holds the stored job with
+	// Created false, or Err ErrIdempotencyMismatch when the stored
+	// request hash differs. Jobs must come with ID, State, SubmittedAt and
+	// Version 1 set by the caller.
+	SubmitJobs(ctx context.Context, jobs []Job) ([]SubmitResult, error)
+	// Job returns one job, or ErrNotFound.
+	Job(ctx context.Context, id string) (Job, error)
+	// Jobs lists jobs matching q in ID order (IDs sort by submission
+	// time), at most q.Limit of them.
+	Jobs(ctx context.Context, q JobQuery) ([]Job, error)
+	// JobCounts counts jobs and their accelerators by tenant and state.
+	JobCounts(ctx context.Context) ([]JobCount, error)
+
+	// Apply commits a change set atomically: every job and node change is
+	// a compare-and-set on its Version (the stored version must equal
+	// the change's Version, and becomes Version+1), and the events are
+	// appended. On any mismatch nothing is written and the error wraps
+	// ErrConflict (or ErrNotFound). With a Fence, the fence's lease must
+	// be held by its holder at commit time, or the error is ErrNotLeader.
+	Apply(ctx context.Context, c Changes) error
+
+	// RegisterNode inserts a node, or refreshes the registration of an
+	// existing one (model, accelerators, address, labels and heartbeat;
+	// a lost node comes back ready, a draining one stays draining). It
+	// returns the stored node.
+	RegisterNode(ctx context.Context, n Node) (Node, error)
+	// Heartbeat records that a node is alive at a time, with its
+	// measured draw in watts (negative: unknown). It does not change the
+	// node's Version. ErrNotFound when the node is not registered.
+	Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error
+	// Node returns one node, or ErrNotFound.
+	Node(ctx context.Context, name string) (Node, error)
+	// Nodes lists all nodes by name.
+	Nodes(ctx context.Context) ([]Node, error)
+
+	// Events lists events in sequence order.
+	Events(ctx context.Context, q EventQuery) ([]Event, error)
+
+	// CreateToken stores a token (its hash only). ErrExists when the ID
+	// is taken.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash finds a token by the hash of its secret, or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// Tokens lists tokens by ID.
+	Tokens(ctx context.Context) ([]Token, error)
+
+	// AcquireLease takes or renews the named lease for holder until
+	// now+ttl when it is free, expired or already the holder's, and
+	// returns the lease as stored after the attempt: the caller holds it
+	// when Holder equals its holder. Epoch grows each time the holder
+	// changes.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (Lease, error)
+	// ReleaseLease gives the lease up if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Changes is one atomic change set for Store.Apply.
+type Changes struct {
+	Jobs   []Job
+	Nodes  []Node
+	Events []Event
+	// Fence, when set, makes the commit conditional on the lease.
+	Fence *Fence
+}
+
+// Fence names a lease that must be held, unexpired at Now, for a change set
+// to commit.
+type Fence struct {
+	Lease  string
+	Holder string
+	Now    time.Time
+}
+
+// SubmitResult is the outcome of one job of SubmitJobs.
+type SubmitResult struct {
+	Job     Job
+	Created bool  // false: an earlier job with the same idempotency key
+	Err     error // ErrIdempotencyMismatch, for this job only
+}
+
+// JobQuery selects jobs for Store.Jobs.
+type JobQuery struct {
+	States []JobState // any of these; empty: all
+	Tenant string     // empty: all
+	Node   string     // placed on this node; empty: any
+	After  string     // IDs strictly greater (pagination cursor)
+	Limit  int        // <= 0: no limit
+}
+
+// JobCount is one row of Store.JobCounts.
+type JobCount struct {
+	Tenant       string
+	State        JobState
+	Jobs         int
+	Accelerators int
+}
+
+// EventQuery selects events for Store.Events.
+type EventQuery struct {
+	Job   string // empty: all
+	After int64  // sequence numbers strictly greater
+	Limit int    // <= 0: no limit
+}

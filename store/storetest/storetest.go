@@ -1,0 +1,427 @@
+// Package storetest is the conformance suite every store.Store backend
+// must pass. A backend's test calls Run with a factory for fresh, empty
+// stores.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"stargate/store"
+)
+
+// Factory returns a fresh, empty store and a function that reopens the
+// same database (called after the first store was closed).
+type Factory func(t *testing.T) (s store.Store, reopen func() store.Store)
+
+// Run runs the conformance suite.
+func Run(t *testing.T, f Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store, func() store.Store)
+	}{
+		{"SubmitAndRead", testSubmitAndRead},
+		{"Idempotency", testIdempotency},
+		{"Query", testQuery},
+		{"ApplyCompareAndSet", testApply},
+		{"Nodes", testNodes},
+		{"Events", testEvents},
+		{"Tokens", testTokens},
+		{"Lease", testLease},
+		{"ConcurrentSubmits", testConcurrentSubmits},
+		{"Reopen", testReopen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, reopen := f(t)
+			tc.fn(t, s, reopen)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+func newJob(id, tenant string, accels int) store.Job {
+	return store.Job{
+		ID: id, Tenant: tenant, State: store.JobPending, Version: 1,
+		SubmittedAt: t0,
+		Spec: store.JobSpec{Name: "train-" + id, Tenant: tenant, Kind: store.KindTraining, Priority: 3,
+			Accelerators: accels, Model: "h100", Topology: "rack", DurationS: 3600, Power: 0.8,
+			Command: []string{"python", "train.py"}, Env: map[string]string{"A": "1"}},
+	}
+}
+
+func mustSubmit(t *testing.T, s store.Store, jobs ...store.Job) []store.SubmitResult {
+	t.Helper()
+	res, err := s.SubmitJobs(context.Background(), jobs)
+	if err != nil {
+		t.Fatalf("SubmitJobs: %v", err)
+	}
+	if len(res) != len(jobs) {
+		t.Fatalf("SubmitJobs returned %d results for %d jobs", len(res), len(jobs))
+	}
+	return res
+}
+
+func mustJob(t *testing.T, s store.Store, id string) store.Job {
+	t.Helper()
+	j, err := s.Job(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Job(%s): %v", id, err)
+	}
+	return j
+}
+
+func ids(jobs []store.Job) []string {
+	out := make([]string, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.ID
+	}
+	return out
+}
+
+func testSubmitAndRead(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	j := newJob("j1", "acme", 16)
+	j.Reasons = []string{"no-domain-large-enough"}
+	res := mustSubmit(t, s, j)
+	if !res[0].Created || res[0].Err != nil || res[0].Job.ID != "j1" {
+		t.Fatalf("result = %+v", res[0])
+	}
+	got := mustJob(t, s, "j1")
+	if fmt.Sprint(got.Spec) != fmt.Sprint(j.Spec) {
+		t.Errorf("spec round trip:\n got %+v\nwant %+v", got.Spec, j.Spec)
+	}
+	if !got.SubmittedAt.Equal(t0) || !got.StartedAt.IsZero() || !got.EndedAt.IsZero() {
+		t.Errorf("times: submitted %v started %v ended %v", got.SubmittedAt, got.StartedAt, got.EndedAt)
+	}
+	if got.State != store.JobPending || got.Version != 1 || got.Tenant != "acme" || len(got.Reasons) != 1 {
+		t.Errorf("job = %+v", got)
+	}
+	if _, err := s.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Job(nope) err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.SubmitJobs(ctx, []store.Job{newJob("j1", "acme", 1)}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("duplicate ID without key: err = %v, want ErrExists", err)
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store, _ func() store.Store) {
+	a := newJob("j1", "acme", 8)
+	a.IdempotencyKey, a.RequestHash = "k1", "h1"
+	mustSubmit(t, s, a)
+
+	again := newJob("j2", "acme", 8)
+	again.IdempotencyKey, again.RequestHash = "k1", "h1"
+	other := newJob("j3", "acme", 8)
+	other.IdempotencyKey, other.RequestHash = "k1", "h2"
+	otherTenant := newJob("j4", "blue", 8)
+	otherTenant.IdempotencyKey, otherTenant.RequestHash = "k1", "h1"
+	inBatch1 := newJob("j5", "acme", 1)
+	inBatch1.IdempotencyKey, inBatch1.RequestHash = "k5", "h5"
+	inBatch2 := newJob("j6", "acme", 1)
+	inBatch2.IdempotencyKey, inBatch2.RequestHash = "k5", "h5"
+	res := mustSubmit(t, s, again, other, otherTenant, inBatch1, inBatch2)
+
+	if res[0].Created || res[0].Err != nil || res[0].Job.ID != "j1" {
+		t.Errorf("replay: %+v, want the stored j1", res[0])
+	}
+	if !errors.Is(res[1].Err, store.ErrIdempotencyMismatch) {
+		t.Errorf("reuse with another request: err = %v", res[1].Err)
+	}
+	if !res[2].Created || res[2].Job.ID != "j4" {
+		t.Errorf("same key, other tenant: %+v", res[2])
+	}
+	if !res[3].Created || res[4].Created || res[4].Job.ID != "j5" {
+		t.Errorf("same key twice in one batch: %+v / %+v", res[3], res[4])
+	}
+	for _, id := range []string{"j2", "j3", "j6"} {
+		if _, err := s.Job(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s was stored (err %v)", id, err)
+		}
+	}
+}
+
+func testQuery(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	var jobs []store.Job
+	for i := 0; i < 10; i++ {
+		tenant := "acme"
+		if i%2 == 1 {
+			tenant = "blue"
+		}
+		jobs = append(jobs, newJob(fmt.Sprintf("j%02d", i), tenant, i+1))
+	}
+	mustSubmit(t, s, jobs...)
+	run := mustJob(t, s, "j03")
+	run.State, run.StartedAt, run.Attempts = store.JobRunning, t0.Add(time.Minute), 1
+	run.Placement = []store.Allocation{{Node: "lab/h/r/k/n1", Accelerators: []int{0, 1}}, {Node: "lab/h/r/k/n2", Accelerators: []int{0, 1}}}
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{run}}); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(q store.JobQuery, want string) {
+		t.Helper()
+		got, err := s.Jobs(ctx, q)
+		if err != nil {
+			t.Fatalf("Jobs(%+v): %v", q, err)
+		}
+		if fmt.Sprint(ids(got)) != want {
+			t.Errorf("Jobs(%+v) = %v, want %s", q, ids(got), want)
+		}
+	}
+	check(store.JobQuery{Tenant: "blue"}, "[j01 j03 j05 j07 j09]")
+	check(store.JobQuery{States: []store.JobState{store.JobRunning}}, "[j03]")
+	check(store.JobQuery{States: []store.JobState{store.JobPending}, Tenant: "blue", Limit: 2}, "[j01 j05]")
+	check(store.JobQuery{After: "j05", Limit: 3}, "[j06 j07 j08]")
+	check(store.JobQuery{After: "j08"}, "[j09]")
+	check(store.JobQuery{Node: "lab/h/r/k/n2"}, "[j03]")
+	check(store.JobQuery{Tenant: "none"}, "[]")
+
+	got := mustJob(t, s, "j03")
+	if len(got.Placement) != 2 || fmt.Sprint(got.Placement[1].Accelerators) != "[0 1]" || !got.StartedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("placement round trip: %+v", got)
+	}
+
+	counts, err := s.JobCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{acme pending 5 25} {blue pending 4 26} {blue running 1 4}]"
+	if fmt.Sprint(counts) != want {
+		t.Errorf("JobCounts = %v, want %s", counts, want)
+	}
+}
+
+func testApply(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	mustSubmit(t, s, newJob("a", "acme", 1), newJob("b", "acme", 1))
+	a, b := mustJob(t, s, "a"), mustJob(t, s, "b")
+
+	a.State = store.JobCancelled
+	a.EndedAt = t0.Add(time.Hour)
+	c := store.Changes{Jobs: []store.Job{a}, Events: []store.Event{{Time: t0, Kind: "cancelled", Job: "a"}}}
+	if err := s.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Jobs[0].Version != 2 {
+		t.Errorf("Apply did not advance the change's version: %d", c.Jobs[0].Version)
+	}
+	if got := mustJob(t, s, "a"); got.State != store.JobCancelled || got.Version != 2 || !got.EndedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after apply: %+v", got)
+	}
+
+	// A stale version anywhere rolls the whole set back.
+	b.State = store.JobRunning
+	stale := a // version 1 again
+	stale.Version = 1
+	err := s.Apply(ctx, store.Changes{Jobs: []store.Job{b, stale}, Events: []store.Event{{Time: t0, Kind: "x", Job: "b"}}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale apply: err = %v, want ErrConflict", err)
+	}
+	if got := mustJob(t, s, "b"); got.State != store.JobPending || got.Version != 1 {
+		t.Errorf("b changed by a failed apply: %+v", got)
+	}
+	if ev, _ := s.Events(ctx, store.EventQuery{Job: "b"}); len(ev) != 0 {
+		t.Errorf("events of a failed apply were written: %+v", ev)
+	}
+	ghost := newJob("ghost", "acme", 1)
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testNodes(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	n := store.Node{Name: "lab/h/r/k/n1", Model: "dgx-h100", Accelerators: 8, Address: "10.0.0.1:9000",
+		Labels: map[string]string{"zone": "a"}, RegisteredAt: t0, HeartbeatAt: t0, DrawW: -1}
+	got, err := s.RegisterNode(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.NodeReady || got.Version != 1 || got.Labels["zone"] != "a" || !got.HeartbeatAt.Equal(t0) {
+		t.Errorf("registered: %+v", got)
+	}
+	got.State = store.NodeDraining
+	if err := s.Apply(ctx, store.Changes{Nodes: []store.Node{got}}); err != nil {
+		t.Fatal(err)
+	}
+	// Registering again refreshes it but keeps it draining.
+	n.HeartbeatAt = t0.Add(time.Minute)
+	again, err := s.RegisterNode(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State != store.NodeDraining || !again.RegisteredAt.Equal(t0) || !again.HeartbeatAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("re-registered: %+v", again)
+	}
+	again.State = store.NodeLost
+	if err := s.Apply(ctx, store.Changes{Nodes: []store.Node{again}}); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := s.RegisterNode(ctx, n); back.State != store.NodeReady {
+		t.Errorf("a lost node registering again should be ready, is %s", back.State)
+	}
+	if err := s.Heartbeat(ctx, n.Name, t0.Add(2*time.Minute), 5400); err != nil {
+		t.Fatal(err)
+	}
+	hb, err := s.Node(ctx, n.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hb.HeartbeatAt.Equal(t0.Add(2*time.Minute)) || hb.DrawW != 5400 {
+		t.Errorf("after heartbeat: %+v", hb)
+	}
+	stale := hb
+	stale.Version--
+	if err := s.Apply(ctx, store.Changes{Nodes: []store.Node{stale}}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("stale node apply: %v", err)
+	}
+	if err := s.Heartbeat(ctx, "nope", t0, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("heartbeat of unknown node: %v", err)
+	}
+	if _, err := s.Node(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Node(nope): %v", err)
+	}
+	s.RegisterNode(ctx, store.Node{Name: "lab/h/r/k/n0", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0})
+	all, err := s.Nodes(ctx)
+	if err != nil || len(all) != 2 || all[0].Name != "lab/h/r/k/n0" {
+		t.Errorf("Nodes = %+v, %v", all, err)
+	}
+}
+
+func testEvents(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	var evs []store.Event
+	for i := 0; i < 5; i++ {
+		evs = append(evs, store.Event{Time: t0.Add(time.Duration(i) * time.Second), Kind: "k", Job: fmt.Sprint("j", i%2), Message: fmt.Sprint(i)})
+	}
+	if err := s.Apply(ctx, store.Changes{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Events(ctx, store.EventQuery{})
+	if err != nil || len(all) != 5 {
+		t.Fatalf("Events = %v, %v", all, err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq <= all[i-1].Seq || all[i].Message != fmt.Sprint(i) {
+			t.Errorf("events out of order: %+v", all)
+		}
+	}
+	if !all[4].Time.Equal(t0.Add(4 * time.Second)) {
+		t.Errorf("event time %v", all[4].Time)
+	}
+	j1, _ := s.Events(ctx, store.EventQuery{Job: "j1"})
+	if len(j1) != 2 {
+		t.Errorf("events of j1: %+v", j1)
+	}
+	after, _ := s.Events(ctx, store.EventQuery{After: all[1].Seq, Limit: 2})
+	if len(after) != 2 || after[0].Seq != all[2].Seq {
+		t.Errorf("events after %d: %+v", all[1].Seq, after)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	tok := store.Token{ID: "t1", Hash: store.HashSecret("secret"), Role: store.RoleUser, Tenant: "acme", Name: "ci", CreatedAt: t0}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateToken(ctx, tok); !errors.Is(err, store.ErrExists) {
+		t.Errorf("duplicate token: %v", err)
+	}
+	got, err := s.TokenByHash(ctx, store.HashSecret("secret"))
+	if err != nil || got.ID != "t1" || got.Role != store.RoleUser || got.Tenant != "acme" || !got.CreatedAt.Equal(t0) {
+		t.Errorf("TokenByHash = %+v, %v", got, err)
+	}
+	if _, err := s.TokenByHash(ctx, store.HashSecret("other")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+	s.CreateToken(ctx, store.Token{ID: "t0", Hash: "h0", Role: store.RoleAdmin, CreatedAt: t0})
+	all, err := s.Tokens(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != "t0" {
+		t.Errorf("Tokens = %+v, %v", all, err)
+	}
+}
+
+func testLease(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	const ttl = 10 * time.Second
+	l, err := s.AcquireLease(ctx, "leader", "a", t0, ttl)
+	if err != nil || l.Holder != "a" || l.Epoch != 1 || !l.ExpiresAt.Equal(t0.Add(ttl)) {
+		t.Fatalf("first acquire = %+v, %v", l, err)
+	}
+	if l, _ := s.AcquireLease(ctx, "leader", "b", t0.Add(5*time.Second), ttl); l.Holder != "a" {
+		t.Errorf("b took a live lease: %+v", l)
+	}
+	if l, _ := s.AcquireLease(ctx, "leader", "a", t0.Add(5*time.Second), ttl); l.Holder != "a" || l.Epoch != 1 || !l.ExpiresAt.Equal(t0.Add(15*time.Second)) {
+		t.Errorf("renewal = %+v", l)
+	}
+	fenced := store.Changes{Events: []store.Event{{Time: t0, Kind: "fenced"}}, Fence: &store.Fence{Lease: "leader", Holder: "a", Now: t0.Add(6 * time.Second)}}
+	if err := s.Apply(ctx, fenced); err != nil {
+		t.Errorf("apply fenced by a held lease: %v", err)
+	}
+	l, _ = s.AcquireLease(ctx, "leader", "b", t0.Add(16*time.Second), ttl)
+	if l.Holder != "b" || l.Epoch != 2 {
+		t.Errorf("b after expiry = %+v", l)
+	}
+	fenced.Fence.Now = t0.Add(17 * time.Second)
+	if err := s.Apply(ctx, fenced); !errors.Is(err, store.ErrNotLeader) {
+		t.Errorf("apply by a deposed holder: %v, want ErrNotLeader", err)
+	}
+	if err := s.ReleaseLease(ctx, "leader", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.AcquireLease(ctx, "leader", "a", t0.Add(18*time.Second), ttl); l.Holder != "a" || l.Epoch != 3 {
+		t.Errorf("a after release = %+v", l)
+	}
+	if ev, _ := s.Events(ctx, store.EventQuery{}); len(ev) != 1 {
+		t.Errorf("events: %+v", ev)
+	}
+}
+
+func testConcurrentSubmits(t *testing.T, s store.Store, _ func() store.Store) {
+	const workers, per = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i += 5 {
+				var batch []store.Job
+				for k := i; k < i+5; k++ {
+					batch = append(batch, newJob(fmt.Sprintf("w%d-%03d", w, k), "acme", 1))
+				}
+				if _, err := s.SubmitJobs(context.Background(), batch); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all, err := s.Jobs(context.Background(), store.JobQuery{})
+	if err != nil || len(all) != workers*per {
+		t.Fatalf("%d jobs stored, want %d (%v)", len(all), workers*per, err)
+	}
+}
+
+func testReopen(t *testing.T, s store.Store, reopen func() store.Store) {
+	mustSubmit(t, s, newJob("keep", "acme", 4))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := reopen()
+	if got := mustJob(t, s2, "keep"); got.Spec.Accelerators != 4 {
+		t.Errorf("after reopen: %+v", got)
+	}
+}

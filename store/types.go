@@ -1,0 +1,174 @@
+package store
+
+import "time"
+
+// JobState is where a job is in its life. A job is in exactly one state.
+type JobState string
+
+// Job states. Pending jobs wait for the scheduler; a running job holds its
+// Placement; the last three are final.
+const (
+	JobPending   JobState = "pending"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+)
+
+// JobStates lists every job state.
+var JobStates = []JobState{JobPending, JobRunning, JobSucceeded, JobFailed, JobCancelled}
+
+// Final reports whether no transition leaves s.
+func (s JobState) Final() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCancelled
+}
+
+// Valid reports whether s is a known state.
+func (s JobState) Valid() bool {
+	for _, v := range JobStates {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Job kinds.
+const (
+	KindTraining  = "training"
+	KindInference = "inference"
+	KindBatch     = "batch"
+)
+
+// JobSpec is what a user submits: the job's needs and constraints. It is
+// stored as submitted (after defaults) and never changes.
+type JobSpec struct {
+	Name string `json:"name,omitempty" yaml:"name"`
+	// Tenant defaults to the submitting user's tenant; admins and
+	// operators must give it.
+	Tenant   string `json:"tenant,omitempty" yaml:"tenant"`
+	Kind     string `json:"kind,omitempty" yaml:"kind"`
+	Priority int    `json:"priority,omitempty" yaml:"priority"`
+	// Accelerators is the number of accelerators, all started together.
+	Accelerators int `json:"accelerators" yaml:"accelerators"`
+	// PerNode is the accelerators per node (0: the scheduler chooses).
+	PerNode int `json:"per_node,omitempty" yaml:"per_node"`
+	// Model constrains the accelerator model ("h100"; empty: any).
+	Model string `json:"model,omitempty" yaml:"model"`
+	// Topology is the domain the job must (or, when not required, should)
+	// fit in: node, nvlink, rack, row, hall, site.
+	Topology         string `json:"topology,omitempty" yaml:"topology"`
+	TopologyRequired bool   `json:"topology_required,omitempty" yaml:"topology_required"`
+	Region           string `json:"region,omitempty" yaml:"region"`
+	Site             string `json:"site,omitempty" yaml:"site"`
+	// DurationS is the estimated run time in seconds (0: unknown).
+	DurationS int64 `json:"duration_s,omitempty" yaml:"duration_s"`
+	// CheckpointS is the checkpoint interval in seconds (0: none).
+	CheckpointS int64 `json:"checkpoint_s,omitempty" yaml:"checkpoint_s"`
+	// Power is the expected draw per accelerator as a fraction of TDP
+	// (0: the scheduler's default).
+	Power       float64           `json:"power,omitempty" yaml:"power"`
+	Preemptible bool              `json:"preemptible,omitempty" yaml:"preemptible"`
+	Command     []string          `json:"command,omitempty" yaml:"command"`
+	Env         map[string]string `json:"env,omitempty" yaml:"env"`
+}
+
+// Allocation is the accelerators a running job holds on one node.
+type Allocation struct {
+	Node         string `json:"node"`
+	Accelerators []int  `json:"accelerators"` // indices within the node
+}
+
+// Job is one submitted job and its current state.
+type Job struct {
+	ID     string   `json:"id"`
+	Tenant string   `json:"tenant"`
+	Spec   JobSpec  `json:"spec"`
+	State  JobState `json:"state"`
+	// Reasons say why a pending job waits, or why a job ended, as the
+	// scheduler or the server explained it.
+	Reasons   []string     `json:"reasons,omitempty"`
+	Placement []Allocation `json:"placement,omitempty"`
+	// Attempts counts the times the job was started.
+	Attempts    int       `json:"attempts"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+	// IdempotencyKey is the client's key for the submit (empty: none) and
+	// RequestHash the hash of the request it was given with.
+	IdempotencyKey string `json:"-"`
+	RequestHash    string `json:"-"`
+	// Version grows by one on every change; Apply compares it.
+	Version int64 `json:"version"`
+}
+
+// NodeState is the scheduler's view of a node.
+type NodeState string
+
+// Node states.
+const (
+	NodeReady    NodeState = "ready"    // takes new work
+	NodeDraining NodeState = "draining" // keeps its jobs, takes no new work
+	NodeLost     NodeState = "lost"     // heartbeats stopped; its jobs were requeued
+)
+
+// Node is a registered server, matched to a node of the fleet by name.
+type Node struct {
+	// Name is the fleet's node name, "site/hall/row/rack/nN".
+	Name         string            `json:"name"`
+	Model        string            `json:"model"`
+	Accelerators int               `json:"accelerators"`
+	Address      string            `json:"address,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	State        NodeState         `json:"state"`
+	RegisteredAt time.Time         `json:"registered_at"`
+	HeartbeatAt  time.Time         `json:"heartbeat_at"`
+	// DrawW is the last measured draw in watts; negative: not reported.
+	DrawW   float64 `json:"draw_w"`
+	Version int64   `json:"version"`
+}
+
+// Event is one entry of the control plane's journal: what happened to a
+// job or node, and why.
+type Event struct {
+	Seq     int64     `json:"seq"` // assigned by the store
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // submitted, placed, cancelled, requeued, node-lost, ...
+	Job     string    `json:"job,omitempty"`
+	Node    string    `json:"node,omitempty"`
+	Message string    `json:"message,omitempty"`
+}
+
+// Role is what a token may do.
+type Role string
+
+// Roles. A user is bound to a tenant; an agent token (a join token) may
+// only register nodes and send heartbeats.
+const (
+	RoleAdmin    Role = "admin"
+	RoleOperator Role = "operator"
+	RoleUser     Role = "user"
+	RoleAgent    Role = "agent"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleOperator, RoleUser, RoleAgent}
+
+// Token is an API credential. Only the hash of its secret is stored.
+type Token struct {
+	ID        string    `json:"id"`
+	Hash      string    `json:"-"`
+	Role      Role      `json:"role"`
+	Tenant    string    `json:"tenant,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Lease is a named, expiring lock held by one holder, used for leader
+// election among server replicas.
+type Lease struct {
+	Name      string
+	Holder    string
+	Epoch     int64
+	ExpiresAt time.Time
+}
