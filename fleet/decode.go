@@ -34,7 +34,7 @@ const maxDepth = 64
 // maxValues bounds the values decoded, counting each use of an alias or a
 // template anew, so that a short file cannot expand into an enormous one
 // ("billion laughs"). Counts, not copies, make a large fleet.
-const maxValues = 4_000_000
+const maxValues = 1_000_000
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.depth++
@@ -74,7 +74,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.c.nulls[path] = true
 		return
 	}
-	delete(d.c.nulls, path)
+	if len(d.c.nulls) > 0 {
+		delete(d.c.nulls, path)
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -269,6 +271,11 @@ func isNull(n *yaml.Node) bool {
 func number(n *yaml.Node) (float64, bool) {
 	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
 		return 0, false
+	}
+	// Plain decimals, the common case, without the YAML library's decoder.
+	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) &&
+		strings.Trim(n.Value, "0123456789.-+eE") == "" {
+		return f, true
 	}
 	var out any
 	if err := n.Decode(&out); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"stargate/fleet"
 )
@@ -289,5 +290,78 @@ func TestParseBad(t *testing.T) {
 				t.Errorf("Errors.Error() = %q does not list %q", es.Error(), got.Error())
 			}
 		})
+	}
+}
+
+// TestParseReportsEveryProblem checks that one pass finds all the problems
+// of a file, in file order, each with its own path, kind and line.
+func TestParseReportsEveryProblem(t *testing.T) {
+	src := edit(t, base, "oversubscription: 1.0", "oversubscription: 1.0\ncolour: red")
+	src = edit(t, src, "pue: 1.25", "pue: 0.5")
+	src = edit(t, src, "source: nuclear", "source: grid")
+	src = edit(t, src, "limit_kw: 500", "limit_kw: -500")
+	src = edit(t, src, "limit_kw: 42", "limit_kw: 42\n                    count: 0")
+	src = edit(t, src, "model: dgx-h100", "model: tpu-v5")
+	src += "  - name: r\n    sites: []\n"
+	es := parseErrs(t, src)
+	want := []struct {
+		line int
+		path string
+		kind error
+	}{
+		{2, "colour", fleet.ErrUnknownField},
+		{8, pSite + ".pue", fleet.ErrRange},
+		{10, pSite + ".energy[0].carbon_g_kwh", fleet.ErrRequired},
+		{17, pRow + ".limit_kw", fleet.ErrRange},
+		{21, pRack + ".count", fleet.ErrRange},
+		{23, pNode + ".model", fleet.ErrReference},
+		{25, "regions[1].name", fleet.ErrDuplicate},
+		{26, "regions[1].sites", fleet.ErrRequired},
+	}
+	if len(es) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(es), len(want), es)
+	}
+	for i, w := range want {
+		if e := es[i]; e.Line != w.line || e.Path != w.path || !errors.Is(e, w.kind) {
+			t.Errorf("problem %d = %v (%v), want line %d: %s (%v)", i, e, e.Kind, w.line, w.path, w.kind)
+		}
+	}
+}
+
+// TestParseAliasBomb checks that a short file whose aliases expand into
+// millions of values is refused quickly instead of exhausting memory.
+func TestParseAliasBomb(t *testing.T) {
+	// list is 50 items: first, then 49 times rest (which aliases first's
+	// anchored list).
+	list := func(first, rest string) string {
+		return "[" + first + strings.Repeat(", "+rest, 49) + "]"
+	}
+	nodes := list("{model: dgx-h100, count: 1}", "{model: dgx-h100, count: 1}")
+	racks := list("{limit_kw: 1, nodes: &n "+nodes+"}", "{limit_kw: 1, nodes: *n}")
+	rows := list("{limit_kw: 1, racks: &k "+racks+"}", "{limit_kw: 1, racks: *k}")
+	halls := list("{limit_kw: 1, rows: &w "+rows+"}", "{limit_kw: 1, rows: *w}")
+	src := "regions:\n  - name: r\n    sites:\n      - name: s\n        substation_mw: 1\n        pue: 1.2\n" +
+		"        energy: [{source: wind, share: 1}]\n        halls: " + halls + "\n"
+	if len(src) > 16<<10 {
+		t.Fatalf("the bomb is %d bytes, want a short file", len(src))
+	}
+	start := time.Now()
+	es := parseErrs(t, src)
+	if !errors.Is(es, fleet.ErrTooLarge) || !strings.Contains(es.Error(), "aliases and templates") {
+		t.Fatalf("want a too-large problem, got %v", es)
+	}
+	t.Logf("%d bytes refused in %v", len(src), time.Since(start))
+}
+
+// TestParseNull checks that an explicit null is "not given".
+func TestParseNull(t *testing.T) {
+	es := parseErrs(t, edit(t, base, "limit_kw: 42", "limit_kw: null"))
+	if len(es) != 1 || es[0].Path != pRack+".limit_kw" || !errors.Is(es[0], fleet.ErrRequired) {
+		t.Fatalf("got %v, want one required problem at the rack's limit_kw", es)
+	}
+	// A null count is a count of one, as if it were absent.
+	f := mustParse(t, edit(t, base, "limit_kw: 42", "limit_kw: 42\n                    count: ~"))
+	if len(f.Racks) != 1 {
+		t.Fatalf("racks = %d, want 1", len(f.Racks))
 	}
 }
