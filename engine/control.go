@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+	"time"
+
+	"stargate/fleet"
+	"stargate/power"
+)
+
+// CapConfig configures Engine.Control.
+type CapConfig struct {
+	// Controller holds the two thresholds (defaults 0.98 and 0.90 of the
+	// rated limit).
+	Controller power.Controller
+	// MinCapFraction is the cap, as a fraction of TDP, put on each
+	// accelerator of a capped job (default 0.5).
+	MinCapFraction float64
+}
+
+func (c CapConfig) withDefaults() CapConfig {
+	if c.Controller == (power.Controller{}) {
+		c.Controller = power.Default()
+	}
+	if c.MinCapFraction == 0 {
+		c.MinCapFraction = 0.5
+	}
+	return c
+}
+
+func (c CapConfig) validate() error {
+	if err := c.Controller.Validate(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if c.MinCapFraction <= 0 || c.MinCapFraction > 1 {
+		return fmt.Errorf("engine: min cap fraction must be in (0, 1], got %g", c.MinCapFraction)
+	}
+	return nil
+}
+
+// rated returns the physical limit of a domain in watts: the breaker's
+// rating (the substation's IT share for a site), without oversubscription.
+func (s *Snapshot) rated(l fleet.Level, d int32) float64 {
+	if l == fleet.LevelSite {
+		st := &s.f.Sites[d]
+		return float64(st.LimitW) / st.PUE
+	}
+	return float64(s.f.Domains(l)[d].LimitW)
+}
+
+func (s *Snapshot) ratedFast(l fleet.Level, d int32) float64 {
+	switch l {
+	case fleet.LevelHall:
+		return float64(s.f.Halls[d].LimitW)
+	case fleet.LevelRow:
+		return float64(s.f.Rows[d].LimitW)
+	case fleet.LevelRack:
+		return float64(s.f.Racks[d].LimitW)
+	}
+	return s.rated(l, d)
+}
+
+type domKey struct {
+	l fleet.Level
+	d int32
+}
+
+// jobDraw is a running job's expected draw per accelerator, and what a
+// cap saves per accelerator.
+func (s *Snapshot) capSaving(a *Alloc, capFrac float64) (capW, saving float64) {
+	acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
+	capW = capFrac * acc.TDPW
+	saving = a.Job.powerFraction()*acc.TDPW - capW
+	return capW, max(saving, 0)
+}
+
+// Control compares the measured draw of every domain (Snapshot.SetMeasured)
+// with its rated limit and returns Cap decisions where a domain is over
+// the upper threshold (lowest priority first, until the expected draw is
+// back under it) and Uncap decisions for capped jobs whose every domain
+// would stay under the lower threshold with the cap lifted (highest
+// priority first). It applies them to s (Alloc.CapW). It does not model
+// time: the driver calls it as often as its controller reacts.
+func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
+	e.bind(s)
+	c := e.cfg.Capping
+	var out []Decision
+	// domains over the upper threshold, and what they must shed
+	excess := map[domKey]float64{}
+	var over []domKey
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		for d, m := range s.measured[l] {
+			if m == 0 {
+				continue
+			}
+			if x := c.Controller.Excess(s.ratedFast(l, int32(d)), float64(m)); x > 0 {
+				k := domKey{l, int32(d)}
+				excess[k] = x
+				over = append(over, k)
+			}
+		}
+	}
+	ids := s.Running()
+	capped := map[JobID]bool{}
+	if len(over) > 0 {
+		// each running job's accelerators in each overloaded domain
+		share := map[domKey][]jobShare{}
+		for _, id := range ids {
+			a := s.allocs[id]
+			if a.CapW > 0 {
+				continue
+			}
+			for _, k := range s.domainsOf(a) {
+				if _, ok := excess[k.key]; ok {
+					share[k.key] = append(share[k.key], jobShare{a, k.n})
+				}
+			}
+		}
+		for _, k := range over {
+			x := excess[k]
+			loads := make([]power.Load, 0, len(share[k]))
+			var js []jobShare
+			for _, sh := range share[k] {
+				_, sv := s.capSaving(sh.a, c.MinCapFraction)
+				if capped[sh.a.Job.ID] {
+					x -= sv * float64(sh.n) // already capped for another domain
+					continue
+				}
+				loads = append(loads, power.Load{Priority: sh.a.Job.Priority, SavingW: sv * float64(sh.n)})
+				js = append(js, sh)
+			}
+			for _, i := range c.Controller.Shed(x, loads) {
+				a := js[i].a
+				capW, _ := s.capSaving(a, c.MinCapFraction)
+				a.CapW = capW
+				capped[a.Job.ID] = true
+				out = append(out, Decision{Action: Cap, Job: a.Job.ID, Site: a.Site, CapW: capW,
+					Reason: Reason{Code: OverLimit, Level: k.l, Domain: k.d}})
+			}
+		}
+	}
+	// uncap, highest priority first, while every domain stays under the
+	// lower threshold
+	var cappedJobs []*Alloc
+	for _, id := range ids {
+		if a := s.allocs[id]; a.CapW > 0 && !capped[id] {
+			cappedJobs = append(cappedJobs, a)
+		}
+	}
+	sort.SliceStable(cappedJobs, func(i, j int) bool { return cappedJobs[i].Job.Priority > cappedJobs[j].Job.Priority })
+	extra := map[domKey]float64{}
+	for _, a := range cappedJobs {
+		capW := a.CapW
+		acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
+		restore := max(a.Job.powerFraction()*acc.TDPW-capW, 0)
+		doms := s.domainsOf(a)
+		ok := true
+		for _, k := range doms {
+			m := float64(s.measured[k.key.l][k.key.d]) + extra[k.key] + restore*float64(k.n)
+			if !c.Controller.CanRestore(s.ratedFast(k.key.l, k.key.d), m) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		for _, k := range doms {
+			extra[k.key] += restore * float64(k.n)
+		}
+		a.CapW = 0
+		out = append(out, Decision{Action: Uncap, Job: a.Job.ID, Site: a.Site, Reason: reason(Headroom)})
+	}
+	return out
+}
+
+type jobShare struct {
+	a *Alloc
+	n int32
+}
+
+type domCount struct {
+	key domKey
+	n   int32
+}
+
+// domainsOf lists the domains a job runs under, with its accelerators in
+// each, from the site down.
+func (s *Snapshot) domainsOf(a *Alloc) []domCount {
+	var out []domCount
+	add := func(l fleet.Level, d int32, n int32) {
+		for i := range out {
+			if out[i].key.l == l && out[i].key.d == d {
+				out[i].n += n
+				return
+			}
+		}
+		out = append(out, domCount{domKey{l, d}, n})
+	}
+	for _, sl := range a.Slots {
+		n := int32(bits.OnesCount64(sl.Mask))
+		rack := s.f.Nodes[sl.Node].Rack
+		row := s.f.Racks[rack].Parent
+		hall := s.f.Rows[row].Parent
+		add(fleet.LevelSite, s.f.Halls[hall].Parent, n)
+		add(fleet.LevelHall, hall, n)
+		add(fleet.LevelRow, row, n)
+		add(fleet.LevelRack, rack, n)
+	}
+	return out
+}

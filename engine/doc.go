@@ -1,0 +1,112 @@
+// Package engine is Stargate's scheduling engine: it decides which pending
+// job starts where, which running job is preempted, capped or uncapped,
+// and to which site a job is dispatched. It is the part of the pipeline
+// between the fleet model and the two drivers:
+//
+//	fleet.Load ──► NewSnapshot ──► Engine.Schedule / Engine.Control ──► []Decision
+//	                                   ▲                                   │
+//	          Submit, Cancel, Release, FailNode, SetMeasured   simulator (virtual clock)
+//	                                   └───────────────────── server (real clock, store)
+//
+// The engine is a pure library: it never reads a clock, a file, the
+// network or a random source. Time is the now argument; the same calls in
+// the same order give the same decisions.
+//
+// # Objects
+//
+// A Snapshot is the world as the engine sees it: the fleet's accelerators
+// and which are free, the running jobs (Alloc) and their accelerators, node
+// health, and the expected and measured draw at every level of the power
+// tree (site, hall, row, rack). It is built once per fleet with
+// NewSnapshot(f) and then changed incrementally: every change updates the
+// free-count indexes of the node, its rack, row, hall and site in O(1)
+// each, so no decision rescans the fleet.
+//
+// An Engine holds the pending queue, the queue and site policies (by name,
+// from a Registry that rejects duplicates) and the tenants' fair-share
+// usage. It is configured once with New(Config).
+//
+// # Driving the engine
+//
+// A driver (the simulator, the server, a test) does this:
+//
+//	f, _ := fleet.Load("fleet.yaml")
+//	snap, _ := engine.NewSnapshot(f)
+//	eng, _ := engine.New(engine.Config{Queue: "backfill", Preemption: true})
+//
+//	eng.Submit(engine.Job{ID: 1, Tenant: "a", Accelerators: 64, Duration: time.Hour}, now)
+//	res := eng.Schedule(snap, now)
+//	for _, d := range res.Decisions {
+//		switch d.Action {
+//		case engine.Place:   // start d.Job on d.Slots (fleet.Nodes[slot.Node], bit i = accelerator i)
+//		case engine.Preempt: // stop d.Job; the engine has already requeued it
+//		case engine.Dispatch: // d.Job goes to site d.Site (a Place follows)
+//		}
+//	}
+//	for _, w := range res.Waiting { /* show snap.Describe(w.Reason) */ }
+//
+//	snap.Release(id)              // a job completed or was cancelled while running
+//	eng.FailNode(snap, node, now) // a node was lost: its jobs are requeued with backoff
+//	snap.SetNodeState(node, engine.Drained)
+//	snap.SetMeasured(fleet.LevelRow, row, watts)
+//	caps := eng.Control(snap, now) // Cap / Uncap decisions from measured draw
+//
+// Schedule and Control apply their decisions to the snapshot and the queue
+// before they return them ("decide over a snapshot, write through one
+// door"): a placed job holds its accelerators in the snapshot and has left
+// the queue; a preempted job is released and requeued. The driver carries
+// the decisions out in its own world: the simulator schedules completion
+// events on its virtual clock; the server commits them to its store, then
+// tells the agents. A server that cannot commit rebuilds its snapshot from
+// the store (NewSnapshot, then Snapshot.Restore for every running job,
+// then Submit for every pending one); so does a server that restarts.
+//
+// # Decisions and reasons
+//
+// Every decision and every waiting job carries a Reason: a stable Code
+// (fits, backfilled, preempting, preempted-for, over-limit, headroom;
+// no-matching-accelerators, no-domain-large-enough, insufficient-free,
+// fragmented, power, quota, fifo-blocked, reserved, backoff) and, for
+// power, the domain whose headroom refused the job. Snapshot.Describe
+// formats one for people: "power:row/lab/hall-a/row-1".
+//
+// # Placement
+//
+// A job is a gang: all its accelerators are placed at once or none are.
+// Accelerators of one node model in one site form a pool; each pool keeps,
+// for nodes, racks, rows and halls, the domains bucketed by free count
+// with a bitset of non-empty buckets. A placement takes the smallest
+// topology level whose domains can hold the job and the domain there with
+// the fewest free accelerators that is still enough (best fit), checks
+// that the job's expected draw fits the headroom of that domain and every
+// level above it (limit × the site's oversubscription; a site's limit is
+// its substation's IT share), and fills it largest children first,
+// best-fitting the remainder. Jobs may require a topology level (node,
+// NVLink domain, rack, row, hall, site), an accelerator model, a per-node
+// shape, a region or a site.
+//
+// # Policies
+//
+// Queue policies order the queue and say what a pass does after a job
+// that cannot start: fifo (strict order; a blocked head holds back every
+// later job), priority (priority, then submission; skip what does not
+// fit), fair (tenants interleaved by weighted, decayed usage) and
+// backfill (priority order with EASY backfill: the first blocked job gets
+// a reservation at the time running jobs are expected to free enough
+// capacity, and later jobs start only if they do not delay it). Site
+// policies rank sites for multi-site dispatch: pack (best fit anywhere),
+// capacity, price and carbon (the site's energy mix at now).
+//
+// With Config.Preemption, a job that cannot start may stop running
+// preemptible jobs of lower priority: the engine looks for the cheapest
+// victim set in one domain (lowest priority, fewest accelerators, least
+// work lost since their last checkpoint), drops victims not needed, and
+// commits it only if the job then fits. Victims are requeued with
+// exponential backoff and Config.MinRuntime protects jobs that just
+// started, so preemption cannot storm.
+//
+// Control compares measured draw with rated limits through a
+// power.Controller: over the upper threshold it caps the lowest-priority
+// jobs until the excess is shed; below the lower threshold it lifts caps,
+// highest priority first.
+package engine

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Tenant holds a tenant's fair-share weight and quota.
+type Tenant struct {
+	// Weight is the tenant's share under the fair policy (0 means 1).
+	Weight float64
+	// Quota caps the accelerators the tenant may run at once (0 = none).
+	Quota int
+}
+
+// Config configures an Engine. The zero value is valid: priority order,
+// pack dispatch, no preemption.
+type Config struct {
+	// Queue names the queue policy: fifo, priority (default), fair,
+	// backfill, or one added to Registry.
+	Queue string
+	// Sites names the site policy for multi-site dispatch: pack (default),
+	// capacity, price, carbon, or one added to Registry.
+	Sites string
+	// Registry holds the policies; nil means NewRegistry().
+	Registry *Registry
+	// Preemption lets a job that cannot start stop lower-priority
+	// preemptible jobs.
+	Preemption bool
+	// MaxPreemptions bounds the preemption attempts per pass (default 8).
+	MaxPreemptions int
+	// MinRuntime protects a job from preemption for this long after it
+	// starts (default 0).
+	MinRuntime time.Duration
+	// Backoff is the delay before a preempted or failed job may start
+	// again; it doubles with each requeue up to MaxBackoff (defaults 1m, 1h).
+	Backoff, MaxBackoff time.Duration
+	// Tenants holds weights and quotas by tenant name.
+	Tenants map[string]Tenant
+	// FairHalfLife is the half-life of the fair policy's usage (default 24h).
+	FairHalfLife time.Duration
+	// Capping configures Control; see CapConfig.
+	Capping CapConfig
+}
+
+// Engine decides which pending jobs start where, which running jobs are
+// preempted or capped. It owns the pending queue and the fair-share
+// usage; the Snapshot it is given owns the running jobs. The same calls
+// in the same order give the same decisions. An Engine is not safe for
+// concurrent use.
+type Engine struct {
+	cfg     Config
+	queue   QueuePolicy
+	sites   SitePolicy
+	pending []*Pending
+	byID    map[JobID]*Pending
+	seq     uint64
+	usage   map[string]float64
+	usageAt time.Time
+
+	snap  *Snapshot           // the snapshot the caches below belong to
+	elig  map[eligKey][]int32 // eligible pools by job constraint
+	pl    placer
+	order []choice
+}
+
+type eligKey struct{ model, region, site string }
+
+// New returns an engine configured by cfg.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = "priority"
+	}
+	if cfg.Sites == "" {
+		cfg.Sites = "pack"
+	}
+	if cfg.MaxPreemptions == 0 {
+		cfg.MaxPreemptions = 8
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = time.Minute
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.FairHalfLife == 0 {
+		cfg.FairHalfLife = 24 * time.Hour
+	}
+	cfg.Capping = cfg.Capping.withDefaults()
+	if err := cfg.Capping.validate(); err != nil {
+		return nil, err
+	}
+	q, err := cfg.Registry.Queue(cfg.Queue)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cfg.Registry.Site(cfg.Sites)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}}, nil
+}
+
+// Config returns the engine's configuration with defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Submit adds a job to the queue at now. It fails for an invalid job or
+// an ID already pending.
+func (e *Engine) Submit(j Job, now time.Time) error {
+	if err := j.Validate(); err != nil {
+		return err
+	}
+	if _, ok := e.byID[j.ID]; ok {
+		return fmt.Errorf("engine: job %d: %w", j.ID, ErrDuplicateJob)
+	}
+	e.push(&Pending{Job: j, Submitted: now})
+	return nil
+}
+
+func (e *Engine) push(p *Pending) {
+	if p.Seq == 0 {
+		e.seq++
+		p.Seq = e.seq
+	}
+	e.pending = append(e.pending, p)
+	e.byID[p.Job.ID] = p
+}
+
+// Cancel removes a pending job; it reports whether the job was pending.
+// A running job is stopped by the driver and released from the snapshot.
+func (e *Engine) Cancel(id JobID) bool {
+	p, ok := e.byID[id]
+	if !ok {
+		return false
+	}
+	p.removed = true
+	delete(e.byID, id)
+	return true
+}
+
+// Pending returns a pending job, or false.
+func (e *Engine) Pending(id JobID) (*Pending, bool) {
+	p, ok := e.byID[id]
+	return p, ok
+}
+
+// Queued returns the number of pending jobs.
+func (e *Engine) Queued() int { return len(e.byID) }
+
+// Usage returns a tenant's decayed accelerator-seconds as of the last pass.
+func (e *Engine) Usage(tenant string) float64 { return e.usage[tenant] }
+
+// Requeue stops a running job (its node failed, or the driver lost it) and
+// puts it back in the queue with backoff; it reports whether it ran.
+func (e *Engine) Requeue(s *Snapshot, id JobID, now time.Time) bool {
+	a, ok := s.Release(id)
+	if !ok {
+		return false
+	}
+	e.requeue(a, now)
+	return true
+}
+
+func (e *Engine) requeue(a *Alloc, now time.Time) {
+	n := a.requeues + 1
+	back := e.cfg.Backoff << min(n-1, 20)
+	if back > e.cfg.MaxBackoff || back <= 0 {
+		back = e.cfg.MaxBackoff
+	}
+	e.push(&Pending{Job: a.Job, Seq: a.seq, Submitted: a.submitted, NotBefore: now.Add(back), Requeues: n})
+}
+
+// FailNode marks node n Down, releases the jobs running on it and
+// requeues them with backoff. It returns those jobs, in ID order.
+func (e *Engine) FailNode(s *Snapshot, n int, now time.Time) []JobID {
+	ids := s.SetNodeState(n, Down)
+	for _, id := range ids {
+		e.Requeue(s, id, now)
+	}
+	return ids
+}
+
+func (e *Engine) weight(t string) float64 {
+	if w := e.cfg.Tenants[t].Weight; w > 0 {
+		return w
+	}
+	return 1
+}
+
+// account decays the tenants' usage to now and adds what ran since the
+// last pass.
+func (e *Engine) account(s *Snapshot, now time.Time) {
+	if e.usageAt.IsZero() || !now.After(e.usageAt) {
+		if e.usageAt.IsZero() {
+			e.usageAt = now
+		}
+		return
+	}
+	dt := now.Sub(e.usageAt).Seconds()
+	decay := math.Exp2(-dt / e.cfg.FairHalfLife.Seconds())
+	for t := range e.usage {
+		e.usage[t] *= decay
+	}
+	for t, n := range s.tenants {
+		e.usage[t] += float64(n) * dt
+	}
+	e.usageAt = now
+}
+
+// bind points the per-snapshot caches at s.
+func (e *Engine) bind(s *Snapshot) {
+	if e.snap != s {
+		e.snap = s
+		e.elig = map[eligKey][]int32{}
+		e.pl = placer{s: s}
+	}
+}
+
+// eligible returns the pools a job may use.
+func (e *Engine) eligible(j *Job) []int32 {
+	k := eligKey{strings.ToLower(j.Model), j.Region, j.Site}
+	if ps, ok := e.elig[k]; ok {
+		return ps
+	}
+	s := e.snap
+	f := s.f
+	accel := -1
+	model := -1
+	if k.model != "" {
+		accel = f.Catalog.Accelerator(k.model)
+		model = f.Catalog.Node(k.model)
+	}
+	ps := []int32{}
+	for i, p := range s.pools {
+		if k.model != "" && p.accel != accel && p.model != model {
+			continue
+		}
+		site := &f.Sites[p.site]
+		if j.Site != "" && site.Name != j.Site {
+			continue
+		}
+		if j.Region != "" && f.Regions[site.Region].Name != j.Region {
+			continue
+		}
+		ps = append(ps, int32(i))
+	}
+	e.elig[k] = ps
+	return ps
+}
+
+// compact drops removed entries from the queue.
+func (e *Engine) compact() {
+	out := e.pending[:0]
+	for _, p := range e.pending {
+		if !p.removed {
+			out = append(out, p)
+		}
+	}
+	clear(e.pending[len(out):])
+	e.pending = out
+}
+
+// Queue returns the pending jobs in submission order.
+func (e *Engine) Queue() []*Pending {
+	out := make([]*Pending, 0, len(e.byID))
+	for _, p := range e.pending {
+		if !p.removed {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}

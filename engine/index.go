@@ -1,0 +1,81 @@
+package engine
+
+import "math/bits"
+
+// buckets indexes the domains of one level of a pool by their free
+// accelerator count: bucket f holds the domains with exactly f free, and a
+// bitset marks the non-empty buckets, so that a best-fit search (the
+// smallest f >= k) is a short bit scan and every update is O(1).
+type buckets struct {
+	free     []int32   // free count by local domain id
+	head     [][]int32 // head[f]: local ids with free == f (in no order)
+	pos      []int32   // position of a local id in its bucket
+	nonEmpty []uint64
+}
+
+func newBuckets(n, maxFree int) *buckets {
+	b := &buckets{
+		free:     make([]int32, n),
+		head:     make([][]int32, maxFree+1),
+		pos:      make([]int32, n),
+		nonEmpty: make([]uint64, maxFree/64+1),
+	}
+	b.head[0] = make([]int32, n)
+	for i := range n {
+		b.head[0][i] = int32(i)
+		b.pos[i] = int32(i)
+	}
+	if n > 0 {
+		b.nonEmpty[0] = 1
+	}
+	return b
+}
+
+// add changes the free count of domain id by delta.
+func (b *buckets) add(id, delta int32) {
+	if delta == 0 {
+		return
+	}
+	old := b.free[id]
+	nf := old + delta
+	b.free[id] = nf
+	// remove from old bucket
+	h := b.head[old]
+	p := b.pos[id]
+	last := h[len(h)-1]
+	h[p] = last
+	b.pos[last] = p
+	h = h[:len(h)-1]
+	b.head[old] = h
+	if len(h) == 0 {
+		b.nonEmpty[old>>6] &^= 1 << (uint(old) & 63)
+	}
+	// insert into the new one
+	b.pos[id] = int32(len(b.head[nf]))
+	b.head[nf] = append(b.head[nf], id)
+	b.nonEmpty[nf>>6] |= 1 << (uint(nf) & 63)
+}
+
+// atLeast returns the smallest non-empty bucket f >= k, or -1.
+func (b *buckets) atLeast(k int32) int32 {
+	if k < 0 {
+		k = 0
+	}
+	w := int(k >> 6)
+	if w >= len(b.nonEmpty) {
+		return -1
+	}
+	word := b.nonEmpty[w] &^ (1<<(uint(k)&63) - 1)
+	for {
+		if word != 0 {
+			return int32(w<<6 + bits.TrailingZeros64(word))
+		}
+		w++
+		if w >= len(b.nonEmpty) {
+			return -1
+		}
+		word = b.nonEmpty[w]
+	}
+}
+
+func popcount(m uint64) int { return bits.OnesCount64(m) }

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"math/bits"
+	"sort"
+	"time"
+
+	"stargate/fleet"
+)
+
+// request is one placement attempt of a job in one pool.
+type request struct {
+	job     *Job
+	k       int32 // accelerators
+	perNode int32 // exact accelerators per node, 0 = any
+	w       int64 // expected draw above idle per accelerator
+	maxL    int   // highest pool level the job may span
+	req     bool  // topology required
+}
+
+// outcome is why an attempt in a pool failed; the zero value is success.
+type outcome struct {
+	code  Code
+	level fleet.Level
+	dom   int32
+}
+
+// child is a candidate sub-domain during a fill.
+type child struct {
+	id  int32 // global index
+	cap int32 // accelerators it can take (free, power, node shape)
+}
+
+// placer holds scratch buffers reused across attempts so that a placement
+// allocates only its result.
+type placer struct {
+	s     *Snapshot
+	slots []Slot
+	kids  [][]child // one buffer per recursion depth
+}
+
+// topLevel maps a job's topology to the highest pool level it may span in
+// pool p, and whether that is a requirement.
+func topLevel(j *Job, p *pool) (int, bool) {
+	l := plSite
+	switch j.Topology {
+	case TopologyNode:
+		l = plNode
+	case TopologyNVLink:
+		l = plNode
+		if p.nvlRack {
+			l = plRack
+		}
+	case TopologyRack:
+		l = plRack
+	case TopologyRow:
+		l = plRow
+	case TopologyHall:
+		l = plHall
+	}
+	if !j.TopologyRequired {
+		return plSite, false
+	}
+	return l, true
+}
+
+// staticFit reports whether the job could ever fit pool p when it is
+// empty: NoDomain if not.
+func staticFit(r *request, p *pool) bool {
+	if r.k > p.cap[r.maxL] {
+		return false
+	}
+	if r.perNode > 0 && r.perNode > p.perNode {
+		return false
+	}
+	return true
+}
+
+// headroom checks that w more watts fit domain d at pool level l and all
+// its ancestors; it returns the first level that does not.
+func (s *Snapshot) headroom(l int, d int32, w int64) (outcome, bool) {
+	if l == plNode {
+		d = s.f.Nodes[d].Rack
+		l = plRack
+	}
+	for ; l <= plSite; l++ {
+		fl := 4 - l
+		if s.draw[fl][d]+w > s.limit[fl][d] {
+			return outcome{code: Power, level: fleet.Level(fl), dom: d}, false
+		}
+		if l < plSite {
+			d = s.parent(l, d)
+		}
+	}
+	return outcome{}, true
+}
+
+// probe returns the lowest level and the best-fit free count at which the
+// pool has a domain with room for k, ignoring power; ok is false if none.
+func probe(r *request, p *pool) (level int, fit int32, ok bool) {
+	if p.free < r.k {
+		return 0, 0, false
+	}
+	for l := plNode; l < plSite && l <= r.maxL; l++ {
+		if p.cap[l] < r.k {
+			continue
+		}
+		if f := p.lv[l].atLeast(r.k); f >= 0 {
+			return l, f, true
+		}
+	}
+	if r.maxL == plSite {
+		return plSite, p.free, true
+	}
+	return 0, 0, false
+}
+
+// maxCandidates bounds the domains tried per level before moving up, so
+// that a pass stays fast when power or node shape refuse many domains.
+const maxCandidates = 32
+
+// place tries to place r in pool p. On success it returns the slots (a
+// fresh slice); otherwise why not.
+func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
+	s := pl.s
+	if p.free < r.k {
+		return nil, outcome{code: Busy}
+	}
+	var first outcome
+	note := func(o outcome) {
+		if first.code == "" || (first.code != Power && o.code == Power) {
+			first = o
+		}
+	}
+	for l := plNode; l <= r.maxL; l++ {
+		if p.cap[l] < r.k {
+			continue
+		}
+		if l == plSite {
+			d := p.site
+			if o, ok := s.headroom(plSite, d, int64(r.k)*r.w); !ok {
+				note(o)
+				break
+			}
+			pl.slots = pl.slots[:0]
+			if pl.fill(r, p, plSite, d, r.k, 0) == r.k {
+				return append([]Slot(nil), pl.slots...), outcome{}
+			}
+			note(outcome{code: Fragmented})
+			break
+		}
+		b := p.lv[l]
+		tried := 0
+		for f := b.atLeast(r.k); f >= 0 && tried < maxCandidates; f = b.atLeast(f + 1) {
+			h := b.head[f]
+			for i := len(h) - 1; i >= 0 && tried < maxCandidates; i-- {
+				tried++
+				d := h[i] + p.off[l]
+				if o, ok := s.headroom(l, d, int64(r.k)*r.w); !ok {
+					note(o)
+					continue
+				}
+				pl.slots = pl.slots[:0]
+				if pl.fill(r, p, l, d, r.k, 0) == r.k {
+					return append([]Slot(nil), pl.slots...), outcome{}
+				}
+				note(outcome{code: Fragmented})
+			}
+		}
+	}
+	if first.code == "" {
+		first.code = Fragmented
+	}
+	return nil, first
+}
+
+// fill selects up to want accelerators under domain d (pool level l),
+// appending slots; it returns how many it selected. Ancestors' headroom
+// has been checked by the caller; each child's own headroom is checked
+// here. It never changes the snapshot.
+func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int32 {
+	s := pl.s
+	if l == plNode {
+		fm := s.nodeFreeMask(p, d)
+		n := int32(bits.OnesCount64(fm))
+		if r.perNode > 0 {
+			if n < r.perNode || want < r.perNode {
+				return 0
+			}
+			want = r.perNode
+		}
+		if n < want {
+			want = n
+		}
+		var m uint64
+		for i := int32(0); i < want; i++ {
+			low := fm & -fm
+			m |= low
+			fm &^= low
+		}
+		if m != 0 {
+			pl.slots = append(pl.slots, Slot{Node: d, Mask: m})
+		}
+		return want
+	}
+	// children of d at level l-1
+	var lo, hi int32
+	var doms []fleet.Domain
+	switch l {
+	case plSite:
+		lo, hi = s.f.Sites[d].First, s.f.Sites[d].End
+	default:
+		doms = s.levelDomains(l)
+		lo, hi = doms[d].First, doms[d].End
+	}
+	for len(pl.kids) <= depth {
+		pl.kids = append(pl.kids, nil)
+	}
+	kids := pl.kids[depth][:0]
+	cl := l - 1
+	b := p.lv[cl]
+	for c := lo; c < hi; c++ {
+		fr := b.free[c-p.off[cl]]
+		if fr == 0 {
+			continue
+		}
+		if cl > plNode && r.w > 0 {
+			fl := 4 - cl
+			room := (s.limit[fl][c] - s.draw[fl][c]) / r.w
+			if room < int64(fr) {
+				fr = int32(max(room, 0))
+			}
+		}
+		if r.perNode > 0 {
+			if cl == plNode {
+				if fr < r.perNode {
+					continue
+				}
+				fr = r.perNode
+			} else {
+				fr -= fr % r.perNode
+			}
+		}
+		if fr > 0 {
+			kids = append(kids, child{id: c, cap: fr})
+		}
+	}
+	// largest first; ties by index for determinism
+	sort.Slice(kids, func(i, j int) bool {
+		if kids[i].cap != kids[j].cap {
+			return kids[i].cap > kids[j].cap
+		}
+		return kids[i].id < kids[j].id
+	})
+	pl.kids[depth] = kids
+	got := int32(0)
+	for i := 0; i < len(kids) && got < want; {
+		rem := want - got
+		// best fit: the smallest child that takes the rest at once
+		bf := -1
+		for j := len(kids) - 1; j >= i; j-- {
+			if kids[j].cap >= rem {
+				bf = j
+				break
+			}
+		}
+		if bf >= 0 {
+			mark := len(pl.slots)
+			n := pl.fill(r, p, cl, kids[bf].id, rem, depth+1)
+			if n == rem {
+				return want
+			}
+			// partial: undo and fall back to taking the largest
+			pl.slots = pl.slots[:mark]
+			kids = pl.kids[depth]
+			if bf == i {
+				i++
+				continue
+			}
+		}
+		take := min(kids[i].cap, rem)
+		got += pl.fill(r, p, cl, kids[i].id, take, depth+1)
+		kids = pl.kids[depth]
+		i++
+	}
+	return got
+}
+
+// commit allocates a placement chosen by place for pending job p.
+func (s *Snapshot) commit(p *Pending, pi int32, slots []Slot, w int64, now time.Time) *Alloc {
+	a := &Alloc{Job: p.Job, Site: s.pools[pi].site, Slots: slots, Start: now, DrawW: w,
+		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues}
+	s.allocate(a)
+	return a
+}

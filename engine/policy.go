@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Pending is a job waiting in the engine's queue, as policies see it.
+// Policies must not modify it.
+type Pending struct {
+	Job Job
+	// Seq is the submission order: strictly increasing per Submit.
+	Seq       uint64
+	Submitted time.Time
+	// NotBefore delays a job that was preempted or lost its node.
+	NotBefore time.Time
+	// Requeues counts preemptions and failures, for backoff.
+	Requeues int
+
+	removed bool
+}
+
+// Blocking says how a pass goes on after a job that cannot start.
+type Blocking uint8
+
+// The ways a pass treats a job that cannot start.
+const (
+	// SkipBlocked tries the later jobs (greedy).
+	SkipBlocked Blocking = iota
+	// StopAtBlocked makes every later job wait: strict order.
+	StopAtBlocked
+	// ReserveForHead reserves capacity for the first job that cannot start
+	// at the time running jobs are expected to free enough of it; later
+	// jobs start only if they do not delay it (EASY backfill).
+	ReserveForHead
+)
+
+// QueueView is what a queue policy may read about the world.
+type QueueView struct {
+	Now time.Time
+	// Usage is each tenant's decayed accelerator-seconds.
+	Usage map[string]float64
+	// Weight returns a tenant's fair-share weight (> 0).
+	Weight func(tenant string) float64
+}
+
+// QueuePolicy orders the pending queue for a pass. Order sorts jobs in
+// place into the order the pass considers them; it must be deterministic
+// (ties broken by Seq). Blocking says what a pass does when a job in that
+// order cannot start.
+type QueuePolicy interface {
+	Name() string
+	Order(jobs []*Pending, v QueueView)
+	Blocking() Blocking
+}
+
+// SiteView is what a site policy may read about one site at now.
+type SiteView struct {
+	Site int32
+	Name string
+	// Free is the site's free accelerators of the job's model.
+	Free int
+	// PriceUSDPerMWh and CarbonGPerKWh are the site's energy mix at now.
+	PriceUSDPerMWh, CarbonGPerKWh float64
+}
+
+// SitePolicy chooses among the sites a job may use (multi-site dispatch).
+// Score ranks a site for a job: lower is better; sites of equal score are
+// taken in best-fit order. It must be deterministic.
+type SitePolicy interface {
+	Name() string
+	Score(v *SiteView, j *Job) float64
+}
+
+// ErrDuplicatePolicy is returned when a registry already has the name.
+var ErrDuplicatePolicy = errors.New("engine: duplicate policy name")
+
+// ErrUnknownPolicy is returned for a name a registry does not have.
+var ErrUnknownPolicy = errors.New("engine: unknown policy")
+
+// Registry holds the queue and site policies by name. NewRegistry fills
+// it with the built-in ones; drivers may add their own.
+type Registry struct {
+	queue map[string]QueuePolicy
+	site  map[string]SitePolicy
+}
+
+// NewRegistry returns a registry with the built-in policies: queue
+// policies fifo, priority, fair and backfill; site policies pack,
+// capacity, price and carbon.
+func NewRegistry() *Registry {
+	r := &Registry{queue: map[string]QueuePolicy{}, site: map[string]SitePolicy{}}
+	for _, p := range []QueuePolicy{fifoPolicy{}, priorityPolicy{}, fairPolicy{}, backfillPolicy{}} {
+		if err := r.RegisterQueue(p); err != nil {
+			panic(err)
+		}
+	}
+	for _, p := range []SitePolicy{packSites{}, capacitySites{}, priceSites{}, carbonSites{}} {
+		if err := r.RegisterSite(p); err != nil {
+			panic(err)
+		}
+	}
+	return r
+}
+
+// RegisterQueue adds a queue policy; a name already taken is an error.
+func (r *Registry) RegisterQueue(p QueuePolicy) error {
+	if _, ok := r.queue[p.Name()]; ok {
+		return fmt.Errorf("%w: queue policy %q", ErrDuplicatePolicy, p.Name())
+	}
+	r.queue[p.Name()] = p
+	return nil
+}
+
+// RegisterSite adds a site policy; a name already taken is an error.
+func (r *Registry) RegisterSite(p SitePolicy) error {
+	if _, ok := r.site[p.Name()]; ok {
+		return fmt.Errorf("%w: site policy %q", ErrDuplicatePolicy, p.Name())
+	}
+	r.site[p.Name()] = p
+	return nil
+}
+
+// Queue returns the queue policy with this name.
+func (r *Registry) Queue(name string) (QueuePolicy, error) {
+	if p, ok := r.queue[name]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: queue policy %q (have %v)", ErrUnknownPolicy, name, r.QueueNames())
+}
+
+// Site returns the site policy with this name.
+func (r *Registry) Site(name string) (SitePolicy, error) {
+	if p, ok := r.site[name]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: site policy %q (have %v)", ErrUnknownPolicy, name, r.SiteNames())
+}
+
+// QueueNames lists the queue policies, sorted.
+func (r *Registry) QueueNames() []string { return sortedKeys(r.queue) }
+
+// SiteNames lists the site policies, sorted.
+func (r *Registry) SiteNames() []string { return sortedKeys(r.site) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Compile-time checks that the built-ins implement their interfaces.
+var (
+	_ QueuePolicy = fifoPolicy{}
+	_ QueuePolicy = priorityPolicy{}
+	_ QueuePolicy = fairPolicy{}
+	_ QueuePolicy = backfillPolicy{}
+	_ SitePolicy  = packSites{}
+	_ SitePolicy  = capacitySites{}
+	_ SitePolicy  = priceSites{}
+	_ SitePolicy  = carbonSites{}
+)
+
+// fifoPolicy starts jobs strictly in submission order.
+type fifoPolicy struct{}
+
+func (fifoPolicy) Name() string       { return "fifo" }
+func (fifoPolicy) Blocking() Blocking { return StopAtBlocked }
+func (fifoPolicy) Order(q []*Pending, _ QueueView) {
+	sort.Slice(q, func(i, j int) bool { return q[i].Seq < q[j].Seq })
+}
+
+// priorityPolicy orders by priority, then submission; it skips over jobs
+// that do not fit.
+type priorityPolicy struct{}
+
+func (priorityPolicy) Name() string                    { return "priority" }
+func (priorityPolicy) Blocking() Blocking              { return SkipBlocked }
+func (priorityPolicy) Order(q []*Pending, _ QueueView) { byPriority(q) }
+
+func byPriority(q []*Pending) {
+	sort.Slice(q, func(i, j int) bool {
+		if q[i].Job.Priority != q[j].Job.Priority {
+			return q[i].Job.Priority > q[j].Job.Priority
+		}
+		return q[i].Seq < q[j].Seq
+	})
+}
+
+// backfillPolicy is priority order with EASY backfill.
+type backfillPolicy struct{}
+
+func (backfillPolicy) Name() string                    { return "backfill" }
+func (backfillPolicy) Blocking() Blocking              { return ReserveForHead }
+func (backfillPolicy) Order(q []*Pending, _ QueueView) { byPriority(q) }
+
+// fairPolicy interleaves tenants by weighted, decayed usage: the next job
+// is always the best (priority, then submission) job of the tenant with
+// the least usage per weight, counting the jobs already ordered before it
+// as if they ran for their estimated duration (one hour if unknown).
+type fairPolicy struct{}
+
+func (fairPolicy) Name() string       { return "fair" }
+func (fairPolicy) Blocking() Blocking { return SkipBlocked }
+
+// fairCharge is the nominal run time charged to a job of unknown duration.
+const fairCharge = time.Hour
+
+func (fairPolicy) Order(q []*Pending, v QueueView) {
+	sort.SliceStable(q, func(i, j int) bool {
+		if q[i].Job.Tenant != q[j].Job.Tenant {
+			return q[i].Job.Tenant < q[j].Job.Tenant
+		}
+		if q[i].Job.Priority != q[j].Job.Priority {
+			return q[i].Job.Priority > q[j].Job.Priority
+		}
+		return q[i].Seq < q[j].Seq
+	})
+	h := &tenantHeap{}
+	for i := 0; i < len(q); {
+		j := i
+		for j < len(q) && q[j].Job.Tenant == q[i].Job.Tenant {
+			j++
+		}
+		t := q[i].Job.Tenant
+		w := 1.0
+		if v.Weight != nil {
+			w = v.Weight(t)
+		}
+		h.items = append(h.items, &tenantRun{jobs: append([]*Pending(nil), q[i:j]...), share: v.Usage[t] / w, weight: w})
+		i = j
+	}
+	heap.Init(h)
+	out := q[:0]
+	for h.Len() > 0 {
+		tr := h.items[0]
+		p := tr.jobs[0]
+		out = append(out, p)
+		tr.jobs = tr.jobs[1:]
+		if len(tr.jobs) == 0 {
+			heap.Pop(h)
+			continue
+		}
+		d := p.Job.Duration
+		if d <= 0 {
+			d = fairCharge
+		}
+		tr.share += float64(p.Job.Accelerators) * d.Seconds() / tr.weight
+		heap.Fix(h, 0)
+	}
+}
+
+type tenantRun struct {
+	jobs   []*Pending
+	share  float64
+	weight float64
+}
+
+type tenantHeap struct{ items []*tenantRun }
+
+func (h *tenantHeap) Len() int { return len(h.items) }
+func (h *tenantHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if a.share != b.share {
+		return a.share < b.share
+	}
+	return a.jobs[0].Seq < b.jobs[0].Seq
+}
+func (h *tenantHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *tenantHeap) Push(x any)    { h.items = append(h.items, x.(*tenantRun)) }
+func (h *tenantHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// packSites has no site preference: the tightest fit anywhere wins.
+type packSites struct{}
+
+func (packSites) Name() string                  { return "pack" }
+func (packSites) Score(*SiteView, *Job) float64 { return 0 }
+
+// capacitySites prefers the site with the most free accelerators.
+type capacitySites struct{}
+
+func (capacitySites) Name() string                      { return "capacity" }
+func (capacitySites) Score(v *SiteView, _ *Job) float64 { return -float64(v.Free) }
+
+// priceSites prefers the cheapest energy at now.
+type priceSites struct{}
+
+func (priceSites) Name() string                      { return "price" }
+func (priceSites) Score(v *SiteView, _ *Job) float64 { return v.PriceUSDPerMWh }
+
+// carbonSites prefers the lowest carbon intensity at now.
+type carbonSites struct{}
+
+func (carbonSites) Name() string                      { return "carbon" }
+func (carbonSites) Score(v *SiteView, _ *Job) float64 { return v.CarbonGPerKWh }

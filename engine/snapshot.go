@@ -1,0 +1,522 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"time"
+
+	"stargate/fleet"
+)
+
+// NodeState is the health of a node as the engine sees it.
+type NodeState uint8
+
+// Node states. Only Up nodes take new work; a Drained node keeps its jobs.
+const (
+	Up NodeState = iota
+	Drained
+	Down
+)
+
+var nodeStateNames = [...]string{"up", "drained", "down"}
+
+func (s NodeState) String() string {
+	if int(s) < len(nodeStateNames) {
+		return nodeStateNames[s]
+	}
+	return "state?"
+}
+
+// Alloc is a running job: where it runs and since when.
+type Alloc struct {
+	Job   Job
+	Site  int32
+	Slots []Slot
+	Start time.Time
+	// CapW is the per-accelerator power cap in watts, 0 when uncapped.
+	CapW float64
+	// DrawW is the job's expected draw above idle per accelerator, in
+	// watts, as admitted against the power tree's headroom.
+	DrawW int64
+
+	pool      int32
+	seq       uint64    // queue position, kept across requeues
+	submitted time.Time // first submission
+	requeues  int
+}
+
+// Pool levels: the index levels of a pool, from the node up. A fleet level
+// is 4 minus the pool level.
+const (
+	plNode = iota
+	plRack
+	plRow
+	plHall
+	plSite
+)
+
+// pool indexes the nodes of one node model in one site: the free
+// accelerators of every node, rack, row and hall, bucketed by free count.
+type pool struct {
+	site     int32
+	model    int // node model, index in the catalog
+	accel    int // accelerator model, index in the catalog
+	perNode  int32
+	nvlRack  bool // the NVLink domain is the rack
+	lv       [plSite]*buckets
+	off      [plSite]int32 // global index of local id 0 at each level
+	cap      [plSite + 1]int32
+	total    int32 // accelerators of the pool
+	free     int32 // free accelerators on Up nodes
+	maxW     float64
+	idleW    float64
+	siteName string
+}
+
+// Snapshot is the engine's view of the fleet: which accelerators are free,
+// which jobs run where, each node's health and the expected and measured
+// draw at every level of the power tree. It is built once from a Fleet and
+// then changed incrementally, by Engine.Schedule and Engine.Control (which
+// apply their own decisions), by Release when a job ends, and by
+// SetNodeState and SetMeasured. Each change costs O(accelerators touched ×
+// tree depth); nothing rescans the fleet. A Snapshot is not safe for
+// concurrent use.
+type Snapshot struct {
+	f         *fleet.Fleet
+	pools     []*pool
+	nodePool  []int32
+	nodeState []NodeState
+	nodeMask  []uint64 // allocated accelerators of each node
+	owner     []JobID  // job of each accelerator, 0 if free
+	// draw, limit and measured are by fleet level (site, hall, row, rack).
+	draw     [4][]int64
+	limit    [4][]int64
+	measured [4][]int64
+	allocs   map[JobID]*Alloc
+	tenants  map[string]int // accelerators running by tenant
+	running  int            // accelerators allocated
+}
+
+// ErrNodeTooLarge is returned for node models of more than 64 accelerators.
+var ErrNodeTooLarge = errors.New("engine: node models of more than 64 accelerators are not supported")
+
+// NewSnapshot builds an empty snapshot of f: every node up, nothing
+// running, every level drawing its nodes' idle power.
+func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
+	s := &Snapshot{
+		f:         f,
+		nodePool:  make([]int32, len(f.Nodes)),
+		nodeState: make([]NodeState, len(f.Nodes)),
+		nodeMask:  make([]uint64, len(f.Nodes)),
+		owner:     make([]JobID, f.Accelerators),
+		allocs:    map[JobID]*Alloc{},
+		tenants:   map[string]int{},
+	}
+	for i, n := range [4]int{len(f.Sites), len(f.Halls), len(f.Rows), len(f.Racks)} {
+		s.draw[i] = make([]int64, n)
+		s.limit[i] = make([]int64, n)
+		s.measured[i] = make([]int64, n)
+	}
+	for i := range f.Sites {
+		st := &f.Sites[i]
+		s.limit[fleet.LevelSite][i] = int64(float64(st.LimitW) / st.PUE * st.Oversubscription)
+	}
+	for lv, doms := range [][]fleet.Domain{fleet.LevelHall: f.Halls, fleet.LevelRow: f.Rows, fleet.LevelRack: f.Racks} {
+		if lv == 0 {
+			continue
+		}
+		for i := range doms {
+			site := s.siteOf(fleet.Level(lv), int32(i))
+			s.limit[lv][i] = int64(float64(doms[i].LimitW) * f.Sites[site].Oversubscription)
+		}
+	}
+	// One pool per (site, node model), covering the site's contiguous
+	// ranges at every level.
+	poolOf := map[[2]int]int32{}
+	for n := range f.Nodes {
+		nd := &f.Nodes[n]
+		m := f.Catalog.Nodes[nd.Model]
+		if m.Accelerators > 64 {
+			return nil, fmt.Errorf("%w (%s has %d)", ErrNodeTooLarge, m.Name, m.Accelerators)
+		}
+		site := s.ancestor(plNode, int32(n), plSite)
+		key := [2]int{int(site), int(nd.Model)}
+		p, ok := poolOf[key]
+		if !ok {
+			p = int32(len(s.pools))
+			poolOf[key] = p
+			s.pools = append(s.pools, s.newPool(site, int(nd.Model)))
+		}
+		s.nodePool[n] = p
+		a := f.NodeAccelerator(n)
+		idle := int64(math.Round(m.IdleW(a)))
+		rack := nd.Rack
+		row := f.Racks[rack].Parent
+		hall := f.Rows[row].Parent
+		s.draw[fleet.LevelRack][rack] += idle
+		s.draw[fleet.LevelRow][row] += idle
+		s.draw[fleet.LevelHall][hall] += idle
+		s.draw[fleet.LevelSite][site] += idle
+	}
+	for n := range f.Nodes {
+		p := s.pools[s.nodePool[n]]
+		s.addFree(p, int32(n), int32(f.NodeAccelerators(n)))
+		p.total += int32(f.NodeAccelerators(n))
+	}
+	for _, p := range s.pools {
+		for l := plNode; l < plSite; l++ {
+			b := p.lv[l]
+			for _, fr := range b.free {
+				p.cap[l] = max(p.cap[l], fr)
+			}
+		}
+		p.cap[plSite] = p.total
+	}
+	return s, nil
+}
+
+// newPool sizes a pool's indexes to the site's ranges at every level.
+func (s *Snapshot) newPool(site int32, model int) *pool {
+	f := s.f
+	m := &f.Catalog.Nodes[model]
+	ai := f.Catalog.Accelerator(m.Accelerator)
+	a := &f.Catalog.Accelerators[ai]
+	p := &pool{site: site, model: model, accel: ai, perNode: int32(m.Accelerators),
+		nvlRack: m.NVLinkDomain == "rack", siteName: f.Sites[site].Name}
+	p.maxW = a.TDPW + m.OverheadW/float64(m.Accelerators)
+	p.idleW = a.IdleW + m.OverheadIdleW/float64(m.Accelerators)
+	// Ranges: halls [h0,h1), rows of those halls, racks, nodes.
+	st := f.Sites[site].Domain
+	h0, h1 := st.First, st.End
+	r0, r1 := rangeOf(f.Halls, h0, h1)
+	k0, k1 := rangeOf(f.Rows, r0, r1)
+	n0, n1 := rangeOf(f.Racks, k0, k1)
+	lo := [plSite][2]int32{{n0, n1}, {k0, k1}, {r0, r1}, {h0, h1}}
+	for l := plNode; l < plSite; l++ {
+		p.off[l] = lo[l][0]
+		n := int(lo[l][1] - lo[l][0])
+		// the largest free count a domain of this level can have
+		maxFree := 0
+		switch l {
+		case plNode:
+			maxFree = m.Accelerators
+		default:
+			doms := s.levelDomains(l)
+			for i := lo[l][0]; i < lo[l][1]; i++ {
+				maxFree = max(maxFree, int(doms[i].Accelerators))
+			}
+		}
+		p.lv[l] = newBuckets(n, maxFree)
+	}
+	return p
+}
+
+// rangeOf returns the children range of the domains [a, b).
+func rangeOf(doms []fleet.Domain, a, b int32) (int32, int32) {
+	if a >= b {
+		return 0, 0
+	}
+	return doms[a].First, doms[b-1].End
+}
+
+func (s *Snapshot) levelDomains(l int) []fleet.Domain {
+	switch l {
+	case plRack:
+		return s.f.Racks
+	case plRow:
+		return s.f.Rows
+	case plHall:
+		return s.f.Halls
+	}
+	return nil
+}
+
+// parent returns the parent (one pool level up) of domain d at level l.
+func (s *Snapshot) parent(l int, d int32) int32 {
+	switch l {
+	case plNode:
+		return s.f.Nodes[d].Rack
+	case plRack:
+		return s.f.Racks[d].Parent
+	case plRow:
+		return s.f.Rows[d].Parent
+	case plHall:
+		return s.f.Halls[d].Parent
+	}
+	return -1
+}
+
+// ancestor returns the global index of d's ancestor at pool level to.
+func (s *Snapshot) ancestor(l int, d int32, to int) int32 {
+	for ; l < to; l++ {
+		d = s.parent(l, d)
+	}
+	return d
+}
+
+func (s *Snapshot) siteOf(l fleet.Level, d int32) int32 {
+	return s.ancestor(4-int(l), d, plSite)
+}
+
+// addFree changes the free count of node n (in pool p) and its ancestors.
+func (s *Snapshot) addFree(p *pool, n, delta int32) {
+	d := n
+	for l := plNode; l < plSite; l++ {
+		p.lv[l].add(d-p.off[l], delta)
+		d = s.parent(l, d)
+	}
+	p.free += delta
+}
+
+// addDraw changes the expected draw of node n's rack and its ancestors.
+func (s *Snapshot) addDraw(n int32, w int64) {
+	rack := s.f.Nodes[n].Rack
+	row := s.f.Racks[rack].Parent
+	hall := s.f.Rows[row].Parent
+	site := s.f.Halls[hall].Parent
+	s.draw[fleet.LevelRack][rack] += w
+	s.draw[fleet.LevelRow][row] += w
+	s.draw[fleet.LevelHall][hall] += w
+	s.draw[fleet.LevelSite][site] += w
+}
+
+// nodeFreeMask returns the free accelerators of node n.
+func (s *Snapshot) nodeFreeMask(p *pool, n int32) uint64 {
+	return ^s.nodeMask[n] & (1<<uint(p.perNode) - 1)
+}
+
+// allocate records a as running and updates every index.
+func (s *Snapshot) allocate(a *Alloc) {
+	p := s.pools[a.pool]
+	total := 0
+	for _, sl := range a.Slots {
+		c := bits.OnesCount64(sl.Mask)
+		total += c
+		if s.nodeMask[sl.Node]&sl.Mask != 0 {
+			panic("engine: accelerator allocated twice")
+		}
+		s.nodeMask[sl.Node] |= sl.Mask
+		first := s.f.Nodes[sl.Node].FirstAccel
+		for m := sl.Mask; m != 0; m &= m - 1 {
+			s.owner[first+int32(bits.TrailingZeros64(m))] = a.Job.ID
+		}
+		if s.nodeState[sl.Node] == Up {
+			s.addFree(p, sl.Node, -int32(c))
+		}
+		s.addDraw(sl.Node, int64(c)*a.DrawW)
+	}
+	s.allocs[a.Job.ID] = a
+	s.tenants[a.Job.Tenant] += total
+	s.running += total
+}
+
+// free removes a from the running set and updates every index.
+func (s *Snapshot) free(a *Alloc) {
+	p := s.pools[a.pool]
+	total := 0
+	for _, sl := range a.Slots {
+		c := bits.OnesCount64(sl.Mask)
+		total += c
+		s.nodeMask[sl.Node] &^= sl.Mask
+		first := s.f.Nodes[sl.Node].FirstAccel
+		for m := sl.Mask; m != 0; m &= m - 1 {
+			s.owner[first+int32(bits.TrailingZeros64(m))] = 0
+		}
+		if s.nodeState[sl.Node] == Up {
+			s.addFree(p, sl.Node, int32(c))
+		}
+		s.addDraw(sl.Node, -int64(c)*a.DrawW)
+	}
+	delete(s.allocs, a.Job.ID)
+	if s.tenants[a.Job.Tenant] -= total; s.tenants[a.Job.Tenant] == 0 {
+		delete(s.tenants, a.Job.Tenant)
+	}
+	s.running -= total
+}
+
+// Fleet returns the fleet the snapshot was built from.
+func (s *Snapshot) Fleet() *fleet.Fleet { return s.f }
+
+// Release removes a running job (it completed, failed or was cancelled)
+// and frees its accelerators. It returns the allocation it removed, or
+// false if the job was not running. Releasing twice is harmless.
+func (s *Snapshot) Release(id JobID) (*Alloc, bool) {
+	a, ok := s.allocs[id]
+	if !ok {
+		return nil, false
+	}
+	s.free(a)
+	return a, true
+}
+
+// Restore records a job as running on slots since start, as a driver does
+// when it rebuilds a snapshot from its store after a restart. The slots
+// must be free, on nodes of one model in one site.
+func (s *Snapshot) Restore(job Job, slots []Slot, start time.Time) error {
+	if err := job.Validate(); err != nil {
+		return err
+	}
+	if _, ok := s.allocs[job.ID]; ok {
+		return fmt.Errorf("engine: restore job %d: %w", job.ID, ErrDuplicateJob)
+	}
+	if len(slots) == 0 {
+		return fmt.Errorf("engine: restore job %d: no slots", job.ID)
+	}
+	pi := int32(-1)
+	for _, sl := range slots {
+		if sl.Node < 0 || int(sl.Node) >= len(s.f.Nodes) {
+			return fmt.Errorf("engine: restore job %d: no node %d", job.ID, sl.Node)
+		}
+		if pi >= 0 && s.nodePool[sl.Node] != pi {
+			return fmt.Errorf("engine: restore job %d: slots span node models or sites", job.ID)
+		}
+		pi = s.nodePool[sl.Node]
+		p := s.pools[pi]
+		if sl.Mask == 0 || sl.Mask&^(1<<uint(p.perNode)-1) != 0 || s.nodeMask[sl.Node]&sl.Mask != 0 {
+			return fmt.Errorf("engine: restore job %d: accelerators of node %d are not free", job.ID, sl.Node)
+		}
+	}
+	p := s.pools[pi]
+	a := &Alloc{Job: job, Site: p.site, Slots: append([]Slot(nil), slots...), Start: start, pool: pi, DrawW: p.drawW(&job)}
+	s.allocate(a)
+	return nil
+}
+
+// drawW is a job's expected draw above idle per accelerator of pool p:
+// its fraction of the accelerator's and node overhead's rated power, less
+// the idle draw already counted.
+func (p *pool) drawW(j *Job) int64 {
+	w := j.powerFraction()*p.maxW - p.idleW
+	if w < 0 {
+		return 0
+	}
+	return int64(math.Ceil(w))
+}
+
+// SetNodeState changes a node's health. A node that is not Up takes no new
+// work; jobs already on it keep running until released (Engine.FailNode
+// releases and requeues them for a lost node). It returns the jobs on the
+// node, in ID order.
+func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
+	old := s.nodeState[n]
+	if old != st {
+		p := s.pools[s.nodePool[n]]
+		freeN := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
+		if old == Up {
+			s.addFree(p, int32(n), -freeN)
+		}
+		s.nodeState[n] = st
+		if st == Up {
+			s.addFree(p, int32(n), freeN)
+		}
+	}
+	return s.jobsOnNode(n)
+}
+
+func (s *Snapshot) jobsOnNode(n int) []JobID {
+	var out []JobID
+	first := s.f.Nodes[n].FirstAccel
+	for m := s.nodeMask[n]; m != 0; m &= m - 1 {
+		id := s.owner[first+int32(bits.TrailingZeros64(m))]
+		if len(out) == 0 || out[len(out)-1] != id {
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	k := 0
+	for i, id := range out {
+		if i == 0 || id != out[k-1] {
+			out[k] = id
+			k++
+		}
+	}
+	return out[:k]
+}
+
+// NodeState returns node n's health.
+func (s *Snapshot) NodeState(n int) NodeState { return s.nodeState[n] }
+
+// SetMeasured records the measured draw in watts of a domain (site, hall,
+// row or rack; the site figure is IT power, before PUE). Engine.Control
+// compares it with the domain's limit.
+func (s *Snapshot) SetMeasured(l fleet.Level, domain int, w int64) {
+	s.measured[l][domain] = w
+}
+
+// Measured returns the last measured draw set for a domain.
+func (s *Snapshot) Measured(l fleet.Level, domain int) int64 { return s.measured[l][domain] }
+
+// Draw returns the expected draw in watts of a domain: its nodes' idle
+// draw plus the admitted draw of the jobs below it.
+func (s *Snapshot) Draw(l fleet.Level, domain int) int64 { return s.draw[l][domain] }
+
+// Limit returns the admission limit in watts of a domain: its rating times
+// its site's oversubscription ratio (for a site, the IT share: the
+// substation rating over PUE).
+func (s *Snapshot) Limit(l fleet.Level, domain int) int64 { return s.limit[l][domain] }
+
+// Alloc returns the allocation of a running job.
+func (s *Snapshot) Alloc(id JobID) (*Alloc, bool) {
+	a, ok := s.allocs[id]
+	return a, ok
+}
+
+// Running returns the IDs of the running jobs, in ID order.
+func (s *Snapshot) Running() []JobID {
+	out := make([]JobID, 0, len(s.allocs))
+	for id := range s.allocs {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Jobs returns the number of running jobs.
+func (s *Snapshot) Jobs() int { return len(s.allocs) }
+
+// Allocated returns the number of allocated accelerators.
+func (s *Snapshot) Allocated() int { return s.running }
+
+// Free returns the number of free accelerators on Up nodes.
+func (s *Snapshot) Free() int {
+	n := 0
+	for _, p := range s.pools {
+		n += int(p.free)
+	}
+	return n
+}
+
+// TenantAccelerators returns the accelerators running for a tenant.
+func (s *Snapshot) TenantAccelerators(tenant string) int { return s.tenants[tenant] }
+
+// Owner returns the job running on global accelerator a, or 0.
+func (s *Snapshot) Owner(a int) JobID { return s.owner[a] }
+
+// DomainName returns the full name of a domain ("site/hall/row").
+func (s *Snapshot) DomainName(l fleet.Level, d int32) string {
+	f := s.f
+	switch l {
+	case fleet.LevelSite:
+		return f.Sites[d].Name
+	case fleet.LevelHall:
+		return s.DomainName(fleet.LevelSite, f.Halls[d].Parent) + "/" + f.Halls[d].Name
+	case fleet.LevelRow:
+		return s.DomainName(fleet.LevelHall, f.Rows[d].Parent) + "/" + f.Rows[d].Name
+	case fleet.LevelRack:
+		return f.RackPath(int(d))
+	case fleet.LevelNode:
+		return f.NodeName(int(d))
+	}
+	return "?"
+}
+
+// Describe formats a reason for people: "power:row/lab/hall-a/row-1".
+func (s *Snapshot) Describe(r Reason) string {
+	if r.Domain >= 0 {
+		return string(r.Code) + ":" + r.Level.String() + "/" + s.DomainName(r.Level, r.Domain)
+	}
+	return r.String()
+}
