@@ -60,11 +60,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		n = n.Content[0]
 	}
-	// Paths filled from a template count as given, at the template's line,
-	// unless the item gives them itself.
-	if _, seen := d.c.lines[path]; !seen || d.c.mute == 0 {
-		d.c.lines[path] = n.Line
-	}
+	// Paths filled from a template count as given, at the template's line.
+	d.c.lines[path] = n.Line
 	if v.Type() == nodeType {
 		v.Set(reflect.ValueOf(*n))
 		return
@@ -145,35 +142,43 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.typeErr(n, path, "a mapping")
 		return
 	}
-	// A template is laid down first; the item's own keys then override it.
-	// Its problems, and its own `template:` key (not allowed), are reported
-	// once, at the template.
+	// The item's own keys are decoded first; its template then fills the
+	// fields the item does not give, so that nothing of an overridden
+	// field (such as a list's items) is left from the template. The
+	// template's problems, and its own `template:` key (not allowed), are
+	// reported once, at the template.
+	own := map[string]bool{}
+	d.fields(n, v, path, own)
 	if byName, ok := d.templates[v.Type()]; ok {
 		if name, tn := templateRef(n); tn != nil {
 			if tmpl, found := byName[name]; found {
 				d.c.mute++
-				d.fields(tmpl, v, path)
+				d.fields(tmpl, v, path, own)
 				d.c.mute--
 			} else {
 				d.c.addAt(join(path, "template"), tn.Line, ErrReference, "no template %q among %s", name, keys(byName))
 			}
 		}
 	}
-	d.fields(n, v, path)
 }
 
-// fields decodes the keys of mapping n into the fields of struct v.
-func (d *decoder) fields(n *yaml.Node, v reflect.Value, path string) {
+// fields decodes the keys of mapping n into the fields of struct v,
+// skipping the keys in done and adding those it decodes.
+func (d *decoder) fields(n *yaml.Node, v reflect.Value, path string, done map[string]bool) {
 	if n.Kind != yaml.MappingNode {
 		return // a template that is not a mapping: reported at the template
 	}
 	t := v.Type()
 	d.eachPair(n, path, func(key string, k, val *yaml.Node) {
+		if done[key] {
+			return
+		}
 		f, ok := fieldByTag(t, key)
 		if !ok {
 			d.c.addAt(join(path, key), k.Line, ErrUnknownField, "unknown field %q (known: %s)", key, strings.Join(tags(t), ", "))
 			return
 		}
+		done[key] = true
 		d.decode(val, v.FieldByIndex(f.Index), join(path, key))
 	})
 }

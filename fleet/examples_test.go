@@ -305,3 +305,23 @@ func TestAnchorsAndMerge(t *testing.T) {
 		t.Errorf("aliased energy = %+v", f.Sites[1].Energy)
 	}
 }
+
+// TestTemplateListOverride checks that an item replacing a list of its
+// template keeps nothing of the template's items: here the template's
+// rack has count 3, the item's own rack none.
+func TestTemplateListOverride(t *testing.T) {
+	src := edit(t, base, "regions:", `templates:
+  rows:
+    r:
+      limit_kw: 500
+      racks:
+        - count: 3
+          limit_kw: 42
+          nodes: [{model: dgx-h100, count: 4}]
+regions:`)
+	src = edit(t, src, "              - name: row\n                limit_kw: 500\n", "              - template: r\n")
+	f := mustParse(t, src)
+	if len(f.Racks) != 1 || f.Racks[0].Name != "rack" || f.Rows[0].LimitW != 500_000 {
+		t.Fatalf("racks = %+v, rows = %+v", f.Racks, f.Rows)
+	}
+}

@@ -185,6 +185,8 @@ func badCases(t testing.TB) []badCase {
 			path: "templates.racks.t.template", kind: fleet.ErrReference, msg: `cannot use another template ("u")`},
 		{name: "catalog node of unknown accelerator", src: e("regions:", "catalog:\n  nodes:\n    - name: box\n      accelerator: tpu #<\n      accelerators: 4\nregions:"),
 			path: "catalog.nodes[0].accelerator", kind: fleet.ErrReference, msg: `unknown accelerator "tpu"`},
+		{name: "duplicate catalog node", src: e("regions:", "catalog:\n  nodes:\n    - {name: box, accelerator: h100, accelerators: 4}\n    - {name: Box, accelerator: h100, accelerators: 8} #<\nregions:"),
+			path: "catalog.nodes[1].name", kind: fleet.ErrDuplicate, msg: `"box" is also the name of catalog.nodes[0]`},
 		{name: "catalog accelerator without tdp", src: e("regions:", "catalog:\n  accelerators:\n    - name: tpu #<\nregions:"),
 			path: "catalog.accelerators[0].tdp_w", kind: fleet.ErrRequired, msg: "required"},
 

@@ -61,12 +61,14 @@ func (v *validator) validate() {
 }
 
 func (v *validator) catalog() {
+	accels, nodes := map[string]string{}, map[string]string{}
 	for i, a := range v.f.Catalog.Accelerators {
 		p := index("catalog.accelerators", i)
 		if a.Name == "" {
 			v.c.add(join(p, "name"), ErrRequired, "required")
 			continue
 		}
+		v.name(p, strings.ToLower(a.Name), accels)
 		v.positive(join(p, "tdp_w"), a.TDPW)
 		if a.IdleW < 0 || a.IdleW > a.TDPW {
 			v.c.add(join(p, "idle_w"), ErrRange, "must be between 0 and tdp_w (%g), got %g", a.TDPW, a.IdleW)
@@ -82,6 +84,7 @@ func (v *validator) catalog() {
 			v.c.add(join(p, "name"), ErrRequired, "required")
 			continue
 		}
+		v.name(p, strings.ToLower(n.Name), nodes)
 		if v.cat.Accelerator(n.Accelerator) < 0 {
 			v.c.add(join(p, "accelerator"), ErrReference, "unknown accelerator %q (known: %s)", n.Accelerator, strings.Join(v.cat.Names(), ", "))
 		} else {
@@ -113,6 +116,9 @@ func (v *validator) catalog() {
 			v.c.add(join(p, "price_usd"), ErrRange, "must be >= 0, got %g", n.PriceUSD)
 		}
 		v.cat.addNode(n)
+	}
+	if len(v.cat.Nodes) > maxNodeModels {
+		v.c.add("catalog.nodes", ErrTooLarge, "%d node models; at most %d", len(v.cat.Nodes), maxNodeModels)
 	}
 	for i, a := range v.f.Catalog.Accelerators {
 		if a.Node != "" && v.cat.Node(a.Node) < 0 {
@@ -277,6 +283,10 @@ func (v *validator) rack(p string, r *RackSpec, names *siblings, oversub, copies
 	v.fits(p, "limit_kw", watts, r.LimitKW*1e3, oversub, "")
 	return watts * float64(count)
 }
+
+// maxNodeModels is the most node models a catalog may hold (Node.Model is
+// 16 bits).
+const maxNodeModels = math.MaxUint16 + 1
 
 // maxRackNodes is the most nodes one rack may hold (Node.Index is 16 bits).
 const maxRackNodes = math.MaxUint16
