@@ -62,7 +62,7 @@ type Site struct {
 // Domain is one breaker of the power tree (site, hall, row or rack).
 type Domain struct {
 	Name   string // unique within its parent; Path gives the full name
-	Parent int32  // index in the level above (-1 for sites: see Site.Region)
+	Parent int32  // index in the level above; for a site, its region (as Site.Region)
 	// First and End delimit the children in the next level's slice.
 	First, End int32
 	// LimitW is the rated limit in watts. For a site it is the substation
