@@ -60,6 +60,7 @@ type Engine struct {
 	seq     uint64
 	usage   map[string]float64
 	usageAt time.Time
+	seen    map[string]float64 // tenants' accelerator-seconds at the last pass
 
 	snap  *Snapshot           // the snapshot the caches below belong to
 	elig  map[eligKey][]int32 // eligible pools by job constraint
@@ -104,7 +105,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}}, nil
+	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{}}, nil
 }
 
 // Config returns the engine's configuration with defaults filled in.
@@ -159,7 +160,7 @@ func (e *Engine) Usage(tenant string) float64 { return e.usage[tenant] }
 // Requeue stops a running job (its node failed, or the driver lost it) and
 // puts it back in the queue with backoff; it reports whether it ran.
 func (e *Engine) Requeue(s *Snapshot, id JobID, now time.Time) bool {
-	a, ok := s.Release(id)
+	a, ok := s.Release(id, now)
 	if !ok {
 		return false
 	}
@@ -193,24 +194,34 @@ func (e *Engine) weight(t string) float64 {
 	return 1
 }
 
-// account decays the tenants' usage to now and adds what ran since the
-// last pass.
+// account decays the tenants' usage to now and adds the
+// accelerator-seconds they used since the last pass.
 func (e *Engine) account(s *Snapshot, now time.Time) {
-	if e.usageAt.IsZero() || !now.After(e.usageAt) {
-		if e.usageAt.IsZero() {
-			e.usageAt = now
+	if !e.usageAt.IsZero() && now.After(e.usageAt) {
+		decay := math.Exp2(-now.Sub(e.usageAt).Seconds() / e.cfg.FairHalfLife.Seconds())
+		for t := range e.usage {
+			e.usage[t] *= decay
 		}
-		return
 	}
-	dt := now.Sub(e.usageAt).Seconds()
-	decay := math.Exp2(-dt / e.cfg.FairHalfLife.Seconds())
-	for t := range e.usage {
-		e.usage[t] *= decay
+	if e.usageAt.IsZero() || now.After(e.usageAt) {
+		e.usageAt = now
 	}
-	for t, n := range s.tenants {
-		e.usage[t] += float64(n) * dt
+	tenants := make([]string, 0, len(s.done)+len(s.tenants))
+	for t := range s.done {
+		tenants = append(tenants, t)
 	}
-	e.usageAt = now
+	for t := range s.tenants {
+		if _, ok := s.done[t]; !ok {
+			tenants = append(tenants, t)
+		}
+	}
+	for _, t := range tenants {
+		total := s.TenantSeconds(t, now)
+		if d := total - e.seen[t]; d > 0 {
+			e.usage[t] += d
+		}
+		e.seen[t] = total
+	}
 }
 
 // bind points the per-snapshot caches at s.

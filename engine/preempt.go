@@ -66,7 +66,9 @@ func (ps *pass) preempt(p *Pending) bool {
 		if !inPool[a.pool] || !a.Job.Preemptible || a.Job.Priority >= j.Priority {
 			continue
 		}
-		if ps.now.Sub(a.Start) < e.cfg.MinRuntime {
+		// never at the instant it started (in this pass, say), nor before
+		// its minimum run time
+		if ran := ps.now.Sub(a.Start); ran <= 0 || ran < e.cfg.MinRuntime {
 			continue
 		}
 		cands = append(cands, &victim{a: a, lost: lostWork(a, ps.now)})
@@ -164,7 +166,7 @@ func (ps *pass) preempt(p *Pending) bool {
 		return false
 	}
 	for _, v := range best.vs {
-		s.free(v.a)
+		s.free(v.a) // booked below only if the preemption is committed
 	}
 	ps.memo = map[memoKey]memo{} // capacity came back: earlier refusals may not hold
 	mark := len(ps.res.Decisions)
@@ -186,6 +188,7 @@ func (ps *pass) preempt(p *Pending) bool {
 		ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Preempt, Job: v.a.Job.ID, Site: v.a.Site,
 			Reason: Reason{Code: PreemptedFor, Domain: -1, Job: j.ID}})
 		ps.res.Preempted++
+		s.account(v.a, ps.now)
 		e.requeue(v.a, ps.now)
 	}
 	for i := range placed {

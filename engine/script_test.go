@@ -186,7 +186,7 @@ func (h *harness) run(b block) string {
 	case "complete":
 		for _, a := range args {
 			id, _ := strconv.Atoi(a)
-			if _, ok := h.s.Release(JobID(id)); !ok {
+			if _, ok := h.s.Release(JobID(id), h.now); !ok {
 				fmt.Fprintf(&out, "%d was not running\n", id)
 			}
 		}

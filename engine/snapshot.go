@@ -98,6 +98,12 @@ type Snapshot struct {
 	allocs   map[JobID]*Alloc
 	tenants  map[string]int // accelerators running by tenant
 	running  int            // accelerators allocated
+	// Accelerator-seconds by tenant: done holds finished runs; startSum
+	// holds Σ accelerators × start (seconds since epoch) of running ones,
+	// so that the total to any time is done + running×t − startSum.
+	done     map[string]float64
+	startSum map[string]float64
+	epoch    time.Time
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -114,6 +120,8 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
 		tenants:   map[string]int{},
+		done:      map[string]float64{},
+		startSum:  map[string]float64{},
 	}
 	for i, n := range [4]int{len(f.Sites), len(f.Halls), len(f.Rows), len(f.Racks)} {
 		s.draw[i] = make([]int64, n)
@@ -311,6 +319,37 @@ func (s *Snapshot) allocate(a *Alloc) {
 	s.allocs[a.Job.ID] = a
 	s.tenants[a.Job.Tenant] += total
 	s.running += total
+	if s.epoch.IsZero() {
+		s.epoch = a.Start
+	}
+	s.startSum[a.Job.Tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
+}
+
+// accelerators returns how many accelerators a holds.
+func (a *Alloc) accelerators() int {
+	n := 0
+	for _, sl := range a.Slots {
+		n += bits.OnesCount64(sl.Mask)
+	}
+	return n
+}
+
+// account books a's accelerator-seconds up to now as done, before a
+// release at now.
+func (s *Snapshot) account(a *Alloc, now time.Time) {
+	if d := now.Sub(a.Start).Seconds(); d > 0 {
+		s.done[a.Job.Tenant] += float64(a.accelerators()) * d
+	}
+}
+
+// TenantSeconds returns a tenant's accelerator-seconds to now: its
+// finished runs and its running jobs so far.
+func (s *Snapshot) TenantSeconds(tenant string, now time.Time) float64 {
+	t := s.done[tenant]
+	if n := s.tenants[tenant]; n > 0 {
+		t += float64(n)*now.Sub(s.epoch).Seconds() - s.startSum[tenant]
+	}
+	return t
 }
 
 // free removes a from the running set and updates every index.
@@ -331,8 +370,10 @@ func (s *Snapshot) free(a *Alloc) {
 		s.addDraw(sl.Node, -int64(c)*a.DrawW)
 	}
 	delete(s.allocs, a.Job.ID)
+	s.startSum[a.Job.Tenant] -= float64(total) * a.Start.Sub(s.epoch).Seconds()
 	if s.tenants[a.Job.Tenant] -= total; s.tenants[a.Job.Tenant] == 0 {
 		delete(s.tenants, a.Job.Tenant)
+		delete(s.startSum, a.Job.Tenant)
 	}
 	s.running -= total
 }
@@ -340,14 +381,16 @@ func (s *Snapshot) free(a *Alloc) {
 // Fleet returns the fleet the snapshot was built from.
 func (s *Snapshot) Fleet() *fleet.Fleet { return s.f }
 
-// Release removes a running job (it completed, failed or was cancelled)
-// and frees its accelerators. It returns the allocation it removed, or
-// false if the job was not running. Releasing twice is harmless.
-func (s *Snapshot) Release(id JobID) (*Alloc, bool) {
+// Release removes a running job at now (it completed, failed or was
+// cancelled), frees its accelerators and books its accelerator-seconds to
+// its tenant. It returns the allocation it removed, or false if the job
+// was not running. Releasing twice is harmless.
+func (s *Snapshot) Release(id JobID, now time.Time) (*Alloc, bool) {
 	a, ok := s.allocs[id]
 	if !ok {
 		return nil, false
 	}
+	s.account(a, now)
 	s.free(a)
 	return a, true
 }

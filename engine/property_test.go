@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"stargate/fleet"
+)
+
+// model is the test's own record of what it told the engine, to check
+// the engine's state against.
+type model struct {
+	submitted map[JobID]bool
+	done      map[JobID]bool // completed or cancelled
+}
+
+// op is one driver call; its fields are drawn up front so that a run can
+// be replayed exactly.
+type op struct {
+	kind  int
+	job   Job
+	pick  int // which running job to complete, or node to change
+	state NodeState
+	adv   time.Duration
+	level fleet.Level
+	watts int64
+}
+
+type scenario struct {
+	queue, sites string
+	preempt      bool
+	ops          []op
+}
+
+func drawScenario(t *rapid.T, f *fleet.Fleet) scenario {
+	sc := scenario{
+		queue:   rapid.SampledFrom([]string{"fifo", "priority", "fair", "backfill"}).Draw(t, "queue"),
+		sites:   rapid.SampledFrom([]string{"pack", "capacity", "price", "carbon"}).Draw(t, "sites"),
+		preempt: rapid.Bool().Draw(t, "preemption"),
+	}
+	steps := rapid.IntRange(1, 80).Draw(t, "steps")
+	for i := range steps {
+		o := op{kind: rapid.IntRange(0, 9).Draw(t, "op")}
+		switch {
+		case o.kind <= 3:
+			j := Job{
+				ID:               JobID(i + 1),
+				Tenant:           rapid.SampledFrom([]string{"a", "b", "q"}).Draw(t, "tenant"),
+				Priority:         rapid.IntRange(0, 3).Draw(t, "prio"),
+				Accelerators:     rapid.SampledFrom([]int{1, 2, 3, 4, 8, 12, 16, 24, 32, 48, 64, 200}).Draw(t, "n"),
+				Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
+				TopologyRequired: rapid.Bool().Draw(t, "required"),
+				Duration:         time.Duration(rapid.IntRange(0, 120).Draw(t, "dur")) * time.Minute,
+				CheckpointEvery:  time.Duration(rapid.IntRange(0, 30).Draw(t, "ckpt")) * time.Minute,
+				PowerFraction:    rapid.SampledFrom([]float64{0, 0.3, 0.7, 1}).Draw(t, "power"),
+				Preemptible:      rapid.Bool().Draw(t, "preemptible"),
+				Model:            rapid.SampledFrom([]string{"", "", "h100", "gb200"}).Draw(t, "model"),
+			}
+			if rapid.IntRange(0, 4).Draw(t, "shaped") == 0 {
+				j.PerNode = 4
+				j.Accelerators = (j.Accelerators + 3) / 4 * 4
+			}
+			o.job = j
+		case o.kind == 6:
+			o.adv = time.Duration(rapid.IntRange(1, 90).Draw(t, "advance")) * time.Minute
+		case o.kind == 7:
+			o.pick = rapid.IntRange(0, 1000).Draw(t, "complete")
+		case o.kind == 8:
+			o.pick = rapid.IntRange(0, len(f.Nodes)-1).Draw(t, "node")
+			o.state = NodeState(rapid.IntRange(0, 2).Draw(t, "state"))
+		case o.kind == 9:
+			o.level = fleet.Level(rapid.IntRange(0, 3).Draw(t, "level"))
+			o.pick = rapid.IntRange(0, len(f.Domains(o.level))-1).Draw(t, "dom")
+			o.watts = int64(rapid.IntRange(0, 2_000_000).Draw(t, "watts"))
+		}
+		sc.ops = append(sc.ops, o)
+	}
+	return sc
+}
+
+// run plays a scenario against a fresh engine and snapshot on f, checking
+// the invariants after each call, and returns a log of every decision.
+func (sc scenario) run(t *rapid.T, f *fleet.Fleet) string {
+	e, err := New(Config{Queue: sc.queue, Sites: sc.sites, Preemption: sc.preempt, Tenants: map[string]Tenant{"q": {Quota: 16}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSnapshot(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &model{submitted: map[JobID]bool{}, done: map[JobID]bool{}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var log strings.Builder
+	for _, o := range sc.ops {
+		switch {
+		case o.kind <= 3:
+			if err := e.Submit(o.job, now); err != nil {
+				t.Fatalf("submit %+v: %v", o.job, err)
+			}
+			m.submitted[o.job.ID] = true
+		case o.kind <= 5:
+			res := e.Schedule(s, now)
+			for _, d := range res.Decisions {
+				fmt.Fprintf(&log, "%v %d %d %v %s\n", d.Action, d.Job, d.Site, d.Slots, d.Reason)
+				if d.Action == Place {
+					a, ok := s.Alloc(d.Job)
+					if !ok {
+						t.Fatalf("placed job %d is not running", d.Job)
+					}
+					checkTopology(t, s, a)
+				}
+			}
+			for _, w := range res.Waiting {
+				fmt.Fprintf(&log, "wait %d %s\n", w.Job, w.Reason)
+			}
+			checkPower(t, s)
+		case o.kind == 6:
+			now = now.Add(o.adv)
+		case o.kind == 7:
+			if ids := s.Running(); len(ids) > 0 {
+				id := ids[o.pick%len(ids)]
+				s.Release(id, now)
+				m.done[id] = true
+			} else if q := e.Queue(); len(q) > 0 {
+				id := q[o.pick%len(q)].Job.ID
+				if !e.Cancel(id) {
+					t.Fatalf("cancel %d failed", id)
+				}
+				m.done[id] = true
+			}
+		case o.kind == 8:
+			if o.state == Down {
+				fmt.Fprintf(&log, "fail %d: %v\n", o.pick, e.FailNode(s, o.pick, now))
+			} else {
+				s.SetNodeState(o.pick, o.state)
+			}
+		case o.kind == 9:
+			for _, d := range e.Control(s, now) {
+				fmt.Fprintf(&log, "%v %d %.0f %s\n", d.Action, d.Job, d.CapW, d.Reason)
+			}
+			s.SetMeasured(o.level, o.pick, o.watts)
+		}
+		checkInvariants(t, s, e, m)
+	}
+	return log.String()
+}
+
+// checkInvariants: no accelerator allocated twice, every gang whole, the
+// indexes equal a recount, and every job in exactly one state.
+func checkInvariants(t *rapid.T, s *Snapshot, e *Engine, m *model) {
+	f := s.f
+	owner := make([]JobID, f.Accelerators)
+	for _, id := range s.Running() {
+		a, _ := s.Alloc(id)
+		n := 0
+		for _, sl := range a.Slots {
+			first := f.Nodes[sl.Node].FirstAccel
+			for b := sl.Mask; b != 0; b &= b - 1 {
+				i := first + int32(bits.TrailingZeros64(b))
+				if owner[i] != 0 {
+					t.Fatalf("accelerator %d held by jobs %d and %d", i, owner[i], id)
+				}
+				owner[i] = id
+				n++
+			}
+			if a.Job.PerNode > 0 && bits.OnesCount64(sl.Mask) != a.Job.PerNode {
+				t.Fatalf("job %d: %d accelerators on node %d, want per-node %d", id, bits.OnesCount64(sl.Mask), sl.Node, a.Job.PerNode)
+			}
+		}
+		if n != a.Job.Accelerators {
+			t.Fatalf("job %d holds %d accelerators, wants %d: a gang is all or nothing", id, n, a.Job.Accelerators)
+		}
+	}
+	for i := range owner {
+		if s.owner[i] != owner[i] {
+			t.Fatalf("accelerator %d: index says job %d, allocations say %d", i, s.owner[i], owner[i])
+		}
+	}
+	// free counts and draw, recounted
+	for pi, p := range s.pools {
+		var free int32
+		lv := [plSite][]int32{}
+		for l := plNode; l < plSite; l++ {
+			lv[l] = make([]int32, len(p.lv[l].free))
+		}
+		for n := range f.Nodes {
+			if s.nodePool[n] != int32(pi) || s.nodeState[n] != Up {
+				continue
+			}
+			c := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
+			free += c
+			d := int32(n)
+			for l := plNode; l < plSite; l++ {
+				lv[l][d-p.off[l]] += c
+				d = s.parent(l, d)
+			}
+		}
+		if free != p.free {
+			t.Fatalf("pool %d: free %d, recount %d", pi, p.free, free)
+		}
+		for l := plNode; l < plSite; l++ {
+			for i, c := range lv[l] {
+				b := p.lv[l]
+				if b.free[i] != c {
+					t.Fatalf("pool %d level %d domain %d: free %d, recount %d", pi, l, i, b.free[i], c)
+				}
+				if h := b.head[c]; b.pos[i] >= int32(len(h)) || h[b.pos[i]] != int32(i) {
+					t.Fatalf("pool %d level %d domain %d: not in bucket %d", pi, l, i, c)
+				}
+			}
+		}
+	}
+	// each job in exactly one state
+	for id := range m.submitted {
+		_, pending := e.Pending(id)
+		_, running := s.Alloc(id)
+		states := 0
+		for _, b := range []bool{pending, running, m.done[id]} {
+			if b {
+				states++
+			}
+		}
+		if states != 1 {
+			t.Fatalf("job %d: pending=%v running=%v done=%v", id, pending, running, m.done[id])
+		}
+	}
+}
+
+// checkPower: after admission no level's expected draw is over its limit.
+func checkPower(t *rapid.T, s *Snapshot) {
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		for d := range s.draw[l] {
+			if s.draw[l][d] > s.limit[l][d] {
+				t.Fatalf("%s %s: draw %d W over limit %d W", l, s.DomainName(l, int32(d)), s.draw[l][d], s.limit[l][d])
+			}
+		}
+	}
+}
+
+// checkTopology: a job that requires a level is within one domain of it.
+func checkTopology(t *rapid.T, s *Snapshot, a *Alloc) {
+	if !a.Job.TopologyRequired {
+		return
+	}
+	l, _ := topLevel(&a.Job, s.pools[a.pool])
+	d := s.ancestor(plNode, a.Slots[0].Node, l)
+	for _, sl := range a.Slots {
+		if s.ancestor(plNode, sl.Node, l) != d {
+			t.Fatalf("job %d requires %s but spans domains", a.Job.ID, a.Job.Topology)
+		}
+	}
+}
+
+func TestPropertiesTiny(t *testing.T) {
+	f := loadTestdata(t, "tiny.yaml")
+	rapid.Check(t, func(t *rapid.T) { drawScenario(t, f).run(t, f) })
+}
+
+func TestPropertiesMulti(t *testing.T) {
+	f := loadTestdata(t, "multi.yaml")
+	rapid.Check(t, func(t *rapid.T) { drawScenario(t, f).run(t, f) })
+}
+
+// TestDeterminism plays the same calls twice on fresh engines and wants
+// the same decisions.
+func TestDeterminism(t *testing.T) {
+	f := loadTestdata(t, "multi.yaml")
+	rapid.Check(t, func(t *rapid.T) {
+		sc := drawScenario(t, f)
+		a, b := sc.run(t, f), sc.run(t, f)
+		if a != b {
+			t.Fatalf("two runs of the same calls differ:\n%s\n---\n%s", a, b)
+		}
+	})
+}
