@@ -1,0 +1,259 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stargate/engine"
+	"stargate/sim"
+	"stargate/trace"
+)
+
+func init() { register(newSimCmd) }
+
+type simFlags struct {
+	src       fleetSource
+	traces    []string
+	columns   string
+	synthetic bool
+	syn       trace.Synthetic
+	sizes     string
+	span      time.Duration
+	median    time.Duration
+	scale     int
+	strict    bool
+	policy    string
+	compare   string
+	output    string
+	outDir    string
+	cfg       sim.Config
+	quiet     bool
+}
+
+func newSimCmd() *cobra.Command {
+	var f simFlags
+	def := sim.Default()
+	syn := trace.DefaultSynthetic()
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Replay a workload on a fleet with the scheduling engine, on a virtual clock",
+		Long: `Sim is Stargate's digital twin. It replays a recorded or synthetic workload
+on a fleet file with the same scheduling engine the server runs, on a virtual
+clock, and reports what would happen: completion and queueing times,
+utilization, power at every level of the power tree against its limit, caps
+and their slowdown, failures and the work they cost, energy, emissions and
+cost.
+
+Workloads:
+  --trace itp:PATH         ITP 2021 jobs (job_id,submission_time,duration,num_gpu);
+                           repeat the flag for several files, each its own tenant
+  --trace csv:PATH         any CSV of jobs, with --columns mapping its columns
+  --synthetic              generated jobs (--jobs, --span, --sizes, --duration-median, --tenants)
+With no --trace, a synthetic workload runs. --scale K replicates the workload
+into K tenants with shifted arrivals to fill a large fleet. Bad rows are
+skipped and counted (the first line numbers are shown), or fail with --strict.
+
+The same --seed gives the same result, byte for byte, except the wall time.`,
+		Example: `  stargate sim                                     # synthetic day on the built-in example fleet
+  stargate sim --compare fifo,backfill,fair --out run/
+  stargate sim -f examples/small.yaml --trace itp:../shared/data/traces/itp2021/cluster05.csv
+  stargate sim --trace csv:jobs.csv --columns submit=start,duration=runtime,gpus=gpus,unit=60
+  stargate sim --example million-gpu --synthetic --jobs 2000000 --span 8760h -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSim(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	f.src.addFlags(cmd, "stargate")
+	fl.StringArrayVar(&f.traces, "trace", nil, "workload trace: itp:PATH or csv:PATH (repeatable)")
+	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,unit=1")
+	fl.BoolVar(&f.synthetic, "synthetic", false, "generate a synthetic workload (the default when no --trace is given)")
+	fl.IntVar(&f.syn.Jobs, "jobs", syn.Jobs, "synthetic: number of jobs")
+	fl.DurationVar(&f.span, "span", time.Duration(syn.Span)*time.Second, "synthetic: arrivals spread over this long")
+	fl.StringVar(&f.sizes, "sizes", "1:40,2:8,4:8,8:24,16:6,64:8,256:4,1024:2", "synthetic: job sizes as accelerators:weight,...")
+	fl.DurationVar(&f.median, "duration-median", time.Duration(syn.DurationMedian)*time.Second, "synthetic: median job duration (log-normal)")
+	fl.Float64Var(&f.syn.DurationSigma, "duration-sigma", syn.DurationSigma, "synthetic: log-normal sigma of durations")
+	fl.IntVar(&f.syn.Tenants, "tenants", syn.Tenants, "synthetic: number of tenants")
+	fl.IntVar(&f.scale, "scale", 1, "replicate the workload into K tenants with shifted arrivals")
+	fl.BoolVar(&f.strict, "strict", false, "fail on the first bad trace row instead of skipping it")
+	fl.StringVar(&f.policy, "policy", def.Engine.Queue, "queue policy: "+strings.Join(engine.NewRegistry().QueueNames(), ", "))
+	fl.StringVar(&f.compare, "compare", "", "run several policies on the same workload, e.g. fifo,backfill,fair")
+	fl.StringVar(&f.cfg.Engine.Sites, "sites", "", "site policy for multi-site dispatch: "+strings.Join(engine.NewRegistry().SiteNames(), ", "))
+	fl.Uint64Var(&f.cfg.Seed, "seed", def.Seed, "seed of every random stream (failures, synthetic workload)")
+	fl.BoolVar(&f.cfg.Failures, "failures", false, "simulate accelerator failures")
+	fl.DurationVar(&f.cfg.MTBF, "mtbf", def.MTBF, "mean time between failures of one accelerator (default: Llama 3 report)")
+	fl.DurationVar(&f.cfg.RepairTime, "repair", def.RepairTime, "time a failed node is out")
+	fl.DurationVar(&f.cfg.Checkpoint, "checkpoint", def.Checkpoint, "checkpoint interval of jobs")
+	fl.Float64Var(&f.cfg.Utilization, "utilization", def.Utilization, "a running job's mean load between idle (0) and TDP (1)")
+	fl.Float64Var(&f.cfg.Swing, "swing", def.Swing, "amplitude of the compute/communication swing, fraction of TDP - idle")
+	fl.DurationVar(&f.cfg.SwingPeriod, "swing-period", def.SwingPeriod, "period of the swing")
+	fl.DurationVar(&f.cfg.ReactionDelay, "reaction-delay", def.ReactionDelay, "power controller reaction delay")
+	fl.BoolVar(&f.cfg.Engine.Preemption, "preemption", false, "let higher-priority jobs preempt")
+	fl.DurationVar(&f.cfg.SampleInterval, "sample", 0, "time-series sample interval (default: about 2,000 samples)")
+	fl.DurationVar(&f.cfg.Horizon, "horizon", 0, "stop at this virtual time (default: when all jobs finish)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output: table or json")
+	fl.StringVar(&f.outDir, "out", "", "write summary.json, jobs CSV, series CSV and report.html to this directory")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+func runSim(cmd *cobra.Command, f *simFlags) error {
+	stderr := cmd.ErrOrStderr()
+	if f.output != "table" && f.output != "json" {
+		return fmt.Errorf("sim: --output must be table or json, got %q", f.output)
+	}
+	if f.scale < 1 {
+		return fmt.Errorf("sim: --scale must be >= 1, got %d", f.scale)
+	}
+	fl, err := f.src.load()
+	if err != nil {
+		return err
+	}
+	jobs, err := f.workload(cmd, stderr)
+	if err != nil {
+		return err
+	}
+	jobs = trace.Scale(jobs, f.scale)
+	policies := []string{f.policy}
+	if f.compare != "" {
+		if cmd.Flags().Changed("policy") {
+			return fmt.Errorf("sim: give --policy or --compare, not both")
+		}
+		policies = strings.Split(f.compare, ",")
+	}
+	reg := engine.NewRegistry()
+	for _, p := range policies {
+		if _, err := reg.Queue(strings.TrimSpace(p)); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+	}
+	var results []*sim.Result
+	for _, p := range policies {
+		cfg := f.cfg
+		cfg.Engine.Queue = strings.TrimSpace(p)
+		bar := newProgress(stderr, cfg.Engine.Queue, len(jobs))
+		if !f.quiet {
+			cfg.Progress = bar.update
+		}
+		s, err := sim.New(fl, jobs, cfg)
+		if err != nil {
+			return err
+		}
+		r := s.Run()
+		bar.clear()
+		results = append(results, r)
+	}
+	if f.outDir != "" {
+		if err := writeSimDir(f.outDir, "Stargate sim: "+f.src.name(), results); err != nil {
+			return err
+		}
+	}
+	if f.output == "json" {
+		return sim.WriteJSON(cmd.OutOrStdout(), results)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d accelerators, %d jobs\n\n", f.src.name(), fl.Accelerators, len(jobs))
+	return sim.WriteTable(cmd.OutOrStdout(), results)
+}
+
+// workload builds the jobs: synthetic, traces, or both.
+func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer) ([]trace.Job, error) {
+	var jobs []trace.Job
+	if len(f.traces) == 0 || f.synthetic {
+		syn := trace.DefaultSynthetic()
+		syn.Jobs, syn.Span, syn.DurationSigma, syn.Tenants, syn.Seed = f.syn.Jobs, f.span.Seconds(), f.syn.DurationSigma, f.syn.Tenants, f.cfg.Seed
+		syn.DurationMedian = f.median.Seconds()
+		sizes, err := trace.ParseSizes(f.sizes)
+		if err != nil {
+			return nil, err
+		}
+		syn.Sizes = sizes
+		g, err := trace.NewGenerator(syn)
+		if err != nil {
+			return nil, err
+		}
+		jobs = g.All()
+	} else {
+		for _, name := range []string{"jobs", "span", "sizes", "duration-median", "duration-sigma", "tenants"} {
+			if cmd.Flags().Changed(name) {
+				return nil, fmt.Errorf("sim: --%s shapes a synthetic workload: add --synthetic", name)
+			}
+		}
+	}
+	traced, err := f.readTraces(stderr)
+	if err != nil {
+		return nil, err
+	}
+	jobs = append(jobs, traced...)
+	trace.SortBySubmit(jobs)
+	return jobs, nil
+}
+
+func (f *simFlags) readTraces(stderr io.Writer) ([]trace.Job, error) {
+	var all []trace.Job
+	for _, t := range f.traces {
+		kind, path, ok := strings.Cut(t, ":")
+		if !ok {
+			return nil, fmt.Errorf("sim: --trace %q: want KIND:PATH with KIND itp or csv", t)
+		}
+		var cols trace.Columns
+		switch kind {
+		case "itp":
+			cols = trace.ITPColumns
+		case "csv":
+			c, err := trace.ParseColumns(f.columns)
+			if err != nil {
+				return nil, fmt.Errorf("sim: --trace csv: needs --columns: %w", err)
+			}
+			cols = c
+		case "azure-llm":
+			return nil, fmt.Errorf("sim: --trace azure-llm: inference load replay is not available yet; use itp: or csv: job traces")
+		default:
+			return nil, fmt.Errorf("sim: --trace %q: unknown kind %q (itp, csv)", t, kind)
+		}
+		r, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		tenant := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		jobs, rep, err := trace.ReadJobs(r, path, cols, trace.Options{Strict: f.strict, Tenant: tenant})
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		if rep.Skipped > 0 {
+			fmt.Fprintln(stderr, "warning:", rep)
+		}
+		for i := range jobs {
+			jobs[i].ID = tenant + "/" + jobs[i].ID
+		}
+		all = append(all, jobs...)
+	}
+	return all, nil
+}
+
+func writeSimDir(dir, title string, rs []*sim.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "summary.json"), func(w io.Writer) error { return sim.WriteJSON(w, rs) }); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		suffix := ""
+		if len(rs) > 1 {
+			suffix = "-" + r.Policy
+		}
+		if err := writeFile(filepath.Join(dir, "jobs"+suffix+".csv"), func(w io.Writer) error { return sim.WriteJobsCSV(w, r) }); err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(dir, "series"+suffix+".csv"), func(w io.Writer) error { return sim.WriteSeriesCSV(w, r) }); err != nil {
+			return err
+		}
+	}
+	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return sim.WriteHTML(w, title, rs) })
+}

@@ -1,0 +1,140 @@
+package sim
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes one column per result, so that policies compare side
+// by side.
+func WriteTable(w io.Writer, rs []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name string, f func(r *Result) string) {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t", f(r))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("policy", func(r *Result) string { return r.Policy })
+	row("jobs submitted", func(r *Result) string { return count(float64(r.JobsSubmitted)) })
+	row("jobs completed", func(r *Result) string { return count(float64(r.JobsCompleted)) })
+	row("jobs unfinished", func(r *Result) string { return count(float64(r.JobsUnfinished)) })
+	row("GPU-hours", func(r *Result) string { return count(r.GPUHours) })
+	row("JCT avg / p50", func(r *Result) string { return dur(r.AvgJCT) + " / " + dur(r.P50JCT) })
+	row("JCT p95 / p99", func(r *Result) string { return dur(r.P95JCT) + " / " + dur(r.P99JCT) })
+	row("wait avg / p50", func(r *Result) string { return dur(r.AvgWait) + " / " + dur(r.P50Wait) })
+	row("wait p95 / p99", func(r *Result) string { return dur(r.P95Wait) + " / " + dur(r.P99Wait) })
+	row("utilization", func(r *Result) string { return fmt.Sprintf("%.1f%%", 100*r.Utilization) })
+	row("makespan", func(r *Result) string { return dur(r.Makespan) })
+	row("failures", func(r *Result) string { return count(float64(r.Failures)) })
+	row("preemptions", func(r *Result) string { return count(float64(r.Preemptions)) })
+	row("GPU-h lost: failures", func(r *Result) string { return count(r.LostGPUHoursFailures) })
+	row("GPU-h lost: preemption", func(r *Result) string { return count(r.LostGPUHoursPreemption) })
+	row("energy MWh", func(r *Result) string { return count(r.EnergyMWh) })
+	row("emissions tCO2", func(r *Result) string { return count(r.EmissionsTCO2) })
+	row("energy cost USD", func(r *Result) string { return count(r.CostUSD) })
+	if len(rs) > 0 {
+		for li := range rs[0].Levels {
+			name := rs[0].Levels[li].Level
+			row("peak/limit "+name, func(r *Result) string {
+				l := r.Levels[li]
+				return fmt.Sprintf("%.1f%% (%s)", 100*l.PeakRatio, l.PeakDomain)
+			})
+			row("time above "+name, func(r *Result) string { return dur(r.Levels[li].SecondsAbove) })
+		}
+	}
+	row("cap events", func(r *Result) string { return count(float64(r.CapEvents)) })
+	row("time capped", func(r *Result) string { return dur(r.CappedSeconds) })
+	row("capped GPU-hours", func(r *Result) string { return count(r.CappedGPUHours) })
+	row("events", func(r *Result) string { return count(float64(r.Events)) })
+	row("wall time", func(r *Result) string { return fmt.Sprintf("%.2f s", r.WallS) })
+	row("events/s", func(r *Result) string { return count(r.EventsPerS) })
+	return tw.Flush()
+}
+
+// WriteJSON writes one result as an object, several as {"results":[...]}.
+func WriteJSON(w io.Writer, rs []*Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(rs) == 1 {
+		return enc.Encode(rs[0])
+	}
+	return enc.Encode(map[string]any{"results": rs})
+}
+
+// WriteJobsCSV writes one row per job.
+func WriteJobsCSV(w io.Writer, r *Result) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"job_id", "tenant", "accelerators", "submit_s", "start_s", "finish_s", "duration_s", "jct_s", "wait_s", "restarts", "preemptions", "lost_gpu_hours"})
+	for _, j := range r.Jobs {
+		jct, wait := "", ""
+		if j.Finish >= 0 {
+			jct = num(j.Finish - j.Submit)
+		}
+		if j.Start >= 0 {
+			wait = num(j.Start - j.Submit)
+		}
+		cw.Write([]string{j.ID, j.Tenant, strconv.Itoa(j.Accelerators), num(j.Submit), num(j.Start), num(j.Finish),
+			num(j.Duration), jct, wait, strconv.Itoa(j.Restarts), strconv.Itoa(j.Preemptions), num(j.LostGPUh)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteSeriesCSV writes the time series: one row per sample, with each
+// site's draw, peak and limit.
+func WriteSeriesCSV(w io.Writer, r *Result) error {
+	cw := csv.NewWriter(w)
+	head := []string{"t_s", "utilization", "queued", "running"}
+	for _, n := range r.SiteNames {
+		head = append(head, n+"_mw", n+"_peak_mw", n+"_limit_mw")
+	}
+	cw.Write(head)
+	for _, p := range r.Series {
+		rec := []string{num(p.T), num(p.Utilization), strconv.Itoa(p.Queued), strconv.Itoa(p.Running)}
+		for i := range r.SiteNames {
+			rec = append(rec, num(p.SiteMW[i]), num(p.SitePeakMW[i]), num(r.SiteLimitMW[i]))
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func num(x float64) string { return strconv.FormatFloat(round(x, 6), 'f', -1, 64) }
+
+func count(x float64) string {
+	s := strconv.FormatFloat(x, 'f', 0, 64)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// dur formats seconds for people: 45s, 12.5m, 3.2h, 4.1d.
+func dur(s float64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%.0fs", s)
+	case s < 7200:
+		return fmt.Sprintf("%.1fm", s/60)
+	case s < 172800:
+		return fmt.Sprintf("%.1fh", s/3600)
+	}
+	return fmt.Sprintf("%.1fd", s/86400)
+}

@@ -1,0 +1,192 @@
+package sim
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// Sample is one point of the time series.
+type Sample struct {
+	T           float64 // seconds from the start
+	Utilization float64 // allocated / all accelerators
+	Queued      int
+	Running     int
+	// Per site, in MW of IT draw: the draw at this instant (mean with the
+	// swing's phase at T) and the envelope's peak (mean + swing).
+	SiteMW     []float64
+	SitePeakMW []float64
+}
+
+// LevelPower is the peak draw of one level of the power tree.
+type LevelPower struct {
+	Level string `json:"level"`
+	// PeakRatio is the highest peak draw over rated limit of any domain of
+	// the level, at PeakDomain.
+	PeakRatio  float64 `json:"peak_ratio"`
+	PeakDomain string  `json:"peak_domain"`
+	PeakKW     float64 `json:"peak_kw"`
+	LimitKW    float64 `json:"limit_kw"`
+	// SecondsAbove is the time during which at least one domain of the
+	// level drew more than its rating.
+	SecondsAbove float64 `json:"seconds_above"`
+}
+
+// SiteResult is one site's power and energy.
+type SiteResult struct {
+	Name          string  `json:"name"`
+	LimitMW       float64 `json:"limit_mw"` // IT share of the substation
+	PeakMW        float64 `json:"peak_mw"`
+	EnergyMWh     float64 `json:"energy_mwh"` // facility energy, PUE included
+	EmissionsTCO2 float64 `json:"emissions_tco2"`
+	CostUSD       float64 `json:"cost_usd"`
+}
+
+// JobRecord is one job's outcome, for the per-job CSV.
+type JobRecord struct {
+	ID           string
+	Tenant       string
+	Accelerators int
+	Submit       float64
+	Start        float64 // first start, -1 if never
+	Finish       float64 // -1 if unfinished
+	Duration     float64 // work at full speed
+	Restarts     int
+	Preemptions  int
+	LostGPUh     float64
+}
+
+// Result is what a run measured. Its JSON form is the summary of
+// `stargate sim -o json`.
+type Result struct {
+	Policy        string `json:"policy"`
+	Seed          uint64 `json:"seed"`
+	Accelerators  int    `json:"accelerators"`
+	JobsSubmitted int    `json:"jobs_submitted"`
+	JobsCompleted int    `json:"jobs_completed"`
+	// JobsUnfinished were still queued or running at the end (or never fit).
+	JobsUnfinished int     `json:"jobs_unfinished"`
+	GPUHours       float64 `json:"gpu_hours"` // work of completed jobs
+	AvgJCT         float64 `json:"avg_jct_s"`
+	P50JCT         float64 `json:"p50_jct_s"`
+	P95JCT         float64 `json:"p95_jct_s"`
+	P99JCT         float64 `json:"p99_jct_s"`
+	AvgWait        float64 `json:"avg_wait_s"`
+	P50Wait        float64 `json:"p50_wait_s"`
+	P95Wait        float64 `json:"p95_wait_s"`
+	P99Wait        float64 `json:"p99_wait_s"`
+	Utilization    float64 `json:"utilization"`
+	Makespan       float64 `json:"makespan_s"`
+	Failures       int     `json:"failures"`
+	Preemptions    int     `json:"preemptions"`
+	// LostGPUHoursFailures and ...Preemption: work redone after restarts.
+	LostGPUHoursFailures   float64      `json:"lost_gpu_hours_failures"`
+	LostGPUHoursPreemption float64      `json:"lost_gpu_hours_preemption"`
+	EnergyMWh              float64      `json:"energy_mwh"`
+	EmissionsTCO2          float64      `json:"emissions_tco2"`
+	CostUSD                float64      `json:"cost_usd"`
+	CapEvents              int          `json:"cap_events"`
+	CappedSeconds          float64      `json:"capped_s"`
+	CappedGPUHours         float64      `json:"capped_gpu_hours"`
+	Levels                 []LevelPower `json:"levels"`
+	Sites                  []SiteResult `json:"sites"`
+	Passes                 int          `json:"scheduling_passes"`
+	Events                 int          `json:"events"`
+	WallS                  float64      `json:"wall_s"`
+	EventsPerS             float64      `json:"events_per_s"`
+
+	Jobs   []JobRecord `json:"-"`
+	Series []Sample    `json:"-"`
+	// SiteNames and SiteLimitMW label the series.
+	SiteNames   []string  `json:"-"`
+	SiteLimitMW []float64 `json:"-"`
+}
+
+// sample records one point of the time series.
+func (s *Sim) sample() {
+	p := Sample{T: s.now.Seconds(), Queued: s.eng.Queued(), Running: s.snap.Jobs()}
+	if s.f.Accelerators > 0 {
+		p.Utilization = float64(s.allocated) / float64(s.f.Accelerators)
+	}
+	phase := 1.0 // compute phase in the first half of each swing period
+	if (s.now % s.cfg.SwingPeriod) >= s.cfg.SwingPeriod/2 {
+		phase = -1
+	}
+	for si := range s.f.Sites {
+		m, a := s.mean[0][si], s.amp[0][si]
+		p.SiteMW = append(p.SiteMW, (m+phase*a)/1e6)
+		p.SitePeakMW = append(p.SitePeakMW, (m+a)/1e6)
+		s.siteEnergy[si].peakW = max(s.siteEnergy[si].peakW, m+a)
+	}
+	s.series = append(s.series, p)
+}
+
+func (s *Sim) result(wall time.Duration) *Result {
+	r := &Result{
+		Policy: s.cfg.Engine.Queue, Seed: s.cfg.Seed, Accelerators: s.f.Accelerators,
+		JobsSubmitted: len(s.jobs), JobsCompleted: s.completed,
+		Failures: s.failures, Passes: s.passes, Events: s.events,
+		Makespan: s.lastFinish.Seconds(), WallS: wall.Seconds(), Series: s.series,
+		CapEvents: s.capEvents, CappedSeconds: s.cappedSecs, CappedGPUHours: s.cappedAccelSecs / 3600,
+	}
+	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted
+	if r.WallS > 0 {
+		r.EventsPerS = float64(s.events) / r.WallS
+	}
+	if s.now > 0 && s.f.Accelerators > 0 {
+		// Allocated accelerator-seconds over the whole run, up to the last event.
+		r.Utilization = s.accelSecs / (s.now.Seconds() * float64(s.f.Accelerators))
+	}
+	var jct, wait []float64
+	r.Jobs = make([]JobRecord, len(s.jobs))
+	for i := range s.jobs {
+		j, run := &s.jobs[i], &s.runs[i]
+		rec := JobRecord{ID: j.ID, Tenant: j.Tenant, Accelerators: j.Accelerators, Submit: j.Submit,
+			Start: -1, Finish: -1, Duration: j.Duration, Restarts: int(run.restarts), Preemptions: int(run.preempts),
+			LostGPUh: (run.lostFail + run.lostPre) / 3600}
+		if run.started {
+			rec.Start = run.firstStart.Seconds()
+			wait = append(wait, rec.Start-j.Submit)
+		}
+		if run.state == done && run.finish >= 0 {
+			rec.Finish = run.finish.Seconds()
+			jct = append(jct, rec.Finish-j.Submit)
+			r.GPUHours += j.GPUSeconds() / 3600
+		}
+		r.Preemptions += int(run.preempts)
+		r.LostGPUHoursFailures += run.lostFail / 3600
+		r.LostGPUHoursPreemption += run.lostPre / 3600
+		r.Jobs[i] = rec
+	}
+	sort.Float64s(jct)
+	sort.Float64s(wait)
+	r.AvgJCT, r.P50JCT, r.P95JCT, r.P99JCT = mean(jct), percentile(jct, 50), percentile(jct, 95), percentile(jct, 99)
+	r.AvgWait, r.P50Wait, r.P95Wait, r.P99Wait = mean(wait), percentile(wait, 50), percentile(wait, 95), percentile(wait, 99)
+	for li, l := range levels {
+		pk := s.peak[li]
+		lp := LevelPower{Level: l.String(), PeakRatio: round(pk.ratio, 6), SecondsAbove: s.overSecs[li]}
+		if len(s.rated[li]) > 0 {
+			lp.PeakDomain = s.snap.DomainName(l, pk.domain)
+			lp.PeakKW = pk.w / 1e3
+			lp.LimitKW = s.rated[li][pk.domain] / 1e3
+		}
+		r.Levels = append(r.Levels, lp)
+	}
+	for si := range s.f.Sites {
+		se := &s.siteEnergy[si]
+		site := &s.f.Sites[si]
+		r.Sites = append(r.Sites, SiteResult{Name: site.Name, LimitMW: s.rated[0][si] / 1e6, PeakMW: se.peakW / 1e6,
+			EnergyMWh: se.mwh, EmissionsTCO2: se.tco2, CostUSD: se.usd})
+		r.EnergyMWh += se.mwh
+		r.EmissionsTCO2 += se.tco2
+		r.CostUSD += se.usd
+		r.SiteNames = append(r.SiteNames, site.Name)
+		r.SiteLimitMW = append(r.SiteLimitMW, s.rated[0][si]/1e6)
+	}
+	return r
+}
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
