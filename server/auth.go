@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"stargate/store"
+)
+
+// tokenPrefix starts every Stargate token, so that they are easy to spot
+// in logs and secret scanners.
+const tokenPrefix = "sgt_"
+
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomString(bytes int) string {
+	b := make([]byte, bytes)
+	rand.Read(b)
+	return b32.EncodeToString(b)
+}
+
+var tenantRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// ValidTenant reports whether name may be a tenant: lower-case letters,
+// digits, '.', '_' and '-', 1 to 63 characters.
+func ValidTenant(name string) bool { return tenantRE.MatchString(name) }
+
+// MintToken creates a token with a role (and, for users, a tenant),
+// stores its hash, and returns the secret, which is shown only once.
+func (s *Server) MintToken(ctx context.Context, role store.Role, tenant, name string) (string, store.Token, error) {
+	var problems []Problem
+	switch role {
+	case store.RoleUser:
+		if !ValidTenant(tenant) {
+			problems = append(problems, Problem{Field: "tenant", Message: "a user token needs a tenant: lower-case letters, digits, '.', '_', '-', up to 63"})
+		}
+	case store.RoleAdmin, store.RoleOperator, store.RoleAgent:
+		if tenant != "" {
+			problems = append(problems, Problem{Field: "tenant", Message: "only user tokens have a tenant"})
+		}
+	default:
+		problems = append(problems, Problem{Field: "role", Message: "must be admin, operator, user or agent"})
+	}
+	if len(name) > 128 {
+		problems = append(problems, Problem{Field: "name", Message: "at most 128 characters"})
+	}
+	if len(problems) > 0 {
+		return "", store.Token{}, badRequest(problems)
+	}
+	id := randomString(5)
+	secret := tokenPrefix + id + "_" + randomString(20)
+	t := store.Token{ID: id, Hash: store.HashSecret(secret), Role: role, Tenant: tenant, Name: name, CreatedAt: s.clock.Now().UTC()}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return "", t, fmt.Errorf("server: mint token: %w", err)
+	}
+	return secret, t, nil
+}
+
+// AdminTokenFile is the file, in the data directory, that holds the first
+// admin token.
+const AdminTokenFile = "admin.token"
+
+// Bootstrap mints the first admin token when the store has no token yet
+// and writes it to dir/admin.token with mode 0600. It returns the file's
+// path when it wrote one, "" otherwise.
+func (s *Server) Bootstrap(ctx context.Context, dir string) (string, error) {
+	toks, err := s.store.Tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(toks) > 0 {
+		return "", nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("server: %w", err)
+	}
+	secret, _, err := s.MintToken(ctx, store.RoleAdmin, "", "bootstrap admin")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, AdminTokenFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("server: write admin token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("server: write admin token: %w", err)
+	}
+	return path, nil
+}
+
+// tokenCache keeps recently seen tokens so that authenticating a request
+// does not cost a store read. Tokens are never modified once created.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	tok store.Token
+	exp time.Time
+}
+
+const tokenCacheTTL = time.Minute
+
+// authenticate returns the request's token, or a 401 error.
+func (s *Server) authenticate(r *http.Request) (store.Token, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || !strings.HasPrefix(secret, tokenPrefix) {
+		return store.Token{}, errorf(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer sgt_...)")
+	}
+	hash := store.HashSecret(strings.TrimSpace(secret))
+	now := s.clock.Now()
+	s.tokens.mu.Lock()
+	c, ok := s.tokens.m[hash]
+	s.tokens.mu.Unlock()
+	if ok && now.Before(c.exp) {
+		return c.tok, nil
+	}
+	tok, err := s.store.TokenByHash(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, errorf(http.StatusUnauthorized, "unknown token")
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	s.tokens.mu.Lock()
+	if len(s.tokens.m) > 10000 {
+		clear(s.tokens.m)
+	}
+	s.tokens.m[hash] = cachedToken{tok: tok, exp: now.Add(tokenCacheTTL)}
+	s.tokens.mu.Unlock()
+	return tok, nil
+}
+
+// roles is a set of roles allowed on a route.
+type roles []store.Role
+
+var (
+	anyRole     = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser, store.RoleAgent}
+	people      = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser}
+	operators   = roles{store.RoleAdmin, store.RoleOperator}
+	nodeWriters = roles{store.RoleAdmin, store.RoleOperator, store.RoleAgent}
+	adminOnly   = roles{store.RoleAdmin}
+)
+
+func (rs roles) allow(r store.Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// canSee reports whether tok may see a job of tenant: users see only their
+// own tenant's jobs.
+func canSee(tok store.Token, tenant string) bool {
+	return tok.Role != store.RoleUser || tok.Tenant == tenant
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestAuthorizationMatrix sends every endpoint as every role, with no
+// token and with a bad one, and checks the status. Jobs belong to tenant
+// acme; blue is a user of another tenant.
+func TestAuthorizationMatrix(t *testing.T) {
+	h := newHarness(t, nil)
+	h.register(node1)
+	h.tokens["bogus"] = "sgt_nope_nope"
+	job := h.submit("acme", `{"accelerators":1}`)
+	node := NodePath(node1)
+	who := []string{"", "bogus", "admin", "operator", "acme", "blue", "agent"}
+	const (
+		ok, created, bad, unauth, forbid, missing = 200, 201, 400, 401, 403, 404
+	)
+	matrix := []struct {
+		method, path, body string
+		want               []int // in the order of who
+	}{
+		{"GET", "/healthz", "", []int{ok, ok, ok, ok, ok, ok, ok}},
+		{"POST", "/v1/jobs", `{"accelerators":1,"tenant":"acme"}`, []int{unauth, unauth, created, created, created, forbid, forbid}},
+		{"GET", "/v1/jobs", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
+		{"GET", "/v1/jobs?tenant=acme", "", []int{unauth, unauth, ok, ok, ok, bad, forbid}},
+		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
+		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
+		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
+		{"POST", "/v1/nodes", `{"name":"` + node1 + `"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
+		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
+		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
+		{"POST", node + "/drain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
+		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
+		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/status", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
+		{"GET", "/v1/openapi.json", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
+		{"GET", "/metrics", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
+	}
+	covered := map[string]bool{}
+	for _, m := range matrix {
+		path, _, _ := strings.Cut(m.path, "?")
+		path = strings.Replace(path, job.ID, "{id}", 1)
+		path = strings.Replace(path, node, "/v1/nodes/{name}", 1)
+		covered[m.method+" "+path] = true
+		for i, w := range who {
+			r := h.do(w, m.method, m.path, m.body)
+			if r.status != m.want[i] {
+				t.Errorf("%s %s as %q: %d, want %d (%s)", m.method, m.path, w, r.status, m.want[i], strings.TrimSpace(string(r.body)))
+			}
+			if r.status == unauth && r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s as %q: 401 without WWW-Authenticate", m.method, m.path, w)
+			}
+		}
+	}
+	for _, rt := range h.srv.table() {
+		if !covered[rt.method+" "+rt.path] {
+			t.Errorf("route %s %s is missing from the matrix", rt.method, rt.path)
+		}
+	}
+	if testing.Verbose() {
+		fmt.Println("authorization matrix: every route by", strings.Join(who[2:], ", "), "plus no and bogus token")
+	}
+	_ = http.MethodGet
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultMaxBody bounds request bodies.
+const DefaultMaxBody = 1 << 20
+
+// readBody reads a request body up to limit bytes and converts YAML to
+// JSON, so that both formats take the same strict path.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", limit)
+		}
+		return nil, errorf(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "", "application/json":
+		return data, nil
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return nil, badRequest([]Problem{{Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}})
+		}
+		out, err := json.Marshal(v)
+		if err != nil {
+			return nil, badRequest([]Problem{{Message: "YAML must be a mapping with string keys: " + err.Error()}})
+		}
+		return out, nil
+	default:
+		return nil, errorf(http.StatusUnsupportedMediaType, "content type %q: send application/json or application/yaml", ct)
+	}
+}
+
+// decodeStrict decodes a JSON object into the struct v points to and
+// returns every problem: unknown fields, fields of the wrong type, and
+// syntax errors. Nothing is partially trusted: on problems, discard v.
+func decodeStrict(data []byte, v any) []Problem {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return []Problem{{Message: fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, err)}}
+		}
+		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) || len(bytes.TrimSpace(data)) == 0 {
+			return []Problem{{Message: "body is empty: expected an object"}}
+		}
+		return []Problem{{Message: "body must be an object"}}
+	}
+	if raw == nil {
+		return []Problem{{Message: "body is empty: expected an object"}}
+	}
+	rv := reflect.ValueOf(v).Elem()
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < rv.NumField(); i++ {
+		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = i
+			names = append(names, name)
+		}
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var problems []Problem
+	for _, k := range keys {
+		i, ok := fields[k]
+		if !ok {
+			problems = append(problems, Problem{Field: k, Message: "unknown field (known: " + strings.Join(names, ", ") + ")"})
+			continue
+		}
+		f := rv.Field(i)
+		if err := json.Unmarshal(raw[k], f.Addr().Interface()); err != nil {
+			problems = append(problems, Problem{Field: k, Message: "must be " + describe(f.Type())})
+		}
+	}
+	return problems
+}
+
+// describe names a Go type the way an API user thinks of it.
+func describe(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(describe(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map:
+		return "an object of " + strings.TrimPrefix(describe(t.Elem()), "a ") + "s"
+	}
+	return "a " + t.String()
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"stargate/store"
+)
+
+// Problem is one thing wrong with a request, at a field path.
+type Problem struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return p.Message
+	}
+	return p.Field + ": " + p.Message
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error    string    `json:"error"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// apiError is an error with an HTTP status, returned by handlers.
+type apiError struct {
+	status   int
+	msg      string
+	problems []Problem
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(problems []Problem) *apiError {
+	msg := fmt.Sprintf("%d problem(s) with the request", len(problems))
+	if len(problems) == 1 {
+		msg = problems[0].String()
+	}
+	return &apiError{status: http.StatusBadRequest, msg: msg, problems: problems}
+}
+
+// writeJSON writes v as the response body with a status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// statusOf maps a handler error to its status and body.
+func statusOf(err error) (int, ErrorBody) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ErrorBody{Error: ae.msg, Problems: ae.problems}
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, ErrorBody{Error: "not found"}
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, ErrorBody{Error: "changed concurrently; retry"}
+	default:
+		return http.StatusInternalServerError, ErrorBody{Error: "internal error"}
+	}
+}

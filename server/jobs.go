@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"stargate/store"
+)
+
+// IdempotencyHeader carries the client's key that makes a submit safe to
+// retry.
+const IdempotencyHeader = "Idempotency-Key"
+
+// ReplayedHeader is set on the answer to a submit that matched an earlier
+// one by idempotency key.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// idAlphabet keeps the byte order of the encoded value, so that job IDs
+// sort by submission time.
+var idAlphabet = "0123456789abcdefghijklmnopqrstuv"
+
+// idGen makes job IDs: "j" and 20 characters encoding 48 bits of Unix
+// milliseconds and 50 bits that are random for the first ID of a
+// millisecond and incremented for the next ones, so that the IDs of one
+// replica sort in the order it took the submits (as ULIDs do).
+type idGen struct {
+	mu   sync.Mutex
+	ms   uint64
+	rand uint64 // 50 bits
+}
+
+func (g *idGen) next(t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	g.mu.Lock()
+	if ms <= g.ms && g.rand+1 < 1<<50 {
+		ms = g.ms // the clock went back or stood still: keep the order
+		g.rand++
+	} else {
+		var b [8]byte
+		rand.Read(b[:])
+		g.ms, g.rand = ms, binary.BigEndian.Uint64(b[:])>>15 // 49 bits: room to count up
+	}
+	r := g.rand
+	g.mu.Unlock()
+	var out [21]byte
+	out[0] = 'j'
+	for i := 0; i < 10; i++ { // 50 bits of time, the top 2 always 0
+		out[10-i] = idAlphabet[(ms>>(5*i))&31]
+	}
+	for i := 0; i < 10; i++ {
+		out[20-i] = idAlphabet[(r>>(5*i))&31]
+	}
+	return string(out[:])
+}
+
+// submitReq is one submit waiting for the committer.
+type submitReq struct {
+	job  store.Job
+	done chan submitRes
+}
+
+type submitRes struct {
+	res store.SubmitResult
+	err error
+}
+
+// submitJob handles POST /v1/jobs: decode, validate, commit, then answer
+// 201. The answer is sent only after the job's transaction committed.
+func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	body, err := readBody(w, r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var spec store.JobSpec
+	problems := decodeStrict(body, &spec)
+	key := r.Header.Get(IdempotencyHeader)
+	if len(key) > 255 {
+		problems = append(problems, Problem{Field: IdempotencyHeader, Message: "at most 255 characters"})
+	}
+	if len(problems) > 0 {
+		return badRequest(problems)
+	}
+	hash := sha256.Sum256([]byte(store.EncodeJSON(spec)))
+	tenant := spec.Tenant
+	switch {
+	case tok.Role == store.RoleUser && tenant == "":
+		tenant = tok.Tenant
+		spec.Tenant = tenant
+	case tok.Role == store.RoleUser && tenant != tok.Tenant:
+		return errorf(http.StatusForbidden, "a user submits only to its own tenant (%s)", tok.Tenant)
+	case tenant == "":
+		problems = append(problems, Problem{Field: "tenant", Message: "required when submitting as " + string(tok.Role)})
+	case !ValidTenant(tenant):
+		problems = append(problems, Problem{Field: "tenant", Message: "lower-case letters, digits, '.', '_', '-', up to 63"})
+	}
+	problems = append(problems, s.validateSpec(&spec)...)
+	if len(problems) > 0 {
+		return badRequest(problems)
+	}
+	now := s.clock.Now().UTC()
+	req := &submitReq{
+		job: store.Job{ID: s.ids.next(now), Tenant: tenant, Spec: spec, State: store.JobPending, SubmittedAt: now,
+			Version: 1, IdempotencyKey: key, RequestHash: hex.EncodeToString(hash[:])},
+		done: make(chan submitRes, 1),
+	}
+	select {
+	case s.submits <- req:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	var res submitRes
+	select {
+	case res = <-req.done:
+	case <-s.stopped:
+		return errorf(http.StatusServiceUnavailable, "server is shutting down; retry with the same %s", IdempotencyHeader)
+	}
+	if res.err != nil {
+		return res.err
+	}
+	if errors.Is(res.res.Err, store.ErrIdempotencyMismatch) {
+		return errorf(http.StatusConflict, "idempotency key %q was used for a different request (job %s)", key, res.res.Job.ID)
+	}
+	if !res.res.Created {
+		w.Header().Set(ReplayedHeader, "true")
+	}
+	w.Header().Set("Location", "/v1/jobs/"+res.res.Job.ID)
+	writeJSON(w, http.StatusCreated, res.res.Job)
+	return nil
+}
+
+// commitLoop takes waiting submits in batches, commits each batch in one
+// transaction and answers every request of it: group commit. While one
+// batch commits, the next one gathers.
+func (s *Server) commitLoop(ctx context.Context) {
+	batch := make([]*submitReq, 0, s.cfg.MaxBatch)
+	jobs := make([]store.Job, 0, s.cfg.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-s.submits:
+			batch = append(batch[:0], req)
+		}
+	gather:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case req := <-s.submits:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		jobs = jobs[:0]
+		for _, req := range batch {
+			jobs = append(jobs, req.job)
+		}
+		start := time.Now()                                            // a latency measurement, not logic
+		results, err := s.store.SubmitJobs(context.Background(), jobs) // a batch outlives its requests
+		s.metrics.commitLatency.Observe(time.Since(start).Seconds())
+		s.metrics.batchSize.Observe(float64(len(batch)))
+		if err != nil {
+			s.log.Error("commit of submitted jobs failed", "jobs", len(batch), "err", err)
+		}
+		for i, req := range batch {
+			if err != nil {
+				req.done <- submitRes{err: fmt.Errorf("server: commit: %w", err)}
+				continue
+			}
+			if results[i].Created {
+				s.metrics.submitted.Inc()
+			}
+			req.done <- submitRes{res: results[i]}
+		}
+	}
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	j, err := s.store.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !canSee(tok, j.Tenant) {
+		return store.ErrNotFound // do not reveal another tenant's job
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// JobList is the body of GET /v1/jobs.
+type JobList struct {
+	Jobs []store.Job `json:"jobs"`
+	// Next is the cursor of the next page (pass it as ?after=); empty on
+	// the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// MaxPage bounds the jobs of one page of GET /v1/jobs.
+const MaxPage = 1000
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	q := r.URL.Query()
+	var problems []Problem
+	query := store.JobQuery{Tenant: q.Get("tenant"), After: q.Get("after"), Limit: 100}
+	for _, st := range splitList(q["state"]) {
+		if !store.JobState(st).Valid() {
+			problems = append(problems, Problem{Field: "state", Message: fmt.Sprintf("unknown state %q", st)})
+		}
+		query.States = append(query.States, store.JobState(st))
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxPage {
+			problems = append(problems, Problem{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", MaxPage)})
+		}
+		query.Limit = n
+	}
+	for k := range q {
+		if !oneOf(k, []string{"state", "tenant", "after", "limit"}) {
+			problems = append(problems, Problem{Field: k, Message: "unknown parameter (known: state, tenant, after, limit)"})
+		}
+	}
+	if tok.Role == store.RoleUser {
+		if query.Tenant != "" && query.Tenant != tok.Tenant {
+			problems = append(problems, Problem{Field: "tenant", Message: "a user sees only its own tenant (" + tok.Tenant + ")"})
+		}
+		query.Tenant = tok.Tenant
+	}
+	if len(problems) > 0 {
+		return badRequest(problems)
+	}
+	jobs, err := s.store.Jobs(r.Context(), query)
+	if err != nil {
+		return err
+	}
+	out := JobList{Jobs: jobs}
+	if out.Jobs == nil {
+		out.Jobs = []store.Job{}
+	}
+	if len(jobs) == query.Limit {
+		out.Next = jobs[len(jobs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// cancelJob handles DELETE /v1/jobs/{id}. Cancelling a cancelled job is a
+// no-op; a job that already ended otherwise is a conflict.
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	id := r.PathValue("id")
+	for attempt := 0; ; attempt++ {
+		j, err := s.store.Job(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if !canSee(tok, j.Tenant) {
+			return store.ErrNotFound
+		}
+		if j.State == store.JobCancelled {
+			writeJSON(w, http.StatusOK, j)
+			return nil
+		}
+		if j.State.Final() {
+			return errorf(http.StatusConflict, "job %s already %s", id, j.State)
+		}
+		now := s.clock.Now().UTC()
+		msg := "cancelled by " + string(tok.Role) + " token " + tok.ID
+		var nodes []string
+		for _, a := range j.Placement {
+			nodes = append(nodes, a.Node)
+		}
+		if len(nodes) > 0 {
+			msg += "; released " + strings.Join(nodes, ", ")
+		}
+		j.State, j.EndedAt, j.Placement, j.Reasons = store.JobCancelled, now, nil, []string{"cancelled"}
+		err = s.store.Apply(r.Context(), store.Changes{Jobs: []store.Job{j},
+			Events: []store.Event{{Time: now, Kind: "cancelled", Job: id, Message: msg}}})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, j)
+		return nil
+	}
+}
+
+func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	id := r.PathValue("id")
+	j, err := s.store.Job(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !canSee(tok, j.Tenant) {
+		return store.ErrNotFound
+	}
+	evs, err := s.store.Events(r.Context(), store.EventQuery{Job: id, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	return nil
+}
+
+// JobPath returns the API path of a job.
+func JobPath(id string) string { return "/v1/jobs/" + url.PathEscape(id) }

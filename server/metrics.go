@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"stargate/store"
+)
+
+// metrics are the server's Prometheus metrics, in its own registry.
+type metrics struct {
+	reg           *prometheus.Registry
+	apiLatency    *prometheus.HistogramVec
+	commitLatency prometheus.Histogram
+	batchSize     prometheus.Histogram
+	submitted     prometheus.Counter
+	passLatency   prometheus.Histogram
+	decisions     *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "stargate_api_request_duration_seconds", Help: "API request latency by route and status.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}, []string{"route", "code"}),
+		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "stargate_submit_commit_duration_seconds", Help: "Latency of one group commit of submitted jobs.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "stargate_submit_batch_jobs", Help: "Jobs committed per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		submitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stargate_jobs_submitted_total", Help: "Jobs accepted and committed.",
+		}),
+		passLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "stargate_schedule_pass_duration_seconds", Help: "Latency of one reconcile pass, decisions committed.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14),
+		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stargate_decisions_total", Help: "Decisions committed by the reconcile loop, by action.",
+		}, []string{"action"}),
+	}
+	m.reg.MustRegister(m.apiLatency, m.commitLatency, m.batchSize, m.submitted, m.passLatency, m.decisions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stargate_leader", Help: "1 when this replica runs the scheduler."},
+			func() float64 {
+				if s.IsLeader() {
+					return 1
+				}
+				return 0
+			}),
+		&stateCollector{s: s})
+	return m
+}
+
+// stateCollector reads the store and the power tree at scrape time.
+type stateCollector struct{ s *Server }
+
+var (
+	descJobs    = prometheus.NewDesc("stargate_jobs", "Jobs by tenant and state.", []string{"tenant", "state"}, nil)
+	descQueue   = prometheus.NewDesc("stargate_queue_depth", "Pending jobs by tenant.", []string{"tenant"}, nil)
+	descRunning = prometheus.NewDesc("stargate_running_jobs", "Running jobs.", nil, nil)
+	descAlloc   = prometheus.NewDesc("stargate_accelerators_allocated", "Accelerators held by running jobs.", nil, nil)
+	descDraw    = prometheus.NewDesc("stargate_power_draw_watts", "IT draw below a power domain (site, hall, row).", []string{"level", "domain"}, nil)
+	descLimit   = prometheus.NewDesc("stargate_power_limit_watts", "Rated limit of a power domain; for sites the IT share of the substation.", []string{"level", "domain"}, nil)
+	descNodes   = prometheus.NewDesc("stargate_nodes", "Registered nodes by state.", []string{"state"}, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descDraw, descLimit, descNodes} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s := c.s
+	if counts, err := s.store.JobCounts(ctx); err == nil {
+		running, alloc := 0, 0
+		queue := map[string]int{}
+		for _, jc := range counts {
+			ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(jc.Jobs), jc.Tenant, string(jc.State))
+			switch jc.State {
+			case store.JobPending:
+				queue[jc.Tenant] += jc.Jobs
+			case store.JobRunning:
+				running += jc.Jobs
+				alloc += jc.Accelerators
+			}
+		}
+		for t, n := range queue {
+			ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), t)
+		}
+		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, float64(running))
+		ch <- prometheus.MustNewConstMetric(descAlloc, prometheus.GaugeValue, float64(alloc))
+	} else {
+		s.log.Warn("metrics: job counts", "err", err)
+	}
+	if nodes, err := s.store.Nodes(ctx); err == nil {
+		byState := map[store.NodeState]int{store.NodeReady: 0, store.NodeDraining: 0, store.NodeLost: 0}
+		for _, n := range nodes {
+			byState[n.State]++
+		}
+		for st, n := range byState {
+			ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(n), string(st))
+		}
+	}
+	ps, err := s.measurePower(ctx)
+	if err != nil {
+		s.log.Warn("metrics: power", "err", err)
+		return
+	}
+	f := s.fleet
+	for i := range f.Sites {
+		st := &f.Sites[i]
+		ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.site[i], "site", st.Name)
+		ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(st.LimitW)/st.PUE, "site", st.Name)
+		for hi := st.First; hi < st.End; hi++ {
+			h := f.Halls[hi]
+			hn := st.Name + "/" + h.Name
+			ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.hall[hi], "hall", hn)
+			ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(h.LimitW), "hall", hn)
+			for ri := h.First; ri < h.End; ri++ {
+				rn := hn + "/" + f.Rows[ri].Name
+				ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.row[ri], "row", rn)
+				ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(f.Rows[ri].LimitW), "row", rn)
+			}
+		}
+	}
+}

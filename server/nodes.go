@@ -1,0 +1,197 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"stargate/store"
+)
+
+// NodeRegistration is the body of POST /v1/nodes.
+type NodeRegistration struct {
+	// Name is the fleet's node name, "site/hall/row/rack/nN".
+	Name string `json:"name"`
+	// Model and Accelerators, when given, must match the fleet file.
+	Model        string            `json:"model,omitempty"`
+	Accelerators int               `json:"accelerators,omitempty"`
+	Address      string            `json:"address,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	// DrawW is the measured draw in watts (omit when unknown).
+	DrawW *float64 `json:"draw_w,omitempty"`
+}
+
+// Heartbeat is the body of POST /v1/nodes/{name}/heartbeat.
+type Heartbeat struct {
+	DrawW *float64 `json:"draw_w,omitempty"`
+}
+
+// HeartbeatReply tells an agent what its node should run.
+type HeartbeatReply struct {
+	Node store.Node  `json:"node"`
+	Jobs []store.Job `json:"jobs"`
+}
+
+// NodeInfo is a registered node with the fleet's view of it.
+type NodeInfo struct {
+	store.Node
+	Rack string `json:"rack"`
+	// Allocated counts the accelerators held by running jobs.
+	Allocated int `json:"allocated"`
+}
+
+// NodeList is the body of GET /v1/nodes.
+type NodeList struct {
+	Nodes []NodeInfo `json:"nodes"`
+}
+
+func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	body, err := readBody(w, r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var reg NodeRegistration
+	if ps := decodeStrict(body, &reg); len(ps) > 0 {
+		return badRequest(ps)
+	}
+	var ps []Problem
+	i, ok := s.nodeIx[reg.Name]
+	if !ok {
+		ps = append(ps, Problem{Field: "name", Message: fmt.Sprintf("%q is not a node of the fleet (names look like %s)", reg.Name, s.fleet.NodeName(0))})
+	} else {
+		m := s.fleet.NodeModel(i)
+		acc := s.fleet.NodeAccelerator(i)
+		if reg.Model != "" && reg.Model != m.Name && s.fleet.Catalog.Accelerator(reg.Model) != s.fleet.Catalog.Accelerator(acc.Name) {
+			ps = append(ps, Problem{Field: "model", Message: fmt.Sprintf("the fleet has a %s here, not %s", m.Name, reg.Model)})
+		}
+		if reg.Accelerators != 0 && reg.Accelerators != m.Accelerators {
+			ps = append(ps, Problem{Field: "accelerators", Message: fmt.Sprintf("the fleet has %d here", m.Accelerators)})
+		}
+	}
+	if reg.DrawW != nil && *reg.DrawW < 0 {
+		ps = append(ps, Problem{Field: "draw_w", Message: "must be >= 0"})
+	}
+	if len(ps) > 0 {
+		return badRequest(ps)
+	}
+	now := s.clock.Now().UTC()
+	m := s.fleet.NodeModel(i)
+	n := store.Node{Name: reg.Name, Model: m.Name, Accelerators: m.Accelerators, Address: reg.Address, Labels: reg.Labels,
+		RegisteredAt: now, HeartbeatAt: now, DrawW: -1}
+	if reg.DrawW != nil {
+		n.DrawW = *reg.DrawW
+	}
+	out, err := s.store.RegisterNode(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	name := r.PathValue("name")
+	body, err := readBody(w, r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var hb Heartbeat
+	if len(body) > 0 {
+		if ps := decodeStrict(body, &hb); len(ps) > 0 {
+			return badRequest(ps)
+		}
+	}
+	draw := -1.0
+	if hb.DrawW != nil {
+		if *hb.DrawW < 0 {
+			return badRequest([]Problem{{Field: "draw_w", Message: "must be >= 0"}})
+		}
+		draw = *hb.DrawW
+	}
+	if err := s.store.Heartbeat(r.Context(), name, s.clock.Now().UTC(), draw); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
+		}
+		return err
+	}
+	n, err := s.store.Node(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return err
+	}
+	if jobs == nil {
+		jobs = []store.Job{}
+	}
+	writeJSON(w, http.StatusOK, HeartbeatReply{Node: n, Jobs: jobs})
+	return nil
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	nodes, err := s.store.Nodes(r.Context())
+	if err != nil {
+		return err
+	}
+	alloc, err := s.allocated(r)
+	if err != nil {
+		return err
+	}
+	out := NodeList{Nodes: make([]NodeInfo, 0, len(nodes))}
+	for _, n := range nodes {
+		info := NodeInfo{Node: n, Allocated: alloc[n.Name]}
+		if i, ok := s.nodeIx[n.Name]; ok {
+			info.Rack = s.fleet.RackPath(int(s.fleet.Nodes[i].Rack))
+		}
+		out.Nodes = append(out.Nodes, info)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// allocated counts the accelerators running jobs hold, by node.
+func (s *Server) allocated(r *http.Request) (map[string]int, error) {
+	running, err := s.store.Jobs(r.Context(), store.JobQuery{States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, j := range running {
+		for _, a := range j.Placement {
+			out[a.Node] += len(a.Accelerators)
+		}
+	}
+	return out, nil
+}
+
+// drainNode stops new work from landing on a node; its jobs keep running.
+func (s *Server) drainNode(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	name := r.PathValue("name")
+	for attempt := 0; ; attempt++ {
+		n, err := s.store.Node(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		if n.State == store.NodeDraining {
+			writeJSON(w, http.StatusOK, n)
+			return nil
+		}
+		n.State = store.NodeDraining
+		now := s.clock.Now().UTC()
+		err = s.store.Apply(r.Context(), store.Changes{Nodes: []store.Node{n},
+			Events: []store.Event{{Time: now, Kind: "drain", Node: name, Message: "drained by " + string(tok.Role) + " token " + tok.ID}}})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, n)
+		return nil
+	}
+}
+
+// NodePath returns the API path of a node; its slashes are escaped.
+func NodePath(name string) string { return "/v1/nodes/" + url.PathEscape(name) }

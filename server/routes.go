@@ -1,0 +1,144 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"stargate/store"
+)
+
+// handlerFunc is an authenticated handler: it writes its response, or
+// returns an error that becomes one.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, tok store.Token) error
+
+// route is one endpoint of the API. The table below is the authorization
+// matrix, and the OpenAPI document is generated from it.
+type route struct {
+	method, path string
+	allowed      roles
+	h            handlerFunc
+	summary      string
+}
+
+func (s *Server) table() []route {
+	return []route{
+		{"POST", "/v1/jobs", people, s.submitJob, "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed."},
+		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR."},
+		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
+		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
+		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
+		{"POST", "/v1/nodes", nodeWriters, s.registerNode, "Register a node of the fleet (agents, with a join token)."},
+		{"GET", "/v1/nodes", people, s.listNodes, "Registered nodes."},
+		{"POST", "/v1/nodes/{name}/heartbeat", nodeWriters, s.heartbeat, "Heartbeat with measured draw; answers the node's jobs. The name's slashes are escaped (%2F)."},
+		{"POST", "/v1/nodes/{name}/drain", operators, s.drainNode, "Drain a node: it keeps its jobs and takes no new work."},
+		{"GET", "/v1/power", people, s.power, "Draw vs limit at every level of the power tree, per site: ?depth=site|hall|row|rack&site=S."},
+		{"POST", "/v1/tokens", adminOnly, s.createToken, "Mint a token: role admin, operator, user (with tenant) or agent (join token)."},
+		{"GET", "/v1/tokens", adminOnly, s.listTokens, "List tokens (never their secrets)."},
+		{"GET", "/v1/status", anyRole, s.status, "This replica: leader or not, and the caller's role."},
+		{"GET", "/v1/openapi.json", anyRole, s.openapi, "This document."},
+	}
+}
+
+// routes builds the HTTP handler from the table.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", s.observe(http.HandlerFunc(s.healthz)))
+	for _, rt := range s.table() {
+		s.handle(mux, rt.method+" "+rt.path, rt.allowed, rt.h)
+	}
+	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	if s.cfg.MetricsPublic {
+		mux.Handle("GET /metrics", s.observe(prom))
+	} else {
+		s.handle(mux, "GET /metrics", operators, func(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+			prom.ServeHTTP(w, r)
+			return nil
+		})
+	}
+	mux.Handle("/", s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, ErrorBody{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})))
+	return mux
+}
+
+// handle registers an authenticated route open to a set of roles.
+func (s *Server) handle(mux *http.ServeMux, pattern string, allowed roles, h handlerFunc) {
+	mux.Handle(pattern, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := s.authenticate(r)
+		if err == nil && !allowed.allow(tok.Role) {
+			err = errorf(http.StatusForbidden, "role %s may not %s %s", tok.Role, r.Method, r.Pattern)
+		}
+		if err == nil {
+			err = h(w, r, tok)
+		}
+		if err != nil {
+			status, body := statusOf(err)
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="stargate"`)
+			}
+			if status >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeJSON(w, status, body)
+		}
+	})))
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// observe records every request's latency by route and status.
+func (s *Server) observe(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now() // a latency measurement, not logic
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "/" {
+			route = "other"
+		}
+		s.metrics.apiLatency.WithLabelValues(route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+	})
+}
+
+// healthz is public: it says the process serves, and whether it leads.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.IsLeader()})
+}
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	ID     string `json:"id"`
+	Leader bool   `json:"leader"`
+	Epoch  int64  `json:"epoch"`
+	Role   string `json:"role"`
+	Tenant string `json:"tenant,omitempty"`
+	Nodes  int    `json:"fleet_nodes"`
+	Accels int    `json:"fleet_accelerators"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	writeJSON(w, http.StatusOK, Status{ID: s.cfg.ID, Leader: s.IsLeader(), Epoch: s.epoch.Load(), Role: string(tok.Role),
+		Tenant: tok.Tenant, Nodes: len(s.fleet.Nodes), Accels: s.fleet.Accelerators})
+	return nil
+}

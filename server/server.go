@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"stargate/fleet"
+	"stargate/store"
+)
+
+// Config configures a Server. Store and Fleet are required; the zero
+// value of every other field is a sensible default.
+type Config struct {
+	Store store.Store
+	Fleet *fleet.Fleet
+	Clock Clock        // default SystemClock
+	Log   *slog.Logger // default: discard
+	// Scheduler decides placements in the reconcile loop; nil: jobs stay
+	// pending (the loop still marks silent nodes lost).
+	Scheduler Scheduler
+	// MaxBody bounds request bodies (default DefaultMaxBody).
+	MaxBody int64
+	// MetricsPublic serves /metrics without a token.
+	MetricsPublic bool
+	// MaxBatch bounds the jobs committed in one transaction (default
+	// 2048); Committers is the number of concurrent committing
+	// transactions (default 1, right for SQLite's single writer).
+	MaxBatch, Committers int
+	// ReconcileEvery is the reconcile loop's period (default 1s).
+	ReconcileEvery time.Duration
+	// HeartbeatTimeout marks a node lost when it has not been heard from
+	// for this long (default 30s).
+	HeartbeatTimeout time.Duration
+	// LeaderTTL is the leader lease's lifetime (default 10s): a replica
+	// takes over at most LeaderTTL plus a third of it after the leader
+	// stopped renewing.
+	LeaderTTL time.Duration
+	// ID names this replica in the lease (default host:pid).
+	ID string
+}
+
+// Server is the control plane. Create it with New, serve Handler, and run
+// the background loops with Run.
+type Server struct {
+	cfg    Config
+	store  store.Store
+	fleet  *fleet.Fleet
+	clock  Clock
+	log    *slog.Logger
+	nodeIx map[string]int // fleet node name -> index
+	tokens tokenCache
+	ids    idGen
+
+	submits chan *submitReq
+	stopped chan struct{} // closed when Run returns
+	leader  atomic.Bool
+	epoch   atomic.Int64
+	// generation changes whenever a Scheduler's kept state may be stale.
+	generation atomic.Uint64
+	metrics    *metrics
+	handler    http.Handler
+	reconMu    sync.Mutex // one reconcile pass at a time
+}
+
+// LeaseName is the name of the scheduler's leader lease.
+const LeaseName = "scheduler"
+
+// New checks the configuration and builds a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Fleet == nil {
+		return nil, errors.New("server: Config needs a Store and a Fleet")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 2048
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = time.Second
+	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = 30 * time.Second
+	}
+	if cfg.LeaderTTL <= 0 {
+		cfg.LeaderTTL = 10 * time.Second
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = host + ":" + strconv.Itoa(os.Getpid()) + ":" + randomString(3)
+	}
+	s := &Server{
+		cfg: cfg, store: cfg.Store, fleet: cfg.Fleet, clock: cfg.Clock, log: cfg.Log,
+		nodeIx:  make(map[string]int, len(cfg.Fleet.Nodes)),
+		tokens:  tokenCache{m: map[string]cachedToken{}},
+		submits: make(chan *submitReq, 8192),
+		stopped: make(chan struct{}),
+	}
+	for i := range cfg.Fleet.Nodes {
+		s.nodeIx[cfg.Fleet.NodeName(i)] = i
+	}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry returns the server's Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// IsLeader reports whether this replica runs the scheduler now.
+func (s *Server) IsLeader() bool { return s.leader.Load() }
+
+// ID returns the replica's name in the leader lease.
+func (s *Server) ID() string { return s.cfg.ID }
+
+// Run runs the background work until ctx ends: the submit committers, the
+// leader election and the reconcile loop. Submits are accepted only while
+// Run runs.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Committers; i++ {
+		wg.Go(func() { s.commitLoop(ctx) })
+	}
+	wg.Go(func() { s.leaderLoop(ctx) })
+	wg.Wait()
+	close(s.stopped)
+	return nil
+}
+
+// ServeOptions says where and how Serve listens.
+type ServeOptions struct {
+	Listener net.Listener
+	// TLSCert and TLSKey, when set, serve HTTPS.
+	TLSCert, TLSKey string
+}
+
+// Serve serves the API on a listener and runs the background loops, until
+// ctx ends; then it stops accepting requests, lets those in flight finish
+// (their submits committed) and returns.
+func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return fmt.Errorf("server: TLS: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(bg); close(done) }()
+	errc := make(chan error, 1)
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(o.Listener, "", "")
+		} else {
+			errc <- hs.Serve(o.Listener)
+		}
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	hs.Shutdown(sctx)
+	cancel()
+	stopBG()
+	<-done
+	if s.leader.Load() {
+		s.store.ReleaseLease(context.Background(), LeaseName, s.cfg.ID)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"net/http"
+
+	"stargate/store"
+)
+
+// TokenRequest is the body of POST /v1/tokens.
+type TokenRequest struct {
+	Role   store.Role `json:"role"`
+	Tenant string     `json:"tenant,omitempty"`
+	Name   string     `json:"name,omitempty"`
+}
+
+// TokenCreated is the answer to POST /v1/tokens: the only time the secret
+// is shown.
+type TokenCreated struct {
+	store.Token
+	Secret string `json:"token"`
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	body, err := readBody(w, r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var req TokenRequest
+	if ps := decodeStrict(body, &req); len(ps) > 0 {
+		return badRequest(ps)
+	}
+	secret, tok, err := s.MintToken(r.Context(), req.Role, req.Tenant, req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, TokenCreated{Token: tok, Secret: secret})
+	return nil
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	toks, err := s.store.Tokens(r.Context())
+	if err != nil {
+		return err
+	}
+	if toks == nil {
+		toks = []store.Token{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+	return nil
+}

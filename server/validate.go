@@ -1,0 +1,113 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"stargate/store"
+)
+
+var topologies = []string{"any", "node", "nvlink", "rack", "row", "hall", "site"}
+
+var kinds = []string{store.KindTraining, store.KindInference, store.KindBatch}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validateSpec checks a job spec against the fleet and fills in defaults,
+// returning every problem.
+func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
+	var ps []Problem
+	bad := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	f := s.fleet
+	if len(sp.Name) > 128 {
+		bad("name", "at most 128 characters")
+	}
+	if sp.Kind == "" {
+		sp.Kind = store.KindTraining
+	} else if !oneOf(sp.Kind, kinds) {
+		bad("kind", "must be one of %s", strings.Join(kinds, ", "))
+	}
+	if sp.Priority < -1000 || sp.Priority > 1000 {
+		bad("priority", "must be between -1000 and 1000")
+	}
+	maxPerNode := 0
+	for i := range f.Catalog.Nodes {
+		maxPerNode = max(maxPerNode, f.Catalog.Nodes[i].Accelerators)
+	}
+	switch {
+	case sp.Accelerators < 1:
+		bad("accelerators", "must be at least 1")
+	case sp.Accelerators > f.Accelerators:
+		bad("accelerators", "the fleet has only %d accelerators", f.Accelerators)
+	}
+	if sp.PerNode < 0 || sp.PerNode > maxPerNode {
+		bad("per_node", "must be between 0 (automatic) and %d", maxPerNode)
+	} else if sp.PerNode > 0 && sp.Accelerators > 0 && sp.Accelerators%sp.PerNode != 0 {
+		bad("per_node", "accelerators (%d) must be a multiple of per_node (%d)", sp.Accelerators, sp.PerNode)
+	}
+	if sp.Model != "" {
+		if i := f.Catalog.Accelerator(sp.Model); i < 0 {
+			bad("model", "unknown accelerator model (known: %s)", strings.Join(f.Catalog.Names(), ", "))
+		} else {
+			sp.Model = f.Catalog.Accelerators[i].Name
+		}
+	}
+	if sp.Topology != "" && !oneOf(sp.Topology, topologies) {
+		bad("topology", "must be one of %s", strings.Join(topologies, ", "))
+	}
+	if sp.TopologyRequired && (sp.Topology == "" || sp.Topology == "any") {
+		bad("topology_required", "needs a topology other than any")
+	}
+	region := -1
+	if sp.Region != "" {
+		for i, r := range f.Regions {
+			if r.Name == sp.Region {
+				region = i
+			}
+		}
+		if region < 0 {
+			bad("region", "no such region in the fleet")
+		}
+	}
+	if sp.Site != "" {
+		site := -1
+		for i, st := range f.Sites {
+			if st.Name == sp.Site {
+				site = i
+			}
+		}
+		switch {
+		case site < 0:
+			bad("site", "no such site in the fleet")
+		case region >= 0 && int(f.Sites[site].Region) != region:
+			bad("site", "site %s is not in region %s", sp.Site, sp.Region)
+		}
+	}
+	if sp.DurationS < 0 {
+		bad("duration_s", "must be >= 0")
+	}
+	if sp.CheckpointS < 0 {
+		bad("checkpoint_s", "must be >= 0")
+	}
+	if sp.Power < 0 || sp.Power > 1 {
+		bad("power", "must be a fraction of TDP between 0 and 1")
+	}
+	if len(sp.Command) > 256 {
+		bad("command", "at most 256 arguments")
+	}
+	for k := range sp.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			bad("env", "invalid variable name %q", k)
+		}
+	}
+	return ps
+}
