@@ -46,7 +46,9 @@ func WriteTable(w io.Writer, rs []*Result) error {
 				l := r.Levels[li]
 				return fmt.Sprintf("%.1f%% (%s)", 100*l.PeakRatio, l.PeakDomain)
 			})
-			row("time above "+name, func(r *Result) string { return dur(r.Levels[li].SecondsAbove) })
+			row("time above "+name, func(r *Result) string {
+				return dur(r.Levels[li].SecondsAbove) + " (longest " + dur(r.Levels[li].LongestAbove) + ")"
+			})
 		}
 	}
 	row("cap events", func(r *Result) string { return count(float64(r.CapEvents)) })

@@ -30,6 +30,8 @@ type LevelPower struct {
 	// SecondsAbove is the time during which at least one domain of the
 	// level drew more than its rating.
 	SecondsAbove float64 `json:"seconds_above"`
+	// LongestAbove is the longest single excursion above a rating.
+	LongestAbove float64 `json:"longest_above_s"`
 }
 
 // SiteResult is one site's power and energy.
@@ -164,7 +166,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 	r.AvgWait, r.P50Wait, r.P95Wait, r.P99Wait = mean(wait), percentile(wait, 50), percentile(wait, 95), percentile(wait, 99)
 	for li, l := range levels {
 		pk := s.peak[li]
-		lp := LevelPower{Level: l.String(), PeakRatio: round(pk.ratio, 6), SecondsAbove: s.overSecs[li]}
+		lp := LevelPower{Level: l.String(), PeakRatio: round(pk.ratio, 6), SecondsAbove: s.overSecs[li], LongestAbove: s.overLongest[li]}
 		if len(s.rated[li]) > 0 {
 			lp.PeakDomain = s.snap.DomainName(l, pk.domain)
 			lp.PeakKW = pk.w / 1e3

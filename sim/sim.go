@@ -63,6 +63,7 @@ type Sim struct {
 	peak             [len(levels)]peakRec
 	overSince        [len(levels)]time.Duration
 	overSecs         [len(levels)]float64
+	overLongest      [len(levels)]float64
 	ctrlAt           time.Duration // pending control event time, -1 if none
 	capped           int           // jobs capped now
 	cappedAccels     int
@@ -252,7 +253,7 @@ func (s *Sim) check(li int, d int32) {
 		} else {
 			s.nOver[li]--
 			if s.nOver[li] == 0 {
-				s.overSecs[li] += (s.now - s.overSince[li]).Seconds()
+				s.endOver(li)
 			}
 		}
 	}
@@ -644,10 +645,17 @@ func (s *Sim) uncapCount(i int) {
 	s.cappedAccels -= s.jobs[i].Accelerators
 }
 
+// endOver closes an excursion above the limit at level li.
+func (s *Sim) endOver(li int) {
+	d := (s.now - s.overSince[li]).Seconds()
+	s.overSecs[li] += d
+	s.overLongest[li] = max(s.overLongest[li], d)
+}
+
 func (s *Sim) closeOut() {
 	for li := range levels {
 		if s.nOver[li] > 0 {
-			s.overSecs[li] += (s.now - s.overSince[li]).Seconds()
+			s.endOver(li)
 			s.nOver[li] = 0
 		}
 	}

@@ -85,3 +85,182 @@ func TestFIFOByHand(t *testing.T) {
 		t.Errorf("avg JCT %v, want 105.75", r.AvgJCT)
 	}
 }
+
+// row is one row of racks of DGX H100 under a row limit below the draw of
+// the full row, admitted by oversubscription: the controller must cap.
+func row(t testing.TB, rowKW float64) *fleet.Fleet {
+	t.Helper()
+	y := `
+oversubscription: 2
+regions:
+  - name: r
+    sites:
+      - name: s
+        substation_mw: 10
+        pue: 1.0
+        energy: [{source: nuclear, share: 1, price_usd_mwh: 70}]
+        halls:
+          - limit_kw: 5000
+            rows:
+              - name: row
+                limit_kw: ` + strconv.FormatFloat(rowKW, 'f', -1, 64) + `
+                racks:
+                  - count: 4
+                    limit_kw: 45
+                    nodes: [{model: dgx-h100, count: 4}]
+`
+	f, err := fleet.Parse(strings.NewReader(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Sixteen 8-GPU jobs fill the row. Its draw (16 idle nodes at 2,560 W plus
+// 128 accelerators at 0.8 × 955 W, with a ±63 W swing each) is about
+// 147 kW at peak against a 120 kW limit: caps must come, slow the capped
+// jobs, and hold every excursion above the limit to the reaction delay.
+func TestPowerCapping(t *testing.T) {
+	f := row(t, 120)
+	var jobs []trace.Job
+	for i := range 16 {
+		jobs = append(jobs, trace.Job{ID: strconv.Itoa(i), Tenant: "t", Submit: 0, Duration: 3600, Accelerators: 8})
+	}
+	cfg := Default()
+	cfg.ReactionDelay = 5 * time.Second
+	s, err := New(f, jobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Run()
+	if r.JobsCompleted != 16 {
+		t.Fatalf("completed %d of 16", r.JobsCompleted)
+	}
+	if r.CapEvents == 0 || r.CappedGPUHours == 0 {
+		t.Fatalf("no capping: %+v", r.Levels)
+	}
+	var rowLevel LevelPower
+	for _, l := range r.Levels {
+		if l.Level == "row" {
+			rowLevel = l
+		}
+	}
+	if rowLevel.PeakRatio <= 1 {
+		t.Errorf("row peak %.3f of limit: the scenario should overload it before the controller acts", rowLevel.PeakRatio)
+	}
+	if rowLevel.LongestAbove > cfg.ReactionDelay.Seconds() {
+		t.Errorf("row above its limit for %.1f s at once, longer than the %v reaction delay", rowLevel.LongestAbove, cfg.ReactionDelay)
+	}
+	slowed := 0
+	for _, j := range r.Jobs {
+		if j.Finish-j.Start > j.Duration+1e-6 {
+			slowed++
+		}
+		if j.Finish-j.Start < j.Duration-1e-6 {
+			t.Errorf("job %s ran faster than its duration", j.ID)
+		}
+	}
+	if slowed == 0 {
+		t.Error("capping slowed no job")
+	}
+}
+
+// With failures off, the GPU-hours of completed jobs equal the workload's.
+func TestConservation(t *testing.T) {
+	f := row(t, 1000)
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Span, syn.Sizes = 2000, 86400, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
+	g, err := trace.NewGenerator(syn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := g.All()
+	var want float64
+	for _, j := range jobs {
+		want += j.GPUSeconds() / 3600
+	}
+	for _, policy := range []string{"fifo", "priority", "backfill", "fair"} {
+		cfg := Default()
+		cfg.Engine.Queue = policy
+		s, err := New(f, jobs, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := s.Run()
+		if r.JobsCompleted != len(jobs) || r.JobsUnfinished != 0 {
+			t.Errorf("%s: completed %d of %d", policy, r.JobsCompleted, len(jobs))
+		}
+		if diff := r.GPUHours - want; diff > 1e-6 || diff < -1e-6 {
+			t.Errorf("%s: GPU-hours %.6f, workload %.6f", policy, r.GPUHours, want)
+		}
+		if r.Utilization <= 0 || r.Utilization > 1 {
+			t.Errorf("%s: utilization %v", policy, r.Utilization)
+		}
+	}
+}
+
+func TestFailuresLoseWorkButFinish(t *testing.T) {
+	f := row(t, 1000)
+	var jobs []trace.Job
+	for i := range 40 {
+		jobs = append(jobs, trace.Job{ID: strconv.Itoa(i), Tenant: "t", Submit: float64(i * 600), Duration: 6 * 3600, Accelerators: 8})
+	}
+	cfg := Default()
+	cfg.Failures = true
+	cfg.MTBF = 2000 * time.Hour // 128 accelerators: a failure every ~16 h
+	cfg.RepairTime = time.Hour
+	s, err := New(f, jobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Run()
+	if r.JobsCompleted != 40 {
+		t.Fatalf("completed %d of 40", r.JobsCompleted)
+	}
+	if r.Failures == 0 || r.LostGPUHoursFailures <= 0 {
+		t.Fatalf("failures %d, lost %.2f GPU-h", r.Failures, r.LostGPUHoursFailures)
+	}
+	// Work since the last 30-minute checkpoint is lost: at most 0.5 h × 8 per restart.
+	restarts := 0
+	for _, j := range r.Jobs {
+		restarts += j.Restarts
+		if j.LostGPUh > float64(j.Restarts)*0.5*8+1e-9 {
+			t.Errorf("job %s lost %.2f GPU-h in %d restarts", j.ID, j.LostGPUh, j.Restarts)
+		}
+	}
+	if restarts == 0 {
+		t.Error("failures restarted no job")
+	}
+}
+
+func TestDeterministicJSON(t *testing.T) {
+	f := row(t, 120)
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Sizes = 500, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
+	g, _ := trace.NewGenerator(syn)
+	jobs := g.All()
+	run := func() string {
+		cfg := Default()
+		cfg.Failures = true
+		cfg.MTBF = 500 * time.Hour
+		cfg.Seed = 42
+		s, err := New(f, jobs, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := s.Run()
+		r.WallS, r.EventsPerS = 0, 0 // the only fields that depend on the machine
+		var b strings.Builder
+		if err := WriteJSON(&b, []*Result{r}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	a, b := run(), run()
+	if a != b {
+		t.Fatalf("same seed, different JSON:\n%s\n---\n%s", a, b)
+	}
+	if !strings.Contains(a, `"failures"`) {
+		t.Fatal("no summary")
+	}
+}
