@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+)
+
+func TestBenchEngineJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := Run(context.Background(), []string{"bench", "engine", "--example", "small", "-o", "json",
+		"--runs", "1", "--pending", "500", "--shapes", "1,8,32"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("bench engine: %v (%s)", err, errb.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("bad json: %v\n%s", err, out.String())
+	}
+	if rep.Accelerators != 128 || len(rep.Results) != 3 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, r := range rep.Results {
+		if r.Placed == 0 || r.PlacementsPerS <= 0 {
+			t.Errorf("shape %s: placed %d at %g/s", r.Shape, r.Placed, r.PlacementsPerS)
+		}
+	}
+	if rep.PendingJobs != 500 || rep.PassPlaced == 0 || rep.Pass100kPendingS <= 0 {
+		t.Errorf("pass: %+v", rep)
+	}
+	// the parent is shared: a second Run sees the same subcommand once
+	if n := len(benchCmd().Commands()); n < 1 {
+		t.Fatalf("bench has %d subcommands", n)
+	}
+}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Benchmarks on the million-GPU example, as the targets ask. Each
+// iteration places a batch of jobs of one shape into a fresh snapshot
+// (built outside the timer) and reports placements per second.
+
+func benchShape(b *testing.B, shape, jobs int) {
+	f := loadExample(b, "million-gpu")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	placed := 0
+	var elapsed time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := NewSnapshot(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, _ := New(Config{})
+		for j := range jobs {
+			if err := e.Submit(Job{ID: JobID(j + 1), Tenant: "t", Accelerators: shape}, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		r := e.Schedule(s, now)
+		elapsed += time.Since(t0)
+		if r.Placed == 0 {
+			b.Fatal("nothing placed")
+		}
+		placed += r.Placed
+	}
+	b.ReportMetric(float64(placed)/elapsed.Seconds(), "placements/s")
+}
+
+func BenchmarkPlace1(b *testing.B)    { benchShape(b, 1, 100_000) }
+func BenchmarkPlace8(b *testing.B)    { benchShape(b, 8, 100_000) }
+func BenchmarkPlace256(b *testing.B)  { benchShape(b, 256, 3_000) }
+func BenchmarkPlace1024(b *testing.B) { benchShape(b, 1024, 800) }
+
+// BenchmarkPass100k times one pass over 100,000 pending jobs of mixed
+// sizes on an empty million-GPU fleet: it places until the fleet is full
+// and explains why the rest wait.
+func BenchmarkPass100k(b *testing.B) {
+	f := loadExample(b, "million-gpu")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, _ := NewSnapshot(f)
+		e, _ := New(Config{Queue: "backfill"})
+		rng := rand.New(rand.NewPCG(1, 2))
+		sizes := []int{1, 1, 2, 4, 8, 8, 8, 16, 32, 64, 128, 256, 1024}
+		for j := range 100_000 {
+			e.Submit(Job{ID: JobID(j + 1), Tenant: "t", Accelerators: sizes[rng.IntN(len(sizes))],
+				Duration: time.Duration(1+rng.IntN(48)) * time.Hour}, now)
+		}
+		b.StartTimer()
+		r := e.Schedule(s, now)
+		if r.Placed == 0 {
+			b.Fatal("nothing placed")
+		}
+	}
+}
