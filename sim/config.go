@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"stargate/engine"
+	"stargate/trace"
 )
 
 // Config sets up a simulation. Zero fields take the defaults of Default.
@@ -45,9 +46,42 @@ type Config struct {
 	SampleInterval time.Duration
 	// Horizon stops the run (0 = when every job has finished).
 	Horizon time.Duration
+	// Inference, when set, runs one inference service beside the jobs,
+	// its load following a request trace.
+	Inference *Inference
 	// Progress, when set, is called now and then with the virtual time
 	// reached and the jobs completed; it must not block.
 	Progress func(now time.Duration, completed, total int)
+}
+
+// Inference is a long-running inference service: Accelerators held from
+// time 0 for len(Load) buckets, each accelerator loaded at Load[k] (0..1)
+// during bucket k. It runs at high priority and is never preempted; caps
+// on it are counted but do not stretch it, since its load is given.
+type Inference struct {
+	Accelerators int
+	Load         []float64
+	Bucket       time.Duration
+}
+
+// InferenceLoad turns requests into the load of a service of accelerators
+// that each serve tokensPerS tokens a second (context and generated alike):
+// in each bucket, the tokens asked over the tokens it could serve, at most 1.
+func InferenceLoad(reqs []trace.Request, accelerators int, tokensPerS float64, bucket time.Duration) []float64 {
+	if len(reqs) == 0 || accelerators < 1 || tokensPerS <= 0 || bucket <= 0 {
+		return nil
+	}
+	span := reqs[len(reqs)-1].Time
+	n := int(span/bucket.Seconds()) + 1
+	tokens := make([]float64, n)
+	for _, r := range reqs {
+		tokens[min(n-1, int(r.Time/bucket.Seconds()))] += float64(r.ContextTokens + r.GeneratedTokens)
+	}
+	capacity := float64(accelerators) * tokensPerS * bucket.Seconds()
+	for i := range tokens {
+		tokens[i] = min(1, tokens[i]/capacity)
+	}
+	return tokens
 }
 
 // LlamaMTBF is the per-accelerator mean time between failures implied by
@@ -118,6 +152,17 @@ func (c *Config) Validate() error {
 		"MTBF": c.MTBF, "repair time": c.RepairTime, "checkpoint interval": c.Checkpoint, "pass interval": c.PassInterval} {
 		if d <= 0 {
 			p = append(p, fmt.Sprintf("%s must be > 0, got %s", name, d))
+		}
+	}
+	if in := c.Inference; in != nil {
+		if in.Accelerators < 1 || len(in.Load) == 0 || in.Bucket <= 0 {
+			p = append(p, "inference service needs accelerators >= 1, a load and a bucket > 0")
+		}
+		for _, x := range in.Load {
+			if x < 0 || x > 1 || math.IsNaN(x) {
+				p = append(p, fmt.Sprintf("inference load must be in [0, 1], got %g", x))
+				break
+			}
 		}
 	}
 	if c.SampleInterval < 0 || c.Horizon < 0 {

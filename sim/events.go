@@ -11,6 +11,7 @@ const (
 	evFail
 	evRepair
 	evArrival
+	evLoad
 	evControl
 	evPass
 	evSample
@@ -20,7 +21,7 @@ type event struct {
 	at   time.Duration
 	kind kind
 	seq  uint64 // insertion order: ties stay first in, first out
-	job  int32  // evFinish, evArrival
+	job  int32  // evFinish, evArrival; evLoad: the load bucket
 	ver  uint32 // evFinish: the job's version when scheduled
 	node int32  // evRepair
 }

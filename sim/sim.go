@@ -34,6 +34,7 @@ type jobRun struct {
 	ver      uint32 // bumped when the pending finish event is stale
 	slots    []engine.Slot
 	capW     float64
+	util     float64 // load between idle (0) and TDP (1)
 	lostFail float64 // accelerator-seconds of work lost to failures
 	lostPre  float64 // ... and to preemption
 	restarts int32
@@ -50,7 +51,10 @@ type Sim struct {
 	eng  *engine.Engine
 	snap *engine.Snapshot
 	jobs []trace.Job
-	runs []jobRun
+	// nTrace is the number of workload jobs; an inference service, if
+	// any, is the job after them.
+	nTrace int
+	runs   []jobRun
 	ev   eventHeap
 	rng  *rand.Rand
 	now  time.Duration
@@ -127,8 +131,14 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("sim: jobs must be sorted by submission time (job %d)", i)
 		}
 	}
+	nTrace := len(jobs)
+	if in := cfg.Inference; in != nil {
+		span := time.Duration(len(in.Load)) * in.Bucket
+		jobs = append(jobs[:len(jobs):len(jobs)], trace.Job{ID: "inference", Tenant: "inference",
+			Duration: span.Seconds(), Accelerators: in.Accelerators})
+	}
 	s := &Sim{
-		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs,
+		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs, nTrace: nTrace,
 		runs:   make([]jobRun, len(jobs)),
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0xfa11)),
 		ctrlAt: -1, passAt: -1, lastPass: -cfg.PassInterval,
@@ -283,8 +293,14 @@ func (s *Sim) wantPass() {
 func (s *Sim) Run() *Result {
 	wall := time.Now()
 	s.cfg.Engine = s.eng.Config()
-	if len(s.jobs) > 0 {
+	if s.nTrace > 0 {
 		s.ev.push(event{at: seconds(s.jobs[0].Submit), kind: evArrival, job: 0})
+	}
+	if s.cfg.Inference != nil {
+		s.ev.push(event{at: 0, kind: evArrival, job: int32(s.nTrace)})
+		for k := 1; k < len(s.cfg.Inference.Load); k++ {
+			s.ev.push(event{at: time.Duration(k) * s.cfg.Inference.Bucket, kind: evLoad, job: int32(k)})
+		}
 	}
 	if s.cfg.Failures && s.f.Accelerators > 0 {
 		s.scheduleFailure()
@@ -301,6 +317,8 @@ func (s *Sim) Run() *Result {
 		switch e.kind {
 		case evArrival:
 			s.arrive(int(e.job))
+		case evLoad:
+			s.setLoad(int(e.job))
 		case evFinish:
 			if s.runs[e.job].ver == e.ver && s.runs[e.job].state == running {
 				s.finishJob(int(e.job))
@@ -393,7 +411,7 @@ func hourOfYear(t time.Time) int {
 
 func (s *Sim) arrive(i int) {
 	s.arrived++
-	if i+1 < len(s.jobs) {
+	if i+1 < s.nTrace {
 		s.ev.push(event{at: seconds(s.jobs[i+1].Submit), kind: evArrival, job: int32(i + 1)})
 	}
 	ej := s.engineJob(i)
@@ -410,6 +428,14 @@ func (s *Sim) arrive(i int) {
 
 func (s *Sim) engineJob(i int) engine.Job {
 	j := &s.jobs[i]
+	if i == s.nTrace { // the inference service, sized for its peak load
+		peak := 0.0
+		for _, x := range s.cfg.Inference.Load {
+			peak = max(peak, x)
+		}
+		return engine.Job{ID: engine.JobID(i + 1), Tenant: j.Tenant, Kind: engine.Inference, Priority: 100,
+			Accelerators: j.Accelerators, Duration: seconds(j.Duration), PowerFraction: max(peak, 0.01)}
+	}
 	return engine.Job{
 		ID:              engine.JobID(i + 1),
 		Tenant:          j.Tenant,
@@ -449,6 +475,10 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 		r.started, r.firstStart = true, s.now
 	}
 	r.state, r.slots, r.capW, r.rate, r.segStart = running, slots, 0, 1, s.now
+	r.util = s.cfg.Utilization
+	if i == s.nTrace {
+		r.util = s.cfg.Inference.Load[min(len(s.cfg.Inference.Load)-1, int(s.now/s.cfg.Inference.Bucket))]
+	}
 	s.power(i, +1)
 	s.allocated += s.jobs[i].Accelerators
 	s.scheduleFinish(i)
@@ -460,7 +490,7 @@ func (s *Sim) power(i int, sign float64) {
 	for _, sl := range r.slots {
 		k := float64(popcount(sl.Mask))
 		m := s.f.Nodes[sl.Node].Model
-		mean, amp := s.drawPerAccel(m, r.capW, int(sl.Node))
+		mean, amp := s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
 		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
 	}
 	for _, sl := range r.slots {
@@ -469,9 +499,10 @@ func (s *Sim) power(i int, sign float64) {
 }
 
 // drawPerAccel returns the mean and swing, in watts above idle, of one
-// accelerator of node model m running a job under cap capW (0 = none).
-func (s *Sim) drawPerAccel(m uint16, capW float64, node int) (mean, amp float64) {
-	u, a := s.cfg.Utilization, s.cfg.Swing
+// accelerator of node model m running a job at load u under cap capW
+// (0 = none).
+func (s *Sim) drawPerAccel(m uint16, u, capW float64, node int) (mean, amp float64) {
+	a := s.cfg.Swing
 	mean = s.busyW[m] * u
 	amp = s.swingW[m] * min(a, 1-u)
 	if capW > 0 {
@@ -490,13 +521,13 @@ func (s *Sim) drawPerAccel(m uint16, capW float64, node int) (mean, amp float64)
 // rateUnder is the progress rate of job i under its cap: (C/demand)^(1/3).
 func (s *Sim) rateUnder(i int) float64 {
 	r := &s.runs[i]
-	if r.capW <= 0 || len(r.slots) == 0 {
+	if r.capW <= 0 || len(r.slots) == 0 || i == s.nTrace {
 		return 1
 	}
 	n := int(r.slots[0].Node)
 	m := s.f.Nodes[n].Model
 	acc := s.f.NodeAccelerator(n)
-	demand := acc.IdleW + s.swingW[m]*(s.cfg.Utilization+min(s.cfg.Swing, 1-s.cfg.Utilization))
+	demand := acc.IdleW + s.swingW[m]*(r.util+min(s.cfg.Swing, 1-r.util))
 	if r.capW >= demand {
 		return 1
 	}
@@ -638,6 +669,18 @@ func (s *Sim) setCap(i int, capW float64) {
 	}
 	r.rate = s.rateUnder(i)
 	s.scheduleFinish(i)
+}
+
+// setLoad moves the inference service to load bucket k.
+func (s *Sim) setLoad(k int) {
+	i := s.nTrace
+	r := &s.runs[i]
+	if r.state != running {
+		return
+	}
+	s.power(i, -1)
+	r.util = s.cfg.Inference.Load[k]
+	s.power(i, +1)
 }
 
 func (s *Sim) uncapCount(i int) {

@@ -34,6 +34,8 @@ type simFlags struct {
 	outDir    string
 	cfg       sim.Config
 	quiet     bool
+	inferAcc  int
+	tokens    float64
 }
 
 func newSimCmd() *cobra.Command {
@@ -54,6 +56,10 @@ Workloads:
   --trace itp:PATH         ITP 2021 jobs (job_id,submission_time,duration,num_gpu);
                            repeat the flag for several files, each its own tenant
   --trace csv:PATH         any CSV of jobs, with --columns mapping its columns
+  --trace azure-llm:PATH   Azure LLM inference requests (TIMESTAMP,ContextTokens,
+                           GeneratedTokens): an inference service of
+                           --inference-accelerators whose load follows the
+                           requests' tokens per minute over --tokens-per-s each
   --synthetic              generated jobs (--jobs, --span, --sizes, --duration-median, --tenants)
 With no --trace, a synthetic workload runs. --scale K replicates the workload
 into K tenants with shifted arrivals to fill a large fleet. Bad rows are
@@ -99,6 +105,8 @@ The same --seed gives the same result, byte for byte, except the wall time.`,
 	fl.StringVarP(&f.output, "output", "o", "table", "output: table or json")
 	fl.StringVar(&f.outDir, "out", "", "write summary.json, jobs CSV, series CSV and report.html to this directory")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
+	fl.IntVar(&f.inferAcc, "inference-accelerators", 8, "azure-llm: accelerators of the inference service")
+	fl.Float64Var(&f.tokens, "tokens-per-s", 2000, "azure-llm: tokens one accelerator serves a second (an assumption; context and generated alike)")
 	return cmd
 }
 
@@ -211,9 +219,12 @@ func (f *simFlags) readTraces(stderr io.Writer) ([]trace.Job, error) {
 			}
 			cols = c
 		case "azure-llm":
-			return nil, fmt.Errorf("sim: --trace azure-llm: inference load replay is not available yet; use itp: or csv: job traces")
+			if err := f.readInference(path, stderr); err != nil {
+				return nil, err
+			}
+			continue
 		default:
-			return nil, fmt.Errorf("sim: --trace %q: unknown kind %q (itp, csv)", t, kind)
+			return nil, fmt.Errorf("sim: --trace %q: unknown kind %q (itp, csv, azure-llm)", t, kind)
 		}
 		r, err := os.Open(path)
 		if err != nil {
@@ -234,6 +245,35 @@ func (f *simFlags) readTraces(stderr io.Writer) ([]trace.Job, error) {
 		all = append(all, jobs...)
 	}
 	return all, nil
+}
+
+// readInference reads an Azure LLM request trace into the inference
+// service's load; --scale multiplies the request rate.
+func (f *simFlags) readInference(path string, stderr io.Writer) error {
+	if f.cfg.Inference != nil {
+		return fmt.Errorf("sim: one azure-llm trace at a time")
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	defer r.Close()
+	reqs, rep, err := trace.ReadAzureLLM(r, path, trace.Options{Strict: f.strict})
+	if err != nil {
+		return err
+	}
+	if rep.Skipped > 0 {
+		fmt.Fprintln(stderr, "warning:", rep)
+	}
+	if f.inferAcc < 1 || !(f.tokens > 0) {
+		return fmt.Errorf("sim: --inference-accelerators must be >= 1 and --tokens-per-s > 0")
+	}
+	load := sim.InferenceLoad(reqs, f.inferAcc, f.tokens/float64(f.scale), time.Minute)
+	if len(load) == 0 {
+		return fmt.Errorf("sim: %s has no requests", path)
+	}
+	f.cfg.Inference = &sim.Inference{Accelerators: f.inferAcc, Load: load, Bucket: time.Minute}
+	return nil
 }
 
 func writeSimDir(dir, title string, rs []*sim.Result) error {
