@@ -55,9 +55,9 @@ type Sim struct {
 	// any, is the job after them.
 	nTrace int
 	runs   []jobRun
-	ev   eventHeap
-	rng  *rand.Rand
-	now  time.Duration
+	ev     eventHeap
+	rng    *rand.Rand
+	now    time.Duration
 
 	// Power, per level and domain, in watts of IT draw: mean and swing
 	// amplitude (peak = mean + amp), and the rated limit.
