@@ -1,0 +1,97 @@
+package sim
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"stargate/examples"
+	"stargate/fleet"
+	"stargate/trace"
+)
+
+// BenchmarkITP2021 replays all ten ITP 2021 clusters (69,351 jobs) together
+// on testdata/itp.yaml, 2,048 H100. Target: under 2 s a run.
+func BenchmarkITP2021(b *testing.B) {
+	files, _ := filepath.Glob("../../shared/data/traces/itp2021/cluster*.csv")
+	if len(files) != 10 {
+		b.Skip("ITP 2021 traces not found under ../../shared/data (they ship in ../shared)")
+	}
+	f, err := fleet.Load("testdata/itp.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jobs []trace.Job
+	for _, p := range files {
+		r, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		js, _, err := trace.ReadJobs(r, p, trace.ITPColumns, trace.Options{Strict: true, Tenant: filepath.Base(p)})
+		r.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		jobs = append(jobs, js...)
+	}
+	trace.SortBySubmit(jobs)
+	if len(jobs) != 69_351 {
+		b.Fatalf("%d jobs", len(jobs))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := New(f, jobs, Default())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := s.Run()
+		if r.JobsCompleted != len(jobs) {
+			b.Fatalf("completed %d", r.JobsCompleted)
+		}
+		b.ReportMetric(float64(len(jobs))/r.WallS, "jobs/s")
+		b.ReportMetric(float64(r.Events)/r.WallS, "events/s")
+	}
+}
+
+// BenchmarkSyntheticYear simulates a year of 2,000,000 synthetic jobs on
+// examples/million-gpu.yaml (1,028,096 accelerators). Target: under 60 s
+// and 4 GiB. It takes tens of seconds: run it alone,
+//
+//	go test ./sim -run '^$' -bench SyntheticYear -benchtime 1x
+func BenchmarkSyntheticYear(b *testing.B) {
+	r, err := examples.Open("million-gpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := fleet.Parse(r)
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Span, syn.DurationMedian = 2_000_000, 365*86400, 20*3600
+	g, err := trace.NewGenerator(syn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := g.All()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		s, err := New(f, jobs, Default())
+		if err != nil {
+			b.Fatal(err)
+		}
+		res := s.Run()
+		if res.JobsCompleted != len(jobs) {
+			b.Fatalf("completed %d of %d", res.JobsCompleted, len(jobs))
+		}
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		b.ReportMetric(time.Since(start).Seconds(), "s/year")
+		b.ReportMetric(float64(m.Sys)/(1<<30), "GiB-sys")
+		b.ReportMetric(float64(len(jobs))/res.WallS, "jobs/s")
+	}
+}
