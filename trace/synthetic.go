@@ -71,6 +71,21 @@ func (s *Synthetic) Validate() error {
 	return nil
 }
 
+// MeanAcceleratorSeconds is the expected work of one job: the mean size
+// times the mean log-normal duration, median·exp(σ²/2) (ignoring the cut
+// at MaxDuration).
+func (s *Synthetic) MeanAcceleratorSeconds() float64 {
+	var w, a float64
+	for _, z := range s.Sizes {
+		w += z.Weight
+		a += z.Weight * float64(z.Accelerators)
+	}
+	if w == 0 {
+		return 1
+	}
+	return a / w * s.DurationMedian * math.Exp(s.DurationSigma*s.DurationSigma/2)
+}
+
 // ParseSizes reads "1:40,8:24,1024:2" (accelerators:weight, ...).
 func ParseSizes(spec string) ([]Size, error) {
 	var out []Size

@@ -36,6 +36,7 @@ type simFlags struct {
 	quiet     bool
 	inferAcc  int
 	tokens    float64
+	load      float64
 }
 
 func newSimCmd() *cobra.Command {
@@ -79,7 +80,8 @@ The same --seed gives the same result, byte for byte, except the wall time.`,
 	fl.StringArrayVar(&f.traces, "trace", nil, "workload trace: itp:PATH or csv:PATH (repeatable)")
 	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,unit=1")
 	fl.BoolVar(&f.synthetic, "synthetic", false, "generate a synthetic workload (the default when no --trace is given)")
-	fl.IntVar(&f.syn.Jobs, "jobs", syn.Jobs, "synthetic: number of jobs")
+	fl.IntVar(&f.syn.Jobs, "jobs", 0, "synthetic: number of jobs (default: enough for --load)")
+	fl.Float64Var(&f.load, "load", 0.5, "synthetic: offered load, the jobs' accelerator-hours over the fleet's during --span")
 	fl.DurationVar(&f.span, "span", time.Duration(syn.Span)*time.Second, "synthetic: arrivals spread over this long")
 	fl.StringVar(&f.sizes, "sizes", "1:40,2:8,4:8,8:24,16:6,64:8,256:4,1024:2", "synthetic: job sizes as accelerators:weight,...")
 	fl.DurationVar(&f.median, "duration-median", time.Duration(syn.DurationMedian)*time.Second, "synthetic: median job duration (log-normal)")
@@ -122,7 +124,7 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := f.workload(cmd, stderr)
+	jobs, err := f.workload(cmd, stderr, fl.Accelerators)
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 }
 
 // workload builds the jobs: synthetic, traces, or both.
-func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer) ([]trace.Job, error) {
+func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators int) ([]trace.Job, error) {
 	var jobs []trace.Job
 	if len(f.traces) == 0 || f.synthetic {
 		syn := trace.DefaultSynthetic()
@@ -180,13 +182,19 @@ func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer) ([]trace.Job, 
 			return nil, err
 		}
 		syn.Sizes = sizes
+		if syn.Jobs == 0 {
+			if !(f.load > 0 && f.load <= 10) {
+				return nil, fmt.Errorf("sim: --load must be in (0, 10], got %g", f.load)
+			}
+			syn.Jobs = max(1, int(f.load*float64(accelerators)*syn.Span/syn.MeanAcceleratorSeconds()))
+		}
 		g, err := trace.NewGenerator(syn)
 		if err != nil {
 			return nil, err
 		}
 		jobs = g.All()
 	} else {
-		for _, name := range []string{"jobs", "span", "sizes", "duration-median", "duration-sigma", "tenants"} {
+		for _, name := range []string{"jobs", "load", "span", "sizes", "duration-median", "duration-sigma", "tenants"} {
 			if cmd.Flags().Changed(name) {
 				return nil, fmt.Errorf("sim: --%s shapes a synthetic workload: add --synthetic", name)
 			}
