@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSimCompareJSONAndOut(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "sim", "--example", "small", "--jobs", "200", "--span", "2h", "--sizes", "1:3,8:2,32:1",
+		"--compare", "fifo,backfill,fair", "-o", "json", "--out", dir, "-q")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var got struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(got.Results) != 3 {
+		t.Fatalf("%d results", len(got.Results))
+	}
+	for i, p := range []string{"fifo", "backfill", "fair"} {
+		r := got.Results[i]
+		if r["policy"] != p || r["jobs_submitted"] != 200.0 || r["jobs_completed"] != 200.0 {
+			t.Errorf("result %d: %v %v %v", i, r["policy"], r["jobs_submitted"], r["jobs_completed"])
+		}
+		for _, k := range []string{"gpu_hours", "avg_jct_s", "p50_jct_s", "p95_jct_s", "p99_jct_s", "avg_wait_s", "utilization", "energy_mwh", "wall_s", "events"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("%s: no %q", p, k)
+			}
+		}
+	}
+	for _, name := range []string{"summary.json", "jobs-fifo.csv", "series-fair.csv", "report.html"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(page), "<polyline") || strings.Contains(string(page), "<script") {
+		t.Error("report.html should have inline SVG charts and no scripts")
+	}
+}
+
+func TestSimTraceBadRows(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "c.csv")
+	os.WriteFile(csv, []byte("job_id,submission_time,duration,num_gpu\na,0,60,1\nb,x,60,1\nc,5,60,2\n"), 0o644)
+	out, err := run(t, "sim", "--example", "small", "--trace", "itp:"+csv, "-q")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	if !strings.Contains(out, "1 bad rows skipped (lines 3") || !strings.Contains(out, "2 jobs") {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, err := run(t, "sim", "--example", "small", "--trace", "itp:"+csv, "--strict", "-q"); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("--strict: err = %v", err)
+	}
+}
+
+func TestSimErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sim", "--policy", "lottery"}, "lottery"},
+		{[]string{"sim", "--compare", "fifo,nope"}, "nope"},
+		{[]string{"sim", "--trace", "itp"}, "want KIND:PATH"},
+		{[]string{"sim", "--trace", "parquet:x"}, `unknown kind "parquet"`},
+		{[]string{"sim", "--trace", "itp:/nonexistent.csv"}, "no such file"},
+		{[]string{"sim", "--trace", "csv:/dev/null"}, "needs --columns"},
+		{[]string{"sim", "--trace", "itp:/dev/null", "--jobs", "5"}, "add --synthetic"},
+		{[]string{"sim", "--sizes", "8"}, "accelerators:weight"},
+		{[]string{"sim", "--utilization", "2"}, "utilization must be"},
+		{[]string{"sim", "--scale", "0"}, "--scale must be"},
+		{[]string{"sim", "-o", "yaml"}, "--output must be"},
+		{[]string{"sim", "--load", "-1"}, "--load must be"},
+	}
+	for _, c := range cases {
+		out, err := run(t, append(c.args, "-q", "--example", "small")...)
+		if err == nil {
+			t.Errorf("%v: no error\n%s", c.args, out)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %q lacks %q", c.args, err, c.want)
+		}
+	}
+}
