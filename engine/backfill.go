@@ -27,55 +27,35 @@ func (ps *pass) reserve(p *Pending) {
 	if len(in) == 0 {
 		return
 	}
-	type end struct {
-		pool int32
-		at   time.Time
-		n    int32
-		id   JobID
-	}
-	var ends []end
-	for _, a := range s.allocs {
-		if !in[a.pool] || a.Job.Duration <= 0 {
-			continue
-		}
-		n := int32(0)
-		for _, sl := range a.Slots {
-			if s.nodeState[sl.Node] == Up {
-				n += int32(popcount(sl.Mask))
-			}
-		}
-		ends = append(ends, end{a.pool, a.Start.Add(a.Job.Duration), n, a.Job.ID})
-	}
-	sort.Slice(ends, func(a, b int) bool {
-		if !ends[a].at.Equal(ends[b].at) {
-			return ends[a].at.Before(ends[b].at)
-		}
-		return ends[a].id < ends[b].id
-	})
-	best := reservation{}
+	// pools in index order, for determinism
 	pools := make([]int32, 0, len(in))
 	for pi := range in {
 		pools = append(pools, pi)
 	}
 	sort.Slice(pools, func(a, b int) bool { return pools[a] < pools[b] })
+	best := reservation{}
 	for _, pi := range pools {
-		avail := s.pools[pi].free
+		pp := s.pools[pi]
+		avail := pp.free
 		r := reservation{active: true, pool: pi, infinite: true}
 		if avail >= k {
 			// It has room but could not be placed (fragmented or power):
 			// hold the pool from now.
 			r.at, r.infinite, r.extra = ps.now, false, 0
 		} else {
-			for _, x := range ends {
-				if x.pool != pi {
-					continue
+			// walk running jobs by expected end until enough is freed
+			pp.ends.walk(func(a *Alloc) bool {
+				for _, sl := range a.Slots {
+					if s.nodeState[sl.Node] == Up {
+						avail += int32(popcount(sl.Mask))
+					}
 				}
-				avail += x.n
 				if avail >= k {
-					r.at, r.infinite, r.extra = x.at, false, avail-k
-					break
+					r.at, r.infinite, r.extra = time.Unix(0, a.endKey), false, avail-k
+					return false
 				}
-			}
+				return true
+			})
 		}
 		if !best.active || (!r.infinite && (best.infinite || r.at.Before(best.at))) {
 			best = r

@@ -71,3 +71,41 @@ func BenchmarkPass100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPassFullFleet times the steady state a simulator lives in: the
+// million-GPU fleet full of 8-GPU jobs with known durations, a blocked
+// 4096-GPU gang at the head of a backfill queue (so that every pass
+// computes its reservation), 10,000 jobs behind it, and preemption on with
+// the gang outranking everything.
+func BenchmarkPassFullFleet(b *testing.B) {
+	f := loadExample(b, "million-gpu")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, _ := NewSnapshot(f)
+	e, _ := New(Config{Queue: "backfill", Preemption: true, MinRuntime: time.Hour})
+	rng := rand.New(rand.NewPCG(1, 2))
+	id := JobID(0)
+	for range f.Accelerators / 8 {
+		id++
+		e.Submit(Job{ID: id, Tenant: "t", Accelerators: 8, Preemptible: true,
+			Duration: time.Duration(1+rng.IntN(48)) * time.Hour}, now)
+	}
+	if r := e.Schedule(s, now); r.Placed == 0 {
+		b.Fatal("nothing placed")
+	}
+	now = now.Add(time.Minute) // running jobs are inside their minimum run time
+	id++
+	e.Submit(Job{ID: id, Tenant: "t", Accelerators: 4096, Priority: 5, Duration: time.Hour}, now)
+	for range 10_000 {
+		id++
+		e.Submit(Job{ID: id, Tenant: "t", Accelerators: 1 + rng.IntN(8), Duration: time.Hour}, now)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now = now.Add(time.Second)
+		r := e.Schedule(s, now)
+		if len(r.Waiting) == 0 {
+			b.Fatal("nothing waits")
+		}
+	}
+}

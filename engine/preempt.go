@@ -8,6 +8,7 @@ import (
 // victim is a running job that a preemptor may stop.
 type victim struct {
 	a    *Alloc
+	rank int32         // position in cost order
 	lost time.Duration // work lost if stopped now (since its last checkpoint)
 	n    int32         // its accelerators on Up nodes
 }
@@ -23,6 +24,13 @@ func lostWork(a *Alloc, now time.Time) time.Duration {
 		return ran % a.Job.CheckpointEvery
 	}
 	return ran
+}
+
+// gain is what stopping victim v frees in domain dom.
+type gain struct {
+	dom int32
+	v   *victim
+	n   int32
 }
 
 // victimSet is a candidate set of victims in one domain.
@@ -57,21 +65,40 @@ func (ps *pass) preempt(p *Pending) bool {
 	j := &p.Job
 	k := int32(j.Accelerators)
 	elig := e.eligible(j)
-	inPool := map[int32]bool{}
+	// quick reject: not enough preemptible accelerators of lower priority
+	// in any pool the job may use
+	possible := false
 	for _, pi := range elig {
-		inPool[pi] = true
+		pp := s.pools[pi]
+		n := pp.free
+		for pr, c := range pp.preemptAcc {
+			if pr < j.Priority {
+				n += c
+			}
+		}
+		if n >= k {
+			possible = true
+			break
+		}
 	}
+	if !possible {
+		return false
+	}
+	// candidates: preemptible, lower priority, started before the cutoff
+	// (never at the instant they started, e.g. in this pass, nor within
+	// their minimum run time)
+	cutoff := ps.now.Add(-max(e.cfg.MinRuntime, 1)).UnixNano()
 	var cands []*victim
-	for _, a := range s.allocs {
-		if !inPool[a.pool] || !a.Job.Preemptible || a.Job.Priority >= j.Priority {
-			continue
-		}
-		// never at the instant it started (in this pass, say), nor before
-		// its minimum run time
-		if ran := ps.now.Sub(a.Start); ran <= 0 || ran < e.cfg.MinRuntime {
-			continue
-		}
-		cands = append(cands, &victim{a: a, lost: lostWork(a, ps.now)})
+	for _, pi := range elig {
+		s.pools[pi].preemptible.walk(func(a *Alloc) bool {
+			if a.startKey > cutoff {
+				return false
+			}
+			if a.Job.Priority < j.Priority {
+				cands = append(cands, &victim{a: a, lost: lostWork(a, ps.now)})
+			}
+			return true
+		})
 	}
 	if len(cands) == 0 {
 		return false
@@ -86,6 +113,9 @@ func (ps *pass) preempt(p *Pending) bool {
 		}
 		return a.a.Job.ID < b.a.Job.ID
 	})
+	for i, v := range cands {
+		v.rank = int32(i)
+	}
 	var best *victimSet
 	for _, pi := range elig {
 		pp := s.pools[pi]
@@ -99,9 +129,9 @@ func (ps *pass) preempt(p *Pending) bool {
 		for l < r.maxL && pp.cap[l] < k {
 			l++
 		}
-		// accelerators each victim would free in each domain of level l
-		gain := map[int32]map[*victim]int32{}
-		var doms []int32
+		// accelerators each victim would free in each domain of level l,
+		// grouped by domain, victims in cost order within a domain
+		var gains []gain
 		for _, v := range cands {
 			if v.a.pool != pi {
 				continue
@@ -110,52 +140,61 @@ func (ps *pass) preempt(p *Pending) bool {
 				if s.nodeState[sl.Node] != Up {
 					continue
 				}
-				d := s.ancestor(plNode, sl.Node, l)
-				m := gain[d]
-				if m == nil {
-					m = map[*victim]int32{}
-					gain[d] = m
-					doms = append(doms, d)
-				}
-				m[v] += int32(popcount(sl.Mask))
+				gains = append(gains, gain{dom: s.ancestor(plNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
 			}
 		}
-		sort.Slice(doms, func(a, b int) bool { return doms[a] < doms[b] })
-		for _, d := range doms {
+		sort.Slice(gains, func(a, b int) bool {
+			if gains[a].dom != gains[b].dom {
+				return gains[a].dom < gains[b].dom
+			}
+			return gains[a].v.rank < gains[b].v.rank
+		})
+		// merge the slots of one victim in one domain
+		merged := gains[:0]
+		for _, g := range gains {
+			if m := len(merged); m > 0 && merged[m-1].dom == g.dom && merged[m-1].v == g.v {
+				merged[m-1].n += g.n
+				continue
+			}
+			merged = append(merged, g)
+		}
+		for i := 0; i < len(merged); {
+			d := merged[i].dom
+			jEnd := i
+			for jEnd < len(merged) && merged[jEnd].dom == d {
+				jEnd++
+			}
+			group := merged[i:jEnd]
+			i = jEnd
 			free := pp.free
 			if l < plSite {
 				free = pp.lv[l].free[d-pp.off[l]]
 			}
 			need := k - free
-			set := &victimSet{}
-			for _, v := range cands {
+			var picked []gain
+			for _, g := range group {
 				if need <= 0 {
 					break
 				}
-				g := gain[d][v]
-				if g == 0 {
-					continue
-				}
-				set.vs = append(set.vs, v)
-				need -= g
+				picked = append(picked, g)
+				need -= g.n
 			}
-			if need > 0 || len(set.vs) == 0 {
+			if need > 0 || len(picked) == 0 {
 				continue
 			}
 			// drop victims that are not needed, the most costly first
-			for i := len(set.vs) - 1; i >= 0; i-- {
-				if g := gain[d][set.vs[i]]; need+g <= 0 {
-					need += g
-					set.vs = append(set.vs[:i], set.vs[i+1:]...)
+			for x := len(picked) - 1; x >= 0; x-- {
+				if need+picked[x].n <= 0 {
+					need += picked[x].n
+					picked = append(picked[:x], picked[x+1:]...)
 				}
 			}
-			set.maxPr = set.vs[0].a.Job.Priority
-			for _, v := range set.vs {
-				set.maxPr = max(set.maxPr, v.a.Job.Priority)
-				for _, sl := range v.a.Slots {
-					set.accel += int32(popcount(sl.Mask))
-				}
-				set.lost += v.lost
+			set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
+			for _, g := range picked {
+				set.vs = append(set.vs, g.v)
+				set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
+				set.accel += int32(g.v.a.accelerators())
+				set.lost += g.v.lost
 			}
 			if best == nil || set.better(best) {
 				best = set

@@ -216,6 +216,47 @@ func checkInvariants(t *rapid.T, s *Snapshot, e *Engine, m *model) {
 			}
 		}
 	}
+	// the pools' heaps hold exactly their running jobs, in heap order
+	for pi, p := range s.pools {
+		ends, pre := 0, 0
+		for _, id := range s.Running() {
+			a, _ := s.Alloc(id)
+			if a.pool != int32(pi) {
+				continue
+			}
+			if a.Job.Duration > 0 {
+				ends++
+				if a.endIdx < 0 || p.ends.items[a.endIdx] != a {
+					t.Fatalf("job %d missing from its pool's ends heap", id)
+				}
+			}
+			if a.Job.Preemptible {
+				pre++
+				if a.startIdx < 0 || p.preemptible.items[a.startIdx] != a {
+					t.Fatalf("job %d missing from its pool's preemptible heap", id)
+				}
+			}
+		}
+		for _, h := range []*allocHeap{&p.ends, &p.preemptible} {
+			for i := 1; i < len(h.items); i++ {
+				if h.less(i, (i-1)/2) {
+					t.Fatalf("pool %d: heap order broken at %d", pi, i)
+				}
+			}
+		}
+		if ends != len(p.ends.items) || pre != len(p.preemptible.items) {
+			t.Fatalf("pool %d: heaps hold %d and %d jobs, want %d and %d", pi, len(p.ends.items), len(p.preemptible.items), ends, pre)
+		}
+		// walk visits in key order
+		last := int64(-1 << 63)
+		p.ends.walk(func(a *Alloc) bool {
+			if a.endKey < last {
+				t.Fatalf("pool %d: walk out of order", pi)
+			}
+			last = a.endKey
+			return true
+		})
+	}
 	// each job in exactly one state
 	for id := range m.submitted {
 		_, pending := e.Pending(id)

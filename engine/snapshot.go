@@ -43,6 +43,10 @@ type Alloc struct {
 	DrawW int64
 
 	pool      int32
+	endIdx    int32     // position in the pool's ends heap, -1 if absent
+	startIdx  int32     // position in the pool's preemptible heap, -1 if absent
+	endKey    int64     // expected end, Unix ns (jobs of known duration)
+	startKey  int64     // start, Unix ns
 	seq       uint64    // queue position, kept across requeues
 	submitted time.Time // first submission
 	requeues  int
@@ -74,6 +78,12 @@ type pool struct {
 	maxW     float64
 	idleW    float64
 	siteName string
+	// running jobs of known duration by expected end (for backfill), and
+	// preemptible running jobs by start (for preemption) with their
+	// accelerators by priority
+	ends        allocHeap
+	preemptible allocHeap
+	preemptAcc  map[int]int32
 }
 
 // Snapshot is the engine's view of the fleet: which accelerators are free,
@@ -193,7 +203,8 @@ func (s *Snapshot) newPool(site int32, model int) *pool {
 	ai := f.Catalog.Accelerator(m.Accelerator)
 	a := &f.Catalog.Accelerators[ai]
 	p := &pool{site: site, model: model, accel: ai, perNode: int32(m.Accelerators),
-		nvlRack: m.NVLinkDomain == "rack", siteName: f.Sites[site].Name}
+		nvlRack: m.NVLinkDomain == "rack", siteName: f.Sites[site].Name,
+		ends: allocHeap{end: true}, preemptAcc: map[int]int32{}}
 	p.maxW = a.TDPW + m.OverheadW/float64(m.Accelerators)
 	p.idleW = a.IdleW + m.OverheadIdleW/float64(m.Accelerators)
 	// Ranges: halls [h0,h1), rows of those halls, racks, nodes.
@@ -317,6 +328,16 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.addDraw(sl.Node, int64(c)*a.DrawW)
 	}
 	s.allocs[a.Job.ID] = a
+	a.endIdx, a.startIdx = -1, -1
+	a.startKey = a.Start.UnixNano()
+	if a.Job.Duration > 0 {
+		a.endKey = a.Start.Add(a.Job.Duration).UnixNano()
+		p.ends.push(a)
+	}
+	if a.Job.Preemptible {
+		p.preemptible.push(a)
+		p.preemptAcc[a.Job.Priority] += int32(total)
+	}
 	s.tenants[a.Job.Tenant] += total
 	s.running += total
 	if s.epoch.IsZero() {
@@ -370,6 +391,13 @@ func (s *Snapshot) free(a *Alloc) {
 		s.addDraw(sl.Node, -int64(c)*a.DrawW)
 	}
 	delete(s.allocs, a.Job.ID)
+	p.ends.remove(a)
+	if a.startIdx >= 0 {
+		p.preemptible.remove(a)
+		if p.preemptAcc[a.Job.Priority] -= int32(total); p.preemptAcc[a.Job.Priority] == 0 {
+			delete(p.preemptAcc, a.Job.Priority)
+		}
+	}
 	s.startSum[a.Job.Tenant] -= float64(total) * a.Start.Sub(s.epoch).Seconds()
 	if s.tenants[a.Job.Tenant] -= total; s.tenants[a.Job.Tenant] == 0 {
 		delete(s.tenants, a.Job.Tenant)
