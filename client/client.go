@@ -1,0 +1,245 @@
+// Package client is the Go client of the Stargate control plane's HTTP
+// API, used by the stargate client commands, the API benchmark and the
+// end-to-end tests.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"stargate/server"
+	"stargate/store"
+)
+
+// Client talks to one server with one token.
+type Client struct {
+	// Base is the server's URL, "http://127.0.0.1:7070".
+	Base  string
+	Token string
+	HTTP  *http.Client
+}
+
+// New returns a client for a server URL (a bare host:port means http).
+func New(base, token string) *Client {
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 1024
+	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// Error is an error answer of the API.
+type Error struct {
+	Status int
+	server.ErrorBody
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s: %s", e.Status, http.StatusText(e.Status), e.ErrorBody.Error)
+	if len(e.Problems) > 1 || (len(e.Problems) == 1 && e.Problems[0].String() != e.ErrorBody.Error) {
+		for _, p := range e.Problems {
+			b.WriteString("\n  " + p.String())
+		}
+	}
+	return b.String()
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, body []byte, header http.Header, out any) (http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode >= 300 {
+		e := &Error{Status: res.StatusCode}
+		if json.Unmarshal(data, &e.ErrorBody) != nil || e.ErrorBody.Error == "" {
+			e.ErrorBody.Error = strings.TrimSpace(string(data))
+		}
+		return res.Header, e
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return res.Header, fmt.Errorf("client: decode %s %s: %w", method, path, err)
+		}
+	}
+	return res.Header, nil
+}
+
+func jsonBody(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// Submit sends a job spec (JSON or YAML, as contentType says) with an
+// optional idempotency key. replayed is true when the server answered
+// with the job of an earlier submit with the same key.
+func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key string) (job store.Job, replayed bool, err error) {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		h.Set(server.IdempotencyHeader, key)
+	}
+	hdr, err := c.do(ctx, "POST", "/v1/jobs", spec, h, &job)
+	return job, hdr.Get(server.ReplayedHeader) == "true", err
+}
+
+// SubmitSpec submits a spec value.
+func (c *Client) SubmitSpec(ctx context.Context, spec store.JobSpec, key string) (store.Job, error) {
+	j, _, err := c.Submit(ctx, jsonBody(spec), "application/json", key)
+	return j, err
+}
+
+// Job returns one job.
+func (c *Client) Job(ctx context.Context, id string) (store.Job, error) {
+	var j store.Job
+	_, err := c.do(ctx, "GET", server.JobPath(id), nil, nil, &j)
+	return j, err
+}
+
+// JobEvents returns a job's events.
+func (c *Client) JobEvents(ctx context.Context, id string) ([]store.Event, error) {
+	var out struct{ Events []store.Event }
+	_, err := c.do(ctx, "GET", server.JobPath(id)+"/events", nil, nil, &out)
+	return out.Events, err
+}
+
+// JobQuery selects jobs for Jobs.
+type JobQuery struct {
+	States []string
+	Tenant string
+	After  string
+	Limit  int
+}
+
+// Jobs returns one page of jobs.
+func (c *Client) Jobs(ctx context.Context, q JobQuery) (server.JobList, error) {
+	v := url.Values{}
+	if len(q.States) > 0 {
+		v.Set("state", strings.Join(q.States, ","))
+	}
+	if q.Tenant != "" {
+		v.Set("tenant", q.Tenant)
+	}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	path := "/v1/jobs"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out server.JobList
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out, err
+}
+
+// Cancel cancels a job and returns it.
+func (c *Client) Cancel(ctx context.Context, id string) (store.Job, error) {
+	var j store.Job
+	_, err := c.do(ctx, "DELETE", server.JobPath(id), nil, nil, &j)
+	return j, err
+}
+
+// Register registers a node.
+func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (store.Node, error) {
+	var n store.Node
+	_, err := c.do(ctx, "POST", "/v1/nodes", jsonBody(reg), nil, &n)
+	return n, err
+}
+
+// Heartbeat reports a node alive, with its draw when drawW is not nil.
+func (c *Client) Heartbeat(ctx context.Context, name string, drawW *float64) (server.HeartbeatReply, error) {
+	var out server.HeartbeatReply
+	_, err := c.do(ctx, "POST", server.NodePath(name)+"/heartbeat", jsonBody(server.Heartbeat{DrawW: drawW}), nil, &out)
+	return out, err
+}
+
+// Nodes lists the registered nodes.
+func (c *Client) Nodes(ctx context.Context) (server.NodeList, error) {
+	var out server.NodeList
+	_, err := c.do(ctx, "GET", "/v1/nodes", nil, nil, &out)
+	return out, err
+}
+
+// Drain drains a node.
+func (c *Client) Drain(ctx context.Context, name string) (store.Node, error) {
+	var n store.Node
+	_, err := c.do(ctx, "POST", server.NodePath(name)+"/drain", nil, nil, &n)
+	return n, err
+}
+
+// Power returns the power tree down to depth (site, hall, row, rack; ""
+// for the server's default), for one site or all ("").
+func (c *Client) Power(ctx context.Context, depth, site string) (server.PowerReport, error) {
+	v := url.Values{}
+	if depth != "" {
+		v.Set("depth", depth)
+	}
+	if site != "" {
+		v.Set("site", site)
+	}
+	path := "/v1/power"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out server.PowerReport
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out, err
+}
+
+// CreateToken mints a token (admin only).
+func (c *Client) CreateToken(ctx context.Context, req server.TokenRequest) (server.TokenCreated, error) {
+	var out server.TokenCreated
+	_, err := c.do(ctx, "POST", "/v1/tokens", jsonBody(req), nil, &out)
+	return out, err
+}
+
+// Status returns the server's status as seen with this token.
+func (c *Client) Status(ctx context.Context) (server.Status, error) {
+	var out server.Status
+	_, err := c.do(ctx, "GET", "/v1/status", nil, nil, &out)
+	return out, err
+}
+
+// Healthz returns whether the server answers and whether it leads.
+func (c *Client) Healthz(ctx context.Context) (leader bool, err error) {
+	var out struct{ Leader bool }
+	_, err = c.do(ctx, "GET", "/healthz", nil, nil, &out)
+	return out.Leader, err
+}

@@ -1,0 +1,198 @@
+// Package apibench measures the control plane's API: it starts a server
+// on 127.0.0.1 with a fresh SQLite or PostgreSQL store and drives it over
+// HTTP with concurrent submitters (client.Bench), reporting durable
+// submits per second and latency percentiles. `stargate bench api` runs it.
+package apibench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"stargate/client"
+	"stargate/fleet"
+	"stargate/server"
+	"stargate/store"
+)
+
+// Options configures Run.
+type Options struct {
+	// Stores lists the backends to measure: "sqlite", "postgres".
+	Stores []string
+	// Postgres is the DSN of a PostgreSQL database the benchmark may
+	// create (and drops) a schema in.
+	Postgres string
+	Fleet    *fleet.Fleet
+	Bench    client.BenchOptions
+	// JSON prints a JSON report instead of a table.
+	JSON bool
+}
+
+// Result is one backend's measurement.
+type Result struct {
+	Store string `json:"store"`
+	client.BenchResult
+	// Batch is the mean number of jobs per group commit, and Commit the
+	// mean time of one.
+	Batch  float64       `json:"mean_batch"`
+	Commit time.Duration `json:"mean_commit_ns"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Clients int      `json:"clients"`
+	Results []Result `json:"results"`
+}
+
+// Run measures each backend in turn and writes the report to w.
+func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
+	o.Bench.KeyPrefix = fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	if o.Bench.Clients == 0 {
+		o.Bench.Clients = 64
+	}
+	rep := Report{Clients: o.Bench.Clients}
+	if !o.JSON {
+		fmt.Fprintf(w, "API benchmark: %d concurrent clients submitting over HTTP on 127.0.0.1; a submit counts once its 201 arrives (job committed)\n", o.Bench.Clients)
+		fmt.Fprintf(w, "%-10s %10s %12s %9s %9s %9s %7s %10s %7s\n", "store", "submits", "submits/s", "p50 ms", "p99 ms", "max ms", "batch", "commit ms", "errors")
+	}
+	for _, kind := range o.Stores {
+		r, err := runOne(ctx, kind, o)
+		if err != nil {
+			return rep, fmt.Errorf("apibench: %s: %w", kind, err)
+		}
+		rep.Results = append(rep.Results, r)
+		if !o.JSON {
+			fmt.Fprintf(w, "%-10s %10d %12.0f %9.2f %9.2f %9.2f %7.1f %10.2f %7d\n", r.Store, r.Submits, r.PerSecond,
+				ms(r.P50), ms(r.P99), ms(r.Max), r.Batch, ms(r.Commit), r.Errors)
+			if r.FirstError != "" {
+				fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
+			}
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return rep, enc.Encode(rep)
+	}
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func runOne(ctx context.Context, kind string, o Options) (Result, error) {
+	var st store.Store
+	cfg := server.Config{Fleet: o.Fleet}
+	switch kind {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "stargate-bench-")
+		if err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(dir)
+		st, _, err = server.OpenStore(ctx, "sqlite:"+filepath.Join(dir, "stargate.db"), dir)
+		if err != nil {
+			return Result{}, err
+		}
+	case "postgres":
+		if o.Postgres == "" {
+			return Result{}, fmt.Errorf("no PostgreSQL DSN (--postgres or STARGATE_BENCH_POSTGRES)")
+		}
+		dsn, drop, err := freshSchema(ctx, o.Postgres)
+		if err != nil {
+			return Result{}, err
+		}
+		defer drop()
+		st, _, err = server.OpenStore(ctx, dsn, "")
+		if err != nil {
+			return Result{}, err
+		}
+		cfg.Committers = 4
+	default:
+		return Result{}, fmt.Errorf("unknown store %q (sqlite, postgres)", kind)
+	}
+	defer st.Close()
+	cfg.Store = st
+	srv, err := server.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	secret, _, err := srv.MintToken(ctx, store.RoleUser, "bench", "bench")
+	if err != nil {
+		return Result{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Result{}, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, server.ServeOptions{Listener: ln}) }()
+	defer func() { stop(); <-done }()
+
+	c := client.New("http://"+ln.Addr().String(), secret)
+	res, err := client.Bench(ctx, c, o.Bench)
+	if err != nil {
+		return Result{}, err
+	}
+	batch, commit := commitStats(srv)
+	return Result{Store: kind, BenchResult: res, Batch: batch, Commit: commit}, nil
+}
+
+// commitStats reads the server's group-commit histograms: the mean jobs
+// per commit and the mean time of one.
+func commitStats(srv *server.Server) (batch float64, commit time.Duration) {
+	mfs, err := srv.Registry().Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		if len(mf.Metric) == 0 {
+			continue
+		}
+		h := mf.Metric[0].GetHistogram()
+		if h.GetSampleCount() == 0 {
+			continue
+		}
+		mean := h.GetSampleSum() / float64(h.GetSampleCount())
+		switch mf.GetName() {
+		case "stargate_submit_batch_jobs":
+			batch = mean
+		case "stargate_submit_commit_duration_seconds":
+			commit = time.Duration(mean * 1e9)
+		}
+	}
+	return batch, commit
+}
+
+// freshSchema creates a schema for one run and returns a DSN using it and
+// a function that drops it.
+func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+			c.Close(context.Background())
+		}
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + name, drop, nil
+}
