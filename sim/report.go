@@ -24,6 +24,7 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	row("policy", func(r *Result) string { return r.Policy })
 	row("jobs submitted", func(r *Result) string { return count(float64(r.JobsSubmitted)) })
 	row("jobs completed", func(r *Result) string { return count(float64(r.JobsCompleted)) })
+	row("jobs rejected (too large)", func(r *Result) string { return count(float64(r.JobsRejected)) })
 	row("jobs unfinished", func(r *Result) string { return count(float64(r.JobsUnfinished)) })
 	row("GPU-hours", func(r *Result) string { return count(r.GPUHours) })
 	row("JCT avg / p50", func(r *Result) string { return dur(r.AvgJCT) + " / " + dur(r.P50JCT) })

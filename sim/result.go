@@ -66,7 +66,9 @@ type Result struct {
 	Accelerators  int    `json:"accelerators"`
 	JobsSubmitted int    `json:"jobs_submitted"`
 	JobsCompleted int    `json:"jobs_completed"`
-	// JobsUnfinished were still queued or running at the end (or never fit).
+	// JobsRejected asked for more accelerators than the fleet has.
+	JobsRejected int `json:"jobs_rejected"`
+	// JobsUnfinished were still queued or running at the end.
 	JobsUnfinished int     `json:"jobs_unfinished"`
 	GPUHours       float64 `json:"gpu_hours"` // work of completed jobs
 	AvgJCT         float64 `json:"avg_jct_s"`
@@ -131,7 +133,8 @@ func (s *Sim) result(wall time.Duration) *Result {
 		Makespan: s.lastFinish.Seconds(), WallS: wall.Seconds(), Series: s.series,
 		CapEvents: s.capEvents, CappedSeconds: s.cappedSecs, CappedGPUHours: s.cappedAccelSecs / 3600,
 	}
-	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted
+	r.JobsRejected = s.rejected
+	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted - r.JobsRejected
 	if r.WallS > 0 {
 		r.EventsPerS = float64(s.events) / r.WallS
 	}
@@ -148,11 +151,11 @@ func (s *Sim) result(wall time.Duration) *Result {
 			LostGPUh: (run.lostFail + run.lostPre) / 3600}
 		if run.started {
 			rec.Start = run.firstStart.Seconds()
-			wait = append(wait, rec.Start-j.Submit)
+			wait = append(wait, max(0, rec.Start-j.Submit)) // the clock rounds arrivals to the nanosecond
 		}
 		if run.state == done && run.finish >= 0 {
 			rec.Finish = run.finish.Seconds()
-			jct = append(jct, rec.Finish-j.Submit)
+			jct = append(jct, max(0, rec.Finish-j.Submit))
 			r.GPUHours += j.GPUSeconds() / 3600
 		}
 		r.Preemptions += int(run.preempts)

@@ -415,6 +415,14 @@ func (s *Sim) arrive(i int) {
 		s.ev.push(event{at: seconds(s.jobs[i+1].Submit), kind: evArrival, job: int32(i + 1)})
 	}
 	ej := s.engineJob(i)
+	// A job larger than the whole fleet could never start: it is refused
+	// at submission, as a batch system refuses an impossible request,
+	// rather than left to block a strict FIFO queue for ever.
+	if ej.Accelerators > s.f.Accelerators {
+		s.runs[i].state, s.runs[i].finish = done, -1
+		s.rejected++
+		return
+	}
 	if err := s.eng.Submit(ej, s.cfg.Start.Add(s.now)); err != nil {
 		// An invalid job is counted as never finishing; the trace reader
 		// already refuses the bad rows that could cause this.
