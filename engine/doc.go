@@ -45,7 +45,7 @@
 //	}
 //	for _, w := range res.Waiting { /* show snap.Describe(w.Reason) */ }
 //
-//	snap.Release(id)              // a job completed or was cancelled while running
+//	snap.Release(id, now)         // a job completed or was cancelled while running
 //	eng.FailNode(snap, node, now) // a node was lost: its jobs are requeued with backoff
 //	snap.SetNodeState(node, engine.Drained)
 //	snap.SetMeasured(fleet.LevelRow, row, watts)

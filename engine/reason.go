@@ -51,13 +51,12 @@ const (
 	// Headroom: an uncap, because measured draw fell below the lower
 	// threshold everywhere the job runs.
 	Headroom Code = "headroom"
-	// DispatchPack, DispatchCapacity, DispatchPrice and DispatchCarbon name
-	// the site policy behind a Dispatch decision.
-	DispatchPack     Code = "pack"
+	// DispatchCapacity, DispatchPrice and DispatchCarbon name the site
+	// policy behind a Dispatch decision (a policy added to a Registry uses
+	// its own name). The default, pack, emits no Dispatch decisions.
 	DispatchCapacity Code = "capacity"
 	DispatchPrice    Code = "price"
 	DispatchCarbon   Code = "carbon"
-	DispatchPinned   Code = "pinned"
 )
 
 // Reason is a Code with the domain or job it concerns. It is data: compare

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"stargate/fleet"
+)
+
+// TestEveryReasonExplained checks that the scenario scripts show every
+// reason a job can wait for and every reason behind a decision, so that
+// each has a story that explains it.
+func TestEveryReasonExplained(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txt")
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	text := all.String()
+	waits := []Code{NoMatch, NoDomain, Busy, Fragmented, Power, Quota, Blocked, Reserved, Backoff}
+	for _, c := range waits {
+		if !strings.Contains(text, " "+string(c)+"\n") && !strings.Contains(text, " "+string(c)+":") {
+			t.Errorf("no script shows a job waiting for %q", c)
+		}
+	}
+	decided := []Code{Fits, Backfilled, Preempting, PreemptedFor, OverLimit, Headroom,
+		DispatchCapacity, DispatchPrice, DispatchCarbon}
+	for _, c := range decided {
+		if !strings.Contains(text, "("+string(c)) {
+			t.Errorf("no script shows a decision for %q", c)
+		}
+	}
+}
+
+type namedPolicy struct{ priorityPolicy }
+
+func (namedPolicy) Name() string { return "fifo" }
+
+func TestRegistryRejectsDuplicates(t *testing.T) {
+	r := NewRegistry()
+	if err := r.RegisterQueue(namedPolicy{}); !errors.Is(err, ErrDuplicatePolicy) {
+		t.Fatalf("RegisterQueue(fifo again) = %v, want ErrDuplicatePolicy", err)
+	}
+	if err := r.RegisterSite(priceSites{}); !errors.Is(err, ErrDuplicatePolicy) {
+		t.Fatalf("RegisterSite(price again) = %v, want ErrDuplicatePolicy", err)
+	}
+	if _, err := New(Config{Queue: "lottery"}); !errors.Is(err, ErrUnknownPolicy) {
+		t.Fatalf("New(lottery) = %v, want ErrUnknownPolicy", err)
+	}
+	if got := strings.Join(r.QueueNames(), ","); got != "backfill,fair,fifo,priority" {
+		t.Fatalf("QueueNames = %s", got)
+	}
+	if got := strings.Join(r.SiteNames(), ","); got != "capacity,carbon,pack,price" {
+		t.Fatalf("SiteNames = %s", got)
+	}
+}
+
+func TestJobValidate(t *testing.T) {
+	bad := []Job{
+		{ID: 1},
+		{ID: 2, Accelerators: 6, PerNode: 4},
+		{ID: 3, Accelerators: 1, PowerFraction: 1.5},
+		{ID: 4, Accelerators: 1, Duration: -time.Second},
+		{ID: 5, Accelerators: 1, Topology: 99},
+	}
+	for _, j := range bad {
+		if err := j.Validate(); !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("job %d: Validate = %v, want ErrInvalidJob", j.ID, err)
+		}
+	}
+	e, _ := New(Config{})
+	now := time.Unix(0, 0)
+	if err := e.Submit(Job{ID: 1, Accelerators: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Submit(Job{ID: 1, Accelerators: 1}, now); !errors.Is(err, ErrDuplicateJob) {
+		t.Fatalf("second Submit = %v, want ErrDuplicateJob", err)
+	}
+}
+
+// TestRestoreRebuildsTheSameState is what a server does after a restart:
+// a fresh snapshot, restored from the allocations it stored, is the same
+// as the one that made them.
+func TestRestoreRebuildsTheSameState(t *testing.T) {
+	f := loadExample(t, "small")
+	s, _ := NewSnapshot(f)
+	e, _ := New(Config{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, n := range []int{8, 3, 32, 5, 16} {
+		e.Submit(Job{ID: JobID(i + 1), Tenant: "t", Accelerators: n, Preemptible: i%2 == 0, Duration: time.Hour}, now)
+	}
+	if r := e.Schedule(s, now); r.Placed != 5 {
+		t.Fatalf("placed %d", r.Placed)
+	}
+	r, _ := NewSnapshot(f)
+	for _, id := range s.Running() {
+		a, _ := s.Alloc(id)
+		if err := r.Restore(a.Job, a.Slots, a.Start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Free() != s.Free() || r.Allocated() != s.Allocated() {
+		t.Fatalf("restored: free %d allocated %d, want %d %d", r.Free(), r.Allocated(), s.Free(), s.Allocated())
+	}
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		for d := range f.Domains(l) {
+			if r.Draw(l, d) != s.Draw(l, d) {
+				t.Fatalf("%s %d: draw %d, want %d", l, d, r.Draw(l, d), s.Draw(l, d))
+			}
+		}
+	}
+	for i := range f.Accelerators {
+		if r.Owner(i) != s.Owner(i) {
+			t.Fatalf("accelerator %d: owner %d, want %d", i, r.Owner(i), s.Owner(i))
+		}
+	}
+	// restoring onto taken accelerators, or twice, fails
+	a, _ := s.Alloc(1)
+	if err := r.Restore(Job{ID: 99, Accelerators: 8}, a.Slots, now); err == nil {
+		t.Fatal("Restore onto allocated accelerators succeeded")
+	}
+	if err := r.Restore(a.Job, a.Slots, now); !errors.Is(err, ErrDuplicateJob) {
+		t.Fatalf("Restore twice = %v, want ErrDuplicateJob", err)
+	}
+}
+
+func TestEnergyAtFollowsProfiles(t *testing.T) {
+	carbon := 400.0
+	site := &fleet.Site{Domain: fleet.Domain{LimitW: 120e6}, PUE: 1.2, Energy: []fleet.EnergySource{
+		{Source: "solar", MW: 50, PriceUSDPerMWh: 30, Profile: fleet.Profile{Output: noonOnly()}},
+		{Source: "grid", Share: 1, PriceUSDPerMWh: 60, CarbonGPerKWh: &carbon},
+	}}
+	noon := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	night := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	// at noon solar covers 50 of 100 IT MW: half at 30, half at 60
+	if p, c := EnergyAt(site, noon); p != 45 || c != (48+400)/2.0 {
+		t.Fatalf("noon: price %g carbon %g", p, c)
+	}
+	if p, c := EnergyAt(site, night); p != 60 || c != 400 {
+		t.Fatalf("night: price %g carbon %g", p, c)
+	}
+}
+
+func noonOnly() []float64 {
+	v := make([]float64, 24)
+	v[12] = 1
+	return v
+}
