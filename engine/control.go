@@ -102,13 +102,12 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 			}
 		}
 	}
-	ids := s.Running()
 	capped := map[JobID]bool{}
 	if len(over) > 0 {
-		// each running job's accelerators in each overloaded domain
+		// each running job's accelerators in each overloaded domain, in
+		// job order
 		share := map[domKey][]jobShare{}
-		for _, id := range ids {
-			a := s.allocs[id]
+		for _, a := range s.allocs {
 			if a.CapW > 0 {
 				continue
 			}
@@ -117,6 +116,10 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 					share[k.key] = append(share[k.key], jobShare{a, k.n})
 				}
 			}
+		}
+		for _, k := range over {
+			sh := share[k]
+			sort.Slice(sh, func(i, j int) bool { return sh[i].a.Job.ID < sh[j].a.Job.ID })
 		}
 		for _, k := range over {
 			x := excess[k]
@@ -135,6 +138,7 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 				a := js[i].a
 				capW, _ := s.capSaving(a, c.MinCapFraction)
 				a.CapW = capW
+				s.capped[a.Job.ID] = a
 				capped[a.Job.ID] = true
 				out = append(out, Decision{Action: Cap, Job: a.Job.ID, Site: a.Site, CapW: capW,
 					Reason: Reason{Code: OverLimit, Level: k.l, Domain: k.d}})
@@ -144,11 +148,12 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 	// uncap, highest priority first, while every domain stays under the
 	// lower threshold
 	var cappedJobs []*Alloc
-	for _, id := range ids {
-		if a := s.allocs[id]; a.CapW > 0 && !capped[id] {
+	for id, a := range s.capped {
+		if !capped[id] {
 			cappedJobs = append(cappedJobs, a)
 		}
 	}
+	sort.Slice(cappedJobs, func(i, j int) bool { return cappedJobs[i].Job.ID < cappedJobs[j].Job.ID })
 	sort.SliceStable(cappedJobs, func(i, j int) bool { return cappedJobs[i].Job.Priority > cappedJobs[j].Job.Priority })
 	extra := map[domKey]float64{}
 	for _, a := range cappedJobs {
@@ -171,6 +176,7 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 			extra[k.key] += restore * float64(k.n)
 		}
 		a.CapW = 0
+		delete(s.capped, a.Job.ID)
 		out = append(out, Decision{Action: Uncap, Job: a.Job.ID, Site: a.Site, Reason: reason(Headroom)})
 	}
 	return out

@@ -20,6 +20,7 @@ const (
 
 var actionNames = [...]string{"place", "preempt", "cap", "uncap", "dispatch"}
 
+// String returns the action's name.
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
 		return actionNames[a]

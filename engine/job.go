@@ -21,6 +21,7 @@ const (
 
 var kindNames = [...]string{"training", "inference", "batch"}
 
+// String returns the kind's name.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -57,6 +58,7 @@ const (
 
 var topologyNames = [...]string{"any", "node", "nvlink", "rack", "row", "hall", "site"}
 
+// String returns the level's name.
 func (t Topology) String() string {
 	if int(t) < len(topologyNames) {
 		return topologyNames[t]

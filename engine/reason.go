@@ -73,6 +73,8 @@ type Reason struct {
 
 func reason(c Code) Reason { return Reason{Code: c, Domain: -1} }
 
+// String returns the reason with the index of the domain or job it
+// concerns ("power:row#12"); Snapshot.Describe names the domain instead.
 func (r Reason) String() string {
 	if r.Domain >= 0 {
 		return string(r.Code) + ":" + r.Level.String() + "#" + itoa(int(r.Domain))

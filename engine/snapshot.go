@@ -23,6 +23,7 @@ const (
 
 var nodeStateNames = [...]string{"up", "drained", "down"}
 
+// String returns the state's name.
 func (s NodeState) String() string {
 	if int(s) < len(nodeStateNames) {
 		return nodeStateNames[s]
@@ -106,8 +107,9 @@ type Snapshot struct {
 	limit    [4][]int64
 	measured [4][]int64
 	allocs   map[JobID]*Alloc
-	tenants  map[string]int // accelerators running by tenant
-	running  int            // accelerators allocated
+	capped   map[JobID]*Alloc // running jobs with a cap
+	tenants  map[string]int   // accelerators running by tenant
+	running  int              // accelerators allocated
 	// Accelerator-seconds by tenant: done holds finished runs; startSum
 	// holds Σ accelerators × start (seconds since epoch) of running ones,
 	// so that the total to any time is done + running×t − startSum.
@@ -129,6 +131,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		nodeMask:  make([]uint64, len(f.Nodes)),
 		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
+		capped:    map[JobID]*Alloc{},
 		tenants:   map[string]int{},
 		done:      map[string]float64{},
 		startSum:  map[string]float64{},
@@ -328,6 +331,9 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.addDraw(sl.Node, int64(c)*a.DrawW)
 	}
 	s.allocs[a.Job.ID] = a
+	if a.CapW > 0 {
+		s.capped[a.Job.ID] = a
+	}
 	a.endIdx, a.startIdx = -1, -1
 	a.startKey = a.Start.UnixNano()
 	if a.Job.Duration > 0 {
@@ -391,6 +397,7 @@ func (s *Snapshot) free(a *Alloc) {
 		s.addDraw(sl.Node, -int64(c)*a.DrawW)
 	}
 	delete(s.allocs, a.Job.ID)
+	delete(s.capped, a.Job.ID)
 	p.ends.remove(a)
 	if a.startIdx >= 0 {
 		p.preemptible.remove(a)
