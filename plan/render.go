@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"stargate/internal/human"
 )
 
 // WriteTable writes the report as aligned text tables: sites with region
@@ -143,11 +145,11 @@ func num(x float64) string {
 func mw(x float64) string {
 	s := strconv.FormatFloat(x, 'f', 1, 64)
 	whole, frac, _ := strings.Cut(s, ".")
-	return group(whole) + "." + frac
+	return human.Group(whole) + "." + frac
 }
 
 // count formats a quantity rounded to a whole number with separators.
-func count(x float64) string { return group(strconv.FormatFloat(math.Round(x), 'f', 0, 64)) }
+func count(x float64) string { return human.Count(x) }
 
 // usd formats money, "-" when unknown (zero).
 func usd(x float64) string {
@@ -155,20 +157,4 @@ func usd(x float64) string {
 		return "-"
 	}
 	return count(x)
-}
-
-func group(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
+
+	"stargate/internal/human"
 )
 
 // WriteTable writes one column per result, so that policies compare side
@@ -112,32 +113,6 @@ func WriteSeriesCSV(w io.Writer, r *Result) error {
 
 func num(x float64) string { return strconv.FormatFloat(round(x, 6), 'f', -1, 64) }
 
-func count(x float64) string {
-	s := strconv.FormatFloat(x, 'f', 0, 64)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func count(x float64) string { return human.Count(x) }
 
-// dur formats seconds for people: 45s, 12.5m, 3.2h, 4.1d.
-func dur(s float64) string {
-	switch {
-	case s < 120:
-		return fmt.Sprintf("%.0fs", s)
-	case s < 7200:
-		return fmt.Sprintf("%.1fm", s/60)
-	case s < 172800:
-		return fmt.Sprintf("%.1fh", s/3600)
-	}
-	return fmt.Sprintf("%.1fd", s/86400)
-}
+func dur(s float64) string { return human.Seconds(s) }
