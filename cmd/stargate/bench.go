@@ -97,6 +97,8 @@ type benchShape struct {
 	AllocsPerPlacement float64 `json:"allocs_per_placement"`
 	BytesPerPlacement  float64 `json:"bytes_per_placement"`
 	TargetPerS         float64 `json:"target_per_s"`
+	// Note says why a shape has no figures (it fits no site of the fleet).
+	Note string `json:"note,omitempty"`
 }
 
 // benchReport is what "bench engine -o json" prints.
@@ -214,7 +216,11 @@ func benchPlacements(f *fleet.Fleet, k, runs int) (benchShape, error) {
 		d := time.Since(t0)
 		runtime.ReadMemStats(&m1)
 		if res.Placed == 0 {
-			return r, fmt.Errorf("bench engine: no %d-accelerator job could be placed on this fleet", k)
+			r.Note = "no job of this size fits a site of this fleet"
+			if len(res.Waiting) > 0 {
+				r.Note += " (" + string(res.Waiting[0].Reason.Code) + ")"
+			}
+			return r, nil
 		}
 		r.Placed = res.Placed
 		rates = append(rates, float64(res.Placed)/d.Seconds())
@@ -293,6 +299,10 @@ func printBench(w io.Writer, r *benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SHAPE\tJOBS\tPLACED\tSECONDS\tPLACEMENTS/S\tRANGE\tALLOCS/PLACEMENT\tBYTES/PLACEMENT\tTARGET\t")
 	for _, s := range r.Results {
+		if s.Note != "" {
+			fmt.Fprintf(tw, "%d\t%s\t0\t-\t-\t-\t-\t-\tsee below\t\n", s.Accelerators, groupDigits(s.Jobs))
+			continue
+		}
 		target := "-"
 		if s.TargetPerS > 0 {
 			target = ">= " + groupDigits(int(s.TargetPerS))
@@ -302,11 +312,16 @@ func printBench(w io.Writer, r *benchReport) {
 				target += " MISSED"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.3f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.Accelerators, groupDigits(s.Jobs), groupDigits(s.Placed),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.4f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.Accelerators, groupDigits(s.Jobs), groupDigits(s.Placed),
 			s.Seconds, groupDigits(int(s.PlacementsPerS)), groupDigits(int(s.PlacementsPerSMin)), groupDigits(int(s.PlacementsPerSMax)),
 			s.AllocsPerPlacement, s.BytesPerPlacement, target)
 	}
 	tw.Flush()
+	for _, s := range r.Results {
+		if s.Note != "" {
+			fmt.Fprintf(w, "%d accelerators: %s\n", s.Accelerators, s.Note)
+		}
+	}
 	if r.PendingJobs > 0 {
 		verdict := "ok"
 		if r.Pass100kPendingS >= 1 {

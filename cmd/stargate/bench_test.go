@@ -10,7 +10,7 @@ import (
 func TestBenchEngineJSON(t *testing.T) {
 	var out, errb bytes.Buffer
 	err := Run(context.Background(), []string{"bench", "engine", "--example", "small", "-o", "json",
-		"--runs", "1", "--pending", "500", "--shapes", "1,8,32"}, &out, &errb)
+		"--runs", "1", "--pending", "500", "--shapes", "1,8,32,256"}, &out, &errb)
 	if err != nil {
 		t.Fatalf("bench engine: %v (%s)", err, errb.String())
 	}
@@ -18,10 +18,13 @@ func TestBenchEngineJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("bad json: %v\n%s", err, out.String())
 	}
-	if rep.Accelerators != 128 || len(rep.Results) != 3 {
+	if rep.Accelerators != 128 || len(rep.Results) != 4 {
 		t.Fatalf("report: %+v", rep)
 	}
-	for _, r := range rep.Results {
+	if r := rep.Results[3]; r.Placed != 0 || r.Note == "" {
+		t.Errorf("256 on 128 GPUs: %+v, want a note and no figures", r)
+	}
+	for _, r := range rep.Results[:3] {
 		if r.Placed == 0 || r.PlacementsPerS <= 0 {
 			t.Errorf("shape %s: placed %d at %g/s", r.Shape, r.Placed, r.PlacementsPerS)
 		}
