@@ -270,17 +270,13 @@ func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int
 			if n == rem {
 				return want
 			}
-			// partial: undo and fall back to taking the largest
+			// partial (a per-node shape or a deeper power limit took less
+			// than the estimate): undo, and take the largest child instead,
+			// keeping whatever it can give
 			pl.slots = pl.slots[:mark]
-			kids = pl.kids[depth]
-			if bf == i {
-				i++
-				continue
-			}
 		}
 		take := min(kids[i].cap, rem)
 		got += pl.fill(r, p, cl, kids[i].id, take, depth+1)
-		kids = pl.kids[depth]
 		i++
 	}
 	return got
