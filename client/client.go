@@ -243,3 +243,10 @@ func (c *Client) Healthz(ctx context.Context) (leader bool, err error) {
 	_, err = c.do(ctx, "GET", "/healthz", nil, nil, &out)
 	return out.Leader, err
 }
+
+// Tokens lists the tokens (admin only).
+func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
+	var out struct{ Tokens []store.Token }
+	_, err := c.do(ctx, "GET", "/v1/tokens", nil, nil, &out)
+	return out.Tokens, err
+}

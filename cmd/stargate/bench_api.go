@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stargate/client"
+	"stargate/server/apibench"
+)
+
+func init() { benchCmd().AddCommand(newBenchAPICmd()) }
+
+type benchAPIFlags struct {
+	src      fleetSource
+	stores   []string
+	postgres string
+	clients  int
+	duration time.Duration
+	warmup   time.Duration
+	output   string
+}
+
+func newBenchAPICmd() *cobra.Command {
+	var f benchAPIFlags
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Durable job submits per second and their latency, over HTTP, on SQLite and PostgreSQL",
+		Long: `Bench api starts a control plane on 127.0.0.1 with a fresh store, drives it
+over HTTP with concurrent clients submitting jobs (each with an
+Idempotency-Key), and reports acknowledged submits per second and their
+p50/p99 latency. A submit counts when its 201 arrives, and the server
+answers 201 only after the job's transaction committed (group commit).
+
+PostgreSQL is measured when a database is given (--postgres, or
+$STARGATE_BENCH_POSTGRES, or $STARGATE_TEST_POSTGRES); the benchmark
+creates a schema there and drops it afterwards.`,
+		Example: `  stargate bench api
+  stargate bench api --postgres postgres://postgres@127.0.0.1:5432/bench --clients 128 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchAPI(cmd.Context(), &f, cmd.Flags().Changed("store"), cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	f.src.addFlags(cmd, "small")
+	fl.StringSliceVar(&f.stores, "store", []string{"sqlite", "postgres"}, "stores to measure (postgres only with a database)")
+	fl.StringVar(&f.postgres, "postgres", "", "PostgreSQL DSN (default $STARGATE_BENCH_POSTGRES, else $STARGATE_TEST_POSTGRES)")
+	fl.IntVar(&f.clients, "clients", 64, "concurrent submitting clients")
+	fl.DurationVar(&f.duration, "duration", 5*time.Second, "measured time per store")
+	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before it")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout io.Writer) error {
+	if f.output != "table" && f.output != "json" {
+		return fmt.Errorf("--output must be table or json")
+	}
+	fl, err := f.src.load()
+	if err != nil {
+		return err
+	}
+	dsn := f.postgres
+	for _, env := range []string{"STARGATE_BENCH_POSTGRES", "STARGATE_TEST_POSTGRES"} {
+		if dsn == "" {
+			dsn = os.Getenv(env)
+		}
+	}
+	var stores []string
+	for _, s := range f.stores {
+		if s == "postgres" && dsn == "" {
+			if storesGiven {
+				return fmt.Errorf("--store postgres needs a database: --postgres DSN or $STARGATE_BENCH_POSTGRES")
+			}
+			if f.output == "table" {
+				fmt.Fprintln(stdout, "postgres: skipped, no database (--postgres DSN or $STARGATE_BENCH_POSTGRES)")
+			}
+			continue
+		}
+		stores = append(stores, s)
+	}
+	warmup := f.warmup
+	if warmup == 0 {
+		warmup = -1 // none
+	}
+	_, err = apibench.Run(ctx, apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json",
+		Bench: client.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}, stdout)
+	return err
+}

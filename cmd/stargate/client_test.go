@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stargate/client"
+	"stargate/examples"
+	"stargate/fleet"
+	"stargate/server"
+	"stargate/store/sqlite"
+)
+
+// testServer is an in-process control plane on SQLite with an admin token.
+func testServer(t *testing.T) (url, admin string, srv *server.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := examples.Open("small")
+	fl, err := fleet.Parse(r.(io.Reader))
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err = server.New(server.Config{Store: st, Fleet: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := srv.Bootstrap(context.Background(), dir)
+	if err != nil || path == "" {
+		t.Fatalf("bootstrap: %q %v", path, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin token file mode: %v %v", fi.Mode(), err)
+	}
+	if again, _ := srv.Bootstrap(context.Background(), dir); again != "" {
+		t.Errorf("a second bootstrap wrote %s again", again)
+	}
+	b, _ := os.ReadFile(path)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); cancel(); <-done; st.Close() })
+	return hs.URL, strings.TrimSpace(string(b)), srv
+}
+
+// cli runs a client command against a server with a token.
+func cli(t *testing.T, url, token string, args ...string) string {
+	t.Helper()
+	args = append(args, "--server", url, "--token", token)
+	var out, errb bytes.Buffer
+	if err := Run(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("stargate %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func TestClientCommands(t *testing.T) {
+	url, admin, _ := testServer(t)
+	out := cli(t, url, admin, "token", "create", "--role", "user", "--tenant", "acme", "--name", "ci")
+	user := strings.SplitN(out, "\n", 2)[0]
+	if !strings.HasPrefix(user, "sgt_") || !strings.Contains(out, "user of tenant acme") {
+		t.Fatalf("token create: %s", out)
+	}
+	if out := cli(t, url, admin, "token", "list"); !strings.Contains(out, "acme") {
+		t.Errorf("token list: %s", out)
+	}
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "job.yaml")
+	os.WriteFile(spec, []byte("name: llama\naccelerators: 16\ntopology: rack\npriority: 3\n"), 0o644)
+	out = cli(t, url, user, "submit", "--idempotency-key", "k1", spec)
+	if !strings.HasPrefix(out, "submitted j") {
+		t.Fatalf("submit: %s", out)
+	}
+	id := strings.Fields(out)[1]
+	if out := cli(t, url, user, "submit", "--idempotency-key", "k1", spec); !strings.HasPrefix(out, "already submitted "+id) {
+		t.Errorf("resubmit: %s", out)
+	}
+	var list server.JobList
+	json.Unmarshal([]byte(cli(t, url, user, "jobs", "-o", "json")), &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].ID != id || list.Jobs[0].Spec.Name != "llama" {
+		t.Errorf("jobs -o json: %+v", list)
+	}
+	if out := cli(t, url, user, "jobs", "--state", "pending"); !strings.Contains(out, "llama") || !strings.Contains(out, "WHERE / WHY") {
+		t.Errorf("jobs: %s", out)
+	}
+	if out := cli(t, url, user, "job", id); !strings.Contains(out, "topology") || !strings.Contains(out, "rack") {
+		t.Errorf("job: %s", out)
+	}
+	if out := cli(t, url, user, "cancel", id); !strings.Contains(out, "cancelled "+id) {
+		t.Errorf("cancel: %s", out)
+	}
+	if out := cli(t, url, user, "job", id); !strings.Contains(out, "cancelled") {
+		t.Errorf("job after cancel: %s", out)
+	}
+
+	agent := strings.SplitN(cli(t, url, admin, "token", "create", "--role", "agent"), "\n", 2)[0]
+	c := client.New(url, agent)
+	const node = "lab/hall-a/row-2/rack-1/n3"
+	if _, err := c.Register(context.Background(), server.NodeRegistration{Name: node}); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, url, admin, "nodes"); !strings.Contains(out, node) || !strings.Contains(out, "ready") {
+		t.Errorf("nodes: %s", out)
+	}
+	if out := cli(t, url, admin, "drain", node); !strings.Contains(out, "draining") {
+		t.Errorf("drain: %s", out)
+	}
+	out = cli(t, url, admin, "power", "--depth", "rack")
+	for _, want := range []string{"lab", "hall-a", "row-2", "rack-1", "LIMIT kW", "1538.5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("power lacks %q:\n%s", want, out)
+		}
+	}
+	var pw server.PowerReport
+	json.Unmarshal([]byte(cli(t, url, admin, "power", "-o", "json")), &pw)
+	if len(pw.Sites) != 1 || pw.Sites[0].Nodes != 1 {
+		t.Errorf("power -o json: %+v", pw)
+	}
+
+	// Errors carry every problem.
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"accelerators":0,"gpus":4}`), 0o644)
+	var o, e bytes.Buffer
+	err := Run(context.Background(), []string{"submit", bad, "--server", url, "--token", user}, &o, &e)
+	if err == nil || !strings.Contains(err.Error(), "gpus") || !strings.Contains(err.Error(), "400") {
+		t.Errorf("bad submit: %v", err)
+	}
+	// A user may not drain.
+	err = Run(context.Background(), []string{"drain", node, "--server", url, "--token", user}, &o, &e)
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("drain as a user: %v", err)
+	}
+}
+
+func TestClientTokenFromEnvironment(t *testing.T) {
+	url, admin, _ := testServer(t)
+	t.Setenv(envServer, url)
+	t.Setenv(envToken, admin)
+	var out, errb bytes.Buffer
+	if err := Run(context.Background(), []string{"jobs"}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	t.Setenv(envToken, "")
+	tf := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(tf, []byte(admin+"\n"), 0o600)
+	t.Setenv(envTokenFile, tf)
+	if err := Run(context.Background(), []string{"nodes"}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+}

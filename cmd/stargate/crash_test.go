@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"stargate/client"
+)
+
+// TestCrashKeepsAcknowledgedJobs submits under load to a real server
+// process, kills it with SIGKILL mid-stream, restarts it on the same data
+// directory and checks that every acknowledged job is there, and that
+// retrying every submit with its idempotency key creates no duplicate.
+func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	p := startServer(t, "--data", dir)
+	c := client.New(p.url, readToken(t, dir))
+	ctx := context.Background()
+
+	const workers = 16
+	var (
+		mu        sync.Mutex
+		acked     = map[string]string{} // idempotency key -> job ID
+		attempted []string
+		wg        sync.WaitGroup
+		killed    = make(chan struct{})
+	)
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("crash-%d-%d", w, i)
+				mu.Lock()
+				attempted = append(attempted, key)
+				mu.Unlock()
+				spec := fmt.Sprintf(`{"name":%q,"tenant":"acme","accelerators":8}`, key)
+				j, _, err := c.Submit(ctx, []byte(spec), "application/json", key)
+				if err == nil {
+					mu.Lock()
+					acked[key] = j.ID
+					mu.Unlock()
+					continue
+				}
+				select {
+				case <-killed:
+					return // the server is gone: stop
+				default:
+					t.Errorf("submit before the kill: %v", err)
+					return
+				}
+			}
+		})
+	}
+	// Let the load run, then kill the server in the middle of it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 500 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(killed)
+	p.kill()
+	wg.Wait()
+	if len(acked) < 100 {
+		t.Fatalf("only %d submits acknowledged before the kill", len(acked))
+	}
+
+	p2 := startServer(t, "--data", dir)
+	c2 := client.New(p2.url, c.Token)
+	for key, id := range acked {
+		j, err := c2.Job(ctx, id)
+		if err != nil {
+			t.Fatalf("acknowledged job %s (%s) lost after kill -9: %v", id, key, err)
+		}
+		if j.Spec.Name != key {
+			t.Fatalf("job %s: name %q, want %q", id, j.Spec.Name, key)
+		}
+	}
+	// Retrying every submit, acknowledged or not, is safe.
+	for _, key := range attempted {
+		spec := fmt.Sprintf(`{"name":%q,"tenant":"acme","accelerators":8}`, key)
+		j, replayed, err := c2.Submit(ctx, []byte(spec), "application/json", key)
+		if err != nil {
+			t.Fatalf("retry %s: %v", key, err)
+		}
+		if id, ok := acked[key]; ok && (!replayed || j.ID != id) {
+			t.Fatalf("retry of acknowledged %s: job %s replayed=%v, want %s replayed", key, j.ID, replayed, id)
+		}
+	}
+	total := 0
+	for q := (client.JobQuery{Limit: 1000}); ; {
+		page, err := c2.Jobs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(page.Jobs)
+		if page.Next == "" {
+			break
+		}
+		q.After = page.Next
+	}
+	if total != len(attempted) {
+		t.Errorf("%d jobs stored for %d distinct idempotency keys", total, len(attempted))
+	}
+	t.Logf("%d submits acknowledged before kill -9, %d attempted; all acknowledged present after restart", len(acked), len(attempted))
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"stargate/client"
+	"stargate/server"
+	"stargate/store"
+)
+
+func init() {
+	register(newJobsCmd)
+	register(newJobCmd)
+	register(newCancelCmd)
+}
+
+type jobsFlags struct {
+	clientFlags
+	states []string
+	tenant string
+	limit  int
+	all    bool
+}
+
+func newJobsCmd() *cobra.Command {
+	var f jobsFlags
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List jobs, with where they run or why they wait",
+		Example: `  stargate jobs
+  stargate jobs --state pending --tenant acme
+  stargate jobs --all -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runJobs(cmd.Context(), &f, cmd.OutOrStdout()) },
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.states, "state", nil, "only jobs in these states (pending, running, succeeded, failed, cancelled)")
+	fl.StringVar(&f.tenant, "tenant", "", "only this tenant's jobs")
+	fl.IntVar(&f.limit, "limit", 100, "jobs per page")
+	fl.BoolVar(&f.all, "all", false, "follow every page")
+	return cmd
+}
+
+func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	q := client.JobQuery{States: f.states, Tenant: f.tenant, Limit: f.limit}
+	var jobs []store.Job
+	next := ""
+	for {
+		page, err := c.Jobs(ctx, q)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, page.Jobs...)
+		next = page.Next
+		if !f.all || page.Next == "" {
+			break
+		}
+		q.After = page.Next
+	}
+	if f.output == "json" {
+		return printJSON(stdout, server.JobList{Jobs: jobs, Next: next})
+	}
+	tw := table(stdout, "ID", "TENANT", "NAME", "STATE", "ACCEL", "PRIO", "AGE", "WHERE / WHY")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", j.ID, j.Tenant, orDash(j.Spec.Name), j.State,
+			j.Spec.Accelerators, j.Spec.Priority, ago(j.SubmittedAt), whereOrWhy(j))
+	}
+	tw.Flush()
+	if next != "" {
+		fmt.Fprintf(stdout, "more: --all, or the next page after %s\n", next)
+	}
+	return nil
+}
+
+// whereOrWhy is a job's placement when it runs, else its reasons.
+func whereOrWhy(j store.Job) string {
+	if len(j.Placement) > 0 {
+		nodes := make([]string, 0, len(j.Placement))
+		for _, a := range j.Placement {
+			nodes = append(nodes, fmt.Sprintf("%s×%d", a.Node, len(a.Accelerators)))
+		}
+		if len(nodes) > 3 {
+			return fmt.Sprintf("%s … (%d nodes)", strings.Join(nodes[:3], ", "), len(nodes))
+		}
+		return strings.Join(nodes, ", ")
+	}
+	return orDash(strings.Join(j.Reasons, "; "))
+}
+
+func newJobCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "job ID",
+		Short: "Show one job: spec, state, placement, why it waits, and its events",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJob(cmd.Context(), &f, args[0], cmd.OutOrStdout())
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func runJob(ctx context.Context, f *clientFlags, id string, stdout io.Writer) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	j, err := c.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	events, err := c.JobEvents(ctx, id)
+	if err != nil {
+		return err
+	}
+	if f.output == "json" {
+		return printJSON(stdout, struct {
+			store.Job
+			Events []store.Event `json:"events"`
+		}{j, events})
+	}
+	s := j.Spec
+	tw := table(stdout, "FIELD", "VALUE")
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	row("id", j.ID)
+	row("tenant", j.Tenant)
+	row("name", orDash(s.Name))
+	row("state", j.State)
+	row("kind", s.Kind)
+	row("priority", s.Priority)
+	row("accelerators", s.Accelerators)
+	if s.PerNode > 0 {
+		row("per node", s.PerNode)
+	}
+	row("model", orDash(s.Model))
+	topo := orDash(s.Topology)
+	if s.TopologyRequired {
+		topo += " (required)"
+	}
+	row("topology", topo)
+	if s.Region != "" || s.Site != "" {
+		row("pinned", strings.Trim(s.Region+"/"+s.Site, "/"))
+	}
+	row("submitted", j.SubmittedAt.Local().Format("2006-01-02 15:04:05"))
+	if !j.StartedAt.IsZero() {
+		row("started", j.StartedAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	if !j.EndedAt.IsZero() {
+		row("ended", j.EndedAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	row("attempts", j.Attempts)
+	for _, a := range j.Placement {
+		row("placement", fmt.Sprintf("%s accelerators %v", a.Node, a.Accelerators))
+	}
+	for _, r := range j.Reasons {
+		row("reason", r)
+	}
+	tw.Flush()
+	if len(events) > 0 {
+		fmt.Fprintln(stdout)
+		tw = table(stdout, "TIME", "EVENT", "DETAIL")
+		for _, e := range events {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, orDash(e.Message))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func newCancelCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "cancel ID...",
+		Short: "Cancel jobs",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCancel(cmd.Context(), &f, args, cmd.OutOrStdout())
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func runCancel(ctx context.Context, f *clientFlags, ids []string, stdout io.Writer) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	var out []store.Job
+	for _, id := range ids {
+		j, err := c.Cancel(ctx, id)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		if f.output == "table" {
+			fmt.Fprintf(stdout, "cancelled %s\n", j.ID)
+		}
+		out = append(out, j)
+	}
+	if f.output == "json" {
+		return printJSON(stdout, out)
+	}
+	return nil
+}

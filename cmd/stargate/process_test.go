@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverProc is a `stargate server` running as a real child process.
+type serverProc struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+	log  *strings.Builder
+}
+
+// startServer starts this test binary as `stargate server ARGS` and waits
+// until it serves; it is killed at the end of the test if still running.
+func startServer(t *testing.T, args ...string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "STARGATE_RUN_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &serverProc{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}}
+	cmd.Stderr = p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "serving "); ok {
+				urls <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	select {
+	case p.url = <-urls:
+	case <-p.done:
+		t.Fatalf("server exited before serving: %s", p.log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start: %s", p.log)
+	}
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *serverProc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func readToken(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stargate/server"
+)
+
+func init() { register(newServerCmd) }
+
+type serverFlags struct {
+	src              fleetSource
+	data             string
+	listen           string
+	store            string
+	tlsCert, tlsKey  string
+	metricsPublic    bool
+	leaderTTL        time.Duration
+	heartbeatTimeout time.Duration
+	reconcileEvery   time.Duration
+	id               string
+	verbose          bool
+}
+
+func newServerCmd() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API, durable store, scheduler loop, metrics",
+		Long: `Server runs the Stargate control plane. It keeps jobs, nodes, events and
+tokens in a durable store (SQLite in --data by default; PostgreSQL with
+--store postgres://...), serves the HTTP API under /v1 with bearer tokens,
+exposes Prometheus metrics on /metrics, and runs the reconcile loop.
+
+On first start it writes an admin token to DATA/admin.token (mode 0600).
+Mint more with 'stargate token create'. Several replicas may share one
+PostgreSQL database: one of them, the leader, runs the scheduler; another
+takes over within about --leader-ttl when it dies.`,
+		Example: `  stargate server                                   # ./stargate-data, 127.0.0.1:7070
+  stargate server --data /var/lib/stargate --listen 0.0.0.0:7070 -f fleet.yaml
+  stargate server --store postgres://stargate@db/stargate --leader-ttl 5s
+  stargate server --tls-cert cert.pem --tls-key key.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	f.src.addFlags(cmd, "small")
+	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory: the SQLite database and admin.token (default $"+envData+" or ./stargate-data)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address to serve the API on")
+	fl.StringVar(&f.store, "store", "sqlite", "store: sqlite (in --data), sqlite:PATH, or a postgres:// URL")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without a token")
+	fl.DurationVar(&f.leaderTTL, "leader-ttl", 10*time.Second, "leader lease lifetime: the bound on failover time")
+	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
+	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
+	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:pid)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
+	return cmd
+}
+
+func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) error {
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("give both --tls-cert and --tls-key, or neither")
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	fl, err := f.src.load()
+	if err != nil {
+		return err
+	}
+	st, desc, err := server.OpenStore(ctx, f.store, f.data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{
+		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
+		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, ID: f.id,
+		Committers: committersFor(f.store), Scheduler: newScheduler(fl, log),
+	})
+	if err != nil {
+		return err
+	}
+	path, err := srv.Bootstrap(ctx, f.data)
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		fmt.Fprintf(stdout, "wrote an admin token to %s (mode 0600); use it with --token-file or $%s\n", path, envToken)
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "serving %s://%s (store %s, fleet %s: %d nodes, %d accelerators, replica %s)\n",
+		scheme, ln.Addr(), desc, f.src.name(), len(fl.Nodes), fl.Accelerators, srv.ID())
+	if fl, ok := stdout.(*os.File); ok {
+		fl.Sync()
+	}
+	return srv.Serve(ctx, server.ServeOptions{Listener: ln, TLSCert: f.tlsCert, TLSKey: f.tlsKey})
+}
+
+// committersFor is the number of concurrent group commits: SQLite has one
+// writer; PostgreSQL gains from a few transactions in flight.
+func committersFor(store string) int {
+	if len(store) > 8 && store[:8] == "postgres" {
+		return 4
+	}
+	return 1
+}
