@@ -37,6 +37,9 @@ type placer struct {
 	s     *Snapshot
 	slots []Slot
 	kids  [][]child // one buffer per recursion depth
+	// cut is the first domain whose headroom cut a child's share during
+	// the last fill, to explain a refusal by power rather than shape.
+	cut outcome
 }
 
 // topLevel maps a job's topology to the highest pool level it may span in
@@ -142,11 +145,11 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 				note(o)
 				break
 			}
-			pl.slots = pl.slots[:0]
+			pl.slots, pl.cut = pl.slots[:0], outcome{}
 			if pl.fill(r, p, plSite, d, r.k, 0) == r.k {
 				return append([]Slot(nil), pl.slots...), outcome{}
 			}
-			note(outcome{code: Fragmented})
+			note(pl.fillFailure())
 			break
 		}
 		b := p.lv[l]
@@ -160,11 +163,11 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 					note(o)
 					continue
 				}
-				pl.slots = pl.slots[:0]
+				pl.slots, pl.cut = pl.slots[:0], outcome{}
 				if pl.fill(r, p, l, d, r.k, 0) == r.k {
 					return append([]Slot(nil), pl.slots...), outcome{}
 				}
-				note(outcome{code: Fragmented})
+				note(pl.fillFailure())
 			}
 		}
 	}
@@ -172,6 +175,15 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 		first.code = Fragmented
 	}
 	return nil, first
+}
+
+// fillFailure says why the last fill fell short: power if a headroom cut
+// a share, else the shape of what is free.
+func (pl *placer) fillFailure() outcome {
+	if pl.cut.code != "" {
+		return pl.cut
+	}
+	return outcome{code: Fragmented}
 }
 
 // fill selects up to want accelerators under domain d (pool level l),
@@ -229,6 +241,9 @@ func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int
 			room := (s.limit[fl][c] - s.draw[fl][c]) / r.w
 			if room < int64(fr) {
 				fr = int32(max(room, 0))
+				if pl.cut.code == "" {
+					pl.cut = outcome{code: Power, level: fleet.Level(fl), dom: c}
+				}
 			}
 		}
 		if r.perNode > 0 {

@@ -118,6 +118,9 @@ func (sc scenario) run(t *rapid.T, f *fleet.Fleet) string {
 			}
 			for _, w := range res.Waiting {
 				fmt.Fprintf(&log, "wait %d %s\n", w.Job, w.Reason)
+				if w.Reason.Code == Fragmented {
+					checkNotFragmented(t, s, e, w.Job)
+				}
 			}
 			checkPower(t, s)
 		case o.kind == 6:
@@ -270,6 +273,19 @@ func checkInvariants(t *rapid.T, s *Snapshot, e *Engine, m *model) {
 		if states != 1 {
 			t.Fatalf("job %d: pending=%v running=%v done=%v", id, pending, running, m.done[id])
 		}
+	}
+}
+
+// checkNotFragmented: a job with no topology requirement and no per-node
+// shape is never refused as fragmented: any free accelerators of a pool
+// will do, so a refusal is for count or power.
+func checkNotFragmented(t *rapid.T, s *Snapshot, e *Engine, id JobID) {
+	p, ok := e.Pending(id)
+	if !ok {
+		t.Fatalf("waiting job %d is not pending", id)
+	}
+	if !p.Job.TopologyRequired && p.Job.PerNode == 0 {
+		t.Fatalf("job %d (%d accelerators, any topology) refused as fragmented", id, p.Job.Accelerators)
 	}
 }
 
