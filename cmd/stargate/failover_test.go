@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"stargate/client"
+)
+
+// postgresSchema returns a DSN for a fresh schema of the test database, or
+// skips the test when there is none.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("STARGATE_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("STARGATE_TEST_POSTGRES is not set; run the suite with `bash scripts/test.sh`, which starts a throwaway PostgreSQL")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("failover_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + name
+}
+
+// waitLeader polls a replica's /healthz until its leadership is want.
+func waitLeader(t *testing.T, c *client.Client, want bool, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		leader, err := c.Healthz(context.Background())
+		if err == nil && leader == want {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("%s: leader=%v not reached in %v (last: %v, %v)", c.Base, want, within, leader, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFailover runs two replicas on one PostgreSQL database, kills the
+// leader with SIGKILL and checks that the other takes over within the
+// lease's bound while both serve the API.
+func TestFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dsn := postgresSchema(t)
+	const ttl = time.Second
+	common := []string{"--store", dsn, "--leader-ttl", ttl.String(), "--reconcile-every", "100ms"}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startServer(t, append(common, "--data", dirA, "--id", "a")...)
+	token := readToken(t, dirA)
+	ca := client.New(a.url, token)
+	waitLeader(t, ca, true, 5*time.Second)
+
+	b := startServer(t, append(common, "--data", dirB, "--id", "b")...)
+	if _, err := os.Stat(dirB + "/admin.token"); err == nil {
+		t.Errorf("the second replica minted another admin token")
+	}
+	cb := client.New(b.url, token)
+	if leader, err := cb.Healthz(context.Background()); err != nil || leader {
+		t.Fatalf("b: leader=%v err=%v; want a follower", leader, err)
+	}
+	// Both serve the API on the same state.
+	j, _, err := cb.Submit(context.Background(), []byte(`{"tenant":"acme","accelerators":8}`), "", "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Job(context.Background(), j.ID); err != nil {
+		t.Fatalf("a does not see b's job: %v", err)
+	}
+
+	a.kill()
+	bound := ttl + ttl/3 + time.Second // lease expiry + one renewal period + slack for a loaded machine
+	took := waitLeader(t, cb, true, 3*bound)
+	if took > bound {
+		t.Errorf("takeover took %v, bound %v", took, bound)
+	}
+	t.Logf("takeover after kill -9 of the leader: %v (lease %v)", took.Round(time.Millisecond), ttl)
+	st, err := cb.Status(context.Background())
+	if err != nil || !st.Leader || st.Epoch < 2 {
+		t.Errorf("b's status after takeover: %+v %v", st, err)
+	}
+
+	// The old leader comes back as a follower.
+	a2 := startServer(t, append(common, "--data", dirA, "--id", "a")...)
+	ca2 := client.New(a2.url, token)
+	time.Sleep(2 * ttl)
+	if leader, _ := ca2.Healthz(context.Background()); leader {
+		t.Errorf("the restarted replica took the lease from a live leader")
+	}
+	if leader, _ := cb.Healthz(context.Background()); !leader {
+		t.Errorf("b lost the lease while alive")
+	}
+}
