@@ -154,3 +154,38 @@ func noonOnly() []float64 {
 	v[12] = 1
 	return v
 }
+
+func TestRankSitesAndNodeNames(t *testing.T) {
+	f := loadTestdata(t, "multi.yaml")
+	s, _ := NewSnapshot(f)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		policy string
+		job    Job
+		want   string
+	}{
+		{"price", Job{Accelerators: 8}, "nvl,gas,nuke"},
+		{"price", Job{Accelerators: 8, Model: "h100"}, "gas,nuke"},
+		{"carbon", Job{Accelerators: 8}, "nuke,nvl,gas"},
+		{"carbon", Job{Accelerators: 8, Region: "west"}, "nvl"},
+	} {
+		e, err := New(Config{Sites: c.policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, v := range e.RankSites(s, &c.job, now) {
+			names = append(names, v.Name)
+		}
+		if got := strings.Join(names, ","); got != c.want {
+			t.Errorf("%s %+v: %s, want %s", c.policy, c.job, got, c.want)
+		}
+	}
+	n, ok := s.Node("nvl/h/row/nvl72-2/n18")
+	if !ok || f.NodeName(n) != "nvl/h/row/nvl72-2/n18" {
+		t.Fatalf("Node = %d, %v", n, ok)
+	}
+	if _, ok := s.Node("nowhere"); ok {
+		t.Fatal("Node(nowhere) found a node")
+	}
+}

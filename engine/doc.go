@@ -49,6 +49,7 @@
 //	eng.FailNode(snap, node, now) // a node was lost: its jobs are requeued with backoff
 //	snap.SetNodeState(node, engine.Drained)
 //	snap.SetMeasured(fleet.LevelRow, row, watts)
+//	n, _ := snap.Node("site/hall/row/rack/n3") // node index by name
 //	caps := eng.Control(snap, now) // Cap / Uncap decisions from measured draw
 //
 // Schedule and Control apply their decisions to the snapshot and the queue
@@ -95,7 +96,9 @@
 // a reservation at the time running jobs are expected to free enough
 // capacity, and later jobs start only if they do not delay it). Site
 // policies rank sites for multi-site dispatch: pack (best fit anywhere),
-// capacity, price and carbon (the site's energy mix at now).
+// capacity, price and carbon (the site's energy mix at now);
+// Engine.RankSites shows a policy's order for a job without placing it. A
+// job never spans sites or node models.
 //
 // With Config.Preemption, a job that cannot start may stop running
 // preemptible jobs of lower priority: the engine looks for the cheapest

@@ -108,8 +108,10 @@ type Snapshot struct {
 	measured [4][]int64
 	allocs   map[JobID]*Alloc
 	capped   map[JobID]*Alloc // running jobs with a cap
-	tenants  map[string]int   // accelerators running by tenant
-	running  int              // accelerators allocated
+	// nodeByName is built on the first call to Node.
+	nodeByName map[string]int32
+	tenants    map[string]int // accelerators running by tenant
+	running    int            // accelerators allocated
 	// Accelerator-seconds by tenant: done holds finished runs; startSum
 	// holds Σ accelerators × start (seconds since epoch) of running ones,
 	// so that the total to any time is done + running×t − startSum.
@@ -597,4 +599,18 @@ func (s *Snapshot) Describe(r Reason) string {
 		return string(r.Code) + ":" + r.Level.String() + "/" + s.DomainName(r.Level, r.Domain)
 	}
 	return r.String()
+}
+
+// Node returns the index of the node with this full name
+// ("site/hall/row/rack/nN"), as a driver that knows nodes by name needs.
+// The first call builds the name index.
+func (s *Snapshot) Node(name string) (int, bool) {
+	if s.nodeByName == nil {
+		s.nodeByName = make(map[string]int32, len(s.f.Nodes))
+		for i := range s.f.Nodes {
+			s.nodeByName[s.f.NodeName(i)] = int32(i)
+		}
+	}
+	n, ok := s.nodeByName[name]
+	return int(n), ok
 }
