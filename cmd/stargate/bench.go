@@ -119,6 +119,17 @@ type benchReport struct {
 	PassAllocs        float64      `json:"pass_allocs"`
 	SecondPassS       float64      `json:"second_pass_s"`
 	SecondPassWaiting int          `json:"second_pass_waiting"`
+	// SteadyState: a fleet kept about 90% full; each pass follows one
+	// job's end and places one new job of the shape.
+	SteadyState []benchSteady `json:"steady_state,omitempty"`
+}
+
+// benchSteady is the steady-state rate for one shape.
+type benchSteady struct {
+	Accelerators   int     `json:"accelerators"`
+	Passes         int     `json:"passes"`
+	PlacementsPerS float64 `json:"placements_per_s"`
+	UsecPerPass    float64 `json:"usec_per_pass"`
 }
 
 var benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -165,6 +176,18 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 	if o.pending > 0 {
 		if err := benchPass(f, o, &rep); err != nil {
 			return err
+		}
+	}
+	for _, k := range shapes {
+		if k > 8 {
+			continue
+		}
+		st, err := benchSteadyState(f, k, o.seed)
+		if err != nil {
+			return err
+		}
+		if st.Passes > 0 {
+			rep.SteadyState = append(rep.SteadyState, st)
 		}
 	}
 	if o.output == "json" {
@@ -285,6 +308,66 @@ func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
 	return nil
 }
 
+// benchSteadyState fills the fleet to about 90% with jobs of k
+// accelerators, then times passes that each follow the end of one random
+// running job with the placement of a new one: the per-pass cost a live
+// control plane or a simulator pays, on a fragmented fleet.
+func benchSteadyState(f *fleet.Fleet, k int, seed uint64) (benchSteady, error) {
+	st := benchSteady{Accelerators: k}
+	s, err := engine.NewSnapshot(f)
+	if err != nil {
+		return st, err
+	}
+	e, err := engine.New(engine.Config{})
+	if err != nil {
+		return st, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	fill := f.Accelerators * 9 / 10 / k
+	id := engine.JobID(0)
+	for range fill {
+		id++
+		if err := e.Submit(engine.Job{ID: id, Tenant: "bench", Accelerators: k}, benchEpoch); err != nil {
+			return st, err
+		}
+	}
+	running := make([]engine.JobID, 0, fill)
+	for _, d := range e.Schedule(s, benchEpoch).Decisions {
+		if d.Action == engine.Place {
+			running = append(running, d.Job)
+		}
+	}
+	if len(running) == 0 {
+		return st, nil
+	}
+	const passes = 20_000
+	now := benchEpoch
+	placed := 0
+	t0 := time.Now()
+	for range passes {
+		now = now.Add(time.Second)
+		i := rng.IntN(len(running))
+		s.Release(running[i], now)
+		id++
+		if err := e.Submit(engine.Job{ID: id, Tenant: "bench", Accelerators: k}, now); err != nil {
+			return st, err
+		}
+		res := e.Schedule(s, now)
+		if res.Placed == 1 {
+			running[i] = id
+			placed++
+		} else {
+			running[i] = running[len(running)-1]
+			running = running[:len(running)-1]
+		}
+	}
+	d := time.Since(t0)
+	st.Passes = passes
+	st.PlacementsPerS = float64(placed) / d.Seconds()
+	st.UsecPerPass = d.Seconds() * 1e6 / passes
+	return st, nil
+}
+
 func medianRange(xs []float64) (med, lo, hi float64) {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
@@ -330,6 +413,10 @@ func printBench(w io.Writer, r *benchReport) {
 		fmt.Fprintf(w, "\none pass over %s pending jobs (1-32, 1.5%% gangs of 256-1024, backfill, empty fleet): %.3f s (%.3f-%.3f), placed %s, %s allocations; target < 1 s %s\n",
 			groupDigits(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, groupDigits(r.PassPlaced), groupDigits(int(r.PassAllocs)), verdict)
 		fmt.Fprintf(w, "second pass, fleet full, %s waiting: %.3f s\n", groupDigits(r.SecondPassWaiting), r.SecondPassS)
+	}
+	for _, st := range r.SteadyState {
+		fmt.Fprintf(w, "steady state, %d-accelerator jobs, fleet 90%% full, one end and one placement per pass: %s placements/s (%.1f µs per pass, %s passes)\n",
+			st.Accelerators, groupDigits(int(st.PlacementsPerS)), st.UsecPerPass, groupDigits(st.Passes))
 	}
 }
 

@@ -32,6 +32,9 @@ func TestBenchEngineJSON(t *testing.T) {
 	if rep.PendingJobs != 500 || rep.PassPlaced == 0 || rep.Pass100kPendingS <= 0 {
 		t.Errorf("pass: %+v", rep)
 	}
+	if len(rep.SteadyState) != 2 || rep.SteadyState[0].PlacementsPerS <= 0 {
+		t.Errorf("steady state: %+v", rep.SteadyState)
+	}
 	// the parent is shared: a second Run sees the same subcommand once
 	if n := len(benchCmd().Commands()); n < 1 {
 		t.Fatalf("bench has %d subcommands", n)
