@@ -122,6 +122,14 @@ func TestRestoreRebuildsTheSameState(t *testing.T) {
 			t.Fatalf("accelerator %d: owner %d, want %d", i, r.Owner(i), s.Owner(i))
 		}
 	}
+	// a restored cap is lifted by Control once there is headroom
+	if !r.SetCap(1, 350) || r.SetCap(999, 350) {
+		t.Fatal("SetCap")
+	}
+	ec, _ := New(Config{})
+	if ds := ec.Control(r, now); len(ds) != 1 || ds[0].Action != Uncap || ds[0].Job != 1 {
+		t.Fatalf("Control after restore = %+v, want an uncap of job 1", ds)
+	}
 	// restoring onto taken accelerators, or twice, fails
 	a, _ := s.Alloc(1)
 	if err := r.Restore(Job{ID: 99, Accelerators: 8}, a.Slots, now); err == nil {

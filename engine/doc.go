@@ -59,8 +59,9 @@
 // the decisions out in its own world: the simulator schedules completion
 // events on its virtual clock; the server commits them to its store, then
 // tells the agents. A server that cannot commit rebuilds its snapshot from
-// the store (NewSnapshot, then Snapshot.Restore for every running job,
-// then Submit for every pending one); so does a server that restarts.
+// the store (NewSnapshot and New, then Snapshot.Restore and SetCap for
+// every running job, then Submit for every pending one in submission
+// order); so does a server that restarts.
 //
 // # Decisions and reasons
 //

@@ -614,3 +614,20 @@ func (s *Snapshot) Node(name string) (int, bool) {
 	n, ok := s.nodeByName[name]
 	return int(n), ok
 }
+
+// SetCap records a running job's per-accelerator cap in watts (0 lifts
+// it), as a driver does when it restores a snapshot whose jobs were
+// capped. It reports whether the job runs.
+func (s *Snapshot) SetCap(id JobID, capW float64) bool {
+	a, ok := s.allocs[id]
+	if !ok {
+		return false
+	}
+	a.CapW = max(capW, 0)
+	if a.CapW > 0 {
+		s.capped[id] = a
+	} else {
+		delete(s.capped, id)
+	}
+	return true
+}
