@@ -20,7 +20,9 @@
 // tree (site, hall, row, rack). It is built once per fleet with
 // NewSnapshot(f) and then changed incrementally: every change updates the
 // free-count indexes of the node, its rack, row, hall and site in O(1)
-// each, so no decision rescans the fleet.
+// each, and the pool's heaps of running jobs (by expected end, for
+// backfill; by start, for preemption) in O(log n), so no decision rescans
+// the fleet or the running jobs.
 //
 // An Engine holds the pending queue, the queue and site policies (by name,
 // from a Registry that rejects duplicates) and the tenants' fair-share
