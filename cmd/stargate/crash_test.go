@@ -8,20 +8,37 @@ import (
 	"time"
 
 	"stargate/client"
+	"stargate/server"
+	"stargate/store"
 )
 
 // TestCrashKeepsAcknowledgedJobs submits under load to a real server
-// process, kills it with SIGKILL mid-stream, restarts it on the same data
-// directory and checks that every acknowledged job is there, and that
-// retrying every submit with its idempotency key creates no duplicate.
+// process that schedules onto registered nodes, kills it with SIGKILL
+// mid-stream, restarts it on the same data directory and checks that
+// every acknowledged job is there, that every allocation seen before the
+// kill is intact, that scheduling resumes, and that retrying every submit
+// with its idempotency key creates no duplicate.
 func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
 	dir := t.TempDir()
-	p := startServer(t, "--data", dir)
+	p := startServer(t, "--data", dir, "--reconcile-every", "50ms")
 	c := client.New(p.url, readToken(t, dir))
 	ctx := context.Background()
+	// The small fleet's 16 nodes of 8 accelerators register.
+	var nodes []string
+	for row := 1; row <= 2; row++ {
+		for rack := 1; rack <= 2; rack++ {
+			for n := 1; n <= 4; n++ {
+				name := fmt.Sprintf("lab/hall-a/row-%d/rack-%d/n%d", row, rack, n)
+				if _, err := c.Register(ctx, server.NodeRegistration{Name: name}); err != nil {
+					t.Fatal(err)
+				}
+				nodes = append(nodes, name)
+			}
+		}
+	}
 
 	const workers = 16
 	var (
@@ -67,6 +84,14 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Allocations committed before the kill.
+	before, err := c.Jobs(ctx, client.JobQuery{States: []string{"running"}, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.Jobs) != len(nodes) {
+		t.Fatalf("%d jobs running before the kill, want one per node (%d)", len(before.Jobs), len(nodes))
+	}
 	close(killed)
 	p.kill()
 	wg.Wait()
@@ -74,8 +99,39 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 		t.Fatalf("only %d submits acknowledged before the kill", len(acked))
 	}
 
-	p2 := startServer(t, "--data", dir)
+	p2 := startServer(t, "--data", dir, "--reconcile-every", "50ms")
 	c2 := client.New(p2.url, c.Token)
+	for _, j := range before.Jobs {
+		got, err := c2.Job(ctx, j.ID)
+		if err != nil || got.State != store.JobRunning || fmt.Sprint(got.Placement) != fmt.Sprint(j.Placement) {
+			t.Fatalf("allocation of %s lost: before %v, after %v %v (%v)", j.ID, j.Placement, got.State, got.Placement, err)
+		}
+		evs, err := c2.JobEvents(ctx, j.ID)
+		if err != nil || len(evs) == 0 || evs[0].Kind != "placed" {
+			t.Fatalf("events of %s: %+v %v", j.ID, evs, err)
+		}
+	}
+	// Scheduling resumes: free a node and a waiting job takes it.
+	freed := before.Jobs[0]
+	if _, err := c2.Cancel(ctx, freed.ID); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		page, err := c2.Jobs(ctx, client.JobQuery{States: []string{"running"}, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed := false
+		for _, j := range page.Jobs {
+			placed = placed || (j.ID != freed.ID && j.Placement[0].Node == freed.Placement[0].Node)
+		}
+		if placed {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no job took the freed node %s after the restart", freed.Placement[0].Node)
+		}
+	}
 	for key, id := range acked {
 		j, err := c2.Job(ctx, id)
 		if err != nil {

@@ -74,3 +74,16 @@ func readToken(t *testing.T, dir string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// Two servers never share a data directory.
+func TestDataDirectoryLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	startServer(t, "--data", dir)
+	_, stderr, code := stargate(t, "server", "--data", dir, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, "in use by another stargate server") {
+		t.Errorf("second server on the same directory: exit %d, %s", code, stderr)
+	}
+}

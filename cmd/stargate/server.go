@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ func init() { register(newServerCmd) }
 
 type serverFlags struct {
 	src              fleetSource
+	sched            schedulerFlags
 	data             string
 	listen           string
 	store            string
@@ -55,6 +58,7 @@ takes over within about --leader-ttl when it dies.`,
 	}
 	fl := cmd.Flags()
 	f.src.addFlags(cmd, "small")
+	f.sched.add(cmd)
 	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory: the SQLite database and admin.token (default $"+envData+" or ./stargate-data)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address to serve the API on")
 	fl.StringVar(&f.store, "store", "sqlite", "store: sqlite (in --data), sqlite:PATH, or a postgres:// URL")
@@ -64,7 +68,7 @@ takes over within about --leader-ttl when it dies.`,
 	fl.DurationVar(&f.leaderTTL, "leader-ttl", 10*time.Second, "leader lease lifetime: the bound on failover time")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
-	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:pid)")
+	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }
@@ -82,6 +86,23 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(f.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if f.id == "" {
+		// A restarted server is the same replica: it takes its lease back
+		// at once instead of waiting for it to expire. The lock above
+		// makes the name unique on this host.
+		host, _ := os.Hostname()
+		abs, _ := filepath.Abs(f.data)
+		f.id = host + ":" + abs
+	}
+	sched, err := f.sched.scheduler(fl, log)
+	if err != nil {
+		return err
+	}
 	st, desc, err := server.OpenStore(ctx, f.store, f.data)
 	if err != nil {
 		return err
@@ -90,7 +111,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	srv, err := server.New(server.Config{
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, ID: f.id,
-		Committers: committersFor(f.store), Scheduler: newScheduler(fl, log),
+		Committers: committersFor(f.store), Scheduler: sched,
 	})
 	if err != nil {
 		return err
@@ -116,6 +137,23 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		fl.Sync()
 	}
 	return srv.Serve(ctx, server.ServeOptions{Listener: ln, TLSCert: f.tlsCert, TLSKey: f.tlsKey})
+}
+
+// lockDataDir takes an exclusive lock on DIR/lock, so that two servers
+// never share a data directory; the lock dies with the process.
+func lockDataDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	fd, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another stargate server", dir)
+	}
+	return func() { fd.Close() }, nil
 }
 
 // committersFor is the number of concurrent group commits: SQLite has one

@@ -1,0 +1,296 @@
+// Package enginesched adapts the scheduling engine to the server's
+// reconcile loop: it keeps an engine and its snapshot in step with the
+// store's jobs and nodes, runs a pass, and turns the engine's decisions
+// into the server's, which the loop commits before anyone acts on them.
+//
+// The engine owns a pending queue and a snapshot, so the adapter syncs
+// them incrementally from each pass's input. When the server says its
+// state may differ from what the last decisions implied (a new
+// Generation: a failed commit, a new leadership), the adapter rebuilds
+// both from the input, as the engine's documentation prescribes.
+package enginesched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"time"
+
+	"stargate/engine"
+	"stargate/fleet"
+	"stargate/server"
+	"stargate/store"
+)
+
+// Scheduler is a server.Scheduler backed by the engine.
+type Scheduler struct {
+	cfg   engine.Config
+	fleet *fleet.Fleet
+	log   *slog.Logger
+
+	eng   *engine.Engine
+	snap  *engine.Snapshot
+	gen   uint64
+	built bool
+
+	nodeIx  map[string]int
+	nodeSt  []engine.NodeState
+	ids     map[string]engine.JobID
+	names   map[engine.JobID]string
+	nextID  engine.JobID
+	pending map[string]bool // in the engine's queue
+	running map[string]bool // in the snapshot
+}
+
+var _ server.Scheduler = (*Scheduler)(nil)
+
+// New returns a scheduler for a fleet with an engine configuration.
+func New(f *fleet.Fleet, cfg engine.Config, log *slog.Logger) (*Scheduler, error) {
+	if _, err := engine.New(cfg); err != nil {
+		return nil, fmt.Errorf("enginesched: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{cfg: cfg, fleet: f, log: log, nodeIx: make(map[string]int, len(f.Nodes))}
+	for i := range f.Nodes {
+		s.nodeIx[f.NodeName(i)] = i
+	}
+	return s, nil
+}
+
+// reset rebuilds an empty engine and snapshot with every node down.
+func (s *Scheduler) reset() error {
+	eng, err := engine.New(s.cfg)
+	if err != nil {
+		return err
+	}
+	snap, err := engine.NewSnapshot(s.fleet)
+	if err != nil {
+		return err
+	}
+	s.eng, s.snap = eng, snap
+	s.nodeSt = make([]engine.NodeState, len(s.fleet.Nodes))
+	for i := range s.nodeSt {
+		snap.SetNodeState(i, engine.Down) // only registered, ready nodes take work
+		s.nodeSt[i] = engine.Down
+	}
+	s.ids, s.names, s.nextID = map[string]engine.JobID{}, map[engine.JobID]string{}, 1
+	s.pending, s.running = map[string]bool{}, map[string]bool{}
+	s.built = true
+	return nil
+}
+
+func (s *Scheduler) id(name string) engine.JobID {
+	if id, ok := s.ids[name]; ok {
+		return id
+	}
+	id := s.nextID
+	s.nextID++
+	s.ids[name], s.names[id] = id, name
+	return id
+}
+
+func (s *Scheduler) forget(name string) {
+	if id, ok := s.ids[name]; ok {
+		delete(s.ids, name)
+		delete(s.names, id)
+	}
+}
+
+// engineJob maps a stored job to the engine's view of it.
+func (s *Scheduler) engineJob(j *store.Job) (engine.Job, error) {
+	sp := j.Spec
+	kind, err := engine.ParseKind(sp.Kind)
+	if sp.Kind == "" {
+		kind, err = engine.Training, nil
+	}
+	if err != nil {
+		return engine.Job{}, err
+	}
+	topo := engine.TopologyAny
+	if sp.Topology != "" {
+		if topo, err = engine.ParseTopology(sp.Topology); err != nil {
+			return engine.Job{}, err
+		}
+	}
+	return engine.Job{
+		ID: s.id(j.ID), Tenant: j.Tenant, Priority: sp.Priority, Kind: kind,
+		Accelerators: sp.Accelerators, PerNode: sp.PerNode, Model: sp.Model,
+		Topology: topo, TopologyRequired: sp.TopologyRequired, Region: sp.Region, Site: sp.Site,
+		Duration: time.Duration(sp.DurationS) * time.Second, CheckpointEvery: time.Duration(sp.CheckpointS) * time.Second,
+		PowerFraction: sp.Power, Preemptible: sp.Preemptible,
+	}, nil
+}
+
+// slots maps a stored placement to the engine's slots.
+func (s *Scheduler) slots(p []store.Allocation) ([]engine.Slot, error) {
+	out := make([]engine.Slot, 0, len(p))
+	for _, a := range p {
+		n, ok := s.nodeIx[a.Node]
+		if !ok {
+			return nil, fmt.Errorf("node %s is not in the fleet", a.Node)
+		}
+		var mask uint64
+		for _, i := range a.Accelerators {
+			if i < 0 || i >= 64 {
+				return nil, fmt.Errorf("node %s: accelerator %d out of range", a.Node, i)
+			}
+			mask |= 1 << i
+		}
+		out = append(out, engine.Slot{Node: int32(n), Mask: mask})
+	}
+	return out, nil
+}
+
+// allocations maps the engine's slots to a stored placement.
+func (s *Scheduler) allocations(slots []engine.Slot) []store.Allocation {
+	out := make([]store.Allocation, 0, len(slots))
+	for _, sl := range slots {
+		acc := make([]int, 0, bits.OnesCount64(sl.Mask))
+		for m := sl.Mask; m != 0; m &= m - 1 {
+			acc = append(acc, bits.TrailingZeros64(m))
+		}
+		out = append(out, store.Allocation{Node: s.fleet.NodeName(int(sl.Node)), Accelerators: acc})
+	}
+	return out
+}
+
+// describe formats a reason for people, naming jobs by their store IDs.
+func (s *Scheduler) describe(r engine.Reason) string {
+	if r.Job != 0 {
+		return string(r.Code) + ":" + s.names[r.Job]
+	}
+	return s.snap.Describe(r)
+}
+
+// sync brings the engine's queue, snapshot and node states in line with
+// the input. It returns waits for jobs the engine refused outright.
+func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
+	var refused []server.Decision
+	// Nodes: only registered, ready nodes are Up.
+	want := make([]engine.NodeState, len(s.fleet.Nodes))
+	for i := range want {
+		want[i] = engine.Down
+	}
+	for _, n := range in.Nodes {
+		i, ok := s.nodeIx[n.Name]
+		if !ok {
+			continue
+		}
+		switch n.State {
+		case store.NodeReady:
+			want[i] = engine.Up
+		case store.NodeDraining:
+			want[i] = engine.Drained
+		}
+	}
+	for i, st := range want {
+		if s.nodeSt[i] != st {
+			s.snap.SetNodeState(i, st)
+			s.nodeSt[i] = st
+		}
+	}
+	// Running jobs that stopped (ended, cancelled, requeued) leave the
+	// snapshot; new ones (after a rebuild) are restored.
+	nowRunning := make(map[string]bool, len(in.Running))
+	for i := range in.Running {
+		nowRunning[in.Running[i].ID] = true
+	}
+	for name := range s.running {
+		if !nowRunning[name] {
+			s.snap.Release(s.ids[name], in.Now)
+			delete(s.running, name)
+			s.forget(name)
+		}
+	}
+	for i := range in.Running {
+		j := &in.Running[i]
+		if s.running[j.ID] {
+			continue
+		}
+		if s.pending[j.ID] {
+			s.eng.Cancel(s.ids[j.ID])
+			delete(s.pending, j.ID)
+		}
+		ej, err := s.engineJob(j)
+		if err == nil {
+			var sl []engine.Slot
+			if sl, err = s.slots(j.Placement); err == nil {
+				err = s.snap.Restore(ej, sl, j.StartedAt)
+			}
+		}
+		if err != nil {
+			s.log.Warn("scheduler: cannot restore a running job into the snapshot", "job", j.ID, "err", err)
+			continue
+		}
+		s.running[j.ID] = true
+	}
+	// Pending jobs: new ones join the queue in submission order, gone ones
+	// (cancelled) leave it.
+	nowPending := make(map[string]bool, len(in.Pending))
+	for i := range in.Pending {
+		nowPending[in.Pending[i].ID] = true
+	}
+	for name := range s.pending {
+		if !nowPending[name] {
+			s.eng.Cancel(s.ids[name])
+			delete(s.pending, name)
+			s.forget(name)
+		}
+	}
+	for i := range in.Pending {
+		j := &in.Pending[i]
+		if s.pending[j.ID] {
+			continue
+		}
+		ej, err := s.engineJob(j)
+		if err == nil {
+			err = s.eng.Submit(ej, j.SubmittedAt)
+		}
+		if err != nil {
+			refused = append(refused, server.Decision{Action: server.ActWait, Job: j.ID, Reasons: []string{"refused: " + err.Error()}})
+			s.forget(j.ID)
+			continue
+		}
+		s.pending[j.ID] = true
+	}
+	return refused
+}
+
+// Schedule implements server.Scheduler.
+func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []server.Decision, err error) {
+	defer func() { // the engine boundary: a panic there fails this pass only
+		if r := recover(); r != nil {
+			s.built = false
+			out, err = nil, fmt.Errorf("enginesched: engine panic: %v", r)
+		}
+	}()
+	if !s.built || in.Generation != s.gen {
+		if err := s.reset(); err != nil {
+			return nil, fmt.Errorf("enginesched: %w", err)
+		}
+		s.gen = in.Generation
+	}
+	out = s.sync(in)
+	res := s.eng.Schedule(s.snap, in.Now)
+	for _, d := range res.Decisions {
+		name := s.names[d.Job]
+		switch d.Action {
+		case engine.Place:
+			out = append(out, server.Decision{Action: server.ActPlace, Job: name, Placement: s.allocations(d.Slots),
+				Reasons: []string{s.describe(d.Reason)}})
+			delete(s.pending, name)
+			s.running[name] = true
+		case engine.Preempt:
+			out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
+			delete(s.running, name)
+			s.pending[name] = true // the engine requeued it
+		}
+	}
+	for _, w := range res.Waiting {
+		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
+	}
+	return out, nil
+}
