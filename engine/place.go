@@ -122,8 +122,9 @@ func probe(r *request, p *pool) (level int, fit int32, ok bool) {
 // that a pass stays fast when power or node shape refuse many domains.
 const maxCandidates = 32
 
-// place tries to place r in pool p. On success it returns the slots (a
-// fresh slice); otherwise why not.
+// place tries to place r in pool p. On success it returns the slots, in
+// the placer's scratch buffer (valid until the next call: commit copies
+// them); otherwise why not.
 func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	s := pl.s
 	if p.free < r.k {
@@ -147,7 +148,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 			}
 			pl.slots, pl.cut = pl.slots[:0], outcome{}
 			if pl.fill(r, p, plSite, d, r.k, 0) == r.k {
-				return append([]Slot(nil), pl.slots...), outcome{}
+				return pl.slots, outcome{}
 			}
 			note(pl.fillFailure())
 			break
@@ -165,7 +166,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 				}
 				pl.slots, pl.cut = pl.slots[:0], outcome{}
 				if pl.fill(r, p, l, d, r.k, 0) == r.k {
-					return append([]Slot(nil), pl.slots...), outcome{}
+					return pl.slots, outcome{}
 				}
 				note(pl.fillFailure())
 			}
@@ -299,8 +300,14 @@ func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int
 
 // commit allocates a placement chosen by place for pending job p.
 func (s *Snapshot) commit(p *Pending, pi int32, slots []Slot, w int64, now time.Time) *Alloc {
-	a := &Alloc{Job: p.Job, Site: s.pools[pi].site, Slots: slots, Start: now, DrawW: w,
+	a := &Alloc{Job: p.Job, Site: s.pools[pi].site, Start: now, DrawW: w,
 		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues}
+	if len(slots) == 1 {
+		a.one[0] = slots[0]
+		a.Slots = a.one[:]
+	} else {
+		a.Slots = append([]Slot(nil), slots...)
+	}
 	s.allocate(a)
 	return a
 }

@@ -207,7 +207,7 @@ func (ps *pass) preempt(p *Pending) bool {
 	for _, v := range best.vs {
 		s.free(v.a) // booked below only if the preemption is committed
 	}
-	ps.memo = map[memoKey]memo{} // capacity came back: earlier refusals may not hold
+	ps.memo = nil // capacity came back: earlier refusals may not hold
 	mark := len(ps.res.Decisions)
 	resv := ps.resv
 	ps.resv.active = false // the preemptor may use any pool

@@ -65,7 +65,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.compact()
 	e.queue.Order(e.pending, QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	res := Result{}
-	ps := &pass{e: e, s: s, now: now, res: &res, memo: map[memoKey]memo{}}
+	ps := &pass{e: e, s: s, now: now, res: &res}
 	mode := e.queue.Blocking()
 	stopped := false
 	attempts := 0
@@ -227,6 +227,9 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		why = reason(Busy)
 	}
 	if why.Code != Reserved {
+		if ps.memo == nil {
+			ps.memo = map[memoKey]memo{}
+		}
 		if m, ok := ps.memo[mk]; !ok || k < m.k {
 			ps.memo[mk] = memo{k: k, reason: why}
 		}

@@ -48,6 +48,7 @@ type Alloc struct {
 	startIdx  int32     // position in the pool's preemptible heap, -1 if absent
 	endKey    int64     // expected end, Unix ns (jobs of known duration)
 	startKey  int64     // start, Unix ns
+	one       [1]Slot   // Slots' storage for single-node jobs
 	seq       uint64    // queue position, kept across requeues
 	submitted time.Time // first submission
 	requeues  int
