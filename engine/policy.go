@@ -26,7 +26,9 @@ type Pending struct {
 // Blocking says how a pass goes on after a job that cannot start.
 type Blocking uint8
 
-// The ways a pass treats a job that cannot start.
+// The ways a pass treats a job that cannot start. A job that can never
+// run as asked (no-matching-accelerators, no-domain-large-enough) waits
+// without holding anything back, whatever the policy.
 const (
 	// SkipBlocked tries the later jobs (greedy).
 	SkipBlocked Blocking = iota

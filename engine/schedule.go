@@ -98,10 +98,12 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 				continue
 			}
 		}
-		switch mode {
-		case StopAtBlocked:
+		switch {
+		case why.Code == NoMatch || why.Code == NoDomain:
+			// it can never run as asked: it holds nothing back
+		case mode == StopAtBlocked:
 			stopped = true
-		case ReserveForHead:
+		case mode == ReserveForHead:
 			if !ps.resv.active {
 				ps.reserve(p)
 			}
