@@ -124,80 +124,18 @@ func (ps *pass) preempt(p *Pending) bool {
 		if !staticFit(&r, pp) {
 			continue
 		}
-		// the tightest level that can hold the job
+		// the tightest level that can hold the job, going up (for a job
+		// that may span) until some domain can be freed
 		l := plNode
 		for l < r.maxL && pp.cap[l] < k {
 			l++
 		}
-		// accelerators each victim would free in each domain of level l,
-		// grouped by domain, victims in cost order within a domain
-		var gains []gain
-		for _, v := range cands {
-			if v.a.pool != pi {
-				continue
-			}
-			for _, sl := range v.a.Slots {
-				if s.nodeState[sl.Node] != Up {
-					continue
+		for ; l <= r.maxL; l++ {
+			if set := ps.victimsIn(pp, pi, l, k, cands); set != nil {
+				if best == nil || set.better(best) {
+					best = set
 				}
-				gains = append(gains, gain{dom: s.ancestor(plNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
-			}
-		}
-		sort.Slice(gains, func(a, b int) bool {
-			if gains[a].dom != gains[b].dom {
-				return gains[a].dom < gains[b].dom
-			}
-			return gains[a].v.rank < gains[b].v.rank
-		})
-		// merge the slots of one victim in one domain
-		merged := gains[:0]
-		for _, g := range gains {
-			if m := len(merged); m > 0 && merged[m-1].dom == g.dom && merged[m-1].v == g.v {
-				merged[m-1].n += g.n
-				continue
-			}
-			merged = append(merged, g)
-		}
-		for i := 0; i < len(merged); {
-			d := merged[i].dom
-			jEnd := i
-			for jEnd < len(merged) && merged[jEnd].dom == d {
-				jEnd++
-			}
-			group := merged[i:jEnd]
-			i = jEnd
-			free := pp.free
-			if l < plSite {
-				free = pp.lv[l].free[d-pp.off[l]]
-			}
-			need := k - free
-			var picked []gain
-			for _, g := range group {
-				if need <= 0 {
-					break
-				}
-				picked = append(picked, g)
-				need -= g.n
-			}
-			if need > 0 || len(picked) == 0 {
-				continue
-			}
-			// drop victims that are not needed, the most costly first
-			for x := len(picked) - 1; x >= 0; x-- {
-				if need+picked[x].n <= 0 {
-					need += picked[x].n
-					picked = append(picked[:x], picked[x+1:]...)
-				}
-			}
-			set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
-			for _, g := range picked {
-				set.vs = append(set.vs, g.v)
-				set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
-				set.accel += int32(g.v.a.accelerators())
-				set.lost += g.v.lost
-			}
-			if best == nil || set.better(best) {
-				best = set
+				break
 			}
 		}
 	}
@@ -237,4 +175,83 @@ func (ps *pass) preempt(p *Pending) bool {
 	}
 	ps.res.Decisions = append(ps.res.Decisions, placed...)
 	return true
+}
+
+// victimsIn returns the cheapest victim set that frees k accelerators in
+// one domain of pool level l of pool pi, or nil.
+func (ps *pass) victimsIn(pp *pool, pi int32, l int, k int32, cands []*victim) *victimSet {
+	s := ps.s
+	var best *victimSet
+	// accelerators each victim would free in each domain of level l,
+	// grouped by domain, victims in cost order within a domain
+	var gains []gain
+	for _, v := range cands {
+		if v.a.pool != pi {
+			continue
+		}
+		for _, sl := range v.a.Slots {
+			if s.nodeState[sl.Node] != Up {
+				continue
+			}
+			gains = append(gains, gain{dom: s.ancestor(plNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
+		}
+	}
+	sort.Slice(gains, func(a, b int) bool {
+		if gains[a].dom != gains[b].dom {
+			return gains[a].dom < gains[b].dom
+		}
+		return gains[a].v.rank < gains[b].v.rank
+	})
+	// merge the slots of one victim in one domain
+	merged := gains[:0]
+	for _, g := range gains {
+		if m := len(merged); m > 0 && merged[m-1].dom == g.dom && merged[m-1].v == g.v {
+			merged[m-1].n += g.n
+			continue
+		}
+		merged = append(merged, g)
+	}
+	for i := 0; i < len(merged); {
+		d := merged[i].dom
+		jEnd := i
+		for jEnd < len(merged) && merged[jEnd].dom == d {
+			jEnd++
+		}
+		group := merged[i:jEnd]
+		i = jEnd
+		free := pp.free
+		if l < plSite {
+			free = pp.lv[l].free[d-pp.off[l]]
+		}
+		need := k - free
+		var picked []gain
+		for _, g := range group {
+			if need <= 0 {
+				break
+			}
+			picked = append(picked, g)
+			need -= g.n
+		}
+		if need > 0 || len(picked) == 0 {
+			continue
+		}
+		// drop victims that are not needed, the most costly first
+		for x := len(picked) - 1; x >= 0; x-- {
+			if need+picked[x].n <= 0 {
+				need += picked[x].n
+				picked = append(picked[:x], picked[x+1:]...)
+			}
+		}
+		set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
+		for _, g := range picked {
+			set.vs = append(set.vs, g.v)
+			set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
+			set.accel += int32(g.v.a.accelerators())
+			set.lost += g.v.lost
+		}
+		if best == nil || set.better(best) {
+			best = set
+		}
+	}
+	return best
 }
