@@ -18,8 +18,8 @@ func (ps *pass) reserve(p *Pending) {
 	in := map[int32]bool{}
 	for _, pi := range ps.e.eligible(j) {
 		pp := s.pools[pi]
-		r := request{job: j, k: k, perNode: int32(j.PerNode)}
-		r.maxL, r.req = topLevel(j, pp)
+		r := request{k: k, perNode: int32(j.PerNode)}
+		r.maxL = topLevel(j, pp)
 		if staticFit(&r, pp) && pp.total >= k {
 			in[pi] = true
 		}

@@ -10,12 +10,10 @@ import (
 
 // request is one placement attempt of a job in one pool.
 type request struct {
-	job     *Job
 	k       int32 // accelerators
 	perNode int32 // exact accelerators per node, 0 = any
 	w       int64 // expected draw above idle per accelerator
 	maxL    int   // highest pool level the job may span
-	req     bool  // topology required
 }
 
 // outcome is why an attempt in a pool failed; the zero value is success.
@@ -43,8 +41,8 @@ type placer struct {
 }
 
 // topLevel maps a job's topology to the highest pool level it may span in
-// pool p, and whether that is a requirement.
-func topLevel(j *Job, p *pool) (int, bool) {
+// pool p: its topology level if required, else the site.
+func topLevel(j *Job, p *pool) int {
 	l := plSite
 	switch j.Topology {
 	case TopologyNode:
@@ -62,9 +60,9 @@ func topLevel(j *Job, p *pool) (int, bool) {
 		l = plHall
 	}
 	if !j.TopologyRequired {
-		return plSite, false
+		return plSite
 	}
-	return l, true
+	return l
 }
 
 // staticFit reports whether the job could ever fit pool p when it is

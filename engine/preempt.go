@@ -119,8 +119,8 @@ func (ps *pass) preempt(p *Pending) bool {
 	var best *victimSet
 	for _, pi := range elig {
 		pp := s.pools[pi]
-		r := request{job: j, k: k, perNode: int32(j.PerNode)}
-		r.maxL, r.req = topLevel(j, pp)
+		r := request{k: k, perNode: int32(j.PerNode)}
+		r.maxL = topLevel(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}

@@ -305,7 +305,7 @@ func checkTopology(t *rapid.T, s *Snapshot, a *Alloc) {
 	if !a.Job.TopologyRequired {
 		return
 	}
-	l, _ := topLevel(&a.Job, s.pools[a.pool])
+	l := topLevel(&a.Job, s.pools[a.pool])
 	d := s.ancestor(plNode, a.Slots[0].Node, l)
 	for _, sl := range a.Slots {
 		if s.ancestor(plNode, sl.Node, l) != d {

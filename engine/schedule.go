@@ -155,8 +155,8 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	anyFree := false
 	for _, pi := range elig {
 		pp := s.pools[pi]
-		r := request{job: j, k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL, r.req = topLevel(j, pp)
+		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
+		r.maxL = topLevel(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}
@@ -200,8 +200,8 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	var first outcome
 	for _, c := range order {
 		pp := s.pools[c.pool]
-		r := request{job: j, k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL, r.req = topLevel(j, pp)
+		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
+		r.maxL = topLevel(j, pp)
 		slots, out := e.pl.place(&r, pp)
 		if slots == nil {
 			if first.code == "" || (first.code != Power && out.code == Power) {
