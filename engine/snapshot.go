@@ -498,6 +498,9 @@ func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
 }
 
 func (s *Snapshot) jobsOnNode(n int) []JobID {
+	if s.nodeMask[n] == 0 {
+		return nil
+	}
 	var out []JobID
 	first := s.f.Nodes[n].FirstAccel
 	for m := s.nodeMask[n]; m != 0; m &= m - 1 {
