@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"stargate/engine"
 	"stargate/fleet"
@@ -70,6 +71,12 @@ shared machine the figures move with its load.`,
   stargate bench engine -f examples/stargate.yaml -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The command is built once (bench is a shared parent), so its
+			// flags go back to their defaults after each run.
+			defer cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				_ = f.Value.Set(f.DefValue)
+				f.Changed = false
+			})
 			return runBenchEngine(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

@@ -35,6 +35,18 @@ func TestBenchEngineJSON(t *testing.T) {
 	if len(rep.SteadyState) != 2 || rep.SteadyState[0].PlacementsPerS <= 0 {
 		t.Errorf("steady state: %+v", rep.SteadyState)
 	}
+	// flags do not leak into the next run of the shared command
+	out.Reset()
+	if err := Run(context.Background(), []string{"bench", "engine", "--example", "small", "-o", "json", "--pending", "0", "--shapes", "8"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	var again benchReport
+	if err := json.Unmarshal(out.Bytes(), &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.Runs != 3 {
+		t.Errorf("second run: --runs is %d, want the default 3", again.Runs)
+	}
 	// the parent is shared: a second Run sees the same subcommand once
 	if n := len(benchCmd().Commands()); n < 1 {
 		t.Fatalf("bench has %d subcommands", n)
