@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -30,11 +31,16 @@ func runStream(t *testing.T, queue string) (time.Duration, bool) {
 	}
 	const gang = JobID(1 << 40)
 	for now := start; now.Sub(start) < 24*time.Hour; now = now.Add(time.Minute) {
+		var ended []JobID
 		for j, end := range ends {
 			if !end.After(now) {
-				s.Release(j, now)
-				delete(ends, j)
+				ended = append(ended, j)
 			}
+		}
+		slices.Sort(ended) // the same order every run
+		for _, j := range ended {
+			s.Release(j, now)
+			delete(ends, j)
 		}
 		m := int(now.Sub(start) / time.Minute)
 		if m == 0 {
