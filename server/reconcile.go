@@ -71,34 +71,118 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) reconcile(ctx context.Context) error {
-	now := s.clock.Now().UTC()
-	fence := &store.Fence{Lease: LeaseName, Holder: s.cfg.ID, Now: now}
-	nodes, err := s.store.Nodes(ctx)
+// liveCache is the reconcile loop's copy of the active state. Every pass
+// validates it against the store cheaply (the node digest, the active
+// jobs' versions) and re-reads only what changed, so that a pass over a
+// large fleet does not decode every node and job again.
+type liveCache struct {
+	haveNodes bool
+	digest    store.NodeDigest
+	nodes     []store.Node
+	jobs      map[string]store.Job // pending and running, by ID
+}
+
+func (c *liveCache) invalidate() { *c = liveCache{} }
+
+// refresh brings the cache up to date and returns the active jobs' IDs in
+// ID order (submission order).
+func (s *Server) refresh(ctx context.Context) ([]store.JobVersion, error) {
+	c := &s.live
+	d, err := s.store.NodeDigest(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if !c.haveNodes || d != c.digest {
+		if c.nodes, err = s.store.Nodes(ctx); err != nil {
+			return nil, err
+		}
+		c.digest, c.haveNodes = d, true
+	}
+	active, err := s.store.ActiveJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.jobs == nil {
+		c.jobs = make(map[string]store.Job, len(active))
+	}
+	seen := make(map[string]bool, len(active))
+	var stale []string
+	for _, v := range active {
+		seen[v.ID] = true
+		if j, ok := c.jobs[v.ID]; !ok || j.Version != v.Version {
+			stale = append(stale, v.ID)
+		}
+	}
+	for id := range c.jobs {
+		if !seen[id] {
+			delete(c.jobs, id)
+		}
+	}
+	if len(stale) > 0 {
+		fresh, err := s.store.JobsByID(ctx, stale)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range fresh {
+			if j.State == store.JobPending || j.State == store.JobRunning {
+				c.jobs[j.ID] = j
+			}
+		}
+	}
+	return active, nil
+}
+
+// commit applies a change set and keeps the cache in step with it.
+func (s *Server) commit(ctx context.Context, c store.Changes) error {
+	if err := s.store.Apply(ctx, c); err != nil {
 		return err
 	}
-	running, err := s.store.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobRunning}})
+	for _, j := range c.Jobs { // Apply advanced their versions
+		if j.State == store.JobPending || j.State == store.JobRunning {
+			s.live.jobs[j.ID] = j
+		} else {
+			delete(s.live.jobs, j.ID)
+		}
+	}
+	if len(c.Nodes) > 0 {
+		s.live.haveNodes = false
+	}
+	return nil
+}
+
+func (s *Server) reconcile(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.live.invalidate()
+		}
+	}()
+	now := s.clock.Now().UTC()
+	fence := &store.Fence{Lease: LeaseName, Holder: s.cfg.ID, Now: now}
+	active, err := s.refresh(ctx)
 	if err != nil {
 		return err
 	}
 
 	// Silent nodes are lost; their jobs go back to the queue.
-	c := store.Changes{Fence: fence}
-	lost := map[string]bool{}
-	for i := range nodes {
-		n := &nodes[i]
-		if n.State != store.NodeLost && now.Sub(n.HeartbeatAt) > s.cfg.HeartbeatTimeout {
-			n.State = store.NodeLost
+	silent, err := s.store.SilentNodes(ctx, now.Add(-s.cfg.HeartbeatTimeout))
+	if err != nil {
+		return err
+	}
+	if len(silent) > 0 {
+		c := store.Changes{Fence: fence}
+		lost := map[string]bool{}
+		for _, n := range silent {
 			lost[n.Name] = true
-			c.Nodes = append(c.Nodes, *n)
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "node-lost", Node: n.Name,
 				Message: fmt.Sprintf("no heartbeat since %s", n.HeartbeatAt.Format(time.RFC3339))})
+			n.State = store.NodeLost
+			c.Nodes = append(c.Nodes, n)
 		}
-	}
-	if len(lost) > 0 {
-		kept := running[:0]
-		for _, j := range running {
+		for _, v := range active {
+			j, ok := s.live.jobs[v.ID]
+			if !ok || j.State != store.JobRunning {
+				continue
+			}
 			var on []string
 			for _, a := range j.Placement {
 				if lost[a.Node] {
@@ -106,7 +190,6 @@ func (s *Server) reconcile(ctx context.Context) error {
 				}
 			}
 			if len(on) == 0 {
-				kept = append(kept, j)
 				continue
 			}
 			why := "requeued: node lost: " + strings.Join(on, ", ")
@@ -114,37 +197,43 @@ func (s *Server) reconcile(ctx context.Context) error {
 			c.Jobs = append(c.Jobs, j)
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "requeued", Job: j.ID, Message: why})
 		}
-		running = kept
-		if err := s.store.Apply(ctx, c); err != nil {
+		if err := s.commit(ctx, c); err != nil {
 			return fmt.Errorf("server: reconcile: lost nodes: %w", err)
 		}
 		s.metrics.decisions.WithLabelValues("requeue").Add(float64(len(c.Jobs)))
 		s.log.Warn("nodes lost", "nodes", len(lost), "requeued", len(c.Jobs))
+		if s.live.nodes, err = s.store.Nodes(ctx); err != nil {
+			return err
+		}
+		if s.live.digest, err = s.store.NodeDigest(ctx); err != nil {
+			return err
+		}
+		s.live.haveNodes = true
 	}
 
 	if s.cfg.Scheduler == nil {
 		return nil
 	}
-	pending, err := s.store.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}})
-	if err != nil {
-		return err
+	var pending, running []store.Job
+	for _, v := range active {
+		j, ok := s.live.jobs[v.ID]
+		switch {
+		case !ok:
+		case j.State == store.JobPending:
+			pending = append(pending, j)
+		case j.State == store.JobRunning:
+			running = append(running, j)
+		}
 	}
-	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: nodes,
+	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: slices.Clone(s.live.nodes),
 		Pending: pending, Running: running, Generation: s.generation.Load()})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
 	}
-	jobs := make(map[string]*store.Job, len(pending)+len(running))
-	for i := range pending {
-		jobs[pending[i].ID] = &pending[i]
-	}
-	for i := range running {
-		jobs[running[i].ID] = &running[i]
-	}
-	c = store.Changes{Fence: fence}
+	c := store.Changes{Fence: fence}
 	counts := map[Action]int{}
 	for _, d := range decisions {
-		j, ok := jobs[d.Job]
+		j, ok := s.live.jobs[d.Job]
 		if !ok {
 			return fmt.Errorf("server: reconcile: decision about unknown job %s", d.Job)
 		}
@@ -171,12 +260,12 @@ func (s *Server) reconcile(ctx context.Context) error {
 			return fmt.Errorf("server: reconcile: unknown action %q", d.Action)
 		}
 		counts[d.Action]++
-		c.Jobs = append(c.Jobs, *j)
+		c.Jobs = append(c.Jobs, j)
 	}
 	if len(c.Jobs) == 0 {
 		return nil
 	}
-	if err := s.store.Apply(ctx, c); err != nil {
+	if err := s.commit(ctx, c); err != nil {
 		return fmt.Errorf("server: reconcile: commit decisions: %w", err)
 	}
 	for a, n := range counts {

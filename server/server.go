@@ -71,7 +71,8 @@ type Server struct {
 	generation atomic.Uint64
 	metrics    *metrics
 	handler    http.Handler
-	reconMu    sync.Mutex // one reconcile pass at a time
+	reconMu    sync.Mutex // one reconcile pass at a time; guards live
+	live       liveCache
 }
 
 // LeaseName is the name of the scheduler's leader lease.

@@ -39,6 +39,14 @@ type Store interface {
 	// Jobs lists jobs matching q in ID order (IDs sort by submission
 	// time), at most q.Limit of them.
 	Jobs(ctx context.Context, q JobQuery) ([]Job, error)
+	// ActiveJobs lists the ID, state and version of every pending or
+	// running job, in ID order: cheap enough to run every scheduling pass,
+	// so that a caller caching jobs re-reads (JobsByID) only those that
+	// changed.
+	ActiveJobs(ctx context.Context) ([]JobVersion, error)
+	// JobsByID returns the jobs with these IDs, in ID order; unknown IDs
+	// are skipped.
+	JobsByID(ctx context.Context, ids []string) ([]Job, error)
 	// JobCounts counts jobs and their accelerators by tenant and state.
 	JobCounts(ctx context.Context) ([]JobCount, error)
 
@@ -55,6 +63,9 @@ type Store interface {
 	// a lost node comes back ready, a draining one stays draining). It
 	// returns the stored node.
 	RegisterNode(ctx context.Context, n Node) (Node, error)
+	// RegisterNodes registers many nodes in one transaction, as
+	// RegisterNode does each (for bulk enrolment and benchmarks).
+	RegisterNodes(ctx context.Context, nodes []Node) error
 	// Heartbeat records that a node is alive at a time, with its
 	// measured draw in watts (negative: unknown). It does not change the
 	// node's Version. ErrNotFound when the node is not registered.
@@ -63,6 +74,13 @@ type Store interface {
 	Node(ctx context.Context, name string) (Node, error)
 	// Nodes lists all nodes by name.
 	Nodes(ctx context.Context) ([]Node, error)
+	// NodeDigest summarizes the registered nodes so that a caller caching
+	// them knows when to read them again: it changes whenever a node is
+	// registered or changes (not on heartbeats).
+	NodeDigest(ctx context.Context) (NodeDigest, error)
+	// SilentNodes lists the nodes that are not lost and whose last
+	// heartbeat is before a time.
+	SilentNodes(ctx context.Context, before time.Time) ([]Node, error)
 
 	// Events lists events in sequence order.
 	Events(ctx context.Context, q EventQuery) ([]Event, error)
@@ -119,6 +137,20 @@ type JobQuery struct {
 	Node   string     // placed on this node; empty: any
 	After  string     // IDs strictly greater (pagination cursor)
 	Limit  int        // <= 0: no limit
+}
+
+// JobVersion is one row of Store.ActiveJobs.
+type JobVersion struct {
+	ID      string
+	State   JobState
+	Version int64
+}
+
+// NodeDigest is the count of nodes and the sum of their versions; since
+// versions only grow, any registration or change moves it.
+type NodeDigest struct {
+	Count      int
+	VersionSum int64
 }
 
 // JobCount is one row of Store.JobCounts.

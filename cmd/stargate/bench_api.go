@@ -23,6 +23,10 @@ type benchAPIFlags struct {
 	duration time.Duration
 	warmup   time.Duration
 	output   string
+	pass     fleetSource
+	nodes    int
+	queued   int
+	arrivals int
 }
 
 func newBenchAPICmd() *cobra.Command {
@@ -54,6 +58,9 @@ creates a schema there and drops it afterwards.`,
 	fl.DurationVar(&f.duration, "duration", 5*time.Second, "measured time per store")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before it")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.IntVar(&f.nodes, "pass-nodes", 100000, "also time reconcile passes over this many registered nodes of the million-gpu example (0: skip)")
+	fl.IntVar(&f.queued, "pass-queued", 5000, "jobs queued before the first pass")
+	fl.IntVar(&f.arrivals, "pass-arrivals", 1000, "jobs submitted before the last pass")
 	return cmd
 }
 
@@ -88,7 +95,16 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if warmup == 0 {
 		warmup = -1 // none
 	}
-	_, err = apibench.Run(ctx, apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json",
-		Bench: client.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}, stdout)
+	opts := apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json",
+		Bench: client.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}
+	if f.nodes > 0 {
+		f.pass.def = "million-gpu"
+		big, err := f.pass.load()
+		if err != nil {
+			return err
+		}
+		opts.Pass = apibench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals}
+	}
+	_, err = apibench.Run(ctx, opts, stdout)
 	return err
 }

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,6 +32,9 @@ type Options struct {
 	Bench    client.BenchOptions
 	// JSON prints a JSON report instead of a table.
 	JSON bool
+	// Pass, when Pass.Nodes > 0, also times reconcile passes over that
+	// many registered nodes (MeasurePass) on each store.
+	Pass PassOptions
 }
 
 // Result is one backend's measurement.
@@ -48,8 +49,9 @@ type Result struct {
 
 // Report is the whole run.
 type Report struct {
-	Clients int      `json:"clients"`
-	Results []Result `json:"results"`
+	Clients int          `json:"clients"`
+	Results []Result     `json:"results"`
+	Passes  []PassResult `json:"passes,omitempty"`
 }
 
 // Run measures each backend in turn and writes the report to w.
@@ -77,6 +79,23 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 			}
 		}
 	}
+	if o.Pass.Nodes > 0 {
+		if !o.JSON {
+			fmt.Fprintf(w, "\nreconcile pass over %d registered nodes driving the engine, decisions committed (%d jobs queued, then %d arrive)\n",
+				o.Pass.Nodes, o.Pass.Pending, o.Pass.Arrivals)
+			fmt.Fprintf(w, "%-10s %14s %8s %10s %16s %8s\n", "store", "first pass s", "placed", "steady s", "after arrivals s", "placed")
+		}
+		for _, kind := range o.Stores {
+			r, err := MeasurePass(ctx, kind, o.Postgres, o.Pass)
+			if err != nil {
+				return rep, fmt.Errorf("apibench: pass on %s: %w", kind, err)
+			}
+			rep.Passes = append(rep.Passes, r)
+			if !o.JSON {
+				fmt.Fprintf(w, "%-10s %14.3f %8d %10.3f %16.3f %8d\n", r.Store, r.FirstS, r.Running, r.SteadyS, r.IncrementS, r.PlacedAfter)
+			}
+		}
+	}
 	if o.JSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -88,36 +107,15 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func runOne(ctx context.Context, kind string, o Options) (Result, error) {
-	var st store.Store
 	cfg := server.Config{Fleet: o.Fleet}
-	switch kind {
-	case "sqlite":
-		dir, err := os.MkdirTemp("", "stargate-bench-")
-		if err != nil {
-			return Result{}, err
-		}
-		defer os.RemoveAll(dir)
-		st, _, err = server.OpenStore(ctx, "sqlite:"+filepath.Join(dir, "stargate.db"), dir)
-		if err != nil {
-			return Result{}, err
-		}
-	case "postgres":
-		if o.Postgres == "" {
-			return Result{}, fmt.Errorf("no PostgreSQL DSN (--postgres or STARGATE_BENCH_POSTGRES)")
-		}
-		dsn, drop, err := freshSchema(ctx, o.Postgres)
-		if err != nil {
-			return Result{}, err
-		}
-		defer drop()
-		st, _, err = server.OpenStore(ctx, dsn, "")
-		if err != nil {
-			return Result{}, err
-		}
+	if kind == "postgres" {
 		cfg.Committers = 4
-	default:
-		return Result{}, fmt.Errorf("unknown store %q (sqlite, postgres)", kind)
 	}
+	st, cleanup, err := openFresh(ctx, kind, o.Postgres)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
 	defer st.Close()
 	cfg.Store = st
 	srv, err := server.New(cfg)

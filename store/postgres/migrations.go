@@ -65,4 +65,6 @@ var migrations = []string{
 		epoch      BIGINT NOT NULL,
 		expires_at BIGINT NOT NULL
 	);`,
+	// 2: find silent nodes without scanning them all.
+	`CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at) WHERE state <> 'lost';`,
 }

@@ -249,6 +249,36 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	return out, nil
 }
 
+// ActiveJobs implements store.Store.
+func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, state, version FROM jobs WHERE state IN ('pending', 'running') ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: active jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.JobVersion, error) {
+		var v store.JobVersion
+		err := r.Scan(&v.ID, &v.State, &v.Version)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: active jobs: %w", err)
+	}
+	return out, nil
+}
+
+// JobsByID implements store.Store.
+func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C"`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: jobs by id: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: jobs by id: %w", err)
+	}
+	return out, nil
+}
+
 // JobCounts implements store.Store.
 func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
 	rows, err := db.pool.Query(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
@@ -365,22 +395,42 @@ func scanNode(s pgx.Row) (store.Node, error) {
 	return n, store.DecodeJSON(labels, &n.Labels)
 }
 
+const upsertNode = `INSERT INTO nodes (` + nodeColumns + `)
+	VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $8, 1)
+	ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
+		address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
+		draw_w = excluded.draw_w,
+		state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+		version = nodes.version + 1`
+
+func nodeArgs(n store.Node) []any {
+	return []any{n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
+		store.UnixNano(n.HeartbeatAt), n.DrawW}
+}
+
 // RegisterNode implements store.Store.
 func (db *DB) RegisterNode(ctx context.Context, n store.Node) (store.Node, error) {
-	out, err := scanNode(db.pool.QueryRow(ctx, `INSERT INTO nodes (`+nodeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $8, 1)
-		ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
-			address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
-			draw_w = excluded.draw_w,
-			state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
-			version = nodes.version + 1
-		RETURNING `+nodeColumns,
-		n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
-		store.UnixNano(n.HeartbeatAt), n.DrawW))
+	out, err := scanNode(db.pool.QueryRow(ctx, upsertNode+` RETURNING `+nodeColumns, nodeArgs(n)...))
 	if err != nil {
 		return out, fmt.Errorf("postgres: register node %s: %w", n.Name, err)
 	}
 	return out, nil
+}
+
+// RegisterNodes implements store.Store: one pipelined batch in one
+// transaction.
+func (db *DB) RegisterNodes(ctx context.Context, nodes []store.Node) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, n := range nodes {
+			b.Queue(upsertNode, nodeArgs(n)...)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: register nodes: %w", err)
+	}
+	return nil
 }
 
 // Heartbeat implements store.Store.
@@ -416,6 +466,30 @@ func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Node, error) { return scanNode(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: nodes: %w", err)
+	}
+	return out, nil
+}
+
+// NodeDigest implements store.Store.
+func (db *DB) NodeDigest(ctx context.Context) (store.NodeDigest, error) {
+	var d store.NodeDigest
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(version), 0)::bigint FROM nodes`).Scan(&d.Count, &d.VersionSum)
+	if err != nil {
+		return d, fmt.Errorf("postgres: node digest: %w", err)
+	}
+	return d, nil
+}
+
+// SilentNodes implements store.Store.
+func (db *DB) SilentNodes(ctx context.Context, before time.Time) ([]store.Node, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE state != 'lost' AND heartbeat_at < $1 ORDER BY name COLLATE "C"`,
+		store.UnixNano(before))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: silent nodes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Node, error) { return scanNode(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: silent nodes: %w", err)
 	}
 	return out, nil
 }

@@ -66,4 +66,6 @@ var migrations = []string{
 		epoch      INTEGER NOT NULL,
 		expires_at INTEGER NOT NULL
 	);`,
+	// 2: find silent nodes without scanning them all.
+	`CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at) WHERE state <> 'lost';`,
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -293,6 +294,57 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	return out, nil
 }
 
+// ActiveJobs implements store.Store.
+func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, state, version FROM jobs WHERE state IN ('pending', 'running') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: active jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.JobVersion
+	for rows.Next() {
+		var v store.JobVersion
+		if err := rows.Scan(&v.ID, &v.State, &v.Version); err != nil {
+			return nil, fmt.Errorf("sqlite: active jobs: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// JobsByID implements store.Store.
+func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
+	var out []store.Job
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := db.r.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", n), ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: jobs by id: %w", err)
+		}
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: jobs by id: %w", err)
+			}
+			out = append(out, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: jobs by id: %w", err)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Job) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 // JobCounts implements store.Store.
 func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
@@ -326,10 +378,25 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 				return err
 			}
 		}
+		var upd, del, ins *sql.Stmt
+		if len(c.Jobs) > 0 {
+			var err error
+			if upd, err = tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
+				started_at = ?, ended_at = ?, version = version + 1 WHERE id = ? AND version = ?`); err != nil {
+				return err
+			}
+			defer upd.Close()
+			if del, err = tx.PrepareContext(ctx, `DELETE FROM allocations WHERE job_id = ?`); err != nil {
+				return err
+			}
+			defer del.Close()
+			if ins, err = tx.PrepareContext(ctx, `INSERT INTO allocations (job_id, node, accelerators) VALUES (?, ?, ?)`); err != nil {
+				return err
+			}
+			defer ins.Close()
+		}
 		for _, j := range c.Jobs {
-			res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				started_at = ?, ended_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
-				j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
+			res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
 				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.ID, j.Version)
 			if err != nil {
 				return err
@@ -337,12 +404,11 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			if n, _ := res.RowsAffected(); n != 1 {
 				return missing(ctx, tx, "jobs", "id", "job", j.ID)
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE job_id = ?`, j.ID); err != nil {
+			if _, err := del.ExecContext(ctx, j.ID); err != nil {
 				return err
 			}
 			for _, a := range j.Placement {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO allocations (job_id, node, accelerators) VALUES (?, ?, ?)`,
-					j.ID, a.Node, store.EncodeJSON(a.Accelerators)); err != nil {
+				if _, err := ins.ExecContext(ctx, j.ID, a.Node, store.EncodeJSON(a.Accelerators)); err != nil {
 					return err
 				}
 			}
@@ -357,10 +423,16 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 				return missing(ctx, tx, "nodes", "name", "node", n.Name)
 			}
 		}
-		for _, e := range c.Events {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO events (time, kind, job, node, message) VALUES (?, ?, ?, ?, ?)`,
-				store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message); err != nil {
+		if len(c.Events) > 0 {
+			ev, err := tx.PrepareContext(ctx, `INSERT INTO events (time, kind, job, node, message) VALUES (?, ?, ?, ?, ?)`)
+			if err != nil {
 				return err
+			}
+			defer ev.Close()
+			for _, e := range c.Events {
+				if _, err := ev.ExecContext(ctx, store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -410,21 +482,26 @@ func scanNode(s scanner) (store.Node, error) {
 	return n, store.DecodeJSON(labels, &n.Labels)
 }
 
+const upsertNode = `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?, 1)
+	ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
+		address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
+		draw_w = excluded.draw_w,
+		state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+		version = nodes.version + 1`
+
+func nodeArgs(n store.Node) []any {
+	return []any{n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
+		store.UnixNano(n.HeartbeatAt), n.DrawW}
+}
+
 // RegisterNode implements store.Store.
 func (db *DB) RegisterNode(ctx context.Context, n store.Node) (store.Node, error) {
 	var out store.Node
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (`+nodeColumns+`) VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?, 1)
-			ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
-				address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
-				draw_w = excluded.draw_w,
-				state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
-				version = nodes.version + 1`,
-			n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
-			store.UnixNano(n.HeartbeatAt), n.DrawW)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, upsertNode, nodeArgs(n)...); err != nil {
 			return err
 		}
+		var err error
 		out, err = scanNode(tx.QueryRowContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, n.Name))
 		return err
 	})
@@ -432,6 +509,27 @@ func (db *DB) RegisterNode(ctx context.Context, n store.Node) (store.Node, error
 		return out, fmt.Errorf("sqlite: register node %s: %w", n.Name, err)
 	}
 	return out, nil
+}
+
+// RegisterNodes implements store.Store.
+func (db *DB) RegisterNodes(ctx context.Context, nodes []store.Node) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, upsertNode)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, n := range nodes {
+			if _, err := st.ExecContext(ctx, nodeArgs(n)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: register nodes: %w", err)
+	}
+	return nil
 }
 
 // Heartbeat implements store.Store.
@@ -470,6 +568,35 @@ func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
 		n, err := scanNode(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: nodes: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// NodeDigest implements store.Store.
+func (db *DB) NodeDigest(ctx context.Context) (store.NodeDigest, error) {
+	var d store.NodeDigest
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(version), 0) FROM nodes`).Scan(&d.Count, &d.VersionSum)
+	if err != nil {
+		return d, fmt.Errorf("sqlite: node digest: %w", err)
+	}
+	return d, nil
+}
+
+// SilentNodes implements store.Store.
+func (db *DB) SilentNodes(ctx context.Context, before time.Time) ([]store.Node, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE state != 'lost' AND heartbeat_at < ? ORDER BY name`,
+		store.UnixNano(before))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: silent nodes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Node
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: silent nodes: %w", err)
 		}
 		out = append(out, n)
 	}

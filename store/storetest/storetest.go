@@ -187,6 +187,14 @@ func testQuery(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Errorf("placement round trip: %+v", got)
 	}
 
+	active, err := s.ActiveJobs(ctx)
+	if err != nil || len(active) != 10 || active[3].ID != "j03" || active[3].State != store.JobRunning || active[3].Version != 2 {
+		t.Errorf("ActiveJobs = %+v, %v", active, err)
+	}
+	byID, err := s.JobsByID(ctx, []string{"j07", "nope", "j03"})
+	if err != nil || fmt.Sprint(ids(byID)) != "[j03 j07]" || len(byID[0].Placement) != 2 {
+		t.Errorf("JobsByID = %v, %v", ids(byID), err)
+	}
 	counts, err := s.JobCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -266,8 +274,21 @@ func testNodes(t *testing.T, s store.Store, _ func() store.Store) {
 	if back, _ := s.RegisterNode(ctx, n); back.State != store.NodeReady {
 		t.Errorf("a lost node registering again should be ready, is %s", back.State)
 	}
+	d1, err := s.NodeDigest(ctx)
+	if err != nil || d1.Count != 1 {
+		t.Fatalf("NodeDigest = %+v, %v", d1, err)
+	}
 	if err := s.Heartbeat(ctx, n.Name, t0.Add(2*time.Minute), 5400); err != nil {
 		t.Fatal(err)
+	}
+	if d2, _ := s.NodeDigest(ctx); d2 != d1 {
+		t.Errorf("a heartbeat moved the node digest: %+v -> %+v", d1, d2)
+	}
+	if silent, err := s.SilentNodes(ctx, t0.Add(2*time.Minute)); err != nil || len(silent) != 0 {
+		t.Errorf("SilentNodes before the heartbeat = %+v, %v", silent, err)
+	}
+	if silent, _ := s.SilentNodes(ctx, t0.Add(3*time.Minute)); len(silent) != 1 || silent[0].Name != n.Name {
+		t.Errorf("SilentNodes after = %+v", silent)
 	}
 	hb, err := s.Node(ctx, n.Name)
 	if err != nil {
@@ -287,9 +308,18 @@ func testNodes(t *testing.T, s store.Store, _ func() store.Store) {
 	if _, err := s.Node(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Node(nope): %v", err)
 	}
-	s.RegisterNode(ctx, store.Node{Name: "lab/h/r/k/n0", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0})
+	bulk := []store.Node{
+		{Name: "lab/h/r/k/n0", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0, DrawW: -1},
+		{Name: "lab/h/r/k/n9", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0, DrawW: -1},
+	}
+	if err := s.RegisterNodes(ctx, bulk); err != nil {
+		t.Fatal(err)
+	}
+	if d3, _ := s.NodeDigest(ctx); d3 == d1 || d3.Count != 3 {
+		t.Errorf("registrations did not move the node digest: %+v", d3)
+	}
 	all, err := s.Nodes(ctx)
-	if err != nil || len(all) != 2 || all[0].Name != "lab/h/r/k/n0" {
+	if err != nil || len(all) != 3 || all[0].Name != "lab/h/r/k/n0" || all[2].State != store.NodeReady {
 		t.Errorf("Nodes = %+v, %v", all, err)
 	}
 }

@@ -1,0 +1,160 @@
+package apibench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"stargate/engine"
+	"stargate/fleet"
+	"stargate/server"
+	"stargate/server/enginesched"
+	"stargate/store"
+)
+
+// PassOptions configures MeasurePass.
+type PassOptions struct {
+	// Fleet must have at least Nodes nodes; the first Nodes register.
+	Fleet *fleet.Fleet
+	Nodes int
+	// Pending jobs wait in the queue before the first pass; Arrivals more
+	// are submitted before the third.
+	Pending, Arrivals int
+}
+
+// PassResult is the time of reconcile passes over many nodes: the first
+// (the engine built from the store, the queue placed and committed), a
+// steady one (nothing new), and one after Arrivals new submits.
+type PassResult struct {
+	Store       string  `json:"store"`
+	Nodes       int     `json:"nodes"`
+	Pending     int     `json:"pending"`
+	Running     int     `json:"running_after_first"`
+	FirstS      float64 `json:"first_pass_s"`
+	SteadyS     float64 `json:"steady_pass_s"`
+	Arrivals    int     `json:"arrivals"`
+	IncrementS  float64 `json:"pass_after_arrivals_s"`
+	PlacedAfter int     `json:"placed_after_arrivals"`
+}
+
+// MeasurePass registers nodes and pending jobs straight into a fresh
+// store, then times reconcile passes of a server driving the engine.
+func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResult, error) {
+	if o.Nodes > len(o.Fleet.Nodes) {
+		return PassResult{}, fmt.Errorf("the fleet has %d nodes, fewer than %d", len(o.Fleet.Nodes), o.Nodes)
+	}
+	st, cleanup, err := openFresh(ctx, kind, dsn)
+	if err != nil {
+		return PassResult{}, err
+	}
+	defer cleanup()
+	defer st.Close()
+	now := time.Now().UTC()
+	nodes := make([]store.Node, 0, 10000)
+	for i := 0; i < o.Nodes; i++ {
+		m := o.Fleet.NodeModel(i)
+		nodes = append(nodes, store.Node{Name: o.Fleet.NodeName(i), Model: m.Name, Accelerators: m.Accelerators,
+			RegisteredAt: now, HeartbeatAt: now, DrawW: -1})
+		if len(nodes) == cap(nodes) || i == o.Nodes-1 {
+			if err := st.RegisterNodes(ctx, nodes); err != nil {
+				return PassResult{}, err
+			}
+			nodes = nodes[:0]
+		}
+	}
+	seq := 0
+	submit := func(n int) error {
+		shapes := []int{8, 8, 8, 64, 256}
+		for n > 0 {
+			batch := make([]store.Job, 0, min(n, 5000))
+			for len(batch) < cap(batch) {
+				seq++
+				a := shapes[seq%len(shapes)]
+				batch = append(batch, store.Job{ID: fmt.Sprintf("p%09d", seq), Tenant: fmt.Sprintf("t%d", seq%7), State: store.JobPending,
+					Version: 1, SubmittedAt: now.Add(time.Duration(seq)), Spec: store.JobSpec{Kind: store.KindTraining, Accelerators: a, DurationS: 3600}})
+			}
+			if _, err := st.SubmitJobs(ctx, batch); err != nil {
+				return err
+			}
+			n -= len(batch)
+		}
+		return nil
+	}
+	if err := submit(o.Pending); err != nil {
+		return PassResult{}, err
+	}
+	sched, err := enginesched.New(o.Fleet, engine.Config{}, nil)
+	if err != nil {
+		return PassResult{}, err
+	}
+	srv, err := server.New(server.Config{Store: st, Fleet: o.Fleet, Scheduler: sched, HeartbeatTimeout: time.Hour, LeaderTTL: time.Hour, ID: "bench"})
+	if err != nil {
+		return PassResult{}, err
+	}
+	if _, err := st.AcquireLease(ctx, server.LeaseName, "bench", time.Now(), time.Hour); err != nil {
+		return PassResult{}, err
+	}
+	pass := func() (float64, error) {
+		t0 := time.Now()
+		err := srv.Reconcile(ctx)
+		return time.Since(t0).Seconds(), err
+	}
+	r := PassResult{Store: kind, Nodes: o.Nodes, Pending: o.Pending, Arrivals: o.Arrivals}
+	if r.FirstS, err = pass(); err != nil {
+		return r, err
+	}
+	running, err := st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return r, err
+	}
+	r.Running = len(running)
+	if r.SteadyS, err = pass(); err != nil {
+		return r, err
+	}
+	if err := submit(o.Arrivals); err != nil {
+		return r, err
+	}
+	if r.IncrementS, err = pass(); err != nil {
+		return r, err
+	}
+	after, err := st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return r, err
+	}
+	r.PlacedAfter = len(after) - r.Running
+	return r, nil
+}
+
+// openFresh opens an empty store of a kind and returns what removes it.
+func openFresh(ctx context.Context, kind, dsn string) (store.Store, func(), error) {
+	switch kind {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "stargate-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		st, _, err := server.OpenStore(ctx, "sqlite:"+filepath.Join(dir, "stargate.db"), dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+		return st, func() { os.RemoveAll(dir) }, nil
+	case "postgres":
+		if dsn == "" {
+			return nil, nil, fmt.Errorf("no PostgreSQL DSN (--postgres or STARGATE_BENCH_POSTGRES)")
+		}
+		d, drop, err := freshSchema(ctx, dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, _, err := server.OpenStore(ctx, d, "")
+		if err != nil {
+			drop()
+			return nil, nil, err
+		}
+		return st, drop, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store %q (sqlite, postgres)", kind)
+}
