@@ -183,10 +183,11 @@ func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (sto
 	return n, err
 }
 
-// Heartbeat reports a node alive, with its draw when drawW is not nil.
-func (c *Client) Heartbeat(ctx context.Context, name string, drawW *float64) (server.HeartbeatReply, error) {
+// Heartbeat reports a node alive, with its draw and finished jobs when
+// given; the reply lists the jobs the node should run.
+func (c *Client) Heartbeat(ctx context.Context, name string, hb server.Heartbeat) (server.HeartbeatReply, error) {
 	var out server.HeartbeatReply
-	_, err := c.do(ctx, "POST", server.NodePath(name)+"/heartbeat", jsonBody(server.Heartbeat{DrawW: drawW}), nil, &out)
+	_, err := c.do(ctx, "POST", server.NodePath(name)+"/heartbeat", jsonBody(hb), nil, &out)
 	return out, err
 }
 

@@ -25,6 +25,15 @@ type NodeRegistration struct {
 // Heartbeat is the body of POST /v1/nodes/{name}/heartbeat.
 type Heartbeat struct {
 	DrawW *float64 `json:"draw_w,omitempty"`
+	// Finished reports jobs of this node whose processes ended.
+	Finished []JobOutcome `json:"finished,omitempty"`
+}
+
+// JobOutcome is how a job's processes on a node ended.
+type JobOutcome struct {
+	Job     string         `json:"job"`
+	State   store.JobState `json:"state"` // succeeded or failed
+	Message string         `json:"message,omitempty"`
 }
 
 // HeartbeatReply tells an agent what its node should run.
@@ -109,11 +118,28 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 		}
 		draw = *hb.DrawW
 	}
+	var ps []Problem
+	for i, o := range hb.Finished {
+		if o.State != store.JobSucceeded && o.State != store.JobFailed {
+			ps = append(ps, Problem{Field: fmt.Sprintf("finished[%d].state", i), Message: "must be succeeded or failed"})
+		}
+		if o.Job == "" {
+			ps = append(ps, Problem{Field: fmt.Sprintf("finished[%d].job", i), Message: "required"})
+		}
+	}
+	if len(ps) > 0 {
+		return badRequest(ps)
+	}
 	if err := s.store.Heartbeat(r.Context(), name, s.clock.Now().UTC(), draw); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
 		}
 		return err
+	}
+	for _, o := range hb.Finished {
+		if err := s.finish(r, name, o); err != nil {
+			return err
+		}
 	}
 	n, err := s.store.Node(r.Context(), name)
 	if err != nil {
@@ -128,6 +154,44 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 	}
 	writeJSON(w, http.StatusOK, HeartbeatReply{Node: n, Jobs: jobs})
 	return nil
+}
+
+// finish ends a running job that a node reports finished. A report about
+// a job that is not running on that node (cancelled meanwhile, requeued,
+// reported twice) is ignored: the node learns from the reply what it
+// should run.
+func (s *Server) finish(r *http.Request, node string, o JobOutcome) error {
+	for attempt := 0; ; attempt++ {
+		j, err := s.store.Job(r.Context(), o.Job)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		on := false
+		for _, a := range j.Placement {
+			on = on || a.Node == node
+		}
+		if j.State != store.JobRunning || !on {
+			return nil
+		}
+		now := s.clock.Now().UTC()
+		msg := string(o.State) + " on " + node
+		if o.Message != "" {
+			msg += ": " + o.Message
+		}
+		j.State, j.EndedAt, j.Placement, j.Reasons = o.State, now, nil, nil
+		if o.Message != "" {
+			j.Reasons = []string{o.Message}
+		}
+		err = s.store.Apply(r.Context(), store.Changes{Jobs: []store.Job{j},
+			Events: []store.Event{{Time: now, Kind: string(o.State), Job: j.ID, Node: node, Message: msg}}})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return err
+	}
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ store.Token) error {

@@ -406,28 +406,46 @@ func TestReconcilePlacesAndRequeuesFromLostNodes(t *testing.T) {
 		t.Errorf("expected draw of a full DGX H100 at nameplate: %v, want %v", pw.Sites[0].DrawW, want)
 	}
 
+	// Another node runs b to completion and reports it.
+	const node2 = "lab/hall-a/row-1/rack-1/n2"
+	h.register(node2)
+	if err := h.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r = h.do("agent", "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"`+b.ID+`","state":"succeeded"},{"job":"`+a.ID+`","state":"failed"}]}`)
+	if r.status != 200 {
+		t.Fatalf("heartbeat with finished jobs: %d %s", r.status, r.body)
+	}
+	if jb, _ = h.st.Job(ctx, b.ID); jb.State != store.JobSucceeded || len(jb.Placement) != 0 || jb.EndedAt.IsZero() {
+		t.Errorf("b after its node reported it done: %+v", jb)
+	}
+	if ja, _ = h.st.Job(ctx, a.ID); ja.State != store.JobRunning {
+		t.Errorf("a node ended a job it does not run: %+v", ja)
+	}
+	if r := h.do("agent", "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"x","state":"running"}]}`); r.status != 400 {
+		t.Errorf("bad outcome: %d", r.status)
+	}
+	h.clock.Advance(29 * time.Second)
+	h.do("agent", "POST", NodePath(node2)+"/heartbeat", ``)
+
 	// The node falls silent: it is lost and its job goes back to the queue.
-	h.clock.Advance(31 * time.Second)
+	h.clock.Advance(2 * time.Second)
 	if err := h.srv.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ja, _ = h.st.Job(ctx, a.ID)
 	n, _ := h.st.Node(ctx, node1)
-	if n.State != store.NodeLost || ja.State != store.JobPending || len(ja.Placement) != 0 {
-		t.Errorf("after silence: node %s, job %+v", n.State, ja)
+	if n.State != store.NodeLost || ja.State != store.JobRunning || ja.Placement[0].Node != node2 || ja.Attempts != 2 {
+		t.Errorf("after silence: node %s, job %+v (requeued and placed on the live node)", n.State, ja)
 	}
 	evs, _ := h.st.Events(ctx, store.EventQuery{Job: a.ID})
-	if len(evs) != 2 || evs[0].Kind != "placed" || evs[1].Kind != "requeued" {
+	if len(evs) != 3 || evs[0].Kind != "placed" || evs[1].Kind != "requeued" || evs[2].Kind != "placed" {
 		t.Errorf("events of a: %+v", evs)
 	}
-	// It comes back and the job runs again.
+	// The lost node comes back ready.
 	h.register(node1)
-	if err := h.srv.Reconcile(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ja, _ = h.st.Job(ctx, a.ID)
-	if ja.State != store.JobRunning || ja.Attempts != 2 {
-		t.Errorf("after return: %+v", ja)
+	if n, _ := h.st.Node(ctx, node1); n.State != store.NodeReady {
+		t.Errorf("after return: %s", n.State)
 	}
 }
 

@@ -82,7 +82,9 @@ type Store interface {
 	// heartbeat is before a time.
 	SilentNodes(ctx context.Context, before time.Time) ([]Node, error)
 
-	// Events lists events in sequence order.
+	// Events lists events in sequence order. On PostgreSQL, transactions
+	// committing concurrently may make a sequence number visible after a
+	// greater one: a reader tailing with After should re-read a margin.
 	Events(ctx context.Context, q EventQuery) ([]Event, error)
 
 	// CreateToken stores a token (its hash only). ErrExists when the ID

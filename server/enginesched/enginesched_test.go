@@ -160,7 +160,7 @@ func TestDrainedAndLostNodes(t *testing.T) {
 		other = rack1 + "2"
 	}
 	e.clock.Advance(20 * time.Second)
-	if _, err := e.agent.Heartbeat(context.Background(), other, nil); err != nil {
+	if _, err := e.agent.Heartbeat(context.Background(), other, server.Heartbeat{}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(15 * time.Second)
