@@ -72,6 +72,7 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if err != nil {
 		return err
 	}
+	serverGC() // as stargate server runs
 	dsn := f.postgres
 	for _, env := range []string{"STARGATE_BENCH_POSTGRES", "STARGATE_TEST_POSTGRES"} {
 		if dsn == "" {

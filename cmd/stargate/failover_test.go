@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"stargate/client"
+	"stargate/server"
+	"stargate/store"
 )
 
 // postgresSchema returns a DSN for a fresh schema of the test database, or
@@ -60,6 +62,20 @@ func waitLeader(t *testing.T, c *client.Client, want bool, within time.Duration)
 	}
 }
 
+// waitRunning polls until a job runs.
+func waitRunning(t *testing.T, c *client.Client, id string) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		j, err := c.Job(context.Background(), id)
+		if err == nil && j.State == store.JobRunning {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("job %s not running after 10s: %+v %v", id, j, err)
+		}
+	}
+}
+
 // TestFailover runs two replicas on one PostgreSQL database, kills the
 // leader with SIGKILL and checks that the other takes over within the
 // lease's bound while both serve the API.
@@ -84,14 +100,19 @@ func TestFailover(t *testing.T) {
 	if leader, err := cb.Healthz(context.Background()); err != nil || leader {
 		t.Fatalf("b: leader=%v err=%v; want a follower", leader, err)
 	}
-	// Both serve the API on the same state.
-	j, _, err := cb.Submit(context.Background(), []byte(`{"tenant":"acme","accelerators":8}`), "", "k1")
+	// Both serve the API on the same state, and the leader schedules.
+	const node = "lab/hall-a/row-1/rack-1/n1"
+	if _, err := cb.Register(context.Background(), server.NodeRegistration{Name: node}); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := cb.Submit(context.Background(), []byte(`{"tenant":"acme","accelerators":4}`), "", "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ca.Job(context.Background(), j.ID); err != nil {
 		t.Fatalf("a does not see b's job: %v", err)
 	}
+	waitRunning(t, cb, j.ID)
 
 	a.kill()
 	bound := ttl + ttl/3 + time.Second // lease expiry + one renewal period + slack for a loaded machine
@@ -104,6 +125,13 @@ func TestFailover(t *testing.T) {
 	if err != nil || !st.Leader || st.Epoch < 2 {
 		t.Errorf("b's status after takeover: %+v %v", st, err)
 	}
+
+	// The new leader schedules.
+	j2, _, err := cb.Submit(context.Background(), []byte(`{"tenant":"acme","accelerators":4}`), "", "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, cb, j2.ID)
 
 	// The old leader comes back as a follower.
 	a2 := startServer(t, append(common, "--data", dirA, "--id", "a")...)

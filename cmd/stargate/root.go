@@ -22,7 +22,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 where power, not floor space, is the binding constraint.
 
   plan    how many accelerators a site's power feeds; energy, emissions, cost
-  bench   measure the scheduling engine on a fleet file
+  bench   measure the scheduling engine on a fleet file, and the API (bench api)
+  server  run the control plane: durable store, API, scheduler, metrics
+
+  submit, jobs, job, cancel, nodes, drain, power, token
+          client commands for a running server (--server, --token)
 
 Every command runs on the built-in example fleet when no file is given
 (see 'stargate plan --help').`,

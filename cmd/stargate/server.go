@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -74,6 +75,7 @@ takes over within about --leader-ttl when it dies.`,
 }
 
 func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) error {
+	serverGC()
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("give both --tls-cert and --tls-key, or neither")
 	}
@@ -137,6 +139,15 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		fl.Sync()
 	}
 	return srv.Serve(ctx, server.ServeOptions{Listener: ln, TLSCert: f.tlsCert, TLSKey: f.tlsKey})
+}
+
+// serverGC trades memory for CPU: the control plane's heap is small and
+// its requests allocate briskly, so the collector runs at 4× the live heap
+// instead of 2× (unless $GOGC says otherwise).
+func serverGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // lockDataDir takes an exclusive lock on DIR/lock, so that two servers
