@@ -294,7 +294,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 		if len(nodes) > 0 {
 			msg += "; released " + strings.Join(nodes, ", ")
 		}
-		j.State, j.EndedAt, j.Placement, j.Reasons = store.JobCancelled, now, nil, []string{"cancelled"}
+		j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = store.JobCancelled, now, nil, []string{"cancelled"}, 0
 		err = s.store.Apply(r.Context(), store.Changes{Jobs: []store.Job{j},
 			Events: []store.Event{{Time: now, Kind: "cancelled", Job: id, Message: msg}}})
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {

@@ -181,7 +181,7 @@ func (s *Server) finish(r *http.Request, node string, o JobOutcome) error {
 		if o.Message != "" {
 			msg += ": " + o.Message
 		}
-		j.State, j.EndedAt, j.Placement, j.Reasons = o.State, now, nil, nil
+		j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = o.State, now, nil, nil, 0
 		if o.Message != "" {
 			j.Reasons = []string{o.Message}
 		}

@@ -44,6 +44,8 @@ const (
 	ActPlace   Action = "place"   // start a pending job on Placement
 	ActPreempt Action = "preempt" // stop a running job and requeue it
 	ActWait    Action = "wait"    // leave a pending job waiting, for Reasons
+	ActCap     Action = "cap"     // cap a running job's accelerators at CapW watts
+	ActUncap   Action = "uncap"   // lift a running job's cap
 )
 
 // Decision is one decision of a pass about one job.
@@ -52,6 +54,8 @@ type Decision struct {
 	Job       string
 	Placement []store.Allocation
 	Reasons   []string
+	// CapW is the per-accelerator cap in watts (ActCap).
+	CapW float64
 }
 
 // Reconcile runs one pass: it marks silent nodes lost and requeues their
@@ -77,6 +81,7 @@ func (s *Server) Reconcile(ctx context.Context) error {
 // large fleet does not decode every node and job again.
 type liveCache struct {
 	haveNodes bool
+	nodesAt   time.Time // when nodes were last read in full
 	digest    store.NodeDigest
 	nodes     []store.Node
 	jobs      map[string]store.Job // pending and running, by ID
@@ -86,17 +91,19 @@ func (c *liveCache) invalidate() { *c = liveCache{} }
 
 // refresh brings the cache up to date and returns the active jobs' IDs in
 // ID order (submission order).
-func (s *Server) refresh(ctx context.Context) ([]store.JobVersion, error) {
+func (s *Server) refresh(ctx context.Context, now time.Time) ([]store.JobVersion, error) {
 	c := &s.live
 	d, err := s.store.NodeDigest(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !c.haveNodes || d != c.digest {
+	// Heartbeats do not move the digest: the measured draw they carry is
+	// read in full every MeasureEvery.
+	if !c.haveNodes || d != c.digest || now.Sub(c.nodesAt) >= s.cfg.MeasureEvery {
 		if c.nodes, err = s.store.Nodes(ctx); err != nil {
 			return nil, err
 		}
-		c.digest, c.haveNodes = d, true
+		c.digest, c.haveNodes, c.nodesAt = d, true, now
 	}
 	active, err := s.store.ActiveJobs(ctx)
 	if err != nil {
@@ -158,7 +165,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	}()
 	now := s.clock.Now().UTC()
 	fence := &store.Fence{Lease: LeaseName, Holder: s.cfg.ID, Now: now}
-	active, err := s.refresh(ctx)
+	active, err := s.refresh(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -193,7 +200,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 				continue
 			}
 			why := "requeued: node lost: " + strings.Join(on, ", ")
-			j.State, j.Placement, j.Reasons = store.JobPending, nil, []string{why}
+			j.State, j.Placement, j.Reasons, j.CapW = store.JobPending, nil, []string{why}, 0
 			c.Jobs = append(c.Jobs, j)
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "requeued", Job: j.ID, Message: why})
 		}
@@ -208,7 +215,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 		if s.live.digest, err = s.store.NodeDigest(ctx); err != nil {
 			return err
 		}
-		s.live.haveNodes = true
+		s.live.haveNodes, s.live.nodesAt = true, now
 	}
 
 	if s.cfg.Scheduler == nil {
@@ -242,15 +249,33 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			if j.State != store.JobPending {
 				return fmt.Errorf("server: reconcile: place of %s job %s", j.State, j.ID)
 			}
-			j.State, j.StartedAt, j.Placement, j.Reasons = store.JobRunning, now, d.Placement, d.Reasons
+			j.State, j.StartedAt, j.Placement, j.Reasons, j.CapW = store.JobRunning, now, d.Placement, d.Reasons, 0
 			j.Attempts++
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "placed", Job: j.ID, Message: placementText(d.Placement)})
 		case ActPreempt:
 			if j.State != store.JobRunning {
 				return fmt.Errorf("server: reconcile: preempt of %s job %s", j.State, j.ID)
 			}
-			j.State, j.Placement, j.Reasons = store.JobPending, nil, d.Reasons
+			j.State, j.Placement, j.Reasons, j.CapW = store.JobPending, nil, d.Reasons, 0
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "preempted", Job: j.ID, Message: strings.Join(d.Reasons, "; ")})
+		case ActCap, ActUncap:
+			if j.State != store.JobRunning {
+				return fmt.Errorf("server: reconcile: %s of %s job %s", d.Action, j.State, j.ID)
+			}
+			msg := "cap lifted"
+			if d.Action == ActCap {
+				if d.CapW <= 0 {
+					return fmt.Errorf("server: reconcile: cap of job %s at %g W", j.ID, d.CapW)
+				}
+				j.CapW = d.CapW
+				msg = fmt.Sprintf("capped at %.0f W per accelerator", d.CapW)
+			} else {
+				j.CapW = 0
+			}
+			if len(d.Reasons) > 0 {
+				msg += ": " + strings.Join(d.Reasons, "; ")
+			}
+			c.Events = append(c.Events, store.Event{Time: now, Kind: string(d.Action), Job: j.ID, Message: msg})
 		case ActWait:
 			if slices.Equal(j.Reasons, d.Reasons) {
 				continue // nothing new to say: no write

@@ -43,6 +43,9 @@ type Config struct {
 	// HeartbeatTimeout marks a node lost when it has not been heard from
 	// for this long (default 30s).
 	HeartbeatTimeout time.Duration
+	// MeasureEvery is how often the reconcile loop reads every node's
+	// measured draw for the power controller (default 5s).
+	MeasureEvery time.Duration
 	// LeaderTTL is the leader lease's lifetime (default 10s): a replica
 	// takes over at most LeaderTTL plus a third of it after the leader
 	// stopped renewing.
@@ -103,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = 30 * time.Second
+	}
+	if cfg.MeasureEvery <= 0 {
+		cfg.MeasureEvery = 5 * time.Second
 	}
 	if cfg.LeaderTTL <= 0 {
 		cfg.LeaderTTL = 10 * time.Second

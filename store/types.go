@@ -89,6 +89,9 @@ type Job struct {
 	// scheduler or the server explained it.
 	Reasons   []string     `json:"reasons,omitempty"`
 	Placement []Allocation `json:"placement,omitempty"`
+	// CapW is the per-accelerator power cap in watts that the power
+	// controller put on a running job (0: uncapped).
+	CapW float64 `json:"cap_w,omitempty"`
 	// Attempts counts the times the job was started.
 	Attempts    int       `json:"attempts"`
 	SubmittedAt time.Time `json:"submitted_at"`

@@ -160,6 +160,9 @@ func runJob(ctx context.Context, f *clientFlags, id string, stdout io.Writer) er
 		row("ended", j.EndedAt.Local().Format("2006-01-02 15:04:05"))
 	}
 	row("attempts", j.Attempts)
+	if j.CapW > 0 {
+		row("power cap", fmt.Sprintf("%.0f W per accelerator", j.CapW))
+	}
 	for _, a := range j.Placement {
 		row("placement", fmt.Sprintf("%s accelerators %v", a.Node, a.Accelerators))
 	}

@@ -30,6 +30,7 @@ type serverFlags struct {
 	leaderTTL        time.Duration
 	heartbeatTimeout time.Duration
 	reconcileEvery   time.Duration
+	measureEvery     time.Duration
 	id               string
 	verbose          bool
 }
@@ -69,6 +70,7 @@ takes over within about --leader-ttl when it dies.`,
 	fl.DurationVar(&f.leaderTTL, "leader-ttl", 10*time.Second, "leader lease lifetime: the bound on failover time")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
+	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
@@ -112,7 +114,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	defer st.Close()
 	srv, err := server.New(server.Config{
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
-		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, ID: f.id,
+		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
 		Committers: committersFor(f.store), Scheduler: sched,
 	})
 	if err != nil {

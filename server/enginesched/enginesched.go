@@ -225,6 +225,9 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 			s.log.Warn("scheduler: cannot restore a running job into the snapshot", "job", j.ID, "err", err)
 			continue
 		}
+		if j.CapW > 0 {
+			s.snap.SetCap(ej.ID, j.CapW)
+		}
 		s.running[j.ID] = true
 	}
 	// Pending jobs: new ones join the queue in submission order, gone ones
@@ -292,5 +295,45 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 	for _, w := range res.Waiting {
 		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
 	}
+	// The power controller: measured draw against the limits.
+	s.measure(in.Nodes)
+	for _, d := range s.eng.Control(s.snap, in.Now) {
+		switch d.Action {
+		case engine.Cap:
+			out = append(out, server.Decision{Action: server.ActCap, Job: s.names[d.Job], CapW: d.CapW, Reasons: []string{s.describe(d.Reason)}})
+		case engine.Uncap:
+			out = append(out, server.Decision{Action: server.ActUncap, Job: s.names[d.Job], Reasons: []string{s.describe(d.Reason)}})
+		}
+	}
 	return out, nil
+}
+
+// measure sets the measured IT draw of every rack, row, hall and site from
+// the nodes' last reported draw (nodes that report none count 0).
+func (s *Scheduler) measure(nodes []store.Node) {
+	f := s.fleet
+	rack := make([]int64, len(f.Racks))
+	for _, n := range nodes {
+		i, ok := s.nodeIx[n.Name]
+		if !ok || n.DrawW < 0 || n.State == store.NodeLost {
+			continue
+		}
+		rack[f.Nodes[i].Rack] += int64(n.DrawW)
+	}
+	row, hall, site := make([]int64, len(f.Rows)), make([]int64, len(f.Halls)), make([]int64, len(f.Sites))
+	for i, r := range f.Racks {
+		row[r.Parent] += rack[i]
+		s.snap.SetMeasured(fleet.LevelRack, i, rack[i])
+	}
+	for i, r := range f.Rows {
+		hall[r.Parent] += row[i]
+		s.snap.SetMeasured(fleet.LevelRow, i, row[i])
+	}
+	for i, h := range f.Halls {
+		site[h.Parent] += hall[i]
+		s.snap.SetMeasured(fleet.LevelHall, i, hall[i])
+	}
+	for i := range f.Sites {
+		s.snap.SetMeasured(fleet.LevelSite, i, site[i])
+	}
 }

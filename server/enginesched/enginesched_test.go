@@ -196,3 +196,57 @@ func TestRebuildFromTheStore(t *testing.T) {
 	}
 	t.Logf("b waits: %s", ds[0].Reasons[0])
 }
+
+// The power controller caps the lowest-priority job when a rack's
+// measured draw crosses its upper threshold, and lifts the cap when the
+// draw falls under the lower one.
+func TestPowerCapping(t *testing.T) {
+	e := setup(t, engine.Config{})
+	ctx := context.Background()
+	var nodes []string
+	for i := 1; i <= 4; i++ {
+		nodes = append(nodes, rack1+string(rune('0'+i)))
+	}
+	e.register(t, nodes...)
+	var jobs []string
+	for p := 1; p <= 4; p++ {
+		jobs = append(jobs, e.submit(t, `{"accelerators":8,"per_node":8,"priority":`+string(rune('0'+p))+`}`))
+	}
+	e.pass(t)
+	for _, id := range jobs {
+		if j := e.job(t, id); j.State != store.JobRunning {
+			t.Fatalf("job %s: %+v", id, j)
+		}
+	}
+	report := func(w float64) {
+		for _, n := range nodes {
+			if _, err := e.agent.Heartbeat(ctx, n, server.Heartbeat{DrawW: &w}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	report(10500) // 42 kW measured on a 42 kW rack
+	e.clock.Advance(5 * time.Second)
+	e.pass(t)
+	lowest := e.job(t, jobs[0])
+	if lowest.CapW <= 0 {
+		t.Fatalf("the lowest-priority job was not capped: %+v", lowest)
+	}
+	if top := e.job(t, jobs[3]); top.CapW != 0 {
+		t.Errorf("the highest-priority job was capped before the lowest: %+v", top)
+	}
+	evs, _ := e.st.Events(ctx, store.EventQuery{Job: jobs[0]})
+	if last := evs[len(evs)-1]; last.Kind != "cap" || !strings.Contains(last.Message, "over-limit") {
+		t.Errorf("cap event: %+v", last)
+	}
+	hb, err := e.agent.Heartbeat(ctx, lowest.Placement[0].Node, server.Heartbeat{})
+	if err != nil || len(hb.Jobs) != 1 || hb.Jobs[0].CapW != lowest.CapW {
+		t.Errorf("the node is not told its job's cap: %+v %v", hb, err)
+	}
+	report(6000) // 24 kW: room again
+	e.clock.Advance(5 * time.Second)
+	e.pass(t)
+	if j := e.job(t, jobs[0]); j.CapW != 0 {
+		t.Errorf("cap not lifted: %+v", j)
+	}
+}

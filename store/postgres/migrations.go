@@ -67,4 +67,6 @@ var migrations = []string{
 	);`,
 	// 2: find silent nodes without scanning them all.
 	`CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at) WHERE state <> 'lost';`,
+	// 3: the power controller's per-accelerator cap of a running job.
+	`ALTER TABLE jobs ADD COLUMN cap_w DOUBLE PRECISION NOT NULL DEFAULT 0;`,
 }

@@ -98,14 +98,14 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version`
+	COALESCE(idem_key, ''), request_hash, version, cap_w`
 
 func scanJob(s pgx.Row) (store.Job, error) {
 	var j store.Job
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -317,9 +317,9 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		var checks []*check // one per queued statement; nil: no row count to check
 		for _, j := range c.Jobs {
 			b.Queue(`UPDATE jobs SET state = $1, reasons = $2, placement = $3, attempts = $4,
-				started_at = $5, ended_at = $6, version = version + 1 WHERE id = $7 AND version = $8`,
+				started_at = $5, ended_at = $6, cap_w = $7, version = version + 1 WHERE id = $8 AND version = $9`,
 				string(j.State), listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.ID, j.Version)
+				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
 			checks = append(checks, &check{"jobs", "id", "job", j.ID})
 			b.Queue(`DELETE FROM allocations WHERE job_id = $1`, j.ID)
 			checks = append(checks, nil)

@@ -159,7 +159,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version`
+	COALESCE(idem_key, ''), request_hash, version, cap_w`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -168,7 +168,7 @@ func scanJob(s scanner) (store.Job, error) {
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -382,7 +382,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		if len(c.Jobs) > 0 {
 			var err error
 			if upd, err = tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				started_at = ?, ended_at = ?, version = version + 1 WHERE id = ? AND version = ?`); err != nil {
+				started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`); err != nil {
 				return err
 			}
 			defer upd.Close()
@@ -397,7 +397,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		}
 		for _, j := range c.Jobs {
 			res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.ID, j.Version)
+				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
 			if err != nil {
 				return err
 			}

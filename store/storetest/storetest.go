@@ -158,7 +158,7 @@ func testQuery(t *testing.T, s store.Store, _ func() store.Store) {
 	}
 	mustSubmit(t, s, jobs...)
 	run := mustJob(t, s, "j03")
-	run.State, run.StartedAt, run.Attempts = store.JobRunning, t0.Add(time.Minute), 1
+	run.State, run.StartedAt, run.Attempts, run.CapW = store.JobRunning, t0.Add(time.Minute), 1, 350
 	run.Placement = []store.Allocation{{Node: "lab/h/r/k/n1", Accelerators: []int{0, 1}}, {Node: "lab/h/r/k/n2", Accelerators: []int{0, 1}}}
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{run}}); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func testQuery(t *testing.T, s store.Store, _ func() store.Store) {
 	check(store.JobQuery{Tenant: "none"}, "[]")
 
 	got := mustJob(t, s, "j03")
-	if len(got.Placement) != 2 || fmt.Sprint(got.Placement[1].Accelerators) != "[0 1]" || !got.StartedAt.Equal(t0.Add(time.Minute)) {
+	if len(got.Placement) != 2 || fmt.Sprint(got.Placement[1].Accelerators) != "[0 1]" || !got.StartedAt.Equal(t0.Add(time.Minute)) || got.CapW != 350 {
 		t.Errorf("placement round trip: %+v", got)
 	}
 
