@@ -44,6 +44,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		}
 		return out, nil
 	default:
+		// Lenient with clients that label JSON wrongly (curl -d says
+		// application/x-www-form-urlencoded).
+		if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+			return data, nil
+		}
 		return nil, errorf(http.StatusUnsupportedMediaType, "content type %q: send application/json or application/yaml", ct)
 	}
 }

@@ -88,8 +88,8 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if len(key) > 255 {
 		problems = append(problems, Problem{Field: IdempotencyHeader, Message: "at most 255 characters"})
 	}
-	if len(problems) > 0 {
-		return badRequest(problems)
+	if len(problems) > 0 && !onlyFieldProblems(problems) {
+		return badRequest(problems) // not an object: nothing more to check
 	}
 	hash := sha256.Sum256([]byte(store.EncodeJSON(spec)))
 	tenant := spec.Tenant
@@ -104,7 +104,16 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	case !ValidTenant(tenant):
 		problems = append(problems, Problem{Field: "tenant", Message: "lower-case letters, digits, '.', '_', '-', up to 63"})
 	}
-	problems = append(problems, s.validateSpec(&spec)...)
+	// Check the values too, except those of fields that did not decode.
+	bad := map[string]bool{}
+	for _, p := range problems {
+		bad[p.Field] = true
+	}
+	for _, p := range s.validateSpec(&spec) {
+		if !bad[p.Field] {
+			problems = append(problems, p)
+		}
+	}
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
@@ -137,6 +146,17 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	w.Header().Set("Location", "/v1/jobs/"+res.res.Job.ID)
 	writeJSON(w, http.StatusCreated, res.res.Job)
 	return nil
+}
+
+// onlyFieldProblems reports whether every problem names a field (the body
+// was an object).
+func onlyFieldProblems(ps []Problem) bool {
+	for _, p := range ps {
+		if p.Field == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // commitLoop takes waiting submits in batches, commits each batch in one
@@ -185,13 +205,23 @@ func (s *Server) commitLoop(ctx context.Context) {
 	}
 }
 
+// visibleJob returns a job the token may see; another tenant's job is
+// not found, so that its existence is not revealed.
+func (s *Server) visibleJob(r *http.Request, tok store.Token, id string) (store.Job, error) {
+	j, err := s.store.Job(r.Context(), id)
+	if err == nil && !canSee(tok, j.Tenant) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return j, errorf(http.StatusNotFound, "no job %s", id)
+	}
+	return j, err
+}
+
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
-	j, err := s.store.Job(r.Context(), r.PathValue("id"))
+	j, err := s.visibleJob(r, tok, r.PathValue("id"))
 	if err != nil {
 		return err
-	}
-	if !canSee(tok, j.Tenant) {
-		return store.ErrNotFound // do not reveal another tenant's job
 	}
 	writeJSON(w, http.StatusOK, j)
 	return nil
@@ -271,12 +301,9 @@ func splitList(vs []string) []string {
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	id := r.PathValue("id")
 	for attempt := 0; ; attempt++ {
-		j, err := s.store.Job(r.Context(), id)
+		j, err := s.visibleJob(r, tok, id)
 		if err != nil {
 			return err
-		}
-		if !canSee(tok, j.Tenant) {
-			return store.ErrNotFound
 		}
 		if j.State == store.JobCancelled {
 			writeJSON(w, http.StatusOK, j)
@@ -310,12 +337,8 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	id := r.PathValue("id")
-	j, err := s.store.Job(r.Context(), id)
-	if err != nil {
+	if _, err := s.visibleJob(r, tok, id); err != nil {
 		return err
-	}
-	if !canSee(tok, j.Tenant) {
-		return store.ErrNotFound
 	}
 	evs, err := s.store.Events(r.Context(), store.EventQuery{Job: id, Limit: 1000})
 	if err != nil {

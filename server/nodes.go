@@ -235,6 +235,9 @@ func (s *Server) drainNode(w http.ResponseWriter, r *http.Request, tok store.Tok
 	name := r.PathValue("name")
 	for attempt := 0; ; attempt++ {
 		n, err := s.store.Node(r.Context(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "node %s is not registered", name)
+		}
 		if err != nil {
 			return err
 		}

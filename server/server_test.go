@@ -220,7 +220,12 @@ func TestSubmitListsEveryProblem(t *testing.T) {
 			t.Errorf("no problem reported for %s: %s", f, r.body)
 		}
 	}
-	// Decoding problems come first; values are checked once the shape is right.
+	// Values are checked too, except those of fields that did not decode.
+	r = h.do("acme", "POST", "/v1/jobs", `{"accelerators":"x","gpus":1,"topology":"galaxy"}`)
+	r.decode(t, &body)
+	if len(body.Problems) != 3 {
+		t.Errorf("want 3 problems (accelerators, gpus, topology): %s", r.body)
+	}
 	r = h.do("acme", "POST", "/v1/jobs", `{"accelerators":0,"model":"tpu","topology":"galaxy","topology_required":false,"power":2,"site":"mars","per_node":99,"kind":"fun"}`)
 	r.decode(t, &body)
 	fields = map[string]bool{}
@@ -237,7 +242,7 @@ func TestSubmitListsEveryProblem(t *testing.T) {
 			t.Errorf("body %q: status %d", bad, r.status)
 		}
 	}
-	if r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":1}`, "Content-Type", "text/csv"); r.status != http.StatusUnsupportedMediaType {
+	if r := h.do("acme", "POST", "/v1/jobs", `accelerators,1`, "Content-Type", "text/csv"); r.status != http.StatusUnsupportedMediaType {
 		t.Errorf("text/csv: status %d", r.status)
 	}
 	big := `{"name":"` + strings.Repeat("x", DefaultMaxBody) + `","accelerators":1}`
