@@ -43,6 +43,7 @@ type Error struct {
 	server.ErrorBody
 }
 
+// Error formats the status, the message and every problem.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s: %s", e.Status, http.StatusText(e.Status), e.ErrorBody.Error)

@@ -15,6 +15,7 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// String formats the problem as "field: message".
 func (p Problem) String() string {
 	if p.Field == "" {
 		return p.Message

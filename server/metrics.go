@@ -73,12 +73,14 @@ var (
 	descNodes   = prometheus.NewDesc("stargate_nodes", "Registered nodes by state.", []string{"state"}, nil)
 )
 
+// Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descDraw, descLimit, descNodes} {
 		ch <- d
 	}
 }
 
+// Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
