@@ -48,7 +48,8 @@ type Config struct {
 	MeasureEvery time.Duration
 	// LeaderTTL is the leader lease's lifetime (default 10s): a replica
 	// takes over at most LeaderTTL plus a third of it after the leader
-	// stopped renewing.
+	// stopped renewing. Lease times come from each replica's Clock, so
+	// replicas' clocks must agree to well within LeaderTTL.
 	LeaderTTL time.Duration
 	// ID names this replica in the lease (default host:pid).
 	ID string

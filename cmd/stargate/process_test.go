@@ -82,8 +82,10 @@ func TestDataDirectoryLocked(t *testing.T) {
 	}
 	dir := t.TempDir()
 	startServer(t, "--data", dir)
-	_, stderr, code := stargate(t, "server", "--data", dir, "--listen", "127.0.0.1:0")
-	if code == 0 || !strings.Contains(stderr, "in use by another stargate server") {
-		t.Errorf("second server on the same directory: exit %d, %s", code, stderr)
+	cmd := exec.Command(os.Args[0], "server", "--data", dir, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "STARGATE_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another stargate server") {
+		t.Errorf("second server on the same directory: %v, %s", err, out)
 	}
 }
