@@ -27,7 +27,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/healthz", "", []int{ok, ok, ok, ok, ok, ok, ok}},
 		{"POST", "/v1/jobs", `{"accelerators":1,"tenant":"acme"}`, []int{unauth, unauth, created, created, created, forbid, forbid}},
 		{"GET", "/v1/jobs", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
-		{"GET", "/v1/jobs?tenant=acme", "", []int{unauth, unauth, ok, ok, ok, bad, forbid}},
+		{"GET", "/v1/jobs?tenant=acme", "", []int{unauth, unauth, ok, ok, ok, forbid, forbid}},
 		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
 		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
 		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},

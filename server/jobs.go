@@ -262,7 +262,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Toke
 	}
 	if tok.Role == store.RoleUser {
 		if query.Tenant != "" && query.Tenant != tok.Tenant {
-			problems = append(problems, Problem{Field: "tenant", Message: "a user sees only its own tenant (" + tok.Tenant + ")"})
+			return errorf(http.StatusForbidden, "a user sees only its own tenant (%s)", tok.Tenant)
 		}
 		query.Tenant = tok.Tenant
 	}
