@@ -96,6 +96,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 			}
 		}
 	}
+	if !o.JSON {
+		printTargets(w, rep)
+	}
 	if o.JSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -105,6 +108,35 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// The control plane's targets on a 2-core machine.
+const (
+	TargetSubmitsPerS = 5000
+	TargetP99         = 50 * time.Millisecond
+	TargetPass        = time.Second
+)
+
+// printTargets says, for this run, whether the targets were met.
+func printTargets(w io.Writer, rep Report) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met on this run"
+	}
+	fmt.Fprintln(w)
+	for _, r := range rep.Results {
+		if r.Store != "sqlite" {
+			continue
+		}
+		fmt.Fprintf(w, "target: >= %d durable submits/s on SQLite with p99 < %v: %.0f/s, p99 %.1f ms: %s\n",
+			TargetSubmitsPerS, TargetP99, r.PerSecond, ms(r.P99), verdict(r.PerSecond >= TargetSubmitsPerS && r.P99 < TargetP99))
+	}
+	for _, p := range rep.Passes {
+		fmt.Fprintf(w, "target: a pass over %d nodes in < %v (%s): steady %.3f s, with arrivals %.3f s: %s\n",
+			p.Nodes, TargetPass, p.Store, p.SteadyS, p.IncrementS, verdict(p.SteadyS < TargetPass.Seconds() && p.IncrementS < TargetPass.Seconds()))
+	}
+}
 
 func runOne(ctx context.Context, kind string, o Options) (Result, error) {
 	cfg := server.Config{Fleet: o.Fleet}
