@@ -2,11 +2,13 @@ package postgres
 
 // migrations are applied in order, each once; schema_migrations records
 // the versions applied. Never edit a released migration: add a new one.
+// Keys use the "C" collation: byte order, the order of the SQLite backend
+// and the one job IDs sort by time in, served straight from the indexes.
 var migrations = []string{
 	// 1: the initial schema.
 	`CREATE TABLE jobs (
-		id           TEXT PRIMARY KEY,
-		tenant       TEXT NOT NULL,
+		id           TEXT COLLATE "C" PRIMARY KEY,
+		tenant       TEXT COLLATE "C" NOT NULL,
 		state        TEXT NOT NULL,
 		spec         TEXT NOT NULL,
 		reasons      TEXT NOT NULL DEFAULT '',
@@ -24,14 +26,14 @@ var migrations = []string{
 	CREATE INDEX jobs_state ON jobs (state, id);
 	CREATE INDEX jobs_tenant ON jobs (tenant, id);
 	CREATE TABLE allocations (
-		job_id       TEXT NOT NULL REFERENCES jobs (id),
-		node         TEXT NOT NULL,
+		job_id       TEXT COLLATE "C" NOT NULL REFERENCES jobs (id),
+		node         TEXT COLLATE "C" NOT NULL,
 		accelerators TEXT NOT NULL,
 		PRIMARY KEY (job_id, node)
 	);
 	CREATE INDEX allocations_node ON allocations (node);
 	CREATE TABLE nodes (
-		name          TEXT PRIMARY KEY,
+		name          TEXT COLLATE "C" PRIMARY KEY,
 		model         TEXT NOT NULL,
 		accelerators  INTEGER NOT NULL,
 		address       TEXT NOT NULL DEFAULT '',
@@ -52,7 +54,7 @@ var migrations = []string{
 	);
 	CREATE INDEX events_job ON events (job, seq);
 	CREATE TABLE tokens (
-		id         TEXT PRIMARY KEY,
+		id         TEXT COLLATE "C" PRIMARY KEY,
 		hash       TEXT NOT NULL UNIQUE,
 		role       TEXT NOT NULL,
 		tenant     TEXT NOT NULL DEFAULT '',

@@ -234,7 +234,7 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id COLLATE \"C\""
+	query += " ORDER BY id"
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -251,7 +251,7 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 
 // ActiveJobs implements store.Store.
 func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, state, version FROM jobs WHERE state IN ('pending', 'running') ORDER BY id COLLATE "C"`)
+	rows, err := db.pool.Query(ctx, `SELECT id, state, version FROM jobs WHERE state IN ('pending', 'running') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active jobs: %w", err)
 	}
@@ -268,7 +268,7 @@ func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
 
 // JobsByID implements store.Store.
 func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C"`, ids)
+	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1::text[]) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: jobs by id: %w", err)
 	}
@@ -282,7 +282,7 @@ func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
 // JobCounts implements store.Store.
 func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
 	rows, err := db.pool.Query(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
-		FROM jobs GROUP BY tenant, state ORDER BY tenant COLLATE "C", state COLLATE "C"`)
+		FROM jobs GROUP BY tenant, state ORDER BY tenant, state`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: job counts: %w", err)
 	}
@@ -459,7 +459,7 @@ func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
 
 // Nodes implements store.Store.
 func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name COLLATE "C"`)
+	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: nodes: %w", err)
 	}
@@ -482,7 +482,7 @@ func (db *DB) NodeDigest(ctx context.Context) (store.NodeDigest, error) {
 
 // SilentNodes implements store.Store.
 func (db *DB) SilentNodes(ctx context.Context, before time.Time) ([]store.Node, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE state != 'lost' AND heartbeat_at < $1 ORDER BY name COLLATE "C"`,
+	rows, err := db.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE state != 'lost' AND heartbeat_at < $1 ORDER BY name`,
 		store.UnixNano(before))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: silent nodes: %w", err)
@@ -560,7 +560,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error)
 
 // Tokens implements store.Store.
 func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id COLLATE "C"`)
+	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tokens: %w", err)
 	}
