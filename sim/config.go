@@ -36,7 +36,8 @@ type Config struct {
 	MTBF       time.Duration
 	RepairTime time.Duration
 	// Checkpoint is the checkpoint interval of trace jobs; work since the
-	// last checkpoint is lost on a failure or preemption.
+	// last checkpoint is lost on a failure or preemption (0: no
+	// checkpoints, all work is lost).
 	Checkpoint time.Duration
 
 	// PassInterval is the least time between two scheduling passes.
@@ -86,8 +87,8 @@ func InferenceLoad(reqs []trace.Request, accelerators int, tokensPerS float64, b
 
 // LlamaMTBF is the per-accelerator mean time between failures implied by
 // the Llama 3 report: 419 unexpected interruptions in 54 days on 16,384
-// GPUs, that is 16,384 × 54 × 24 h / 419 ≈ 50,680 hours.
-const LlamaMTBF = time.Duration(16384 * 54 * 24 * float64(time.Hour) / 419)
+// GPUs, that is 16,384 × 54 × 24 h / 419 = 50,677 hours, rounded.
+const LlamaMTBF = 50_680 * time.Hour
 
 // Default returns the default configuration: backfill scheduling, 80%
 // utilization with a ±10% swing of 20 s, a 5 s controller, failures off
@@ -108,6 +109,10 @@ func Default() Config {
 	}
 }
 
+// withDefaults fills the fields whose zero value cannot be meant: the
+// engine's queue policy and the clock's origin. Every other field is taken
+// as given (a zero reaction delay is instant, zero utilization is idle);
+// start from Default to change only some.
 func (c *Config) withDefaults() {
 	d := Default()
 	if c.Engine.Queue == "" {
@@ -116,42 +121,26 @@ func (c *Config) withDefaults() {
 	if c.Start.IsZero() {
 		c.Start = d.Start
 	}
-	if c.Utilization == 0 {
-		c.Utilization = d.Utilization
-	}
-	if c.SwingPeriod == 0 {
-		c.SwingPeriod = d.SwingPeriod
-	}
-	if c.ReactionDelay == 0 {
-		c.ReactionDelay = d.ReactionDelay
-	}
-	if c.MTBF == 0 {
-		c.MTBF = d.MTBF
-	}
-	if c.RepairTime == 0 {
-		c.RepairTime = d.RepairTime
-	}
-	if c.Checkpoint == 0 {
-		c.Checkpoint = d.Checkpoint
-	}
-	if c.PassInterval == 0 {
-		c.PassInterval = d.PassInterval
-	}
 }
 
 // Validate reports every bad setting at once.
 func (c *Config) Validate() error {
 	var p []string
-	if !(c.Utilization > 0 && c.Utilization <= 1) {
-		p = append(p, fmt.Sprintf("utilization must be in (0, 1], got %g", c.Utilization))
+	if !(c.Utilization >= 0 && c.Utilization <= 1) {
+		p = append(p, fmt.Sprintf("utilization must be in [0, 1], got %g", c.Utilization))
 	}
 	if c.Swing < 0 || c.Swing > 1 || math.IsNaN(c.Swing) {
 		p = append(p, fmt.Sprintf("swing must be in [0, 1], got %g", c.Swing))
 	}
-	for name, d := range map[string]time.Duration{"swing period": c.SwingPeriod, "reaction delay": c.ReactionDelay,
-		"MTBF": c.MTBF, "repair time": c.RepairTime, "checkpoint interval": c.Checkpoint, "pass interval": c.PassInterval} {
-		if d <= 0 {
-			p = append(p, fmt.Sprintf("%s must be > 0, got %s", name, d))
+	if c.SwingPeriod <= 0 {
+		p = append(p, fmt.Sprintf("swing period must be > 0, got %s", c.SwingPeriod))
+	}
+	if c.Failures && (c.MTBF <= 0 || c.RepairTime <= 0) {
+		p = append(p, fmt.Sprintf("failures need MTBF and repair time > 0, got %s and %s", c.MTBF, c.RepairTime))
+	}
+	for name, d := range map[string]time.Duration{"reaction delay": c.ReactionDelay, "checkpoint interval": c.Checkpoint, "pass interval": c.PassInterval} {
+		if d < 0 {
+			p = append(p, fmt.Sprintf("%s must be >= 0, got %s", name, d))
 		}
 	}
 	if in := c.Inference; in != nil {

@@ -12,6 +12,7 @@ const (
 	evRepair
 	evArrival
 	evLoad
+	evWake
 	evControl
 	evPass
 	evSample

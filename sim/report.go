@@ -32,14 +32,17 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	row("JCT p95 / p99", func(r *Result) string { return dur(r.P95JCT) + " / " + dur(r.P99JCT) })
 	row("wait avg / p50", func(r *Result) string { return dur(r.AvgWait) + " / " + dur(r.P50Wait) })
 	row("wait p95 / p99", func(r *Result) string { return dur(r.P95Wait) + " / " + dur(r.P99Wait) })
-	row("utilization", func(r *Result) string { return fmt.Sprintf("%.1f%%", 100*r.Utilization) })
+	row("utilization: run / arrivals", func(r *Result) string {
+		return fmt.Sprintf("%.1f%% / %.1f%%", 100*r.Utilization, 100*r.UtilizationArrivals)
+	})
+	row("GPU-hours allocated", func(r *Result) string { return count(r.AllocatedGPUHours) })
 	row("makespan", func(r *Result) string { return dur(r.Makespan) })
 	row("failures", func(r *Result) string { return count(float64(r.Failures)) })
 	row("preemptions", func(r *Result) string { return count(float64(r.Preemptions)) })
 	row("GPU-h lost: failures", func(r *Result) string { return count(r.LostGPUHoursFailures) })
 	row("GPU-h lost: preemption", func(r *Result) string { return count(r.LostGPUHoursPreemption) })
-	row("energy MWh", func(r *Result) string { return count(r.EnergyMWh) })
-	row("emissions tCO2", func(r *Result) string { return count(r.EmissionsTCO2) })
+	row("energy MWh", func(r *Result) string { return sig(r.EnergyMWh) })
+	row("emissions tCO2", func(r *Result) string { return sig(r.EmissionsTCO2) })
 	row("energy cost USD", func(r *Result) string { return count(r.CostUSD) })
 	if len(rs) > 0 {
 		for li := range rs[0].Levels {
@@ -116,3 +119,12 @@ func num(x float64) string { return strconv.FormatFloat(round(x, 6), 'f', -1, 64
 func count(x float64) string { return human.Count(x) }
 
 func dur(s float64) string { return human.Seconds(s) }
+
+// sig formats a quantity with separators, keeping three significant
+// digits for small ones (0.613, 12.4).
+func sig(x float64) string {
+	if x != 0 && x > -100 && x < 100 {
+		return strconv.FormatFloat(x, 'g', 3, 64)
+	}
+	return count(x)
+}

@@ -66,7 +66,8 @@ type Result struct {
 	Accelerators  int    `json:"accelerators"`
 	JobsSubmitted int    `json:"jobs_submitted"`
 	JobsCompleted int    `json:"jobs_completed"`
-	// JobsRejected asked for more accelerators than the fleet has.
+	// JobsRejected asked for more accelerators than the fleet has (or
+	// were otherwise refused by the engine).
 	JobsRejected int `json:"jobs_rejected"`
 	// JobsUnfinished were still queued or running at the end.
 	JobsUnfinished int     `json:"jobs_unfinished"`
@@ -79,10 +80,16 @@ type Result struct {
 	P50Wait        float64 `json:"p50_wait_s"`
 	P95Wait        float64 `json:"p95_wait_s"`
 	P99Wait        float64 `json:"p99_wait_s"`
-	Utilization    float64 `json:"utilization"`
-	Makespan       float64 `json:"makespan_s"`
-	Failures       int     `json:"failures"`
-	Preemptions    int     `json:"preemptions"`
+	// Utilization is allocated accelerator-seconds over the whole run;
+	// UtilizationArrivals over the span from the first to the last arrival.
+	Utilization         float64 `json:"utilization"`
+	UtilizationArrivals float64 `json:"utilization_arrivals"`
+	// AllocatedGPUHours is what the accelerators actually held, restarts
+	// and slowdowns included.
+	AllocatedGPUHours float64 `json:"allocated_gpu_hours"`
+	Makespan          float64 `json:"makespan_s"`
+	Failures          int     `json:"failures"`
+	Preemptions       int     `json:"preemptions"`
 	// LostGPUHoursFailures and ...Preemption: work redone after restarts.
 	LostGPUHoursFailures   float64      `json:"lost_gpu_hours_failures"`
 	LostGPUHoursPreemption float64      `json:"lost_gpu_hours_preemption"`
@@ -134,16 +141,22 @@ func (s *Sim) result(wall time.Duration) *Result {
 		CapEvents: s.capEvents, CappedSeconds: s.cappedSecs, CappedGPUHours: s.cappedAccelSecs / 3600,
 	}
 	r.JobsRejected = s.rejected
-	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted - r.JobsRejected
+	r.AllocatedGPUHours = s.accelSecs / 3600
+	if s.nTrace > 0 && s.f.Accelerators > 0 {
+		if span := (s.arrivalEnd - seconds(s.jobs[0].Submit)).Seconds(); span > 0 {
+			r.UtilizationArrivals = s.accelSecsArrivals / (span * float64(s.f.Accelerators))
+		}
+	}
 	if r.WallS > 0 {
 		r.EventsPerS = float64(s.events) / r.WallS
 	}
-	if s.now > 0 && s.f.Accelerators > 0 {
-		// Allocated accelerator-seconds over the whole run, up to the last event.
-		r.Utilization = s.accelSecs / (s.now.Seconds() * float64(s.f.Accelerators))
+	if s.lastFinish > 0 && s.f.Accelerators > 0 {
+		// Allocated accelerator-seconds from the start to the last finish.
+		r.Utilization = s.accelSecs / (s.lastFinish.Seconds() * float64(s.f.Accelerators))
 	}
 	var jct, wait []float64
 	r.Jobs = make([]JobRecord, len(s.jobs))
+	completedTrace := 0
 	for i := range s.jobs {
 		j, run := &s.jobs[i], &s.runs[i]
 		rec := JobRecord{ID: j.ID, Tenant: j.Tenant, Accelerators: j.Accelerators, Submit: j.Submit,
@@ -151,18 +164,30 @@ func (s *Sim) result(wall time.Duration) *Result {
 			LostGPUh: (run.lostFail + run.lostPre) / 3600}
 		if run.started {
 			rec.Start = run.firstStart.Seconds()
-			wait = append(wait, max(0, rec.Start-j.Submit)) // the clock rounds arrivals to the nanosecond
 		}
 		if run.state == done && run.finish >= 0 {
 			rec.Finish = run.finish.Seconds()
-			jct = append(jct, max(0, rec.Finish-j.Submit))
-			r.GPUHours += j.GPUSeconds() / 3600
 		}
+		r.Jobs[i] = rec
 		r.Preemptions += int(run.preempts)
 		r.LostGPUHoursFailures += run.lostFail / 3600
 		r.LostGPUHoursPreemption += run.lostPre / 3600
-		r.Jobs[i] = rec
+		if i >= s.nTrace {
+			// The inference service runs for its trace's span: it is not
+			// counted with the jobs' completion and waiting times.
+			continue
+		}
+		if rec.Start >= 0 {
+			wait = append(wait, max(0, rec.Start-j.Submit)) // the clock rounds arrivals to the nanosecond
+		}
+		if rec.Finish >= 0 {
+			jct = append(jct, max(0, rec.Finish-j.Submit))
+			r.GPUHours += j.GPUSeconds() / 3600
+			completedTrace++
+		}
 	}
+	r.JobsSubmitted, r.JobsCompleted = s.nTrace, completedTrace
+	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted - r.JobsRejected
 	sort.Float64s(jct)
 	sort.Float64s(wait)
 	r.AvgJCT, r.P50JCT, r.P95JCT, r.P99JCT = mean(jct), percentile(jct, 50), percentile(jct, 95), percentile(jct, 99)

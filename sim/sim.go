@@ -84,20 +84,25 @@ type Sim struct {
 	passes   int
 
 	// energy and accounting
-	lastT       time.Duration
-	siteEnergy  []siteEnergy
-	allocated   int // accelerators allocated now
-	arrived     int // jobs arrived so far
-	lastFinish  time.Duration
-	rejected    int     // jobs the engine refused
-	repairs     int     // nodes in repair
-	accelSecs   float64 // allocated accelerator-seconds
-	completed   int
-	failures    int
-	events      int
-	series      []Sample
-	sampleEvery time.Duration
-	parts       []float64
+	lastT      time.Duration
+	siteEnergy []siteEnergy
+	allocated  int // accelerators allocated now
+	arrived    int // jobs arrived so far
+	lastFinish time.Duration
+	// the allocated accelerator-seconds and the time at the last arrival,
+	// for the utilization while the workload arrives
+	arrivalEnd        time.Duration
+	accelSecsArrivals float64
+	rejected          int     // jobs the engine refused
+	repairs           int     // nodes in repair
+	wakes             int     // backoff wake-ups pending
+	accelSecs         float64 // allocated accelerator-seconds
+	completed         int
+	failures          int
+	events            int
+	series            []Sample
+	sampleEvery       time.Duration
+	parts             []float64
 }
 
 type peakRec struct {
@@ -141,7 +146,7 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs, nTrace: nTrace,
 		runs:   make([]jobRun, len(jobs)),
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0xfa11)),
-		ctrlAt: -1, passAt: -1, lastPass: -cfg.PassInterval,
+		ctrlAt: -1, passAt: -1, lastPass: -cfg.PassInterval - 1,
 	}
 	s.initPower()
 	s.siteEnergy = make([]siteEnergy, len(f.Sites))
@@ -334,6 +339,9 @@ func (s *Sim) Run() *Result {
 				s.ctrlAt = -1
 				s.control()
 			}
+		case evWake:
+			s.wakes--
+			s.wantPass()
 		case evPass:
 			if s.passAt == e.at {
 				s.passAt = -1
@@ -353,11 +361,18 @@ func (s *Sim) Run() *Result {
 	return s.result(time.Since(wall))
 }
 
-// busy reports whether anything is left to happen besides samples and
-// failures: jobs to arrive or running, nodes in repair, or a decision due.
-// Jobs that wait with nothing running and nothing due can never start.
+// workLeft reports whether jobs remain to arrive, run or wait: failures
+// only matter, and only go on arriving, while it holds.
+func (s *Sim) workLeft() bool {
+	return s.arrived < len(s.jobs) || s.allocated > 0 || s.eng.Queued() > 0
+}
+
+// busy reports whether the run goes on (and keeps sampling): jobs to
+// arrive or running, or queued jobs that a repair or a pending decision may
+// yet start. Jobs that wait with none of these can never start.
 func (s *Sim) busy() bool {
-	return s.arrived < len(s.jobs) || s.allocated > 0 || s.repairs > 0 || s.passAt >= 0 || s.ctrlAt >= 0
+	return s.arrived < len(s.jobs) || s.allocated > 0 ||
+		(s.eng.Queued() > 0 && (s.repairs > 0 || s.passAt >= 0 || s.wakes > 0)) || s.ctrlAt >= 0
 }
 
 // advance moves the clock to t, integrating energy and utilization.
@@ -411,6 +426,9 @@ func hourOfYear(t time.Time) int {
 
 func (s *Sim) arrive(i int) {
 	s.arrived++
+	if i == s.nTrace-1 {
+		s.arrivalEnd, s.accelSecsArrivals = s.now, s.accelSecs
+	}
 	if i+1 < s.nTrace {
 		s.ev.push(event{at: seconds(s.jobs[i+1].Submit), kind: evArrival, job: int32(i + 1)})
 	}
@@ -424,8 +442,8 @@ func (s *Sim) arrive(i int) {
 		return
 	}
 	if err := s.eng.Submit(ej, s.cfg.Start.Add(s.now)); err != nil {
-		// An invalid job is counted as never finishing; the trace reader
-		// already refuses the bad rows that could cause this.
+		// The trace readers refuse the rows that could cause this; count
+		// the job as rejected rather than stop the run.
 		s.runs[i].state = done
 		s.runs[i].finish = -1
 		s.rejected++
@@ -468,7 +486,7 @@ func (s *Sim) pass() {
 		case engine.Preempt:
 			s.stop(i, false)
 			s.runs[i].preempts++
-			s.ev.push(event{at: s.now + s.eng.Config().Backoff, kind: evPass})
+			s.wakeAfterBackoff(d.Job)
 		}
 	}
 	if res.Preempted > 0 {
@@ -590,8 +608,10 @@ func (s *Sim) release(i int) {
 func (s *Sim) stop(i int, failure bool) {
 	r := &s.runs[i]
 	s.progress(i)
-	ck := s.cfg.Checkpoint.Seconds()
-	kept := math.Floor(r.work/ck) * ck
+	kept := 0.0
+	if ck := s.cfg.Checkpoint.Seconds(); ck > 0 {
+		kept = math.Floor(r.work/ck) * ck
+	}
 	lost := (r.work - kept) * float64(s.jobs[i].Accelerators)
 	if failure {
 		r.lostFail += lost
@@ -613,7 +633,7 @@ func (s *Sim) fail() {
 	a := int32(s.rng.IntN(s.f.Accelerators))
 	nodes := s.f.Nodes
 	n := sort.Search(len(nodes), func(k int) bool { return nodes[k].FirstAccel > a }) - 1
-	if s.busy() {
+	if s.workLeft() {
 		s.scheduleFailure()
 	}
 	if s.snap.NodeState(n) == engine.Down {
@@ -623,11 +643,21 @@ func (s *Sim) fail() {
 	ids := s.eng.FailNode(s.snap, n, s.cfg.Start.Add(s.now))
 	for _, id := range ids {
 		s.stop(int(id)-1, true)
+		s.wakeAfterBackoff(id)
 	}
 	s.repairs++
 	s.ev.push(event{at: s.now + s.cfg.RepairTime, kind: evRepair, node: int32(n)})
 	s.wantPass()
-	s.ev.push(event{at: s.now + s.eng.Config().Backoff, kind: evPass})
+}
+
+// wakeAfterBackoff asks for a pass when a requeued job's backoff ends, so
+// that it restarts then rather than at the next unrelated event.
+func (s *Sim) wakeAfterBackoff(id engine.JobID) {
+	if p, ok := s.eng.Pending(id); ok {
+		at := max(s.now, p.NotBefore.Sub(s.cfg.Start))
+		s.wakes++
+		s.ev.push(event{at: at, kind: evWake})
+	}
 }
 
 // control measures every domain and applies the engine's caps and uncaps.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,5 +263,118 @@ func TestDeterministicJSON(t *testing.T) {
 	}
 	if !strings.Contains(a, `"failures"`) {
 		t.Fatal("no summary")
+	}
+}
+
+// With no failures and no caps, the accelerators were held exactly as
+// long as the workload's work: allocated GPU-hours equal the trace's.
+func TestAllocatedEqualsWork(t *testing.T) {
+	f := row(t, 1000)
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Sizes = 800, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
+	g, _ := trace.NewGenerator(syn)
+	jobs := g.All()
+	var want float64
+	for _, j := range jobs {
+		want += j.GPUSeconds() / 3600
+	}
+	s, err := New(f, jobs, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Run()
+	if r.CapEvents != 0 || r.Failures != 0 {
+		t.Fatalf("caps %d failures %d: the scenario should have neither", r.CapEvents, r.Failures)
+	}
+	if d := r.AllocatedGPUHours - want; d > 1e-6 || d < -1e-6 {
+		t.Errorf("allocated %.6f GPU-h, workload %.6f", r.AllocatedGPUHours, want)
+	}
+}
+
+// One DGX H100 job overloads an 8 kW row: its peak is 2,560 W idle plus
+// 8 × (764 W mean + 63 W swing) = 9,176 W. After the 5 s reaction delay it
+// is capped at 350 W per accelerator (half of TDP) against a peak demand of
+// 70 + 630 × 0.9 = 637 W, so it runs at (350/637)^(1/3) of full speed. The
+// capped row draws 6,880 W, too much to lift the cap below 90% of 8 kW.
+func TestCapSlowdownCurve(t *testing.T) {
+	f, err := fleet.Parse(strings.NewReader(`
+oversubscription: 2
+regions:
+  - name: r
+    sites:
+      - name: s
+        substation_mw: 1
+        pue: 1.0
+        energy: [{source: nuclear, share: 1}]
+        halls:
+          - limit_kw: 500
+            rows:
+              - name: row
+                limit_kw: 8
+                racks: [{limit_kw: 45, nodes: [{model: dgx-h100, count: 1}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []trace.Job{{ID: "j", Tenant: "t", Submit: 0, Duration: 3600, Accelerators: 8}}
+	cfg := Default()
+	cfg.ReactionDelay = 5 * time.Second
+	s, err := New(f, jobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Run()
+	rate := math.Cbrt(350.0 / 637.0)
+	want := 5 + (3600-5)/rate
+	if got := r.Jobs[0].Finish; math.Abs(got-want) > 1e-6 {
+		t.Errorf("finished at %.6f s, want %.6f (5 s at full speed, then %.4f of it)", got, want, rate)
+	}
+	if r.CapEvents != 1 {
+		t.Errorf("cap events %d, want 1", r.CapEvents)
+	}
+	for _, l := range r.Levels {
+		if l.Level == "row" && (l.LongestAbove != 5 || math.Abs(l.PeakKW-9.176) > 1e-9) {
+			t.Errorf("row: above its limit for %v s (want 5), peak %.3f kW (want 9.176)", l.LongestAbove, l.PeakKW)
+		}
+	}
+}
+
+// A job whose node fails restarts when its backoff ends (1 min, doubling),
+// not at some later unrelated event; and failures stop with the work.
+func TestRestartAfterBackoff(t *testing.T) {
+	f := row(t, 1000)
+	jobs := []trace.Job{{ID: "j", Tenant: "t", Submit: 0, Duration: 10 * 3600, Accelerators: 8}}
+	restarts := 0
+	for seed := uint64(1); seed <= 5; seed++ {
+		cfg := Default()
+		cfg.Seed = seed
+		cfg.Failures = true
+		cfg.MTBF = 200 * time.Hour // 128 accelerators: a failure every ~1.6 h, one in 16 on the job's node
+		cfg.RepairTime = time.Hour
+		s, err := New(f, jobs, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := s.Run()
+		j := r.Jobs[0]
+		if j.Finish < 0 {
+			t.Fatalf("seed %d: job did not finish", seed)
+		}
+		restarts += j.Restarts
+		lost := j.LostGPUh * 3600 / 8
+		var backoff float64
+		for k := 0; k < j.Restarts; k++ {
+			backoff += 60*math.Pow(2, float64(k)) + cfg.PassInterval.Seconds()
+		}
+		if late := j.Finish - j.Duration - lost; late > backoff+1e-6 {
+			t.Errorf("seed %d: %d restarts, finished %.0f s after its work and lost work, more than the backoffs' %.0f s",
+				seed, j.Restarts, late, backoff)
+		}
+		if last := r.Series[len(r.Series)-1].T; last > r.Makespan+s.sampleEvery.Seconds()+1e-6 {
+			t.Errorf("seed %d: the run went on to %.0f s after the last job ended at %.0f s", seed, last, r.Makespan)
+		}
+	}
+	if restarts == 0 {
+		t.Error("no seed restarted the job: the test exercises nothing")
 	}
 }

@@ -69,6 +69,10 @@ func ParseColumns(spec string) (Columns, error) {
 // MaxAccelerators bounds one job's size, against typos in a trace.
 const MaxAccelerators = 1 << 24
 
+// MaxSeconds bounds submission times and durations: a century, far past
+// any trace, and well inside what a virtual clock of nanoseconds holds.
+const MaxSeconds = 100 * 365 * 86400
+
 // ReadJobs reads a CSV trace of jobs with a header row, mapping columns
 // by c. Rows that cannot be read are skipped and counted in the Report, or
 // end the read with ErrBadRow when o.Strict. Jobs come back sorted by
@@ -195,6 +199,8 @@ func jobFrom(rec []string, iID, iTenant, iSubmit, iDur, iAcc int, unit float64) 
 		return j, fmt.Sprintf("submission time %g is negative", submit)
 	case dur <= 0:
 		return j, fmt.Sprintf("duration %g must be > 0", dur)
+	case submit*unit > MaxSeconds || dur*unit > MaxSeconds:
+		return j, fmt.Sprintf("submission time %g or duration %g is over a century", submit, dur)
 	case acc < 1 || acc != math.Trunc(acc) || acc > MaxAccelerators:
 		return j, fmt.Sprintf("accelerator count %g must be a whole number from 1 to %d", acc, MaxAccelerators)
 	}

@@ -36,6 +36,13 @@ type Synthetic struct {
 // use hundreds to thousands of accelerators).
 var DefaultSizes = []Size{{1, 40}, {2, 8}, {4, 8}, {8, 24}, {16, 6}, {64, 8}, {256, 4}, {1024, 2}}
 
+// Bounds of a synthetic workload, so that a typo fails fast instead of
+// exhausting memory.
+const (
+	MaxJobs    = 50_000_000
+	MaxTenants = 1_000_000
+)
+
 // DefaultSynthetic is a day of 10,000 jobs with a one-hour median duration.
 func DefaultSynthetic() Synthetic {
 	return Synthetic{Jobs: 10_000, Span: 86_400, Sizes: DefaultSizes, DurationMedian: 3600,
@@ -45,11 +52,11 @@ func DefaultSynthetic() Synthetic {
 // Validate reports every bad setting at once.
 func (s *Synthetic) Validate() error {
 	var p []string
-	if s.Jobs < 1 {
-		p = append(p, fmt.Sprintf("jobs must be >= 1, got %d", s.Jobs))
+	if s.Jobs < 1 || s.Jobs > MaxJobs {
+		p = append(p, fmt.Sprintf("jobs must be 1 to %d, got %d", MaxJobs, s.Jobs))
 	}
-	if !(s.Span > 0) || math.IsInf(s.Span, 0) {
-		p = append(p, fmt.Sprintf("span must be > 0 seconds, got %g", s.Span))
+	if !(s.Span > 0) || s.Span > MaxSeconds {
+		p = append(p, fmt.Sprintf("span must be > 0 and at most a century, got %g s", s.Span))
 	}
 	if len(s.Sizes) == 0 {
 		p = append(p, "at least one job size is needed")
@@ -59,11 +66,11 @@ func (s *Synthetic) Validate() error {
 			p = append(p, fmt.Sprintf("size %d:%g: accelerators must be 1..%d and weight > 0", z.Accelerators, z.Weight, MaxAccelerators))
 		}
 	}
-	if !(s.DurationMedian > 0) || s.DurationSigma < 0 || !(s.MaxDuration >= s.DurationMedian) {
+	if !(s.DurationMedian > 0) || s.DurationSigma < 0 || s.DurationSigma > 10 || !(s.MaxDuration >= s.DurationMedian) || s.MaxDuration > MaxSeconds {
 		p = append(p, fmt.Sprintf("durations: median must be > 0, sigma >= 0 and max >= median (got %g, %g, %g)", s.DurationMedian, s.DurationSigma, s.MaxDuration))
 	}
-	if s.Tenants < 1 {
-		p = append(p, fmt.Sprintf("tenants must be >= 1, got %d", s.Tenants))
+	if s.Tenants < 1 || s.Tenants > MaxTenants {
+		p = append(p, fmt.Sprintf("tenants must be 1 to %d, got %d", MaxTenants, s.Tenants))
 	}
 	if len(p) > 0 {
 		return fmt.Errorf("trace: synthetic workload: %s", strings.Join(p, "; "))

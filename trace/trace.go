@@ -74,7 +74,8 @@ func SortBySubmit(jobs []Job) {
 	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Submit < jobs[b].Submit })
 }
 
-// Scale replicates a workload into k tenants: replica i keeps the jobs'
+// Scale replicates a workload into k tenants (k × len(jobs) must stay
+// within MaxJobs; callers check with ScaleOK): replica i keeps the jobs'
 // sizes and durations, takes tenant "<tenant>-<i>", and shifts arrivals by
 // i/k of the trace's span, wrapping around, so that the span stays the same
 // and the load grows k-fold. k = 1 returns the jobs unchanged.
@@ -102,6 +103,14 @@ func Scale(jobs []Job, k int) []Job {
 	}
 	SortBySubmit(out)
 	return out
+}
+
+// ScaleOK reports whether n jobs may be replicated k times.
+func ScaleOK(n, k int) error {
+	if k < 1 || (n > 0 && k > MaxJobs/n) {
+		return fmt.Errorf("trace: scale %d of %d jobs: want 1 to %d jobs in all", k, n, MaxJobs)
+	}
+	return nil
 }
 
 func mod(x, m float64) float64 { return math.Mod(x, m) }

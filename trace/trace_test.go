@@ -22,13 +22,14 @@ e,30,60
 f,40,60,2.5
 g,50,60,0
 h,0,1,1
+i,1e12,1,1
 `
 	jobs, rep, err := ReadJobs(strings.NewReader(in), "t.csv", ITPColumns, Options{Tenant: "itp"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Rows != 8 || rep.Skipped != 5 {
-		t.Errorf("rows %d skipped %d, want 8 and 5", rep.Rows, rep.Skipped)
+	if rep.Rows != 9 || rep.Skipped != 6 {
+		t.Errorf("rows %d skipped %d, want 9 and 6", rep.Rows, rep.Skipped)
 	}
 	if want := []int{4, 5, 6, 7, 8}; !reflect.DeepEqual(rep.BadRows, want) {
 		t.Errorf("bad lines %v, want %v", rep.BadRows, want)
@@ -46,7 +47,7 @@ h,0,1,1
 	if want := []string{"h", "b", "a"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("jobs in arrival order %v, want %v", ids, want)
 	}
-	if !strings.Contains(rep.String(), "5 bad rows skipped (lines 4, 5, 6, 7, 8") {
+	if !strings.Contains(rep.String(), "6 bad rows skipped (lines 4, 5, 6, 7, 8") {
 		t.Errorf("report %q", rep)
 	}
 
@@ -237,7 +238,7 @@ func FuzzReadJobs(f *testing.F) {
 			t.Fatalf("%d jobs + %d skipped != %d rows", len(jobs), rep.Skipped, rep.Rows)
 		}
 		for i, j := range jobs {
-			if j.Duration <= 0 || j.Accelerators < 1 || j.Submit < 0 || math.IsNaN(j.Submit) {
+			if j.Duration <= 0 || j.Accelerators < 1 || j.Submit < 0 || math.IsNaN(j.Submit) || j.Submit > MaxSeconds || j.Duration > MaxSeconds {
 				t.Fatalf("bad job accepted: %+v", j)
 			}
 			if i > 0 && j.Submit < jobs[i-1].Submit {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -35,6 +36,17 @@ func (p *progress) update(virtual time.Duration, done, _ int) {
 	n := int(frac * 30)
 	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%%  %d/%d jobs  virtual %s  ", p.label, strings.Repeat("#", n), strings.Repeat(" ", 30-n),
 		100*frac, done, p.total, virtual.Truncate(time.Minute))
+}
+
+// terminal reports whether the bar's stream is a terminal; a bar written
+// into a file or a pipe would only litter it.
+func (p *progress) terminal() bool {
+	f, ok := p.w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // clear erases the bar if it was drawn.

@@ -22,7 +22,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 where power, not floor space, is the binding constraint.
 
   plan    how many accelerators a site's power feeds; energy, emissions, cost
-  bench   measure the scheduling engine on a fleet file, and the API (bench api)
+  sim     replay a workload on a fleet with the scheduling engine, on a virtual clock
+  bench   measure the scheduling engine (bench engine) and the API (bench api)
   server  run the control plane: durable store, API, scheduler, metrics
 
   submit, jobs, job, cancel, nodes, drain, power, token

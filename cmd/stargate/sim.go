@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stargate/engine"
+	"stargate/internal/human"
 	"stargate/sim"
 	"stargate/trace"
 )
@@ -37,6 +38,7 @@ type simFlags struct {
 	inferAcc  int
 	tokens    float64
 	load      float64
+	maxDur    time.Duration
 }
 
 func newSimCmd() *cobra.Command {
@@ -66,7 +68,9 @@ With no --trace, a synthetic workload runs. --scale K replicates the workload
 into K tenants with shifted arrivals to fill a large fleet. Bad rows are
 skipped and counted (the first line numbers are shown), or fail with --strict.
 
-The same --seed gives the same result, byte for byte, except the wall time.`,
+The same --seed gives the same result, byte for byte, except the wall time
+(wall_s, events_per_s). Backfill is given each job's true duration as its
+estimate, which flatters it next to real users' estimates.`,
 		Example: `  stargate sim                                     # synthetic day on the built-in example fleet
   stargate sim --compare fifo,backfill,fair --out run/
   stargate sim -f examples/small.yaml --trace itp:../shared/data/traces/itp2021/cluster05.csv
@@ -77,7 +81,7 @@ The same --seed gives the same result, byte for byte, except the wall time.`,
 	}
 	fl := cmd.Flags()
 	f.src.addFlags(cmd, "stargate")
-	fl.StringArrayVar(&f.traces, "trace", nil, "workload trace: itp:PATH or csv:PATH (repeatable)")
+	fl.StringArrayVar(&f.traces, "trace", nil, "workload trace: itp:PATH, csv:PATH or azure-llm:PATH (repeatable)")
 	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,unit=1")
 	fl.BoolVar(&f.synthetic, "synthetic", false, "generate a synthetic workload (the default when no --trace is given)")
 	fl.IntVar(&f.syn.Jobs, "jobs", 0, "synthetic: number of jobs (default: enough for --load)")
@@ -86,6 +90,7 @@ The same --seed gives the same result, byte for byte, except the wall time.`,
 	fl.StringVar(&f.sizes, "sizes", "1:40,2:8,4:8,8:24,16:6,64:8,256:4,1024:2", "synthetic: job sizes as accelerators:weight,...")
 	fl.DurationVar(&f.median, "duration-median", time.Duration(syn.DurationMedian)*time.Second, "synthetic: median job duration (log-normal)")
 	fl.Float64Var(&f.syn.DurationSigma, "duration-sigma", syn.DurationSigma, "synthetic: log-normal sigma of durations")
+	fl.DurationVar(&f.maxDur, "duration-max", time.Duration(syn.MaxDuration)*time.Second, "synthetic: longest job duration")
 	fl.IntVar(&f.syn.Tenants, "tenants", syn.Tenants, "synthetic: number of tenants")
 	fl.IntVar(&f.scale, "scale", 1, "replicate the workload into K tenants with shifted arrivals")
 	fl.BoolVar(&f.strict, "strict", false, "fail on the first bad trace row instead of skipping it")
@@ -128,6 +133,9 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := trace.ScaleOK(len(jobs), f.scale); err != nil {
+		return fmt.Errorf("sim: --scale: %w", err)
+	}
 	jobs = trace.Scale(jobs, f.scale)
 	policies := []string{f.policy}
 	if f.compare != "" {
@@ -137,17 +145,23 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 		policies = strings.Split(f.compare, ",")
 	}
 	reg := engine.NewRegistry()
-	for _, p := range policies {
-		if _, err := reg.Queue(strings.TrimSpace(p)); err != nil {
+	seen := map[string]bool{}
+	for i, p := range policies {
+		p = strings.TrimSpace(p)
+		if _, err := reg.Queue(p); err != nil {
 			return fmt.Errorf("sim: %w", err)
 		}
+		if seen[p] {
+			return fmt.Errorf("sim: --compare names %q twice", p)
+		}
+		seen[p], policies[i] = true, p
 	}
 	var results []*sim.Result
 	for _, p := range policies {
 		cfg := f.cfg
 		cfg.Engine.Queue = strings.TrimSpace(p)
 		bar := newProgress(stderr, cfg.Engine.Queue, len(jobs))
-		if !f.quiet {
+		if !f.quiet && bar.terminal() {
 			cfg.Progress = bar.update
 		}
 		s, err := sim.New(fl, jobs, cfg)
@@ -166,7 +180,7 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	if f.output == "json" {
 		return sim.WriteJSON(cmd.OutOrStdout(), results)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d accelerators, %d jobs\n\n", f.src.name(), fl.Accelerators, len(jobs))
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s accelerators, %s jobs\n\n", f.src.name(), human.Int(fl.Accelerators), human.Int(len(jobs)))
 	return sim.WriteTable(cmd.OutOrStdout(), results)
 }
 
@@ -176,7 +190,7 @@ func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators i
 	if len(f.traces) == 0 || f.synthetic {
 		syn := trace.DefaultSynthetic()
 		syn.Jobs, syn.Span, syn.DurationSigma, syn.Tenants, syn.Seed = f.syn.Jobs, f.span.Seconds(), f.syn.DurationSigma, f.syn.Tenants, f.cfg.Seed
-		syn.DurationMedian = f.median.Seconds()
+		syn.DurationMedian, syn.MaxDuration = f.median.Seconds(), f.maxDur.Seconds()
 		sizes, err := trace.ParseSizes(f.sizes)
 		if err != nil {
 			return nil, err
@@ -194,7 +208,7 @@ func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators i
 		}
 		jobs = g.All()
 	} else {
-		for _, name := range []string{"jobs", "load", "span", "sizes", "duration-median", "duration-sigma", "tenants"} {
+		for _, name := range []string{"jobs", "load", "span", "sizes", "duration-median", "duration-sigma", "duration-max", "tenants"} {
 			if cmd.Flags().Changed(name) {
 				return nil, fmt.Errorf("sim: --%s shapes a synthetic workload: add --synthetic", name)
 			}
@@ -214,7 +228,7 @@ func (f *simFlags) readTraces(stderr io.Writer) ([]trace.Job, error) {
 	for _, t := range f.traces {
 		kind, path, ok := strings.Cut(t, ":")
 		if !ok {
-			return nil, fmt.Errorf("sim: --trace %q: want KIND:PATH with KIND itp or csv", t)
+			return nil, fmt.Errorf("sim: --trace %q: want KIND:PATH with KIND itp, csv or azure-llm", t)
 		}
 		var cols trace.Columns
 		switch kind {
