@@ -166,20 +166,9 @@ func (s *Server) commitLoop(ctx context.Context) {
 	batch := make([]*submitReq, 0, s.cfg.MaxBatch)
 	jobs := make([]store.Job, 0, s.cfg.MaxBatch)
 	for {
-		select {
-		case <-ctx.Done():
+		var ok bool
+		if batch, ok = gather(ctx, s.submits, batch, s.cfg.MaxBatch); !ok {
 			return
-		case req := <-s.submits:
-			batch = append(batch[:0], req)
-		}
-	gather:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case req := <-s.submits:
-				batch = append(batch, req)
-			default:
-				break gather
-			}
 		}
 		jobs = jobs[:0]
 		for _, req := range batch {
@@ -203,6 +192,28 @@ func (s *Server) commitLoop(ctx context.Context) {
 			req.done <- submitRes{res: results[i]}
 		}
 	}
+}
+
+// gather waits for one item of ch, then takes whatever else is queued, up
+// to max, into buf: a batch for one group commit. It returns false when
+// ctx ends first.
+func gather[T any](ctx context.Context, ch <-chan T, buf []T, max int) ([]T, bool) {
+	buf = buf[:0]
+	select {
+	case <-ctx.Done():
+		return buf, false
+	case x := <-ch:
+		buf = append(buf, x)
+	}
+	for len(buf) < max {
+		select {
+		case x := <-ch:
+			buf = append(buf, x)
+		default:
+			return buf, true
+		}
+	}
+	return buf, true
 }
 
 // visibleJob returns a job the token may see; another tenant's job is

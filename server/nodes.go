@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -130,11 +131,23 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 	if len(ps) > 0 {
 		return badRequest(ps)
 	}
-	if err := s.store.Heartbeat(r.Context(), name, s.clock.Now().UTC(), draw); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
-		}
-		return err
+	req := &beatReq{beat: store.Beat{Node: name, At: s.clock.Now().UTC(), DrawW: draw}, done: make(chan beatRes, 1)}
+	select {
+	case s.beats <- req:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	var res beatRes
+	select {
+	case res = <-req.done:
+	case <-s.stopped:
+		return errorf(http.StatusServiceUnavailable, "server is shutting down")
+	}
+	if res.err != nil {
+		return res.err
+	}
+	if !res.found {
+		return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
 	}
 	for _, o := range hb.Finished {
 		if err := s.finish(r, name, o); err != nil {
@@ -154,6 +167,42 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 	}
 	writeJSON(w, http.StatusOK, HeartbeatReply{Node: n, Jobs: jobs})
 	return nil
+}
+
+// beatReq is one heartbeat waiting for the heartbeat committer.
+type beatReq struct {
+	beat store.Beat
+	done chan beatRes
+}
+
+type beatRes struct {
+	found bool
+	err   error
+}
+
+// beatLoop records heartbeats in batches, one transaction each: with
+// thousands of nodes, one commit per heartbeat would not keep up.
+func (s *Server) beatLoop(ctx context.Context) {
+	batch := make([]*beatReq, 0, s.cfg.MaxBatch)
+	beats := make([]store.Beat, 0, s.cfg.MaxBatch)
+	for {
+		var ok bool
+		if batch, ok = gather(ctx, s.beats, batch, s.cfg.MaxBatch); !ok {
+			return
+		}
+		beats = beats[:0]
+		for _, req := range batch {
+			beats = append(beats, req.beat)
+		}
+		found, err := s.store.Heartbeats(context.Background(), beats)
+		for i, req := range batch {
+			if err != nil {
+				req.done <- beatRes{err: err}
+			} else {
+				req.done <- beatRes{found: found[i]}
+			}
+		}
+	}
 }
 
 // finish ends a running job that a node reports finished. A report about

@@ -68,6 +68,7 @@ type Server struct {
 	ids    idGen
 
 	submits chan *submitReq
+	beats   chan *beatReq
 	stopped chan struct{} // closed when Run returns
 	leader  atomic.Bool
 	epoch   atomic.Int64
@@ -123,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		nodeIx:  make(map[string]int, len(cfg.Fleet.Nodes)),
 		tokens:  tokenCache{m: map[string]cachedToken{}},
 		submits: make(chan *submitReq, 8192),
+		beats:   make(chan *beatReq, 8192),
 		stopped: make(chan struct{}),
 	}
 	for i := range cfg.Fleet.Nodes {
@@ -153,6 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for i := 0; i < s.cfg.Committers; i++ {
 		wg.Go(func() { s.commitLoop(ctx) })
 	}
+	wg.Go(func() { s.beatLoop(ctx) })
 	wg.Go(func() { s.leaderLoop(ctx) })
 	wg.Wait()
 	close(s.stopped)

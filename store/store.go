@@ -70,6 +70,10 @@ type Store interface {
 	// measured draw in watts (negative: unknown). It does not change the
 	// node's Version. ErrNotFound when the node is not registered.
 	Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error
+	// Heartbeats records many heartbeats in one transaction and reports,
+	// in input order, which nodes were registered (the others were
+	// skipped).
+	Heartbeats(ctx context.Context, beats []Beat) ([]bool, error)
 	// Node returns one node, or ErrNotFound.
 	Node(ctx context.Context, name string) (Node, error)
 	// Nodes lists all nodes by name.
@@ -139,6 +143,13 @@ type JobQuery struct {
 	Node   string     // placed on this node; empty: any
 	After  string     // IDs strictly greater (pagination cursor)
 	Limit  int        // <= 0: no limit
+}
+
+// Beat is one heartbeat for Store.Heartbeats.
+type Beat struct {
+	Node  string
+	At    time.Time
+	DrawW float64 // negative: unknown
 }
 
 // JobVersion is one row of Store.ActiveJobs.

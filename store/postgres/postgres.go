@@ -445,6 +445,32 @@ func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW fl
 	return nil
 }
 
+// Heartbeats implements store.Store: one pipelined batch in one
+// transaction.
+func (db *DB) Heartbeats(ctx context.Context, beats []store.Beat) ([]bool, error) {
+	found := make([]bool, len(beats))
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, h := range beats {
+			b.Queue(`UPDATE nodes SET heartbeat_at = $1, draw_w = $2 WHERE name = $3`, store.UnixNano(h.At), h.DrawW, h.Node)
+		}
+		br := tx.SendBatch(ctx, b)
+		for i := range beats {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			found[i] = tag.RowsAffected() == 1
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: heartbeats: %w", err)
+	}
+	return found, nil
+}
+
 // Node implements store.Store.
 func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
 	n, err := scanNode(db.pool.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = $1`, name))

@@ -552,6 +552,31 @@ func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW fl
 	return nil
 }
 
+// Heartbeats implements store.Store.
+func (db *DB) Heartbeats(ctx context.Context, beats []store.Beat) ([]bool, error) {
+	found := make([]bool, len(beats))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE nodes SET heartbeat_at = ?, draw_w = ? WHERE name = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, b := range beats {
+			res, err := st.ExecContext(ctx, store.UnixNano(b.At), b.DrawW, b.Node)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			found[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: heartbeats: %w", err)
+	}
+	return found, nil
+}
+
 // Node implements store.Store.
 func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
 	n, err := scanNode(db.r.QueryRowContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, name))

@@ -302,6 +302,13 @@ func testNodes(t *testing.T, s store.Store, _ func() store.Store) {
 	if err := s.Apply(ctx, store.Changes{Nodes: []store.Node{stale}}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("stale node apply: %v", err)
 	}
+	found, err := s.Heartbeats(ctx, []store.Beat{{Node: "nope", At: t0}, {Node: n.Name, At: t0.Add(4 * time.Minute), DrawW: 5000}})
+	if err != nil || fmt.Sprint(found) != "[false true]" {
+		t.Errorf("Heartbeats = %v, %v", found, err)
+	}
+	if hb, _ := s.Node(ctx, n.Name); !hb.HeartbeatAt.Equal(t0.Add(4*time.Minute)) || hb.DrawW != 5000 {
+		t.Errorf("after Heartbeats: %+v", hb)
+	}
 	if err := s.Heartbeat(ctx, "nope", t0, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("heartbeat of unknown node: %v", err)
 	}
