@@ -48,7 +48,13 @@ exposes Prometheus metrics on /metrics, and runs the reconcile loop.
 On first start it writes an admin token to DATA/admin.token (mode 0600).
 Mint more with 'stargate token create'. Several replicas may share one
 PostgreSQL database: one of them, the leader, runs the scheduler; another
-takes over within about --leader-ttl when it dies.`,
+takes over within about --leader-ttl when it dies.
+
+The API is described by GET /v1/openapi.json. Agents register nodes of the
+fleet file with join tokens (role agent) and send heartbeats with their
+measured draw; a node silent for --heartbeat-timeout is lost and its jobs
+are requeued. Every decision (placement, preemption, power cap) is
+committed to the store before nodes learn it.`,
 		Example: `  stargate server                                   # ./stargate-data, 127.0.0.1:7070
   stargate server --data /var/lib/stargate --listen 0.0.0.0:7070 -f fleet.yaml
   stargate server --store postgres://stargate@db/stargate --leader-ttl 5s
@@ -61,7 +67,7 @@ takes over within about --leader-ttl when it dies.`,
 	fl := cmd.Flags()
 	f.src.addFlags(cmd, "small")
 	f.sched.add(cmd)
-	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory: the SQLite database and admin.token (default $"+envData+" or ./stargate-data)")
+	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory: the SQLite database and admin.token ($"+envData+" sets the default)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address to serve the API on")
 	fl.StringVar(&f.store, "store", "sqlite", "store: sqlite (in --data), sqlite:PATH, or a postgres:// URL")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
