@@ -1,0 +1,30 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"stargate/server/apibench"
+)
+
+func TestBenchAPIShort(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"bench", "api", "--store", "sqlite", "--clients", "4", "--duration", "200ms", "--warmup", "0",
+		"--pass-nodes", "2000", "--pass-queued", "100", "--pass-arrivals", "10", "-o", "json"}, &stdout, &stderr)
+	out := stdout.String()
+	if err != nil {
+		t.Fatal(err, out, stderr.String())
+	}
+	var rep apibench.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Submits == 0 || rep.Results[0].Errors != 0 {
+		t.Errorf("results: %+v", rep.Results)
+	}
+	if len(rep.Passes) != 1 || rep.Passes[0].Running != 100 || rep.Passes[0].PlacedAfter != 10 {
+		t.Errorf("passes: %+v", rep.Passes)
+	}
+}
