@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -175,6 +176,24 @@ func (c *Catalog) NodeFor(name string) int {
 		return c.Node(c.Accelerators[a].Node)
 	}
 	return -1
+}
+
+// WhyNoNode says why NodeFor(name) finds no node model: an accelerator that
+// is in the catalog but names no node model (or one the catalog lacks), or a
+// name that is neither. It returns "" when NodeFor finds one.
+func (c *Catalog) WhyNoNode(name string) string {
+	if c.NodeFor(name) >= 0 {
+		return ""
+	}
+	a := c.Accelerator(name)
+	if a < 0 {
+		return fmt.Sprintf("unknown node model or accelerator %q (accelerators: %s)", name, strings.Join(c.Names(), ", "))
+	}
+	acc := &c.Accelerators[a]
+	if acc.Node == "" {
+		return fmt.Sprintf("accelerator %q is in the catalog but has no node model: set node: on the accelerator, or name a node model", acc.Name)
+	}
+	return fmt.Sprintf("accelerator %q names node model %q, which is not in the catalog: add it under catalog.nodes, or name a node model", acc.Name, acc.Node)
 }
 
 // Names lists the accelerator names, sorted, for help and error messages.

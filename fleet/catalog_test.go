@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"strings"
 	"testing"
 
 	"stargate/fleet"
@@ -39,6 +40,27 @@ func TestNodeFor(t *testing.T) {
 	}
 	if c.Node("h100") != -1 {
 		t.Errorf("Node(h100) resolves an accelerator alias; only NodeFor should")
+	}
+}
+
+// WhyNoNode tells an unknown name from an accelerator that is known but has
+// no node model to build with.
+func TestWhyNoNode(t *testing.T) {
+	c := fleet.DefaultCatalog()
+	if got := c.WhyNoNode("h100"); got != "" {
+		t.Errorf("WhyNoNode(h100) = %q, want none", got)
+	}
+	if got := c.WhyNoNode("tpu9"); !strings.HasPrefix(got, `unknown node model or accelerator "tpu9" (accelerators: a100-sxm, `) {
+		t.Errorf("WhyNoNode(tpu9) = %q", got)
+	}
+	i := c.Accelerator("b200")
+	c.Accelerators[i].Node = ""
+	if got, want := c.WhyNoNode("b200"), `accelerator "b200" is in the catalog but has no node model`; !strings.HasPrefix(got, want) {
+		t.Errorf("WhyNoNode(b200) = %q, want %q...", got, want)
+	}
+	c.Accelerators[i].Node = "dgx-b900"
+	if got, want := c.WhyNoNode("b200"), `accelerator "b200" names node model "dgx-b900", which is not in the catalog`; !strings.HasPrefix(got, want) {
+		t.Errorf("WhyNoNode(b200) = %q, want %q...", got, want)
 	}
 }
 

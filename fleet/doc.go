@@ -5,7 +5,13 @@
 //
 // It is the first stage of the pipeline: a YAML fleet file is loaded with
 // Load (Default → Parse → Validate, every problem reported at once with its
-// path and line), and expanded into a compact, index-based Fleet that plan,
+// path and line, under the file's name), and expanded into a compact, index-based Fleet that plan,
 // the engine and the simulator read. A million-accelerator fleet expands into
 // a few flat arrays; nothing in this package reads a clock or a random source.
+//
+// The file's oversubscription check is a bound on the tree's shape: at each
+// level it counts the accelerators alone at TDP, as the file format
+// specifies, against the limit times the allowed ratio. The engine's
+// admission is stricter: it counts each node's full draw (accelerators and
+// node overhead), so a rack that loads can still refuse work for power.
 package fleet

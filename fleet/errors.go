@@ -24,13 +24,24 @@ var (
 // Error is one problem in a fleet file, at a path such as
 // regions[0].sites[1].halls[2].limit_kw and, where known, a line of the file.
 type Error struct {
+	// File is the fleet file's name when it was read with Load; "" for Parse.
+	File string
 	Path string
 	Line int // 1-based; 0 when unknown
 	Msg  string
 	Kind error // one of the sentinels above
 }
 
+// Error reads "FILE: line N: PATH: MSG", leaving out what is unknown.
 func (e *Error) Error() string {
+	if e.File == "" {
+		return e.local()
+	}
+	return e.File + ": " + e.local()
+}
+
+// local is the problem without its file name.
+func (e *Error) local() string {
 	var b strings.Builder
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "line %d: ", e.Line)
@@ -49,12 +60,41 @@ func (e *Error) Unwrap() error { return e.Kind }
 // Errors is every problem found in a fleet file, in file order.
 type Errors []*Error
 
+// Error lists every problem, one a line. When they all come from one named
+// file the heading names it once ("fleet: FILE: 2 problem(s):") and the
+// lines leave it out.
 func (es Errors) Error() string {
+	file := ""
+	if len(es) > 0 {
+		file = es[0].File
+	}
+	for _, e := range es {
+		if e.File != file {
+			file = ""
+			break
+		}
+	}
 	lines := make([]string, len(es))
 	for i, e := range es {
-		lines[i] = e.Error()
+		if file != "" {
+			lines[i] = e.local()
+		} else {
+			lines[i] = e.Error()
+		}
 	}
-	return fmt.Sprintf("fleet: %d problem(s):\n  %s", len(es), strings.Join(lines, "\n  "))
+	head := "fleet: "
+	if file != "" {
+		head += file + ": "
+	}
+	return fmt.Sprintf("%s%d problem(s):\n  %s", head, len(es), strings.Join(lines, "\n  "))
+}
+
+// inFile names the file of every problem.
+func (es Errors) inFile(name string) Errors {
+	for _, e := range es {
+		e.File = name
+	}
+	return es
 }
 
 // sorted returns the problems in file order (by line, problems without a

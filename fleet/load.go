@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,14 +24,20 @@ const (
 	MaxDomains = 5_000_000
 )
 
-// Load reads, validates and expands the fleet file at path.
+// Load reads, validates and expands the fleet file at path. Its problems
+// are Errors, as from Parse, each naming the file.
 func Load(path string) (*Fleet, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	defer f.Close()
-	return Parse(f)
+	fl, err := Parse(f)
+	var es Errors
+	if errors.As(err, &es) {
+		return nil, es.inFile(path)
+	}
+	return fl, err // a read error names the file already
 }
 
 // Parse reads a fleet file, validates it and expands it. On any problem it

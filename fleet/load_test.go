@@ -2,6 +2,8 @@ package fleet_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +175,8 @@ func badCases(t testing.TB) []badCase {
 		// References.
 		{name: "unknown node model", src: e("model: dgx-h100", "model: dgx-h900 #<"),
 			path: pNode + ".model", kind: fleet.ErrReference, msg: `unknown node model or accelerator "dgx-h900"`},
+		{name: "accelerator without node model", src: edit(t, e("model: dgx-h100", "model: tpu #<"), "regions:", "catalog:\n  accelerators:\n    - {name: tpu, tdp_w: 300}\nregions:"),
+			path: pNode + ".model", kind: fleet.ErrReference, msg: `accelerator "tpu" is in the catalog but has no node model: set node: on the accelerator, or name a node model`},
 		{name: "missing node model", src: e("- model: dgx-h100\n", "- count: 4 #<\n"),
 			path: pNode + ".model", kind: fleet.ErrRequired, msg: "required", more: true},
 		{name: "unknown template", src: e("name: rack", "template: nope #<"),
@@ -365,5 +369,51 @@ func TestParseNull(t *testing.T) {
 	f := mustParse(t, edit(t, base, "limit_kw: 42", "limit_kw: 42\n                    count: ~"))
 	if len(f.Racks) != 1 {
 		t.Fatalf("racks = %d, want 1", len(f.Racks))
+	}
+}
+
+// Load names the file in its report, and its problems stay Errors whose
+// kinds errors.Is and errors.As find.
+func TestLoadNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.yaml")
+	src := edit(t, edit(t, base, "substation_mw: 2", "substation_mw: -5"), "pue: 1.25", "pue: 1.25\n        colour: red")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fleet.Load(path)
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"fleet: " + path + ": 2 problem(s):\n",
+		"\n  line 6: regions[0].sites[0].substation_mw: must be > 0, got -5",
+		"\n  line 8: regions[0].sites[0].colour: unknown field",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	var es fleet.Errors
+	if !errors.As(err, &es) || len(es) != 2 {
+		t.Fatalf("errors.As(fleet.Errors) = %v", err)
+	}
+	var one *fleet.Error
+	if !errors.As(err, &one) || one.File != path || one.Line != 6 {
+		t.Fatalf("errors.As(*fleet.Error) = %+v", one)
+	}
+	if want := path + ": line 6: regions[0].sites[0].substation_mw: must be > 0, got -5"; one.Error() != want {
+		t.Errorf("one problem reads %q, want %q", one.Error(), want)
+	}
+	if !errors.Is(err, fleet.ErrRange) || !errors.Is(err, fleet.ErrUnknownField) {
+		t.Errorf("errors.Is misses a sentinel: %v", err)
+	}
+	// Parse knows no file name and says none.
+	_, err = fleet.Parse(strings.NewReader(src))
+	if err == nil || !strings.HasPrefix(err.Error(), "fleet: 2 problem(s):\n  line 6: ") {
+		t.Errorf("Parse error = %v", err)
+	}
+	if _, err := fleet.Load(filepath.Join(t.TempDir(), "none.yaml")); err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Errorf("missing file: %v", err)
 	}
 }

@@ -8,6 +8,11 @@ type File struct {
 	// Oversubscription is the ratio by which the accelerators' nameplate
 	// power under a level may exceed that level's limit (1.0 = none). Sites
 	// may set their own.
+	//
+	// Loading checks it on the accelerators alone at TDP, as a quick bound
+	// on the tree's shape: node overhead (CPUs, NICs, fans) is not counted.
+	// The engine's admission counts each node's full draw, overhead
+	// included, so a level that loads may still refuse work for power.
 	Oversubscription float64 `yaml:"oversubscription"`
 	// Catalog adds accelerators and node models to the built-in catalog, or
 	// replaces built-in entries of the same name.

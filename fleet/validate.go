@@ -264,7 +264,7 @@ func (v *validator) rack(p string, r *RackSpec, names *siblings, oversub, copies
 			continue
 		}
 		if m < 0 {
-			v.c.add(join(gp, "model"), ErrReference, "unknown node model or accelerator %q (accelerators: %s)", g.Model, strings.Join(v.cat.Names(), ", "))
+			v.c.add(join(gp, "model"), ErrReference, "%s", v.cat.WhyNoNode(g.Model))
 			continue
 		}
 		nm := &v.cat.Nodes[m]
@@ -291,8 +291,9 @@ const maxNodeModels = math.MaxUint16 + 1
 // maxRackNodes is the most nodes one rack may hold (Node.Index is 16 bits).
 const maxRackNodes = math.MaxUint16
 
-// fits reports an item whose accelerators alone need more than its limit
-// allows under the oversubscription ratio.
+// fits reports an item whose accelerators alone, at TDP, need more than its
+// limit allows under the oversubscription ratio. Node overhead is left out
+// here; the engine's admission counts it.
 func (v *validator) fits(p, field string, accelW, limitW, oversub float64, note string) {
 	if limitW <= 0 || accelW <= limitW*oversub*(1+1e-9) {
 		return
