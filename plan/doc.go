@@ -19,5 +19,10 @@
 //     shares split the rest. Emissions and cost sum energy × intensity and
 //     energy × price hour by hour.
 //
+// Options and SizingInput are used as given: a load factor of 0 means every
+// accelerator idles, not "the default", so callers start from DefaultOptions
+// or DefaultSizingInput. Only the what-if overrides (PUE, oversubscription,
+// accelerator) take 0 or "" to mean "keep the file's figure".
+//
 // Nothing here reads a clock or a random source.
 package plan

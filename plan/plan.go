@@ -21,49 +21,52 @@ const DefaultHouseholdKWh = 10791
 // lower.
 const DefaultLoadFactor = 0.7
 
-// Options are the what-if knobs of a plan; zero values take the file's
-// figures or the defaults above.
+// Options are the knobs of a plan. LoadFactor and HouseholdKWh are always
+// used as given (a load factor of 0 means every accelerator idles), so start
+// from DefaultOptions. PUE, Accelerator and Oversubscription are what-if
+// overrides: their zero value means "keep the file's figure".
 type Options struct {
-	// LoadFactor in [0,1]: average load between idle and rated power.
+	// LoadFactor in [0,1]: average load between idle (0) and rated power (1).
 	LoadFactor float64
-	// PUE overrides every site's PUE.
+	// PUE, when not 0, overrides every site's PUE.
 	PUE float64
 	// Accelerator, when set, asks: what if every site were filled with this
 	// accelerator (its usual node model) up to its IT power? Installed
 	// counts are then replaced by that build-out.
 	Accelerator string
-	// Oversubscription overrides every site's ratio.
+	// Oversubscription, when not 0, overrides every site's ratio.
 	Oversubscription float64
-	// HouseholdKWh is the annual use of one household for the
+	// HouseholdKWh (> 0) is the annual use of one household for the
 	// households-equivalent figure.
 	HouseholdKWh float64
+}
+
+// DefaultOptions returns the options of a plan with no what-ifs: load factor
+// DefaultLoadFactor and households at DefaultHouseholdKWh.
+func DefaultOptions() Options {
+	return Options{LoadFactor: DefaultLoadFactor, HouseholdKWh: DefaultHouseholdKWh}
 }
 
 // ErrOption reports a bad option.
 var ErrOption = errors.New("plan: bad option")
 
-func (o *Options) normalize(cat *fleet.Catalog) error {
+// check validates the options, listing every problem.
+func (o *Options) check(cat *fleet.Catalog) error {
 	var problems []string
-	if o.LoadFactor == 0 {
-		o.LoadFactor = DefaultLoadFactor
-	}
-	if o.LoadFactor < 0 || o.LoadFactor > 1 || math.IsNaN(o.LoadFactor) {
+	if !(o.LoadFactor >= 0 && o.LoadFactor <= 1) {
 		problems = append(problems, fmt.Sprintf("load factor must be between 0 and 1, got %g", o.LoadFactor))
 	}
-	if o.HouseholdKWh == 0 {
-		o.HouseholdKWh = DefaultHouseholdKWh
-	}
-	if o.HouseholdKWh < 0 || math.IsNaN(o.HouseholdKWh) {
+	if !(o.HouseholdKWh > 0) || math.IsInf(o.HouseholdKWh, 1) {
 		problems = append(problems, fmt.Sprintf("household kWh must be > 0, got %g", o.HouseholdKWh))
 	}
-	if o.PUE != 0 && (o.PUE < 1 || o.PUE > 3 || math.IsNaN(o.PUE)) {
+	if o.PUE != 0 && !(o.PUE >= 1 && o.PUE <= 3) {
 		problems = append(problems, fmt.Sprintf("PUE must be between 1 and 3, got %g", o.PUE))
 	}
-	if o.Oversubscription != 0 && (o.Oversubscription < 1 || o.Oversubscription > 10 || math.IsNaN(o.Oversubscription)) {
+	if o.Oversubscription != 0 && !(o.Oversubscription >= 1 && o.Oversubscription <= 10) {
 		problems = append(problems, fmt.Sprintf("oversubscription must be between 1 and 10, got %g", o.Oversubscription))
 	}
 	if o.Accelerator != "" && cat.NodeFor(o.Accelerator) < 0 {
-		problems = append(problems, fmt.Sprintf("unknown accelerator %q (known: %s)", o.Accelerator, strings.Join(cat.Names(), ", ")))
+		problems = append(problems, cat.WhyNoNode(o.Accelerator))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrOption, strings.Join(problems, "; "))
@@ -150,9 +153,9 @@ type Report struct {
 	Totals       Figures  `json:"totals"`
 }
 
-// Fleet plans every site of f.
+// Fleet plans every site of f. Start o from DefaultOptions.
 func Fleet(f *fleet.Fleet, o Options) (*Report, error) {
-	if err := o.normalize(f.Catalog); err != nil {
+	if err := o.check(f.Catalog); err != nil {
 		return nil, err
 	}
 	r := &Report{LoadFactor: o.LoadFactor, HouseholdKWh: o.HouseholdKWh}
@@ -264,17 +267,30 @@ func primaryModel(cat *fleet.Catalog, nodes map[int]int) int {
 
 // Fit returns how many accelerators of node model m fit in itW watts of IT
 // power at an oversubscription ratio: whole nodes at rated power, in whole
-// NVLink domains for rack-scale systems.
+// NVLink domains for rack-scale systems. It returns 0 for no power (or NaN)
+// and saturates at MaxFit accelerators, so no input overflows it.
 func Fit(cat *fleet.Catalog, m int, itW, oversub float64) int {
 	nm := &cat.Nodes[m]
 	acc := &cat.Accelerators[cat.Accelerator(nm.Accelerator)]
-	nodes := int(math.Floor(itW*oversub/nm.MaxW(acc) + 1e-9))
+	per := max(nm.Accelerators, 1)
+	n := math.Floor(itW*oversub/nm.MaxW(acc) + 1e-9)
+	if !(n > 0) { // also NaN
+		return 0
+	}
+	nodes := MaxFit / per
+	if n < float64(nodes) {
+		nodes = int(n)
+	}
 	if nm.NVLinkDomain == "rack" && nm.NVLinkSize > nm.Accelerators {
-		per := nm.NVLinkSize / nm.Accelerators
-		nodes -= nodes % per
+		trays := nm.NVLinkSize / per
+		nodes -= nodes % trays
 	}
 	return nodes * nm.Accelerators
 }
+
+// MaxFit bounds Fit's answer: far above any site, low enough that sums of
+// many sites stay exact.
+const MaxFit = 1 << 40
 
 func sortedKeys(m map[int]int) []int {
 	ks := make([]int, 0, len(m))

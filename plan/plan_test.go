@@ -16,6 +16,20 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// with returns the default options changed by set.
+func with(set func(o *Options)) Options {
+	o := DefaultOptions()
+	set(&o)
+	return o
+}
+
+// question is a sizing question with the default load factor and households.
+func question(target int, accelerator string, siteMW, pue float64) SizingInput {
+	in := DefaultSizingInput()
+	in.TargetAccelerators, in.Accelerator, in.SiteMW, in.PUE = target, accelerator, siteMW, pue
+	return in
+}
+
 func near(t *testing.T, what string, got, want, tol float64) {
 	t.Helper()
 	if math.Abs(got-want) > tol {
@@ -26,7 +40,7 @@ func near(t *testing.T, what string, got, want, tol float64) {
 // The issue's hand computation: 150 MW at PUE 1.25 feeds 120 MW of IT; at
 // 10.2 kW per 8-GPU node that is 11,764 nodes, 94,112 GPUs.
 func TestSizingByHand(t *testing.T) {
-	s, err := Size(nil, SizingInput{TargetAccelerators: 1_000_000, Accelerator: "h100", SiteMW: 150, PUE: 1.25})
+	s, err := Size(nil, question(1_000_000, "h100", 150, 1.25))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +61,7 @@ func TestSizingByHand(t *testing.T) {
 // GB200 NVL72 is sized in whole racks of 18 four-GPU trays at 7,333 W:
 // 125 MW / 7,333 W = 17,046 trays, rounded down to 947 racks = 68,184 GPUs.
 func TestSizingWholeNVLinkDomains(t *testing.T) {
-	s, err := Size(nil, SizingInput{TargetAccelerators: 1_000_000, Accelerator: "gb200", SiteMW: 150, PUE: 1.2})
+	s, err := Size(nil, question(1_000_000, "gb200", 150, 1.2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,18 +77,208 @@ func TestSizingWholeNVLinkDomains(t *testing.T) {
 }
 
 func TestSizingRejectsBadInput(t *testing.T) {
-	cases := map[string]SizingInput{
-		"no target":          {Accelerator: "h100", SiteMW: 150, PUE: 1.2},
-		"unknown model":      {TargetAccelerators: 10, Accelerator: "tpu9", SiteMW: 150, PUE: 1.2},
-		"no pue":             {TargetAccelerators: 10, Accelerator: "h100", SiteMW: 150},
-		"pue below 1":        {TargetAccelerators: 10, Accelerator: "h100", SiteMW: 150, PUE: 0.9},
-		"negative site":      {TargetAccelerators: 10, Accelerator: "h100", SiteMW: -1, PUE: 1.2},
-		"site too small":     {TargetAccelerators: 10, Accelerator: "b200", SiteMW: 0.01, PUE: 1.2},
-		"load factor over 1": {TargetAccelerators: 10, Accelerator: "h100", SiteMW: 150, PUE: 1.2, LoadFactor: 1.5},
+	inf, neg := math.Inf(1), -1.0
+	cases := []struct {
+		name string
+		set  func(in *SizingInput)
+		want string
+	}{
+		{"no target", func(in *SizingInput) { in.TargetAccelerators = 0 }, "target accelerators must be between 1 and 1,000,000,000"},
+		{"target overflows", func(in *SizingInput) { in.TargetAccelerators = math.MaxInt }, "target accelerators must be between 1 and 1,000,000,000"},
+		{"target just over", func(in *SizingInput) { in.TargetAccelerators = MaxTargetAccelerators + 1 }, "target accelerators"},
+		{"unknown model", func(in *SizingInput) { in.Accelerator = "tpu9" }, `unknown node model or accelerator "tpu9"`},
+		{"no pue", func(in *SizingInput) { in.PUE = 0 }, "PUE is required"},
+		{"pue below 1", func(in *SizingInput) { in.PUE = 0.9 }, "PUE must be between 1 and 3"},
+		{"pue NaN", func(in *SizingInput) { in.PUE = math.NaN() }, "PUE must be between 1 and 3"},
+		{"negative site", func(in *SizingInput) { in.SiteMW = -1 }, "site MW must be > 0 and at most 100,000"},
+		{"infinite site", func(in *SizingInput) { in.SiteMW = inf }, "site MW must be > 0 and at most 100,000, got +Inf"},
+		{"huge site", func(in *SizingInput) { in.SiteMW = 1e300 }, "site MW must be > 0 and at most 100,000"},
+		{"NaN site", func(in *SizingInput) { in.SiteMW = math.NaN() }, "site MW"},
+		{"load factor over 1", func(in *SizingInput) { in.LoadFactor = 1.5 }, "load factor must be between 0 and 1"},
+		{"no households", func(in *SizingInput) { in.HouseholdKWh = 0 }, "household kWh must be > 0, got 0"},
+		{"negative price", func(in *SizingInput) { in.PriceUSDPerMWh = &neg }, "price must be finite and >= 0"},
+		{"infinite carbon", func(in *SizingInput) { in.CarbonGPerKWh = &inf }, "carbon intensity must be finite and >= 0"},
+		{"site too small", func(in *SizingInput) { in.Accelerator, in.SiteMW = "b200", 0.01 }, "cannot feed one dgx-b200 node (8 b200, 14.3 kW)"},
 	}
-	for name, in := range cases {
-		if _, err := Size(nil, in); !errors.Is(err, ErrOption) {
-			t.Errorf("%s: err = %v, want ErrOption", name, err)
+	for _, c := range cases {
+		in := question(10, "h100", 150, 1.2)
+		c.set(&in)
+		_, err := Size(nil, in)
+		if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want ErrOption with %q", c.name, err, c.want)
+		}
+	}
+}
+
+// A rack-scale system is sized in whole NVLink domains, so a site too small
+// for one says it cannot feed the rack, not one tray.
+func TestSizingTooSmallForOneRack(t *testing.T) {
+	_, err := Size(nil, question(10, "gb200", 0.1, 1.2))
+	want := "cannot feed one rack-wide NVLink domain of 72 gb200 (18 gb200-nvl72-tray nodes, 132.0 kW)"
+	if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	// One rack's worth of IT power (and no more) is enough.
+	s, err := Size(nil, question(10, "gb200", 0.132*1.2, 1.2))
+	if err != nil || s.AcceleratorsPerSite != 72 || s.SitesNeeded != 1 {
+		t.Errorf("one rack: %+v, %v", s, err)
+	}
+}
+
+// The largest question allowed still gives exact, positive answers.
+func TestSizingAtTheBounds(t *testing.T) {
+	s, err := Size(nil, question(MaxTargetAccelerators, "gb200", 150, 1.2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.SitesNeeded != 14_667 || s.Accelerators != 1_000_000_008 { // ceil(1e9 / 68,184); whole racks of 72
+		t.Errorf("1e9 GB200: %d sites, %d accelerators", s.SitesNeeded, s.Accelerators)
+	}
+	s, err = Size(nil, question(1, "h100", MaxSiteMW, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 GW / 10.2 kW = 9,803,921 nodes.
+	if s.NodesPerSite != 9_803_921 || s.SitesNeeded != 1 {
+		t.Errorf("100 GW site: %d nodes, %d sites", s.NodesPerSite, s.SitesNeeded)
+	}
+}
+
+// Fit never overflows: no power gives 0, absurd power saturates at MaxFit.
+func TestFitIsSafe(t *testing.T) {
+	cat := fleet.DefaultCatalog()
+	for _, name := range []string{"h100", "gb200"} {
+		m := cat.NodeFor(name)
+		for _, w := range []float64{0, -1, math.NaN(), math.Inf(-1), 1e300, math.Inf(1), math.MaxFloat64} {
+			got := Fit(cat, m, w, 1)
+			if got < 0 || got > MaxFit {
+				t.Errorf("Fit(%s, %g W) = %d, outside [0, MaxFit]", name, w, got)
+			}
+			if !(w > 0) && got != 0 {
+				t.Errorf("Fit(%s, %g W) = %d, want 0", name, w, got)
+			}
+			if w > 1e200 && got < MaxFit-72 {
+				t.Errorf("Fit(%s, %g W) = %d, want about MaxFit", name, w, got)
+			}
+			if n := &cat.Nodes[m]; n.NVLinkDomain == "rack" && got%n.NVLinkSize != 0 {
+				t.Errorf("Fit(%s, %g W) = %d, not whole NVLink domains", name, w, got)
+			}
+		}
+	}
+}
+
+// Without a carbon intensity or price the answer leaves those figures out
+// rather than reporting 0; a given 0 is a real 0.
+func TestSizingWithoutPriceOrCarbon(t *testing.T) {
+	s, err := Size(nil, question(1000, "h100", 150, 1.2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := s.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"emissions_tco2", "energy_cost_usd"} {
+		if strings.Contains(b.String(), k) {
+			t.Errorf("JSON has %q though none was asked for:\n%s", k, b.String())
+		}
+	}
+	b.Reset()
+	s.WriteTable(&b)
+	for _, want := range []string{"needs a carbon intensity (--carbon-g-kwh)", "needs an energy price (--price-usd-mwh)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	zero, price := 0.0, 50.0
+	in := question(1000, "h100", 150, 1.2)
+	in.CarbonGPerKWh, in.PriceUSDPerMWh = &zero, &price
+	if s, err = Size(nil, in); err != nil {
+		t.Fatal(err)
+	}
+	if s.EmissionsTCO2 == nil || *s.EmissionsTCO2 != 0 {
+		t.Errorf("carbon 0 given: emissions = %v, want 0", s.EmissionsTCO2)
+	}
+	if s.EnergyCostUSD == nil {
+		t.Fatal("price given: no energy cost")
+	}
+	near(t, "energy_cost_usd", *s.EnergyCostUSD, s.AnnualGWh*1e3*50, 1e-6)
+	b.Reset()
+	s.WriteJSON(&b)
+	if !strings.Contains(b.String(), `"emissions_tco2": 0,`) {
+		t.Errorf("carbon 0 given: JSON lacks emissions_tco2 0:\n%s", b.String())
+	}
+}
+
+// Zero is a value, not "use the default": a load factor of 0 leaves every
+// accelerator idle, and households need a positive kWh.
+func TestZeroIsHonoured(t *testing.T) {
+	fl := load(t, "small")
+	idle, err := Fleet(fl, with(func(o *Options) { o.LoadFactor = 0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle.LoadFactor != 0 {
+		t.Errorf("report load factor = %v, want 0", idle.LoadFactor)
+	}
+	near(t, "draw at load 0 is idle", idle.Sites[0].DrawMW, 16*2_560/1e6, 1e-12) // 8×70 + 2,000 W a node
+	for _, kwh := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		_, err := Fleet(fl, with(func(o *Options) { o.HouseholdKWh = kwh }))
+		if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), "household kWh must be > 0") {
+			t.Errorf("household kWh %v: err = %v", kwh, err)
+		}
+	}
+	if _, err := Fleet(fl, Options{}); !errors.Is(err, ErrOption) {
+		t.Errorf("zero Options: err = %v, want ErrOption (households)", err)
+	}
+	in := question(1000, "h100", 150, 1.2)
+	in.LoadFactor = 0
+	s, err := Size(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "sizing draw at load 0", s.DrawMW, 125*2_560/1e6, 1e-12) // 1,000 GPUs = 125 nodes
+	if d := DefaultOptions(); d.LoadFactor != 0.7 || d.HouseholdKWh != 10_791 {
+		t.Errorf("DefaultOptions() = %+v", d)
+	}
+}
+
+// An accelerator declared in a file's catalog without a node model is known;
+// asking to fill sites with it says what is missing.
+func TestAcceleratorWithoutNodeModel(t *testing.T) {
+	fl, err := fleet.Parse(strings.NewReader(`catalog:
+  accelerators:
+    - {name: tpu, tdp_w: 300, idle_w: 50}
+regions:
+  - name: r
+    sites:
+      - name: s
+        substation_mw: 1
+        pue: 1.2
+        energy: [{source: nuclear, share: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `accelerator "tpu" is in the catalog but has no node model: set node: on the accelerator, or name a node model`
+	if _, err := Fleet(fl, with(func(o *Options) { o.Accelerator = "tpu" })); !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), want) {
+		t.Errorf("what-if: err = %v, want %q", err, want)
+	}
+	if _, err := Size(fl.Catalog, question(10, "tpu", 150, 1.2)); !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), want) {
+		t.Errorf("sizing: err = %v, want %q", err, want)
+	}
+}
+
+// Small MW and GWh figures keep three significant digits; large ones one
+// decimal.
+func TestMWFormat(t *testing.T) {
+	for x, want := range map[float64]string{
+		0: "0.0", 0.16320: "0.163", 0.12653: "0.127", 0.0421: "0.0421", 1.5384: "1.54",
+		9.994: "9.99", 9.996: "10.0", 125: "125.0", 14_641.04: "14,641.0", 0.0000001: "0.000000",
+	} {
+		if got := mw(x); got != want {
+			t.Errorf("mw(%v) = %q, want %q", x, got, want)
 		}
 	}
 }
@@ -96,7 +300,7 @@ func load(t testing.TB, name string) *fleet.Fleet {
 // The small example by hand: 16 DGX H100 on a 2 MW feed at PUE 1.3, grid
 // power at 80 USD/MWh and 370 g/kWh.
 func TestSmallSiteByHand(t *testing.T) {
-	r, err := Fleet(load(t, "small"), Options{})
+	r, err := Fleet(load(t, "small"), DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,21 +328,21 @@ func TestSmallSiteByHand(t *testing.T) {
 
 func TestWhatIf(t *testing.T) {
 	fl := load(t, "small")
-	base, _ := Fleet(fl, Options{})
-	pue, err := Fleet(fl, Options{PUE: 1.1})
+	base, _ := Fleet(fl, DefaultOptions())
+	pue, err := Fleet(fl, with(func(o *Options) { o.PUE = 1.1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	near(t, "it_mw at PUE 1.1", pue.Sites[0].ITMW, 2/1.1, 1e-12)
 	near(t, "energy scales with PUE", pue.Sites[0].AnnualGWh/base.Sites[0].AnnualGWh, 1.1/1.3, 1e-12)
 
-	full, err := Fleet(fl, Options{LoadFactor: 1})
+	full, err := Fleet(fl, with(func(o *Options) { o.LoadFactor = 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	near(t, "draw at load 1 is nameplate", full.Sites[0].DrawMW, full.Sites[0].NameplateMW, 1e-12)
 
-	b200, err := Fleet(fl, Options{Accelerator: "b200"})
+	b200, err := Fleet(fl, with(func(o *Options) { o.Accelerator = "b200" }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +350,10 @@ func TestWhatIf(t *testing.T) {
 	if s := b200.Sites[0]; s.Model != "b200" || s.Accelerators != 856 || s.MaxAccelerators != 856 {
 		t.Errorf("b200 build-out = %s %d/%d, want b200 856/856", s.Model, s.Accelerators, s.MaxAccelerators)
 	}
-	if _, err := Fleet(fl, Options{Accelerator: "tpu9"}); !errors.Is(err, ErrOption) {
+	if _, err := Fleet(fl, with(func(o *Options) { o.Accelerator = "tpu9" })); !errors.Is(err, ErrOption) {
 		t.Errorf("unknown accelerator: err = %v", err)
 	}
-	if _, err := Fleet(fl, Options{PUE: 0.5}); !errors.Is(err, ErrOption) {
+	if _, err := Fleet(fl, with(func(o *Options) { o.PUE = 0.5 })); !errors.Is(err, ErrOption) {
 		t.Errorf("PUE 0.5: err = %v", err)
 	}
 }
@@ -185,7 +389,7 @@ func TestDispatch(t *testing.T) {
 }
 
 func TestRegionAndFleetTotals(t *testing.T) {
-	r, err := Fleet(load(t, "stargate"), Options{})
+	r, err := Fleet(load(t, "stargate"), DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +416,7 @@ func TestRegionAndFleetTotals(t *testing.T) {
 // Golden output of every format on the examples; -update rewrites them.
 func TestGolden(t *testing.T) {
 	for _, name := range []string{"small", "stargate"} {
-		r, err := Fleet(load(t, name), Options{})
+		r, err := Fleet(load(t, name), DefaultOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +432,7 @@ func TestGolden(t *testing.T) {
 			golden(t, filepath.Join("testdata", name+"."+ext), b.Bytes())
 		}
 	}
-	s, err := Size(nil, SizingInput{TargetAccelerators: 1_000_000, Accelerator: "gb200", SiteMW: 150, PUE: 1.2})
+	s, err := Size(nil, question(1_000_000, "gb200", 150, 1.2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +461,7 @@ func golden(t *testing.T, path string, got []byte) {
 }
 
 func TestHTMLIsSelfContained(t *testing.T) {
-	r, err := Fleet(load(t, "stargate"), Options{})
+	r, err := Fleet(load(t, "stargate"), DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

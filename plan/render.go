@@ -48,7 +48,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nload factor %.2f; FIT = accelerators of MODEL the IT power feeds; households at %s kWh/yr each\n",
 		r.LoadFactor, count(r.HouseholdKWh))
 	if r.Totals.UnservedGWh > 0 {
-		fmt.Fprintf(w, "warning: %.1f GWh/yr of demand is not covered by any source (capacity-only mixes)\n", r.Totals.UnservedGWh)
+		fmt.Fprintf(w, "warning: %s GWh/yr of demand is not covered by any source (capacity-only mixes)\n", mw(r.Totals.UnservedGWh))
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -104,11 +104,15 @@ func (s *Sizing) WriteTable(w io.Writer) error {
 	line("substation total", mw(s.SubstationMW)+" MW")
 	line("expected draw", fmt.Sprintf("%s MW IT at load factor %.2f", mw(s.DrawMW), s.LoadFactor))
 	line("annual energy", fmt.Sprintf("%s GWh (%s households)", mw(s.AnnualGWh), count(s.Households)))
-	if s.EmissionsTCO2 > 0 {
-		line("emissions", count(s.EmissionsTCO2)+" tCO2/yr")
+	if s.EmissionsTCO2 != nil {
+		line("emissions", count(*s.EmissionsTCO2)+" tCO2/yr")
+	} else {
+		line("emissions", "not computed: needs a carbon intensity (--carbon-g-kwh)")
 	}
-	if s.EnergyCostUSD > 0 {
-		line("energy cost", usd(s.EnergyCostUSD)+" USD/yr")
+	if s.EnergyCostUSD != nil {
+		line("energy cost", count(*s.EnergyCostUSD)+" USD/yr")
+	} else {
+		line("energy cost", "not computed: needs an energy price (--price-usd-mwh)")
 	}
 	return tw.Flush()
 }
@@ -125,7 +129,7 @@ func (s *Sizing) WriteCSV(w io.Writer) error {
 	cw.Write([]string{s.Accelerator, s.NodeModel, strconv.Itoa(s.TargetAccelerators), num(s.SiteMW), num(s.PUE),
 		num(s.Oversubscription), num(s.ITMWPerSite), strconv.Itoa(s.NodesPerSite), strconv.Itoa(s.AcceleratorsPerSite),
 		strconv.Itoa(s.SitesNeeded), num(s.SubstationMW), num(s.DrawMW), num(s.AnnualGWh), num(s.Households),
-		num(s.EmissionsTCO2), num(s.EnergyCostUSD)})
+		optNum(s.EmissionsTCO2), optNum(s.EnergyCostUSD)})
 	cw.Flush()
 	return cw.Error()
 }
@@ -141,9 +145,22 @@ func num(x float64) string {
 	return strconv.FormatFloat(math.Round(x*1e6)/1e6, 'f', -1, 64)
 }
 
-// mw formats a MW or GWh figure with one decimal and thousands separators.
+// optNum is num of a figure that may be unknown (nil): an empty cell.
+func optNum(x *float64) string {
+	if x == nil {
+		return ""
+	}
+	return num(*x)
+}
+
+// mw formats a MW or GWh figure for people: one decimal from 10 up, three
+// significant digits below (0.163, 1.54), with thousands separators.
 func mw(x float64) string {
-	s := strconv.FormatFloat(x, 'f', 1, 64)
+	decimals := 1
+	if a := math.Abs(x); a > 0 && a < 9.995 {
+		decimals = min(2-int(math.Floor(math.Log10(a))), 6)
+	}
+	s := strconv.FormatFloat(x, 'f', decimals, 64)
 	whole, frac, _ := strings.Cut(s, ".")
 	return human.Group(whole) + "." + frac
 }

@@ -18,6 +18,8 @@ type planFlags struct {
 	html   string
 	opts   plan.Options
 	size   plan.SizingInput
+	price  float64 // --price-usd-mwh, used when given
+	carbon float64 // --carbon-g-kwh, used when given
 }
 
 func newPlanCmd() *cobra.Command {
@@ -46,18 +48,19 @@ floor(IT W × oversubscription / node rated W) × accelerators per node.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, &f) },
 	}
 	fl := cmd.Flags()
+	def := plan.DefaultOptions()
 	f.src.addFlags(cmd, "stargate")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or csv")
 	fl.StringVar(&f.html, "html", "", "also write an offline HTML report with charts to this file")
 	fl.Float64Var(&f.opts.PUE, "pue", 0, "what-if: PUE for every site (default: each site's)")
-	fl.Float64Var(&f.opts.LoadFactor, "load-factor", plan.DefaultLoadFactor, "average load between idle (0) and rated power (1)")
+	fl.Float64Var(&f.opts.LoadFactor, "load-factor", def.LoadFactor, "average load between idle (0: every accelerator idles) and rated power (1)")
 	fl.StringVar(&f.opts.Accelerator, "accelerator", "", "what-if: fill every site with this accelerator; with --target-accelerators: the accelerator to size for")
 	fl.Float64Var(&f.opts.Oversubscription, "oversubscription", 0, "what-if: oversubscription ratio for every site (default: the file's)")
-	fl.Float64Var(&f.opts.HouseholdKWh, "household-kwh", plan.DefaultHouseholdKWh, "annual kWh of one household (default: U.S. EIA 2022 average)")
+	fl.Float64Var(&f.opts.HouseholdKWh, "household-kwh", def.HouseholdKWh, "annual kWh of one household, > 0 (default: U.S. EIA 2022 average)")
 	fl.IntVar(&f.size.TargetAccelerators, "target-accelerators", 0, "sizing: accelerators to build (no fleet file)")
 	fl.Float64Var(&f.size.SiteMW, "site-mw", 0, "sizing: substation MW of one site")
-	fl.Float64Var(&f.size.PriceUSDPerMWh, "price-usd-mwh", 0, "sizing: energy price, for the yearly cost")
-	fl.Float64Var(&f.size.CarbonGPerKWh, "carbon-g-kwh", 0, "sizing: carbon intensity, for the yearly emissions")
+	fl.Float64Var(&f.price, "price-usd-mwh", 0, "sizing: energy price, for the yearly cost")
+	fl.Float64Var(&f.carbon, "carbon-g-kwh", 0, "sizing: carbon intensity (gCO2/kWh), for the yearly emissions")
 	return cmd
 }
 
@@ -114,6 +117,12 @@ func runSizing(cmd *cobra.Command, f *planFlags, out io.Writer) error {
 	in.LoadFactor = f.opts.LoadFactor
 	in.Oversubscription = f.opts.Oversubscription
 	in.HouseholdKWh = f.opts.HouseholdKWh
+	if cmd.Flags().Changed("price-usd-mwh") {
+		in.PriceUSDPerMWh = &f.price
+	}
+	if cmd.Flags().Changed("carbon-g-kwh") {
+		in.CarbonGPerKWh = &f.carbon
+	}
 	s, err := plan.Size(nil, in)
 	if err != nil {
 		return err
