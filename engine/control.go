@@ -67,8 +67,8 @@ type domKey struct {
 	d int32
 }
 
-// jobDraw is a running job's expected draw per accelerator, and what a
-// cap saves per accelerator.
+// capSaving returns the per-accelerator cap, capFrac of TDP, for a running
+// job, and what it saves per accelerator against the job's expected draw.
 func (s *Snapshot) capSaving(a *Alloc, capFrac float64) (capW, saving float64) {
 	acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
 	capW = capFrac * acc.TDPW
