@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"stargate/client"
 	"stargate/server/apibench"
@@ -17,7 +19,7 @@ func init() { benchCmd().AddCommand(newBenchAPICmd()) }
 
 type benchAPIFlags struct {
 	src      fleetSource
-	stores   []string
+	stores   string
 	postgres string
 	clients  int
 	duration time.Duration
@@ -47,12 +49,18 @@ creates a schema there and drops it afterwards.`,
   stargate bench api --postgres postgres://postgres@127.0.0.1:5432/bench --clients 128 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The command is built once (bench is a shared parent), so its
+			// flags go back to their defaults after each run.
+			defer cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+				_ = fl.Value.Set(fl.DefValue)
+				fl.Changed = false
+			})
 			return runBenchAPI(cmd.Context(), &f, cmd.Flags().Changed("store"), cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
 	f.src.addFlags(cmd, "small")
-	fl.StringSliceVar(&f.stores, "store", []string{"sqlite", "postgres"}, "stores to measure (postgres only with a database)")
+	fl.StringVar(&f.stores, "store", "sqlite,postgres", "stores to measure, comma-separated (postgres only with a database)")
 	fl.StringVar(&f.postgres, "postgres", "", "PostgreSQL DSN (default $STARGATE_BENCH_POSTGRES, else $STARGATE_TEST_POSTGRES)")
 	fl.IntVar(&f.clients, "clients", 64, "concurrent submitting clients")
 	fl.DurationVar(&f.duration, "duration", 5*time.Second, "measured time per store")
@@ -80,7 +88,8 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 		}
 	}
 	var stores []string
-	for _, s := range f.stores {
+	for _, s := range strings.Split(f.stores, ",") {
+		s = strings.TrimSpace(s)
 		if s == "postgres" && dsn == "" {
 			if storesGiven {
 				return fmt.Errorf("--store postgres needs a database: --postgres DSN or $STARGATE_BENCH_POSTGRES")

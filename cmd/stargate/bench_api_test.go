@@ -27,4 +27,16 @@ func TestBenchAPIShort(t *testing.T) {
 	if len(rep.Passes) != 1 || rep.Passes[0].Running != 100 || rep.Passes[0].PlacedAfter != 10 {
 		t.Errorf("passes: %+v", rep.Passes)
 	}
+	// The flags go back to their defaults for the next run of the shared
+	// command.
+	cmd, _, err := newRoot(&stdout, &stderr).Find([]string{"bench", "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := cmd.Flags().Lookup("clients").Value.String(); v != "64" {
+		t.Errorf("--clients after a run: %s", v)
+	}
+	if v := cmd.Flags().Lookup("store").Value.String(); v != "sqlite,postgres" {
+		t.Errorf("--store after a run: %s", v)
+	}
 }
