@@ -20,10 +20,13 @@ type BenchOptions struct {
 	// KeyPrefix makes each submit's Idempotency-Key unique to this run;
 	// empty: no keys.
 	KeyPrefix string
+	// Op, when set, is the request measured instead of a submit: the i-th
+	// of a worker.
+	Op func(ctx context.Context, worker, i int) error
 }
 
-// BenchResult is what Bench measured: only submits answered 201 count,
-// and a 201 means the job was committed.
+// BenchResult is what Bench measured: only requests that succeeded count
+// (for submits, a 201, which means the job was committed).
 type BenchResult struct {
 	Submits   int           `json:"submits"`
 	Errors    int           `json:"errors"`
@@ -36,8 +39,8 @@ type BenchResult struct {
 	FirstError string `json:"first_error,omitempty"`
 }
 
-// Bench submits jobs from concurrent clients for a while and measures the
-// rate of acknowledged submits and their latency.
+// Bench submits jobs (or runs Op) from concurrent clients for a while and
+// measures the rate of acknowledged requests and their latency.
 func Bench(ctx context.Context, c *Client, o BenchOptions) (BenchResult, error) {
 	if o.Clients <= 0 {
 		o.Clients = 64
@@ -73,11 +76,16 @@ func Bench(ctx context.Context, c *Client, o BenchOptions) (BenchResult, error) 
 				if t0.After(end) || ctx.Err() != nil {
 					break
 				}
-				key := ""
-				if o.KeyPrefix != "" {
-					key = fmt.Sprintf("%s-%d-%d", o.KeyPrefix, w, i)
+				var err error
+				if o.Op != nil {
+					err = o.Op(ctx, w, i)
+				} else {
+					key := ""
+					if o.KeyPrefix != "" {
+						key = fmt.Sprintf("%s-%d-%d", o.KeyPrefix, w, i)
+					}
+					_, _, err = c.Submit(ctx, o.Spec, "application/json", key)
 				}
-				_, _, err := c.Submit(ctx, o.Spec, "application/json", key)
 				d := time.Since(t0)
 				if t0.Before(measureFrom) {
 					continue

@@ -27,6 +27,7 @@ type benchAPIFlags struct {
 	output   string
 	pass     fleetSource
 	nodes    int
+	beats    bool
 	queued   int
 	arrivals int
 }
@@ -41,6 +42,7 @@ over HTTP with concurrent clients submitting jobs (each with an
 Idempotency-Key), and reports acknowledged submits per second and their
 p50/p99 latency. A submit counts when its 201 arrives, and the server
 answers 201 only after the job's transaction committed (group commit).
+It measures node heartbeats the same way (--heartbeats).
 
 PostgreSQL is measured when a database is given (--postgres, or
 $STARGATE_BENCH_POSTGRES, or $STARGATE_TEST_POSTGRES); the benchmark
@@ -66,6 +68,7 @@ creates a schema there and drops it afterwards.`,
 	fl.DurationVar(&f.duration, "duration", 5*time.Second, "measured time per store")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before it")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.BoolVar(&f.beats, "heartbeats", true, "also measure node heartbeats per second")
 	fl.IntVar(&f.nodes, "pass-nodes", 100000, "also time reconcile passes over this many registered nodes of the million-gpu example (0: skip)")
 	fl.IntVar(&f.queued, "pass-queued", 5000, "jobs queued before the first pass")
 	fl.IntVar(&f.arrivals, "pass-arrivals", 1000, "jobs submitted before the last pass")
@@ -105,7 +108,7 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if warmup == 0 {
 		warmup = -1 // none
 	}
-	opts := apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json",
+	opts := apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json", Heartbeats: f.beats,
 		Bench: client.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}
 	if f.nodes > 0 {
 		f.pass.def = "million-gpu"

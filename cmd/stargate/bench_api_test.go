@@ -21,7 +21,8 @@ func TestBenchAPIShort(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(rep.Results) != 1 || rep.Results[0].Submits == 0 || rep.Results[0].Errors != 0 {
+	if len(rep.Results) != 2 || rep.Results[0].Submits == 0 || rep.Results[0].Errors != 0 ||
+		rep.Results[1].Op != "heartbeat" || rep.Results[1].Submits == 0 || rep.Results[1].Errors != 0 {
 		t.Errorf("results: %+v", rep.Results)
 	}
 	if len(rep.Passes) != 1 || rep.Passes[0].Running != 100 || rep.Passes[0].PlacedAfter != 10 {

@@ -32,6 +32,9 @@ type Options struct {
 	Bench    client.BenchOptions
 	// JSON prints a JSON report instead of a table.
 	JSON bool
+	// Heartbeats also measures node heartbeats (group-committed like
+	// submits), from the clients to the fleet's nodes.
+	Heartbeats bool
 	// Pass, when Pass.Nodes > 0, also times reconcile passes over that
 	// many registered nodes (MeasurePass) on each store.
 	Pass PassOptions
@@ -40,6 +43,8 @@ type Options struct {
 // Result is one backend's measurement.
 type Result struct {
 	Store string `json:"store"`
+	// Op is what was measured: submit, or heartbeat.
+	Op string `json:"op"`
 	client.BenchResult
 	// Batch is the mean number of jobs per group commit, and Commit the
 	// mean time of one.
@@ -63,20 +68,41 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 	rep := Report{Clients: o.Bench.Clients}
 	if !o.JSON {
 		fmt.Fprintf(w, "API benchmark: %d concurrent clients submitting over HTTP on 127.0.0.1; a submit counts once its 201 arrives (job committed)\n", o.Bench.Clients)
-		fmt.Fprintf(w, "%-10s %10s %12s %9s %9s %9s %7s %10s %7s\n", "store", "submits", "submits/s", "p50 ms", "p99 ms", "max ms", "batch", "commit ms", "errors")
+		fmt.Fprintf(w, "%-20s %10s %12s %9s %9s %9s %7s %10s %7s\n", "store", "requests", "per s", "p50 ms", "p99 ms", "max ms", "batch", "commit ms", "errors")
+	}
+	row := func(r Result) error {
+		if o.JSON {
+			return nil
+		}
+		what := r.Store
+		if r.Op != "submit" {
+			what += " " + r.Op
+		}
+		_, err := fmt.Fprintf(w, "%-20s %10d %12.0f %9.2f %9.2f %9.2f %7.1f %10.2f %7d\n", what, r.Submits, r.PerSecond,
+			ms(r.P50), ms(r.P99), ms(r.Max), r.Batch, ms(r.Commit), r.Errors)
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
+		}
+		return err
 	}
 	for _, kind := range o.Stores {
-		r, err := runOne(ctx, kind, o)
+		r, err := runOne(ctx, kind, o, false)
 		if err != nil {
 			return rep, fmt.Errorf("apibench: %s: %w", kind, err)
 		}
 		rep.Results = append(rep.Results, r)
-		if !o.JSON {
-			fmt.Fprintf(w, "%-10s %10d %12.0f %9.2f %9.2f %9.2f %7.1f %10.2f %7d\n", r.Store, r.Submits, r.PerSecond,
-				ms(r.P50), ms(r.P99), ms(r.Max), r.Batch, ms(r.Commit), r.Errors)
-			if r.FirstError != "" {
-				fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
-			}
+		if err := row(r); err != nil {
+			return rep, err
+		}
+		if !o.Heartbeats {
+			continue
+		}
+		if r, err = runOne(ctx, kind, o, true); err != nil {
+			return rep, fmt.Errorf("apibench: %s heartbeats: %w", kind, err)
+		}
+		rep.Results = append(rep.Results, r)
+		if err := row(r); err != nil {
+			return rep, err
 		}
 	}
 	if o.Pass.Nodes > 0 {
@@ -126,7 +152,7 @@ func printTargets(w io.Writer, rep Report) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range rep.Results {
-		if r.Store != "sqlite" {
+		if r.Store != "sqlite" || r.Op != "submit" {
 			continue
 		}
 		fmt.Fprintf(w, "target: >= %d durable submits/s on SQLite with p99 < %v: %.0f/s, p99 %.1f ms: %s\n",
@@ -138,7 +164,7 @@ func printTargets(w io.Writer, rep Report) {
 	}
 }
 
-func runOne(ctx context.Context, kind string, o Options) (Result, error) {
+func runOne(ctx context.Context, kind string, o Options, heartbeats bool) (Result, error) {
 	cfg := server.Config{Fleet: o.Fleet}
 	if kind == "postgres" {
 		cfg.Committers = 4
@@ -154,7 +180,11 @@ func runOne(ctx context.Context, kind string, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	secret, _, err := srv.MintToken(ctx, store.RoleUser, "bench", "bench")
+	role, tenant := store.RoleUser, "bench"
+	if heartbeats {
+		role, tenant = store.RoleAgent, ""
+	}
+	secret, _, err := srv.MintToken(ctx, role, tenant, "bench")
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,12 +198,32 @@ func runOne(ctx context.Context, kind string, o Options) (Result, error) {
 	defer func() { stop(); <-done }()
 
 	c := client.New("http://"+ln.Addr().String(), secret)
-	res, err := client.Bench(ctx, c, o.Bench)
+	bo := o.Bench
+	op := "submit"
+	if heartbeats {
+		op = "heartbeat"
+		names := make([]string, len(o.Fleet.Nodes))
+		for i := range names {
+			names[i] = o.Fleet.NodeName(i)
+			if _, err := c.Register(ctx, server.NodeRegistration{Name: names[i]}); err != nil {
+				return Result{}, err
+			}
+		}
+		bo.Op = func(ctx context.Context, w, i int) error {
+			draw := float64(5000 + i%1000)
+			_, err := c.Heartbeat(ctx, names[(w+i*bo.Clients)%len(names)], server.Heartbeat{DrawW: &draw})
+			return err
+		}
+	}
+	res, err := client.Bench(ctx, c, bo)
 	if err != nil {
 		return Result{}, err
 	}
 	batch, commit := commitStats(srv)
-	return Result{Store: kind, BenchResult: res, Batch: batch, Commit: commit}, nil
+	if heartbeats {
+		batch, commit = 0, 0 // the histograms are the submits'
+	}
+	return Result{Store: kind, Op: op, BenchResult: res, Batch: batch, Commit: commit}, nil
 }
 
 // commitStats reads the server's group-commit histograms: the mean jobs
