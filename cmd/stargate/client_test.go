@@ -104,6 +104,12 @@ func TestClientCommands(t *testing.T) {
 	if out := cli(t, url, user, "job", id); !strings.Contains(out, "cancelled") {
 		t.Errorf("job after cancel: %s", out)
 	}
+	if out := cli(t, url, user, "jobs"); strings.Contains(out, id) {
+		t.Errorf("jobs lists a cancelled job by default: %s", out)
+	}
+	if out := cli(t, url, user, "jobs", "--state", "all"); !strings.Contains(out, id) {
+		t.Errorf("jobs --state all: %s", out)
+	}
 
 	agent := strings.SplitN(cli(t, url, admin, "token", "create", "--role", "agent"), "\n", 2)[0]
 	c := client.New(url, agent)

@@ -32,15 +32,17 @@ func newJobsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "List jobs, with where they run or why they wait",
+		Long: `Jobs lists the pending and running jobs (--state picks others, or all), oldest
+first, with where each runs or why it waits. Users see their tenant's jobs.`,
 		Example: `  stargate jobs
   stargate jobs --state pending --tenant acme
-  stargate jobs --all -o json`,
+  stargate jobs --state all --all -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runJobs(cmd.Context(), &f, cmd.OutOrStdout()) },
 	}
 	f.add(cmd)
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.states, "state", nil, "only jobs in these states (pending, running, succeeded, failed, cancelled)")
+	fl.StringSliceVar(&f.states, "state", []string{"pending", "running"}, "jobs in these states (pending, running, succeeded, failed, cancelled), or all")
 	fl.StringVar(&f.tenant, "tenant", "", "only this tenant's jobs")
 	fl.IntVar(&f.limit, "limit", 100, "jobs per page")
 	fl.BoolVar(&f.all, "all", false, "follow every page")
@@ -52,7 +54,11 @@ func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q := client.JobQuery{States: f.states, Tenant: f.tenant, Limit: f.limit}
+	states := f.states
+	if len(states) == 1 && states[0] == "all" {
+		states = nil
+	}
+	q := client.JobQuery{States: states, Tenant: f.tenant, Limit: f.limit}
 	var jobs []store.Job
 	next := ""
 	for {
