@@ -84,13 +84,19 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Allocations committed before the kill.
-	before, err := c.Jobs(ctx, client.JobQuery{States: []string{"running"}, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(before.Jobs) != len(nodes) {
-		t.Fatalf("%d jobs running before the kill, want one per node (%d)", len(before.Jobs), len(nodes))
+	// Allocations committed before the kill: one job per node.
+	var before server.JobList
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if before, err = c.Jobs(ctx, client.JobQuery{States: []string{"running"}, Limit: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		if len(before.Jobs) == len(nodes) {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d jobs running before the kill, want one per node (%d)", len(before.Jobs), len(nodes))
+		}
 	}
 	close(killed)
 	p.kill()
