@@ -138,6 +138,22 @@ func (c *Client) JobEvents(ctx context.Context, id string) ([]store.Event, error
 	return out.Events, err
 }
 
+// Events returns a page of the journal after a sequence number (job: only
+// that job's events).
+func (c *Client) Events(ctx context.Context, after int64, limit int, job string) (server.EventList, error) {
+	v := url.Values{}
+	v.Set("after", fmt.Sprint(after))
+	if limit > 0 {
+		v.Set("limit", fmt.Sprint(limit))
+	}
+	if job != "" {
+		v.Set("job", job)
+	}
+	var out server.EventList
+	_, err := c.do(ctx, "GET", "/v1/events?"+v.Encode(), nil, nil, &out)
+	return out, err
+}
+
 // JobQuery selects jobs for Jobs.
 type JobQuery struct {
 	States []string

@@ -31,6 +31,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
 		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
 		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
+		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
 		{"POST", "/v1/nodes", `{"name":"` + node1 + `"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
 		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
 		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},

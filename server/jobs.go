@@ -362,5 +362,48 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, tok store.Tok
 	return nil
 }
 
+// EventList is the body of GET /v1/events.
+type EventList struct {
+	Events []store.Event `json:"events"`
+	// Next is the cursor of the next page (pass it as ?after=).
+	Next int64 `json:"next"`
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	q := r.URL.Query()
+	var problems []Problem
+	eq := store.EventQuery{Job: q.Get("job"), Limit: 100}
+	if a := q.Get("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			problems = append(problems, Problem{Field: "after", Message: "must be a sequence number"})
+		}
+		eq.After = n
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxPage {
+			problems = append(problems, Problem{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", MaxPage)})
+		}
+		eq.Limit = n
+	}
+	if len(problems) > 0 {
+		return badRequest(problems)
+	}
+	evs, err := s.store.Events(r.Context(), eq)
+	if err != nil {
+		return err
+	}
+	out := EventList{Events: evs, Next: eq.After}
+	if out.Events == nil {
+		out.Events = []store.Event{}
+	}
+	if len(evs) > 0 {
+		out.Next = evs[len(evs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // JobPath returns the API path of a job.
 func JobPath(id string) string { return "/v1/jobs/" + url.PathEscape(id) }

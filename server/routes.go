@@ -30,6 +30,7 @@ func (s *Server) table() []route {
 		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
 		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
 		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
+		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID."},
 		{"POST", "/v1/nodes", nodeWriters, s.registerNode, "Register a node of the fleet (agents, with a join token)."},
 		{"GET", "/v1/nodes", people, s.listNodes, "Registered nodes."},
 		{"POST", "/v1/nodes/{name}/heartbeat", nodeWriters, s.heartbeat, "Heartbeat with measured draw; answers the node's jobs. The name's slashes are escaped (%2F)."},

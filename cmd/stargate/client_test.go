@@ -123,6 +123,9 @@ func TestClientCommands(t *testing.T) {
 	if out := cli(t, url, admin, "drain", node); !strings.Contains(out, "draining") {
 		t.Errorf("drain: %s", out)
 	}
+	if out := cli(t, url, admin, "events"); !strings.Contains(out, "cancelled") || !strings.Contains(out, "drain") {
+		t.Errorf("events: %s", out)
+	}
 	out = cli(t, url, admin, "power", "--depth", "rack")
 	for _, want := range []string{"lab", "hall-a", "row-2", "rack-1", "LIMIT kW", "1538.5"} {
 		if !strings.Contains(out, want) {

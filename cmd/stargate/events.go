@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stargate/store"
+)
+
+func init() { register(newEventsCmd) }
+
+type eventsFlags struct {
+	clientFlags
+	after  int64
+	limit  int
+	job    string
+	follow bool
+	every  time.Duration
+}
+
+func newEventsCmd() *cobra.Command {
+	var f eventsFlags
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "The control plane's journal: placements, preemptions, caps, lost nodes (operators)",
+		Example: `  stargate events
+  stargate events --follow
+  stargate events --job j01k8e85qor1h194bq4sh -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runEvents(cmd.Context(), &f, cmd.OutOrStdout()) },
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	fl.Int64Var(&f.after, "after", 0, "only events after this sequence number")
+	fl.IntVar(&f.limit, "limit", 100, "events per page")
+	fl.StringVar(&f.job, "job", "", "only this job's events")
+	fl.BoolVar(&f.follow, "follow", false, "keep printing new events until interrupted")
+	fl.DurationVar(&f.every, "every", time.Second, "how often --follow asks for new events")
+	return cmd
+}
+
+func runEvents(ctx context.Context, f *eventsFlags, stdout io.Writer) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	after := f.after
+	var all []store.Event
+	for {
+		page, err := c.Events(ctx, after, f.limit, f.job)
+		if err != nil {
+			return err
+		}
+		if f.output == "table" {
+			for _, e := range page.Events {
+				subject := e.Job
+				if e.Node != "" {
+					if subject != "" {
+						subject += " on "
+					}
+					subject += e.Node
+				}
+				fmt.Fprintf(stdout, "%d  %s  %-10s %s  %s\n", e.Seq, e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, subject, e.Message)
+			}
+		} else {
+			all = append(all, page.Events...)
+		}
+		after = page.Next
+		if len(page.Events) == f.limit {
+			continue // more right away
+		}
+		if !f.follow {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.every):
+		}
+	}
+	if f.output == "json" {
+		if all == nil {
+			all = []store.Event{}
+		}
+		return printJSON(stdout, all)
+	}
+	return nil
+}
