@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +20,7 @@ type schedulerFlags struct {
 	queue, sites string
 	preemption   bool
 	backoff      time.Duration
+	tenants      []string
 }
 
 func (f *schedulerFlags) add(cmd *cobra.Command) {
@@ -26,6 +30,34 @@ func (f *schedulerFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.sites, "sites", "pack", "site policy for multi-site dispatch: "+joinNames(reg.SiteNames()))
 	fl.BoolVar(&f.preemption, "preemption", false, "let jobs preempt lower-priority preemptible ones")
 	fl.DurationVar(&f.backoff, "backoff", time.Minute, "delay before a preempted or requeued job may start again (doubles per requeue)")
+	fl.StringArrayVar(&f.tenants, "tenant", nil, "a tenant's fair-share weight and optional accelerator quota: NAME=WEIGHT[:QUOTA] (repeatable)")
+}
+
+// parseTenants reads --tenant values: NAME=WEIGHT or NAME=WEIGHT:QUOTA.
+func parseTenants(vals []string) (map[string]engine.Tenant, error) {
+	out := map[string]engine.Tenant{}
+	for _, v := range vals {
+		name, rest, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--tenant %q: want NAME=WEIGHT[:QUOTA]", v)
+		}
+		ws, qs, hasQuota := strings.Cut(rest, ":")
+		w, err := strconv.ParseFloat(ws, 64)
+		if err != nil || w <= 0 {
+			return nil, fmt.Errorf("--tenant %q: the weight must be a number > 0", v)
+		}
+		t := engine.Tenant{Weight: w}
+		if hasQuota {
+			if t.Quota, err = strconv.Atoi(qs); err != nil || t.Quota < 0 {
+				return nil, fmt.Errorf("--tenant %q: the quota must be a whole number of accelerators", v)
+			}
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("--tenant %s given twice", name)
+		}
+		out[name] = t
+	}
+	return out, nil
 }
 
 func joinNames(names []string) string {
@@ -41,5 +73,10 @@ func joinNames(names []string) string {
 
 // scheduler returns the engine-backed scheduler of the reconcile loop.
 func (f *schedulerFlags) scheduler(fl *fleet.Fleet, log *slog.Logger) (server.Scheduler, error) {
-	return enginesched.New(fl, engine.Config{Queue: f.queue, Sites: f.sites, Preemption: f.preemption, Backoff: f.backoff}, log)
+	tenants, err := parseTenants(f.tenants)
+	if err != nil {
+		return nil, err
+	}
+	return enginesched.New(fl, engine.Config{Queue: f.queue, Sites: f.sites, Preemption: f.preemption, Backoff: f.backoff,
+		Tenants: tenants}, log)
 }
