@@ -30,10 +30,11 @@ const ReplayedHeader = "Idempotent-Replayed"
 // sort by submission time.
 var idAlphabet = "0123456789abcdefghijklmnopqrstuv"
 
-// idGen makes job IDs: "j" and 20 characters encoding 48 bits of Unix
-// milliseconds and 50 bits that are random for the first ID of a
-// millisecond and incremented for the next ones, so that the IDs of one
-// replica sort in the order it took the submits (as ULIDs do).
+// idGen makes job IDs: "j", 10 characters of Unix milliseconds and 10
+// characters of 50 bits that are random for the first ID of a millisecond
+// and incremented for the next ones, so that the IDs of one replica sort
+// in the order it took the submits (as ULIDs do), and replicas' IDs by
+// millisecond.
 type idGen struct {
 	mu   sync.Mutex
 	ms   uint64
