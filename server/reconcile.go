@@ -34,6 +34,10 @@ type ScheduleInput struct {
 	// Generation changes whenever the state may differ from what the
 	// previous call's decisions implied.
 	Generation uint64
+	// MeasuredAt is when the nodes' measured draw (Node.DrawW) was read;
+	// between two reads it stays the same, and a power controller should
+	// not act twice on one reading.
+	MeasuredAt time.Time
 }
 
 // Action is what a Decision does.
@@ -233,7 +237,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 		}
 	}
 	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: slices.Clone(s.live.nodes),
-		Pending: pending, Running: running, Generation: s.generation.Load()})
+		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
 	}

@@ -21,6 +21,7 @@ type schedulerFlags struct {
 	preemption   bool
 	backoff      time.Duration
 	tenants      []string
+	settle       time.Duration
 }
 
 func (f *schedulerFlags) add(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (f *schedulerFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.sites, "sites", "pack", "site policy for multi-site dispatch: "+joinNames(reg.SiteNames()))
 	fl.BoolVar(&f.preemption, "preemption", false, "let jobs preempt lower-priority preemptible ones")
 	fl.DurationVar(&f.backoff, "backoff", time.Minute, "delay before a preempted or requeued job may start again (doubles per requeue)")
+	fl.DurationVar(&f.settle, "cap-settle", 15*time.Second, "after capping or uncapping, how long the power controller waits for new measurements before it decides again")
 	fl.StringArrayVar(&f.tenants, "tenant", nil, "a tenant's fair-share weight and optional accelerator quota: NAME=WEIGHT[:QUOTA] (repeatable)")
 }
 
@@ -78,5 +80,5 @@ func (f *schedulerFlags) scheduler(fl *fleet.Fleet, log *slog.Logger) (server.Sc
 		return nil, err
 	}
 	return enginesched.New(fl, engine.Config{Queue: f.queue, Sites: f.sites, Preemption: f.preemption, Backoff: f.backoff,
-		Tenants: tenants}, log)
+		Tenants: tenants}, enginesched.Options{Log: log, Settle: f.settle})
 }

@@ -85,7 +85,7 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 	if err := submit(o.Pending); err != nil {
 		return PassResult{}, err
 	}
-	sched, err := enginesched.New(o.Fleet, engine.Config{}, nil)
+	sched, err := enginesched.New(o.Fleet, engine.Config{}, enginesched.Options{})
 	if err != nil {
 		return PassResult{}, err
 	}

@@ -23,11 +23,25 @@ import (
 	"stargate/store"
 )
 
+// Options tunes a Scheduler beyond the engine's configuration.
+type Options struct {
+	Log *slog.Logger
+	// Settle is how long the power controller waits after it capped or
+	// uncapped before it decides again (default 15s): the nodes must apply
+	// the change and report a new draw first, or the same excess would be
+	// shed twice.
+	Settle time.Duration
+}
+
 // Scheduler is a server.Scheduler backed by the engine.
 type Scheduler struct {
 	cfg   engine.Config
+	opts  Options
 	fleet *fleet.Fleet
 	log   *slog.Logger
+
+	measuredAt time.Time // of the draw the controller last saw
+	settleEnd  time.Time // no control decisions before this
 
 	eng   *engine.Engine
 	snap  *engine.Snapshot
@@ -46,14 +60,17 @@ type Scheduler struct {
 var _ server.Scheduler = (*Scheduler)(nil)
 
 // New returns a scheduler for a fleet with an engine configuration.
-func New(f *fleet.Fleet, cfg engine.Config, log *slog.Logger) (*Scheduler, error) {
+func New(f *fleet.Fleet, cfg engine.Config, opts Options) (*Scheduler, error) {
 	if _, err := engine.New(cfg); err != nil {
 		return nil, fmt.Errorf("enginesched: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, fleet: f, log: log, nodeIx: make(map[string]int, len(f.Nodes))}
+	if opts.Settle <= 0 {
+		opts.Settle = 15 * time.Second
+	}
+	s := &Scheduler{cfg: cfg, opts: opts, fleet: f, log: opts.Log, nodeIx: make(map[string]int, len(f.Nodes))}
 	for i := range f.Nodes {
 		s.nodeIx[f.NodeName(i)] = i
 	}
@@ -78,6 +95,7 @@ func (s *Scheduler) reset() error {
 	}
 	s.ids, s.names, s.nextID = map[string]engine.JobID{}, map[engine.JobID]string{}, 1
 	s.pending, s.running = map[string]bool{}, map[string]bool{}
+	s.measuredAt, s.settleEnd = time.Time{}, time.Time{}
 	s.built = true
 	return nil
 }
@@ -295,14 +313,24 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 	for _, w := range res.Waiting {
 		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
 	}
-	// The power controller: measured draw against the limits.
-	s.measure(in.Nodes)
-	for _, d := range s.eng.Control(s.snap, in.Now) {
-		switch d.Action {
-		case engine.Cap:
-			out = append(out, server.Decision{Action: server.ActCap, Job: s.names[d.Job], CapW: d.CapW, Reasons: []string{s.describe(d.Reason)}})
-		case engine.Uncap:
-			out = append(out, server.Decision{Action: server.ActUncap, Job: s.names[d.Job], Reasons: []string{s.describe(d.Reason)}})
+	// The power controller: a fresh measured draw against the limits,
+	// once the effect of its last decisions had time to show.
+	if in.MeasuredAt.After(s.measuredAt) && !in.Now.Before(s.settleEnd) {
+		s.measuredAt = in.MeasuredAt
+		s.measure(in.Nodes)
+		decided := false
+		for _, d := range s.eng.Control(s.snap, in.Now) {
+			switch d.Action {
+			case engine.Cap:
+				out = append(out, server.Decision{Action: server.ActCap, Job: s.names[d.Job], CapW: d.CapW, Reasons: []string{s.describe(d.Reason)}})
+				decided = true
+			case engine.Uncap:
+				out = append(out, server.Decision{Action: server.ActUncap, Job: s.names[d.Job], Reasons: []string{s.describe(d.Reason)}})
+				decided = true
+			}
+		}
+		if decided {
+			s.settleEnd = in.Now.Add(s.opts.Settle)
 		}
 	}
 	return out, nil

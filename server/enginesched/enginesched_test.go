@@ -52,7 +52,7 @@ func setup(t *testing.T, cfg engine.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched, err := enginesched.New(fl, cfg, nil)
+	sched, err := enginesched.New(fl, cfg, enginesched.Options{Settle: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestRebuildFromTheStore(t *testing.T) {
 	r, _ := examples.Open("small")
 	fl, _ := fleet.Parse(r.(io.Reader))
 	r.Close()
-	fresh, _ := enginesched.New(fl, engine.Config{}, nil)
+	fresh, _ := enginesched.New(fl, engine.Config{}, enginesched.Options{})
 	ds, err := fresh.Schedule(ctx, server.ScheduleInput{Now: e.clock.Now(), Fleet: fl, Nodes: nodes, Pending: pending, Running: running, Generation: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +232,14 @@ func TestPowerCapping(t *testing.T) {
 	if lowest.CapW <= 0 {
 		t.Fatalf("the lowest-priority job was not capped: %+v", lowest)
 	}
+	// The same reading, seen again before the nodes report anew, caps
+	// nothing more.
+	e.pass(t)
+	for _, id := range jobs[1:] {
+		if j := e.job(t, id); j.CapW != 0 {
+			t.Errorf("capped twice for one excess: %+v", j)
+		}
+	}
 	if top := e.job(t, jobs[3]); top.CapW != 0 {
 		t.Errorf("the highest-priority job was capped before the lowest: %+v", top)
 	}
@@ -245,6 +253,12 @@ func TestPowerCapping(t *testing.T) {
 	}
 	report(6000) // 24 kW: room again
 	e.clock.Advance(5 * time.Second)
+	e.pass(t)
+	if j := e.job(t, jobs[0]); j.CapW == 0 {
+		t.Errorf("cap lifted before the controller settled: %+v", j)
+	}
+	e.clock.Advance(5 * time.Second)
+	report(6000)
 	e.pass(t)
 	if j := e.job(t, jobs[0]); j.CapW != 0 {
 		t.Errorf("cap not lifted: %+v", j)
