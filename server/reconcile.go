@@ -21,8 +21,8 @@ type Scheduler interface {
 	Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error)
 }
 
-// ScheduleInput is the live state a pass decides on. The slices belong to
-// the call and must not be kept.
+// ScheduleInput is the live state a pass decides on. The slices are the
+// loop's own: a Scheduler must neither keep nor modify them.
 type ScheduleInput struct {
 	Now   time.Time
 	Fleet *fleet.Fleet
@@ -236,7 +236,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			running = append(running, j)
 		}
 	}
-	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: slices.Clone(s.live.nodes),
+	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes,
 		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
