@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,4 +144,15 @@ func TestFailover(t *testing.T) {
 	if leader, _ := cb.Healthz(context.Background()); !leader {
 		t.Errorf("b lost the lease while alive")
 	}
+
+	// A leader that stops gracefully (SIGTERM) gives the lease up: the
+	// follower takes over without waiting for it to expire.
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("b did not stop on SIGTERM")
+	}
+	took = waitLeader(t, ca2, true, 3*bound)
+	t.Logf("takeover after a graceful stop: %v", took.Round(time.Millisecond))
 }
