@@ -154,5 +154,8 @@ func TestFailover(t *testing.T) {
 		t.Fatal("b did not stop on SIGTERM")
 	}
 	took = waitLeader(t, ca2, true, 3*bound)
+	if took >= ttl {
+		t.Errorf("takeover after a graceful stop took %v: the lease was not released", took)
+	}
 	t.Logf("takeover after a graceful stop: %v", took.Round(time.Millisecond))
 }
