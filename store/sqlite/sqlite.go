@@ -386,39 +386,37 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 				return err
 			}
 		}
-		var upd, del, ins *sql.Stmt
 		if len(c.Jobs) > 0 {
-			var err error
-			if upd, err = tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`); err != nil {
-				return err
-			}
-			defer upd.Close()
-			if del, err = tx.PrepareContext(ctx, `DELETE FROM allocations WHERE job_id = ?`); err != nil {
-				return err
-			}
-			defer del.Close()
-			if ins, err = tx.PrepareContext(ctx, `INSERT INTO allocations (job_id, node, accelerators) VALUES (?, ?, ?)`); err != nil {
-				return err
-			}
-			defer ins.Close()
-		}
-		for _, j := range c.Jobs {
-			res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+			upd, err := tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
+				started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return missing(ctx, tx, "jobs", "id", "job", j.ID)
-			}
-			if _, err := del.ExecContext(ctx, j.ID); err != nil {
-				return err
-			}
-			for _, a := range j.Placement {
-				if _, err := ins.ExecContext(ctx, j.ID, a.Node, store.EncodeJSON(a.Accelerators)); err != nil {
+			defer upd.Close()
+			ids := make([]any, 0, len(c.Jobs))
+			var allocs [][]any
+			for _, j := range c.Jobs {
+				res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
+					store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+				if err != nil {
 					return err
 				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return missing(ctx, tx, "jobs", "id", "job", j.ID)
+				}
+				ids = append(ids, j.ID)
+				for _, a := range j.Placement {
+					allocs = append(allocs, []any{j.ID, a.Node, store.EncodeJSON(a.Accelerators)})
+				}
+			}
+			// The allocations follow the placements: many rows per statement.
+			for chunk := range slices.Chunk(ids, 500) {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE job_id IN (`+marks(len(chunk), 1)+`)`, chunk...); err != nil {
+					return err
+				}
+			}
+			if err := insertRows(ctx, tx, `INSERT INTO allocations (job_id, node, accelerators) VALUES `, 3, allocs); err != nil {
+				return err
 			}
 		}
 		for _, n := range c.Nodes {
@@ -431,17 +429,12 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 				return missing(ctx, tx, "nodes", "name", "node", n.Name)
 			}
 		}
-		if len(c.Events) > 0 {
-			ev, err := tx.PrepareContext(ctx, `INSERT INTO events (time, kind, job, node, message) VALUES (?, ?, ?, ?, ?)`)
-			if err != nil {
-				return err
-			}
-			defer ev.Close()
-			for _, e := range c.Events {
-				if _, err := ev.ExecContext(ctx, store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message); err != nil {
-					return err
-				}
-			}
+		evs := make([][]any, len(c.Events))
+		for i, e := range c.Events {
+			evs[i] = []any{store.UnixNano(e.Time), e.Kind, e.Job, e.Node, e.Message}
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO events (time, kind, job, node, message) VALUES `, 5, evs); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -453,6 +446,31 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 	}
 	for i := range c.Nodes {
 		c.Nodes[i].Version++
+	}
+	return nil
+}
+
+// marks returns n groups of k placeholders: "(?, ?), (?, ?)" for k = 2,
+// or "?, ?" for k = 1.
+func marks(n, k int) string {
+	one := strings.TrimSuffix(strings.Repeat("?, ", k), ", ")
+	if k == 1 {
+		return strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")
+	}
+	return strings.TrimSuffix(strings.Repeat("("+one+"), ", n), ", ")
+}
+
+// insertRows inserts rows of k values each with multi-row statements.
+func insertRows(ctx context.Context, tx *sql.Tx, prefix string, k int, rows [][]any) error {
+	per := 2000 / k // well under SQLite's limit of bound parameters
+	for chunk := range slices.Chunk(rows, per) {
+		args := make([]any, 0, len(chunk)*k)
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, prefix+marks(len(chunk), k), args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }
