@@ -1,0 +1,90 @@
+package sim
+
+// A job's life in a run: start, progress, finish, stop and restart.
+
+import (
+	"fmt"
+	"math"
+
+	"stargate/engine"
+)
+
+// start runs job i on slots from now.
+func (s *Sim) start(i int, slots []engine.Slot) {
+	r := &s.runs[i]
+	if !r.started {
+		r.started, r.firstStart = true, s.now
+	}
+	r.state, r.slots, r.capW, r.rate, r.segStart = running, slots, 0, 1, s.now
+	r.util = s.cfg.Utilization
+	if i == s.nTrace {
+		r.util = s.cfg.Inference.Load[min(len(s.cfg.Inference.Load)-1, int(s.now/s.cfg.Inference.Bucket))]
+	}
+	s.power(i, +1)
+	s.allocated += s.jobs[i].Accelerators
+	s.scheduleFinish(i)
+}
+
+func (s *Sim) progress(i int) {
+	r := &s.runs[i]
+	r.work += (s.now - r.segStart).Seconds() * r.rate
+	r.segStart = s.now
+}
+
+func (s *Sim) scheduleFinish(i int) {
+	r := &s.runs[i]
+	r.ver++
+	left := max(0, s.jobs[i].Duration-r.work)
+	s.ev.push(event{at: s.now + seconds(left/r.rate), kind: evFinish, job: int32(i), ver: r.ver})
+}
+
+func (s *Sim) finishJob(i int) {
+	r := &s.runs[i]
+	s.progress(i)
+	if _, ok := s.snap.Release(engine.JobID(i+1), s.cfg.Start.Add(s.now)); !ok {
+		panic(fmt.Sprintf("sim: job %d finished but the engine has no allocation", i+1)) // programmer error
+	}
+	s.release(i)
+	r.state, r.finish = done, s.now
+	s.completed++
+	s.lastFinish = s.now
+	s.wantPass()
+	if s.capped > 0 {
+		s.wantControl(s.now + s.cfg.ReactionDelay)
+	}
+}
+
+// release removes a running job's draw and accelerators.
+func (s *Sim) release(i int) {
+	r := &s.runs[i]
+	s.power(i, -1)
+	if r.capW > 0 {
+		s.uncapCount(i)
+		r.capW = 0
+	}
+	s.allocated -= s.jobs[i].Accelerators
+	r.slots = nil
+	r.ver++
+}
+
+// stop ends a run that did not finish (failure or preemption): work since
+// the last checkpoint is lost. The engine has already released and
+// requeued the job.
+func (s *Sim) stop(i int, failure bool) {
+	r := &s.runs[i]
+	s.progress(i)
+	kept := 0.0
+	if ck := s.cfg.Checkpoint.Seconds(); ck > 0 {
+		kept = math.Floor(r.work/ck) * ck
+	}
+	lost := (r.work - kept) * float64(s.jobs[i].Accelerators)
+	if failure {
+		r.lostFail += lost
+		r.restarts++
+	} else {
+		r.lostPre += lost
+	}
+	r.work = kept
+	s.release(i)
+	r.state = waiting
+}

@@ -1,0 +1,265 @@
+package sim
+
+// The power side of a run: the draw of every domain of the power tree,
+// its peaks against the ratings, and the controller's caps.
+
+import (
+	"math"
+	"time"
+
+	"stargate/engine"
+	"stargate/fleet"
+)
+
+func (s *Sim) initPower() {
+	f := s.f
+	for li, l := range levels {
+		var n int
+		switch l {
+		case fleet.LevelSite:
+			n = len(f.Sites)
+		case fleet.LevelHall:
+			n = len(f.Halls)
+		case fleet.LevelRow:
+			n = len(f.Rows)
+		case fleet.LevelRack:
+			n = len(f.Racks)
+		}
+		s.mean[li] = make([]float64, n)
+		s.amp[li] = make([]float64, n)
+		s.rated[li] = make([]float64, n)
+		s.over[li] = make([]bool, n)
+	}
+	for i := range f.Sites {
+		s.rated[0][i] = float64(f.Sites[i].LimitW) / f.Sites[i].PUE
+	}
+	for i := range f.Halls {
+		s.rated[1][i] = float64(f.Halls[i].LimitW)
+	}
+	for i := range f.Rows {
+		s.rated[2][i] = float64(f.Rows[i].LimitW)
+	}
+	for i := range f.Racks {
+		s.rated[3][i] = float64(f.Racks[i].LimitW)
+	}
+	cat := f.Catalog
+	s.busyW = make([]float64, len(cat.Nodes))
+	s.swingW = make([]float64, len(cat.Nodes))
+	for m := range cat.Nodes {
+		nm := &cat.Nodes[m]
+		a := cat.Accelerator(nm.Accelerator)
+		if a < 0 {
+			continue
+		}
+		acc := &cat.Accelerators[a]
+		s.swingW[m] = acc.TDPW - acc.IdleW
+		s.busyW[m] = s.swingW[m] + (nm.OverheadW-nm.OverheadIdleW)/float64(nm.Accelerators)
+	}
+	// Idle draw of every node is the base of every domain.
+	for n := range f.Nodes {
+		nm := f.NodeModel(n)
+		idle := nm.IdleW(f.NodeAccelerator(n))
+		s.addNode(int32(n), idle, 0)
+	}
+	for li := range levels {
+		for d := range s.mean[li] {
+			s.check(li, int32(d))
+		}
+	}
+}
+
+// addNode adds dMean and dAmp watts at node n and every domain above it.
+func (s *Sim) addNode(n int32, dMean, dAmp float64) {
+	f := s.f
+	rack := f.Nodes[n].Rack
+	row := f.Racks[rack].Parent
+	hall := f.Rows[row].Parent
+	site := f.Halls[hall].Parent
+	for li, d := range [...]int32{site, hall, row, rack} {
+		s.mean[li][d] += dMean
+		s.amp[li][d] += dAmp
+	}
+}
+
+// touch re-checks the domains above node n after a change.
+func (s *Sim) touch(n int32) {
+	f := s.f
+	rack := f.Nodes[n].Rack
+	row := f.Racks[rack].Parent
+	hall := f.Rows[row].Parent
+	site := f.Halls[hall].Parent
+	for li, d := range [...]int32{site, hall, row, rack} {
+		s.check(li, d)
+	}
+}
+
+// check updates the over-limit accounting of one domain and asks the
+// controller to act when its peak passes the cap threshold.
+func (s *Sim) check(li int, d int32) {
+	limit := s.rated[li][d]
+	if limit <= 0 {
+		return
+	}
+	peak := s.mean[li][d] + s.amp[li][d]
+	if r := peak / limit; r > s.peak[li].ratio {
+		s.peak[li] = peakRec{ratio: r, domain: d, at: s.now, w: peak}
+	}
+	isOver := peak > limit*(1+1e-9)
+	if isOver != s.over[li][d] {
+		s.over[li][d] = isOver
+		if isOver {
+			if s.nOver[li] == 0 {
+				s.overSince[li] = s.now
+			}
+			s.nOver[li]++
+		} else {
+			s.nOver[li]--
+			if s.nOver[li] == 0 {
+				s.endOver(li)
+			}
+		}
+	}
+	if peak > s.cfg.Engine.Capping.Controller.CapAbove*limit && s.cfg.Engine.Capping.Controller.CapAbove > 0 {
+		s.wantControl(s.now + s.cfg.ReactionDelay)
+	}
+}
+
+func (s *Sim) wantControl(at time.Duration) {
+	if s.ctrlAt >= 0 && s.ctrlAt <= at {
+		return
+	}
+	s.ctrlAt = at
+	s.ev.push(event{at: at, kind: evControl})
+}
+
+// power adds (sign +1) or removes (−1) job i's draw above idle.
+func (s *Sim) power(i int, sign float64) {
+	r := &s.runs[i]
+	for _, sl := range r.slots {
+		k := float64(popcount(sl.Mask))
+		m := s.f.Nodes[sl.Node].Model
+		mean, amp := s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
+		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
+	}
+	for _, sl := range r.slots {
+		s.touch(sl.Node)
+	}
+}
+
+// drawPerAccel returns the mean and swing, in watts above idle, of one
+// accelerator of node model m running a job at load u under cap capW
+// (0 = none).
+func (s *Sim) drawPerAccel(m uint16, u, capW float64, node int) (mean, amp float64) {
+	a := s.cfg.Swing
+	mean = s.busyW[m] * u
+	amp = s.swingW[m] * min(a, 1-u)
+	if capW > 0 {
+		acc := s.f.NodeAccelerator(node)
+		peakAcc := acc.IdleW + s.swingW[m]*u + amp
+		meanAcc := acc.IdleW + s.swingW[m]*u
+		if capW < peakAcc {
+			capMean := min(meanAcc, capW)
+			mean -= meanAcc - capMean
+			amp = max(0, capW-capMean)
+		}
+	}
+	return mean, amp
+}
+
+// rateUnder is the progress rate of job i under its cap: (C/demand)^(1/3).
+func (s *Sim) rateUnder(i int) float64 {
+	r := &s.runs[i]
+	if r.capW <= 0 || len(r.slots) == 0 || i == s.nTrace {
+		return 1
+	}
+	n := int(r.slots[0].Node)
+	m := s.f.Nodes[n].Model
+	acc := s.f.NodeAccelerator(n)
+	demand := acc.IdleW + s.swingW[m]*(r.util+min(s.cfg.Swing, 1-r.util))
+	if r.capW >= demand {
+		return 1
+	}
+	return math.Cbrt(r.capW / demand)
+}
+
+// control measures every domain and applies the engine's caps and uncaps.
+func (s *Sim) control() {
+	for li, l := range levels {
+		for d := range s.mean[li] {
+			s.snap.SetMeasured(l, d, int64(s.mean[li][d]+s.amp[li][d]))
+		}
+	}
+	for _, d := range s.eng.Control(s.snap, s.cfg.Start.Add(s.now)) {
+		i := int(d.Job) - 1
+		r := &s.runs[i]
+		if r.state != running {
+			continue
+		}
+		switch d.Action {
+		case engine.Cap:
+			s.setCap(i, d.CapW)
+		case engine.Uncap:
+			s.setCap(i, 0)
+		}
+	}
+	if s.capped > 0 {
+		// Check again later: for uncaps once headroom returns, and for
+		// domains still over.
+		s.wantControl(s.now + max(s.cfg.ReactionDelay, time.Minute))
+	}
+}
+
+func (s *Sim) setCap(i int, capW float64) {
+	r := &s.runs[i]
+	if (r.capW > 0) == (capW > 0) && r.capW == capW {
+		return
+	}
+	s.progress(i)
+	s.power(i, -1)
+	was := r.capW > 0
+	r.capW = capW
+	s.power(i, +1)
+	switch {
+	case !was && capW > 0:
+		s.capped++
+		s.cappedAccels += s.jobs[i].Accelerators
+		s.capEvents++
+	case was && capW == 0:
+		s.uncapCount(i)
+	}
+	r.rate = s.rateUnder(i)
+	s.scheduleFinish(i)
+}
+
+// setLoad moves the inference service to load bucket k.
+func (s *Sim) setLoad(k int) {
+	i := s.nTrace
+	r := &s.runs[i]
+	if r.state != running {
+		return
+	}
+	s.power(i, -1)
+	r.util = s.cfg.Inference.Load[k]
+	s.power(i, +1)
+}
+
+func (s *Sim) uncapCount(i int) {
+	s.capped--
+	s.cappedAccels -= s.jobs[i].Accelerators
+}
+
+// endOver closes an excursion above the limit at level li.
+func (s *Sim) endOver(li int) {
+	d := (s.now - s.overSince[li]).Seconds()
+	s.overSecs[li] += d
+	s.overLongest[li] = max(s.overLongest[li], d)
+}
+
+func (s *Sim) closeOut() {
+	for li := range levels {
+		if s.nOver[li] > 0 {
+			s.endOver(li)
+			s.nOver[li] = 0
+		}
+	}
+}
