@@ -18,6 +18,7 @@ import (
 
 	"stargate/engine"
 	"stargate/fleet"
+	"stargate/internal/human"
 )
 
 func init() { register(benchCmd) }
@@ -382,7 +383,7 @@ func medianRange(xs []float64) (med, lo, hi float64) {
 }
 
 func printBench(w io.Writer, r *benchReport) {
-	fmt.Fprintf(w, "engine on %s: %s accelerators, %s nodes, %d sites\n", r.Fleet, groupDigits(r.Accelerators), groupDigits(r.Nodes), r.Sites)
+	fmt.Fprintf(w, "engine on %s: %s accelerators, %s nodes, %d sites\n", r.Fleet, human.Int(r.Accelerators), human.Int(r.Nodes), r.Sites)
 	fmt.Fprintf(w, "GOMAXPROCS %d, %s %s/%s, median of %d runs; a shared machine's load moves these figures\n",
 		r.GoMaxProcs, runtime.Version(), runtime.GOOS, runtime.GOARCH, r.Runs)
 	fmt.Fprintf(w, "snapshot build: %.3f s\n\n", r.SnapshotBuildS)
@@ -390,20 +391,20 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintln(tw, "SHAPE\tJOBS\tPLACED\tSECONDS\tPLACEMENTS/S\tRANGE\tALLOCS/PLACEMENT\tBYTES/PLACEMENT\tTARGET\t")
 	for _, s := range r.Results {
 		if s.Note != "" {
-			fmt.Fprintf(tw, "%d\t%s\t0\t-\t-\t-\t-\t-\tsee below\t\n", s.Accelerators, groupDigits(s.Jobs))
+			fmt.Fprintf(tw, "%d\t%s\t0\t-\t-\t-\t-\t-\tsee below\t\n", s.Accelerators, human.Int(s.Jobs))
 			continue
 		}
 		target := "-"
 		if s.TargetPerS > 0 {
-			target = ">= " + groupDigits(int(s.TargetPerS))
+			target = ">= " + human.Int(int(s.TargetPerS))
 			if s.PlacementsPerS >= s.TargetPerS {
 				target += " ok"
 			} else {
 				target += " MISSED"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.4f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.Accelerators, groupDigits(s.Jobs), groupDigits(s.Placed),
-			s.Seconds, groupDigits(int(s.PlacementsPerS)), groupDigits(int(s.PlacementsPerSMin)), groupDigits(int(s.PlacementsPerSMax)),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.4f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.Accelerators, human.Int(s.Jobs), human.Int(s.Placed),
+			s.Seconds, human.Int(int(s.PlacementsPerS)), human.Int(int(s.PlacementsPerSMin)), human.Int(int(s.PlacementsPerSMax)),
 			s.AllocsPerPlacement, s.BytesPerPlacement, target)
 	}
 	tw.Flush()
@@ -418,29 +419,11 @@ func printBench(w io.Writer, r *benchReport) {
 			verdict = "MISSED"
 		}
 		fmt.Fprintf(w, "\none pass over %s pending jobs (1-32, 1.5%% gangs of 256-1024, backfill, empty fleet): %.3f s (%.3f-%.3f), placed %s, %s allocations; target < 1 s %s\n",
-			groupDigits(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, groupDigits(r.PassPlaced), groupDigits(int(r.PassAllocs)), verdict)
-		fmt.Fprintf(w, "second pass, fleet full, %s waiting: %.3f s\n", groupDigits(r.SecondPassWaiting), r.SecondPassS)
+			human.Int(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, human.Int(r.PassPlaced), human.Int(int(r.PassAllocs)), verdict)
+		fmt.Fprintf(w, "second pass, fleet full, %s waiting: %.3f s\n", human.Int(r.SecondPassWaiting), r.SecondPassS)
 	}
 	for _, st := range r.SteadyState {
 		fmt.Fprintf(w, "steady state, %d-accelerator jobs, fleet 90%% full, one end and one placement per pass: %s placements/s (%.1f µs per pass, %s passes)\n",
-			st.Accelerators, groupDigits(int(st.PlacementsPerS)), st.UsecPerPass, groupDigits(st.Passes))
+			st.Accelerators, human.Int(int(st.PlacementsPerS)), st.UsecPerPass, human.Int(st.Passes))
 	}
-}
-
-// groupDigits writes n with thousands separators.
-func groupDigits(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
