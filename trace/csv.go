@@ -115,35 +115,10 @@ func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, e
 		unit = 1
 	}
 	var jobs []Job
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		line := 0
-		if err == nil {
-			line, _ = cr.FieldPos(0)
-		}
-		rep.Rows++
-		problem := ""
-		var j Job
-		switch {
-		case err != nil:
-			problem = err.Error()
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
-				problem = pe.Err.Error()
-			}
-		default:
-			j, problem = jobFrom(rec, iID, iTenant, iSubmit, iDur, iAcc, unit)
-		}
+	err = eachRow(cr, rep, o.Strict, func(rec []string, line int) string {
+		j, problem := jobFrom(rec, iID, iTenant, iSubmit, iDur, iAcc, unit)
 		if problem != "" {
-			if o.Strict {
-				return nil, rep, fmt.Errorf("%w: %s line %d: %s", ErrBadRow, name, line, problem)
-			}
-			rep.bad(line, "%s", problem)
-			continue
+			return problem
 		}
 		if j.ID == "" {
 			j.ID = strconv.Itoa(line)
@@ -152,6 +127,10 @@ func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, e
 			j.Tenant = o.Tenant
 		}
 		jobs = append(jobs, j)
+		return ""
+	})
+	if err != nil {
+		return nil, rep, err
 	}
 	SortBySubmit(jobs)
 	return jobs, rep, nil
@@ -237,52 +216,29 @@ func ReadAzureLLM(r io.Reader, name string, o Options) ([]Request, *Report, erro
 	}
 	var reqs []Request
 	var t0 time.Time
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+	err = eachRow(cr, rep, o.Strict, func(rec []string, _ int) string {
+		if len(rec) < 3 {
+			return fmt.Sprintf("row has %d fields, want 3", len(rec))
 		}
-		line := 0
-		if err == nil {
-			line, _ = cr.FieldPos(0)
+		ts, terr := time.Parse(azureTime, strings.TrimSpace(rec[0]))
+		ctx, cerr := strconv.Atoi(strings.TrimSpace(rec[1]))
+		gen, gerr := strconv.Atoi(strings.TrimSpace(rec[2]))
+		switch {
+		case terr != nil:
+			return fmt.Sprintf("timestamp %q: want %s", rec[0], azureTime)
+		case cerr != nil || ctx < 0:
+			return fmt.Sprintf("context tokens %q is not a count", rec[1])
+		case gerr != nil || gen < 0:
+			return fmt.Sprintf("generated tokens %q is not a count", rec[2])
 		}
-		rep.Rows++
-		problem := ""
-		var req Request
-		if err != nil {
-			problem = err.Error()
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line, problem = pe.Line, pe.Err.Error()
-			}
-		} else if len(rec) < 3 {
-			problem = fmt.Sprintf("row has %d fields, want 3", len(rec))
-		} else {
-			ts, terr := time.Parse(azureTime, strings.TrimSpace(rec[0]))
-			ctx, cerr := strconv.Atoi(strings.TrimSpace(rec[1]))
-			gen, gerr := strconv.Atoi(strings.TrimSpace(rec[2]))
-			switch {
-			case terr != nil:
-				problem = fmt.Sprintf("timestamp %q: want %s", rec[0], azureTime)
-			case cerr != nil || ctx < 0:
-				problem = fmt.Sprintf("context tokens %q is not a count", rec[1])
-			case gerr != nil || gen < 0:
-				problem = fmt.Sprintf("generated tokens %q is not a count", rec[2])
-			default:
-				if t0.IsZero() {
-					t0 = ts
-				}
-				req = Request{Time: ts.Sub(t0).Seconds(), ContextTokens: ctx, GeneratedTokens: gen}
-			}
+		if t0.IsZero() {
+			t0 = ts
 		}
-		if problem != "" {
-			if o.Strict {
-				return nil, rep, fmt.Errorf("%w: %s line %d: %s", ErrBadRow, name, line, problem)
-			}
-			rep.bad(line, "%s", problem)
-			continue
-		}
-		reqs = append(reqs, req)
+		reqs = append(reqs, Request{Time: ts.Sub(t0).Seconds(), ContextTokens: ctx, GeneratedTokens: gen})
+		return ""
+	})
+	if err != nil {
+		return nil, rep, err
 	}
 	// Rows before the first one may carry earlier times: rebase on the minimum.
 	if len(reqs) > 0 {
@@ -296,4 +252,37 @@ func ReadAzureLLM(r io.Reader, name string, o Options) ([]Request, *Report, erro
 	}
 	sortRequests(reqs)
 	return reqs, rep, nil
+}
+
+// eachRow reads the data rows of a CSV trace, calling fn with each
+// well-formed record and its line. A row that cannot be parsed, or whose
+// fn returns a problem, is counted as bad in rep, or ends the read with
+// ErrBadRow when strict.
+func eachRow(cr *csv.Reader, rep *Report, strict bool, fn func(rec []string, line int) string) error {
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		rep.Rows++
+		var line int
+		var problem string
+		if err != nil {
+			problem = err.Error()
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line, problem = pe.Line, pe.Err.Error()
+			}
+		} else {
+			line, _ = cr.FieldPos(0)
+			problem = fn(rec, line)
+		}
+		if problem == "" {
+			continue
+		}
+		if strict {
+			return fmt.Errorf("%w: %s line %d: %s", ErrBadRow, rep.Source, line, problem)
+		}
+		rep.bad(line, "%s", problem)
+	}
 }
