@@ -609,18 +609,12 @@ func (db *DB) Node(ctx context.Context, name string) (store.Node, error) {
 
 // Nodes implements store.Store.
 func (db *DB) Nodes(ctx context.Context) ([]store.Node, error) {
-	// Sized up front: a fleet's nodes are many, and growing the slice
-	// copies every node again at each doubling.
-	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes`).Scan(&n); err != nil {
-		return nil, fmt.Errorf("sqlite: nodes: %w", err)
-	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: nodes: %w", err)
 	}
 	defer rows.Close()
-	out := make([]store.Node, 0, n)
+	var out []store.Node
 	for rows.Next() {
 		n, err := scanNode(rows)
 		if err != nil {
