@@ -42,8 +42,8 @@ type simFlags struct {
 }
 
 func newSimCmd() *cobra.Command {
-	var f simFlags
 	def := sim.Default()
+	f := simFlags{cfg: def} // fields without a flag keep their defaults
 	syn := trace.DefaultSynthetic()
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -108,6 +108,7 @@ estimate, which flatters it next to real users' estimates.`,
 	fl.DurationVar(&f.cfg.ReactionDelay, "reaction-delay", def.ReactionDelay, "power controller reaction delay")
 	fl.BoolVar(&f.cfg.Engine.Preemption, "preemption", false, "let higher-priority jobs preempt")
 	fl.DurationVar(&f.cfg.SampleInterval, "sample", 0, "time-series sample interval (default: about 2,000 samples)")
+	fl.DurationVar(&f.cfg.PassInterval, "pass-interval", def.PassInterval, "least time between two scheduling passes")
 	fl.DurationVar(&f.cfg.Horizon, "horizon", 0, "stop at this virtual time (default: when all jobs finish)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output: table or json")
 	fl.StringVar(&f.outDir, "out", "", "write summary.json, jobs CSV, series CSV and report.html to this directory")

@@ -122,3 +122,24 @@ func TestSimSameSeedSameOutput(t *testing.T) {
 		t.Fatalf("nothing to compare:\n%s", a1)
 	}
 }
+
+// Settings without a flag keep the simulator's defaults: passes at most
+// every 10 s, so of three jobs arriving at 1, 2 and 3 s on an idle fleet
+// the first starts at once and the others at the next pass, at 11 s.
+func TestSimKeepsDefaults(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "three.csv")
+	os.WriteFile(csv, []byte("job_id,submission_time,duration,num_gpu\na,1,60,1\nb,2,60,1\nc,3,60,1\n"), 0o644)
+	out, err := run(t, "sim", "--example", "small", "--trace", "itp:"+csv, "-o", "json", "-q")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var r struct {
+		AvgWait float64 `json:"avg_wait_s"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if want := (0 + 9 + 8) / 3.0; r.AvgWait < want-1e-9 || r.AvgWait > want+1e-9 {
+		t.Errorf("avg wait %v s, want %v", r.AvgWait, want)
+	}
+}
