@@ -2,8 +2,13 @@ package engine
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +43,54 @@ func TestEveryReasonExplained(t *testing.T) {
 			t.Errorf("no script shows a decision for %q", c)
 		}
 	}
+	// Every Code constant declared in the package is in one of the lists,
+	// so a new code cannot go without its story.
+	listed := map[string]bool{}
+	for _, c := range append(waits, decided...) {
+		listed[string(c)] = true
+	}
+	for _, name := range codeConstants(t) {
+		if !listed[name] {
+			t.Errorf("code %s is declared but no list here (nor, so, any script) covers it", name)
+		}
+	}
+}
+
+// codeConstants returns the values of the package's constants of type Code.
+func codeConstants(t *testing.T) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			for _, d := range f.Decls {
+				gd, ok := d.(*ast.GenDecl)
+				if !ok || gd.Tok != token.CONST {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					vs := spec.(*ast.ValueSpec)
+					if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+						continue
+					}
+					for _, v := range vs.Values {
+						if lit, ok := v.(*ast.BasicLit); ok {
+							s, _ := strconv.Unquote(lit.Value)
+							out = append(out, s)
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("found only %d Code constants: the parser missed them", len(out))
+	}
+	return out
 }
 
 type namedPolicy struct{ priorityPolicy }
