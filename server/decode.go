@@ -35,8 +35,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return data, nil
 	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
 		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&v); err != nil && err != io.EOF {
 			return nil, badRequest([]Problem{{Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}})
+		}
+		var more any
+		if err := dec.Decode(&more); err != io.EOF {
+			return nil, badRequest([]Problem{{Message: "the body must hold one YAML document"}})
 		}
 		out, err := json.Marshal(v)
 		if err != nil {

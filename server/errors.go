@@ -52,10 +52,16 @@ func badRequest(problems []Problem) *apiError {
 
 // writeJSON writes v as the response body with a status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	// Encode first: a value that cannot be encoded (a NaN or an infinity)
+	// is a server error, not a 200 with an empty body.
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(ErrorBody{Error: "server: cannot encode the answer: " + err.Error()})
+		status = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
+	w.Write(append(b, '\n'))
 }
 
 // statusOf maps a handler error to its status and body.

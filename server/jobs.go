@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,13 +87,12 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	var spec store.JobSpec
 	problems := decodeStrict(body, &spec)
 	key := r.Header.Get(IdempotencyHeader)
-	if len(key) > 255 {
-		problems = append(problems, Problem{Field: IdempotencyHeader, Message: "at most 255 characters"})
+	if len(key) > 255 || !printable(key) {
+		problems = append(problems, Problem{Field: IdempotencyHeader, Message: "at most 255 printable UTF-8 characters"})
 	}
 	if len(problems) > 0 && !onlyFieldProblems(problems) {
 		return badRequest(problems) // not an object: nothing more to check
 	}
-	hash := sha256.Sum256([]byte(store.EncodeJSON(spec)))
 	tenant := spec.Tenant
 	switch {
 	case tok.Role == store.RoleUser && tenant == "":
@@ -115,9 +115,13 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 			problems = append(problems, p)
 		}
 	}
+	problems = append(problems, badStrings(reflect.ValueOf(spec), "")...)
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
+	// The request is identified after defaults are filled in, so that the
+	// same job asked with or without its defaults is the same request.
+	hash := sha256.Sum256([]byte(store.EncodeJSON(spec)))
 	now := s.clock.Now().UTC()
 	req := &submitReq{
 		job: store.Job{ID: s.ids.next(now), Tenant: tenant, Spec: spec, State: store.JobPending, SubmittedAt: now,
@@ -179,6 +183,23 @@ func (s *Server) commitLoop(ctx context.Context) {
 		results, err := s.store.SubmitJobs(context.Background(), jobs) // a batch outlives its requests
 		s.metrics.commitLatency.Observe(time.Since(start).Seconds())
 		s.metrics.batchSize.Observe(float64(len(batch)))
+		if err != nil && len(batch) > 1 {
+			// One bad job must not fail the others of its batch: commit
+			// them one by one, each answered with its own outcome.
+			s.log.Warn("commit of a batch failed; committing its jobs one by one", "jobs", len(batch), "err", err)
+			for _, req := range batch {
+				res, err := s.store.SubmitJobs(context.Background(), []store.Job{req.job})
+				if err != nil {
+					req.done <- submitRes{err: fmt.Errorf("server: commit: %w", err)}
+					continue
+				}
+				if res[0].Created {
+					s.metrics.submitted.Inc()
+				}
+				req.done <- submitRes{res: res[0]}
+			}
+			continue
+		}
 		if err != nil {
 			s.log.Error("commit of submitted jobs failed", "jobs", len(batch), "err", err)
 		}

@@ -2,7 +2,11 @@ package server
 
 import (
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"stargate/store"
 )
@@ -110,4 +114,70 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 		}
 	}
 	return ps
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// badStrings lists the strings in v (a struct, slice, map or string) that
+// no store can keep as text: invalid UTF-8, or a NUL byte. Paths use the
+// JSON names of the fields.
+func badStrings(v reflect.Value, path string) []Problem {
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return []Problem{{Field: path, Message: "must be valid UTF-8 without NUL characters"}}
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return badStrings(v.Elem(), path)
+		}
+	case reflect.Struct:
+		var out []Problem
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			if !t.Field(i).IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				name = t.Field(i).Name
+			}
+			out = append(out, badStrings(v.Field(i), joinPath(path, name))...)
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		var out []Problem
+		for i := 0; i < v.Len(); i++ {
+			out = append(out, badStrings(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return out
+	case reflect.Map:
+		var out []Problem
+		iter := v.MapRange()
+		for iter.Next() {
+			out = append(out, badStrings(iter.Key(), path)...)
+			out = append(out, badStrings(iter.Value(), joinPath(path, fmt.Sprint(iter.Key())))...)
+		}
+		sort.Slice(out, func(a, b int) bool { return out[a].Field < out[b].Field })
+		return out
+	}
+	return nil
+}
+
+func joinPath(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
 }

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Input that no store can keep as text is refused with a 400 naming the
+// field, before it reaches a batch where it could fail others' submits.
+func TestSubmitRefusesUnstorableText(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":8}`, IdempotencyHeader, "k\xff")
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), IdempotencyHeader) {
+		t.Errorf("invalid UTF-8 key: %d %s", r.status, r.body)
+	}
+	r = h.do("acme", "POST", "/v1/jobs", `{"accelerators":8,"name":"a\u0000b"}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"name"`) {
+		t.Errorf("NUL in name: %d %s", r.status, r.body)
+	}
+}
+
+// The same job asked with or without a field's default is the same
+// request: a retry with the same key replays it instead of a 409.
+func TestIdempotencyAfterDefaults(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.do("acme", "POST", "/v1/jobs", `{"accelerators":8}`, IdempotencyHeader, "same")
+	b := h.do("acme", "POST", "/v1/jobs", `{"accelerators":8,"tenant":"acme"}`, IdempotencyHeader, "same")
+	if a.status != http.StatusCreated || b.status != http.StatusCreated || b.header.Get(ReplayedHeader) != "true" {
+		t.Errorf("first %d, second %d (replayed %q): %s", a.status, b.status, b.header.Get(ReplayedHeader), b.body)
+	}
+	c := h.do("acme", "POST", "/v1/jobs", `{"accelerators":16}`, IdempotencyHeader, "same")
+	if c.status != http.StatusConflict {
+		t.Errorf("a different request with the same key: %d, want 409", c.status)
+	}
+}
+
+func TestYAMLOneDocument(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("acme", "POST", "/v1/jobs", "accelerators: 8\n---\naccelerators: 9\n", "Content-Type", "application/yaml")
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "one YAML document") {
+		t.Errorf("two documents: %d %s", r.status, r.body)
+	}
+	r = h.do("acme", "POST", "/v1/jobs", "accelerators: 8\n", "Content-Type", "application/yaml")
+	if r.status != http.StatusCreated {
+		t.Errorf("one document: %d %s", r.status, r.body)
+	}
+}
+
+// An answer that cannot be encoded is a 500 with a message, never a 200
+// with an empty body.
+func TestWriteJSONUnencodable(t *testing.T) {
+	w := httptest.NewRecorder()
+	writeJSON(w, http.StatusOK, map[string]float64{"draw": math.Inf(1)})
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "cannot encode") {
+		t.Errorf("%d %q", w.Code, w.Body.String())
+	}
+}
