@@ -69,7 +69,13 @@ start_postgres() {
 }
 
 echo "== postgres"
-start_postgres || echo "postgres: not available; tests that need it will skip (run this script as root with apt-get, or set STARGATE_TEST_POSTGRES)"
+if ! start_postgres; then
+	if [ "${CI:-}" = true ]; then
+		# CI must prove both store backends: a missing PostgreSQL fails the run.
+		echo "postgres: could not be started, and CI needs it"; exit 1
+	fi
+	echo "postgres: not available; tests that need it will skip (run this script as root with apt-get, or set STARGATE_TEST_POSTGRES)"
+fi
 
 echo "== go test"
 go test -count=1 "$@" ./...
