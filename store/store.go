@@ -58,19 +58,24 @@ type Store interface {
 	// be held by its holder at commit time, or the error is ErrNotLeader.
 	Apply(ctx context.Context, c Changes) error
 
-	// RegisterNode inserts a node, or refreshes the registration of an
-	// existing one (model, accelerators, address, labels and heartbeat;
-	// a lost node comes back ready, a draining one stays draining). It
-	// returns the stored node.
+	// RegisterNode inserts a node (ready, not drained), or refreshes the
+	// registration of an existing one (model, accelerators, address,
+	// labels and heartbeat; a lost node comes back draining when it is
+	// Drained, else ready; a draining one stays draining; Drained is
+	// kept). It returns the stored node.
 	RegisterNode(ctx context.Context, n Node) (Node, error)
 	// RegisterNodes registers many nodes in one transaction, as
 	// RegisterNode does each (for bulk enrolment and benchmarks).
 	RegisterNodes(ctx context.Context, nodes []Node) error
 	// Heartbeat records that a node is alive at a time, with its
 	// measured draw in watts (negative: unknown). It does not change the
-	// node's Version. ErrNotFound when the node is not registered.
+	// node's Version, except for a lost node, which comes back as
+	// RegisterNode brings it back (draining when Drained, else ready)
+	// with its Version advanced. ErrNotFound when the node is not
+	// registered.
 	Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error
-	// Heartbeats records many heartbeats in one transaction and reports,
+	// Heartbeats records many heartbeats in one transaction, as Heartbeat
+	// does each, and reports,
 	// in input order, which nodes were registered (the others were
 	// skipped).
 	Heartbeats(ctx context.Context, beats []Beat) ([]bool, error)

@@ -124,8 +124,12 @@ type Node struct {
 	Address      string            `json:"address,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	State        NodeState         `json:"state"`
-	RegisteredAt time.Time         `json:"registered_at"`
-	HeartbeatAt  time.Time         `json:"heartbeat_at"`
+	// Drained is the operator's intent that the node take no new work. It
+	// outlives the node being lost and registering again: a drained node
+	// comes back draining, not ready, until it is undrained.
+	Drained      bool      `json:"drained"`
+	RegisteredAt time.Time `json:"registered_at"`
+	HeartbeatAt  time.Time `json:"heartbeat_at"`
 	// DrawW is the last measured draw in watts; negative: not reported.
 	DrawW   float64 `json:"draw_w"`
 	Version int64   `json:"version"`

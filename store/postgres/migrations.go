@@ -71,4 +71,7 @@ var migrations = []string{
 	`CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at) WHERE state <> 'lost';`,
 	// 3: the power controller's per-accelerator cap of a running job.
 	`ALTER TABLE jobs ADD COLUMN cap_w DOUBLE PRECISION NOT NULL DEFAULT 0;`,
+	// 4: the drain intent, kept while a node is lost and re-registers.
+	`ALTER TABLE nodes ADD COLUMN drained BOOLEAN NOT NULL DEFAULT false;
+	UPDATE nodes SET drained = true WHERE state = 'draining';`,
 }

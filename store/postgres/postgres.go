@@ -330,8 +330,8 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			}
 		}
 		for _, n := range c.Nodes {
-			b.Queue(`UPDATE nodes SET state = $1, address = $2, labels = $3, version = version + 1
-				WHERE name = $4 AND version = $5`, string(n.State), n.Address, mapJSON(n.Labels), n.Name, n.Version)
+			b.Queue(`UPDATE nodes SET state = $1, address = $2, labels = $3, drained = $6, version = version + 1
+				WHERE name = $4 AND version = $5`, string(n.State), n.Address, mapJSON(n.Labels), n.Name, n.Version, n.Drained)
 			checks = append(checks, &check{"nodes", "name", "node", n.Name})
 		}
 		for _, e := range c.Events {
@@ -382,13 +382,13 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 	return nil
 }
 
-const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version`
+const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version, drained`
 
 func scanNode(s pgx.Row) (store.Node, error) {
 	var n store.Node
 	var labels string
 	var reg, hb int64
-	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version); err != nil {
+	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version, &n.Drained); err != nil {
 		return n, err
 	}
 	n.RegisteredAt, n.HeartbeatAt = store.FromUnixNano(reg), store.FromUnixNano(hb)
@@ -396,12 +396,20 @@ func scanNode(s pgx.Row) (store.Node, error) {
 }
 
 const upsertNode = `INSERT INTO nodes (` + nodeColumns + `)
-	VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $8, 1)
+	VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $8, 1, false)
 	ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
 		address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
 		draw_w = excluded.draw_w,
-		state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+		state = CASE WHEN nodes.state <> 'lost' THEN nodes.state WHEN nodes.drained THEN 'draining' ELSE 'ready' END,
 		version = nodes.version + 1`
+
+// heartbeatNode records a heartbeat. A lost node comes back (draining
+// when it was drained, else ready), which is a change of the node: its
+// version moves.
+const heartbeatNode = `UPDATE nodes SET heartbeat_at = $1, draw_w = $2,
+	state = CASE WHEN state <> 'lost' THEN state WHEN drained THEN 'draining' ELSE 'ready' END,
+	version = CASE WHEN state = 'lost' THEN version + 1 ELSE version END
+	WHERE name = $3`
 
 func nodeArgs(n store.Node) []any {
 	return []any{n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
@@ -435,7 +443,7 @@ func (db *DB) RegisterNodes(ctx context.Context, nodes []store.Node) error {
 
 // Heartbeat implements store.Store.
 func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = $1, draw_w = $2 WHERE name = $3`, store.UnixNano(at), drawW, name)
+	tag, err := db.pool.Exec(ctx, heartbeatNode, store.UnixNano(at), drawW, name)
 	if err != nil {
 		return fmt.Errorf("postgres: heartbeat %s: %w", name, err)
 	}
@@ -452,7 +460,7 @@ func (db *DB) Heartbeats(ctx context.Context, beats []store.Beat) ([]bool, error
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, h := range beats {
-			b.Queue(`UPDATE nodes SET heartbeat_at = $1, draw_w = $2 WHERE name = $3`, store.UnixNano(h.At), h.DrawW, h.Node)
+			b.Queue(heartbeatNode, store.UnixNano(h.At), h.DrawW, h.Node)
 		}
 		br := tx.SendBatch(ctx, b)
 		for i := range beats {

@@ -70,4 +70,7 @@ var migrations = []string{
 	`CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at) WHERE state <> 'lost';`,
 	// 3: the power controller's per-accelerator cap of a running job.
 	`ALTER TABLE jobs ADD COLUMN cap_w REAL NOT NULL DEFAULT 0;`,
+	// 4: the drain intent, kept while a node is lost and re-registers.
+	`ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;
+	UPDATE nodes SET drained = 1 WHERE state = 'draining';`,
 }

@@ -420,8 +420,8 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			}
 		}
 		for _, n := range c.Nodes {
-			res, err := tx.ExecContext(ctx, `UPDATE nodes SET state = ?, address = ?, labels = ?, version = version + 1
-				WHERE name = ? AND version = ?`, n.State, n.Address, mapJSON(n.Labels), n.Name, n.Version)
+			res, err := tx.ExecContext(ctx, `UPDATE nodes SET state = ?, drained = ?, address = ?, labels = ?, version = version + 1
+				WHERE name = ? AND version = ?`, n.State, n.Drained, n.Address, mapJSON(n.Labels), n.Name, n.Version)
 			if err != nil {
 				return err
 			}
@@ -495,25 +495,33 @@ func mapJSON(m map[string]string) string {
 	return store.EncodeJSON(m)
 }
 
-const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version`
+const nodeColumns = `name, model, accelerators, address, labels, state, registered_at, heartbeat_at, draw_w, version, drained`
 
 func scanNode(s scanner) (store.Node, error) {
 	var n store.Node
 	var labels string
 	var reg, hb int64
-	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version); err != nil {
+	if err := s.Scan(&n.Name, &n.Model, &n.Accelerators, &n.Address, &labels, &n.State, &reg, &hb, &n.DrawW, &n.Version, &n.Drained); err != nil {
 		return n, err
 	}
 	n.RegisteredAt, n.HeartbeatAt = store.FromUnixNano(reg), store.FromUnixNano(hb)
 	return n, store.DecodeJSON(labels, &n.Labels)
 }
 
-const upsertNode = `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?, 1)
+const upsertNode = `INSERT INTO nodes (` + nodeColumns + `) VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?, 1, 0)
 	ON CONFLICT (name) DO UPDATE SET model = excluded.model, accelerators = excluded.accelerators,
 		address = excluded.address, labels = excluded.labels, heartbeat_at = excluded.heartbeat_at,
 		draw_w = excluded.draw_w,
-		state = CASE WHEN nodes.state = 'lost' THEN 'ready' ELSE nodes.state END,
+		state = CASE WHEN nodes.state <> 'lost' THEN nodes.state WHEN nodes.drained THEN 'draining' ELSE 'ready' END,
 		version = nodes.version + 1`
+
+// heartbeatNode records a heartbeat. A lost node comes back (draining
+// when it was drained, else ready), which is a change of the node: its
+// version moves.
+const heartbeatNode = `UPDATE nodes SET heartbeat_at = ?, draw_w = ?,
+	state = CASE WHEN state <> 'lost' THEN state WHEN drained THEN 'draining' ELSE 'ready' END,
+	version = CASE WHEN state = 'lost' THEN version + 1 ELSE version END
+	WHERE name = ?`
 
 func nodeArgs(n store.Node) []any {
 	return []any{n.Name, n.Model, n.Accelerators, n.Address, mapJSON(n.Labels), store.UnixNano(n.RegisteredAt),
@@ -560,7 +568,7 @@ func (db *DB) RegisterNodes(ctx context.Context, nodes []store.Node) error {
 
 // Heartbeat implements store.Store.
 func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW float64) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE nodes SET heartbeat_at = ?, draw_w = ? WHERE name = ?`, store.UnixNano(at), drawW, name)
+	res, err := db.w.ExecContext(ctx, heartbeatNode, store.UnixNano(at), drawW, name)
 	if err != nil {
 		return fmt.Errorf("sqlite: heartbeat %s: %w", name, err)
 	}
@@ -574,7 +582,7 @@ func (db *DB) Heartbeat(ctx context.Context, name string, at time.Time, drawW fl
 func (db *DB) Heartbeats(ctx context.Context, beats []store.Beat) ([]bool, error) {
 	found := make([]bool, len(beats))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE nodes SET heartbeat_at = ?, draw_w = ? WHERE name = ?`)
+		st, err := tx.PrepareContext(ctx, heartbeatNode)
 		if err != nil {
 			return err
 		}

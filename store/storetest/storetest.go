@@ -29,6 +29,8 @@ func Run(t *testing.T, f Factory) {
 		{"Query", testQuery},
 		{"ApplyCompareAndSet", testApply},
 		{"Nodes", testNodes},
+		{"DrainOutlivesLost", testDrainOutlivesLost},
+		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
 		{"Events", testEvents},
 		{"Tokens", testTokens},
 		{"Lease", testLease},
@@ -328,6 +330,100 @@ func testNodes(t *testing.T, s store.Store, _ func() store.Store) {
 	all, err := s.Nodes(ctx)
 	if err != nil || len(all) != 3 || all[0].Name != "lab/h/r/k/n0" || all[2].State != store.NodeReady {
 		t.Errorf("Nodes = %+v, %v", all, err)
+	}
+}
+
+// setNode applies a change of a node's state and drain intent.
+func setNode(t *testing.T, s store.Store, n store.Node, state store.NodeState, drained bool) store.Node {
+	t.Helper()
+	n.State, n.Drained = state, drained
+	c := store.Changes{Nodes: []store.Node{n}}
+	if err := s.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Nodes[0]
+}
+
+// testDrainOutlivesLost: a drained node that is lost and registers again
+// comes back draining, not ready; once undrained it comes back ready.
+func testDrainOutlivesLost(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	n := store.Node{Name: "lab/h/r/k/n1", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0, DrawW: -1}
+	got, err := s.RegisterNode(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Drained {
+		t.Errorf("a new node is drained: %+v", got)
+	}
+	got = setNode(t, s, got, store.NodeDraining, true)
+	got = setNode(t, s, got, store.NodeLost, got.Drained)
+	if stored, _ := s.Node(ctx, n.Name); stored.State != store.NodeLost || !stored.Drained || stored.Version != got.Version {
+		t.Errorf("lost while drained: %+v", stored)
+	}
+	back, err := s.RegisterNode(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.State != store.NodeDraining || !back.Drained {
+		t.Errorf("a drained lost node registering again: %s drained=%v, want draining drained=true", back.State, back.Drained)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	if kept, _ := s.Node(ctx, n.Name); !kept.Drained || kept.State != store.NodeDraining {
+		t.Errorf("after reopen: %+v", kept)
+	}
+	back = setNode(t, s, back, store.NodeReady, false)
+	setNode(t, s, back, store.NodeLost, false)
+	if again, _ := s.RegisterNode(ctx, n); again.State != store.NodeReady || again.Drained {
+		t.Errorf("an undrained lost node registering again: %+v", again)
+	}
+}
+
+// testHeartbeatRevivesLost: a heartbeat of a lost node brings it back
+// (draining when drained) and moves its version and the node digest.
+func testHeartbeatRevivesLost(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	a := store.Node{Name: "lab/h/r/k/n1", Model: "dgx-h100", Accelerators: 8, RegisteredAt: t0, HeartbeatAt: t0, DrawW: -1}
+	b := a
+	b.Name = "lab/h/r/k/n2"
+	na, err := s.RegisterNode(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := s.RegisterNode(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	na = setNode(t, s, na, store.NodeLost, false)
+	nb = setNode(t, s, nb, store.NodeLost, true)
+	d1, _ := s.NodeDigest(ctx)
+	if err := s.Heartbeat(ctx, a.Name, t0.Add(time.Minute), 100); err != nil {
+		t.Fatal(err)
+	}
+	found, err := s.Heartbeats(ctx, []store.Beat{{Node: b.Name, At: t0.Add(time.Minute), DrawW: 200}})
+	if err != nil || fmt.Sprint(found) != "[true]" {
+		t.Fatalf("Heartbeats = %v, %v", found, err)
+	}
+	ra, _ := s.Node(ctx, a.Name)
+	rb, _ := s.Node(ctx, b.Name)
+	if ra.State != store.NodeReady || ra.Version != na.Version+1 || ra.DrawW != 100 || !ra.HeartbeatAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("lost node after a heartbeat: %+v (was version %d)", ra, na.Version)
+	}
+	if rb.State != store.NodeDraining || !rb.Drained || rb.Version != nb.Version+1 || rb.DrawW != 200 {
+		t.Errorf("lost drained node after a heartbeat: %+v (was version %d)", rb, nb.Version)
+	}
+	if d2, _ := s.NodeDigest(ctx); d2 == d1 {
+		t.Errorf("reviving nodes did not move the node digest: %+v", d2)
+	}
+	// A heartbeat of a live node still changes nothing but the heartbeat.
+	if err := s.Heartbeat(ctx, a.Name, t0.Add(2*time.Minute), 100); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Node(ctx, a.Name); again.Version != ra.Version || again.State != store.NodeReady {
+		t.Errorf("heartbeat of a ready node: %+v", again)
 	}
 }
 
