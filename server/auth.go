@@ -115,8 +115,10 @@ const tokenCacheTTL = time.Minute
 
 // authenticate returns the request's token, or a 401 error.
 func (s *Server) authenticate(r *http.Request) (store.Token, error) {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
 	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
+	scheme, secret, ok := strings.Cut(h, " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	if !ok || !strings.HasPrefix(secret, tokenPrefix) {
 		return store.Token{}, errorf(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer sgt_...)")
 	}

@@ -58,3 +58,32 @@ func TestWriteJSONUnencodable(t *testing.T) {
 		t.Errorf("%d %q", w.Code, w.Body.String())
 	}
 }
+
+func TestSpecTextIsBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	env := make([]string, 200)
+	for i := range env {
+		env[i] = `"V` + strings.Repeat("x", i%10) + string(rune('a'+i%26)) + strings.Repeat("y", i/26) + `":"1"`
+	}
+	r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":8,"env":{`+strings.Join(env, ",")+`}}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "at most 128 variables") {
+		t.Errorf("200 variables: %d %s", r.status, r.body)
+	}
+	big := strings.Repeat("a", 5000)
+	r = h.do("acme", "POST", "/v1/jobs", `{"accelerators":8,"env":{"X":"`+big+`"}}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "env.X") {
+		t.Errorf("5,000-byte value: %d %s", r.status, r.body)
+	}
+}
+
+func TestAuthSchemeCaseAndForbiddenMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("", "GET", "/v1/jobs", "", "Authorization", "bearer "+h.tokens["acme"])
+	if r.status != http.StatusOK {
+		t.Errorf("lower-case scheme: %d %s", r.status, r.body)
+	}
+	r = h.do("acme", "GET", "/v1/events", "")
+	if r.status != http.StatusForbidden || strings.Contains(string(r.body), "GET GET") || !strings.Contains(string(r.body), "GET /v1/events") {
+		t.Errorf("forbidden: %d %s", r.status, r.body)
+	}
+}

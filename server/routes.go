@@ -70,7 +70,7 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, allowed roles, h han
 	mux.Handle(pattern, s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := s.authenticate(r)
 		if err == nil && !allowed.allow(tok.Role) {
-			err = errorf(http.StatusForbidden, "role %s may not %s %s", tok.Role, r.Method, r.Pattern)
+			err = errorf(http.StatusForbidden, "role %s may not %s %s", tok.Role, r.Method, r.URL.Path)
 		}
 		if err == nil {
 			err = h(w, r, tok)

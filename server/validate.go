@@ -105,16 +105,44 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	if sp.Power < 0 || sp.Power > 1 {
 		bad("power", "must be a fraction of TDP between 0 and 1")
 	}
-	if len(sp.Command) > 256 {
-		bad("command", "at most 256 arguments")
+	// A job's spec is kept in memory while the job is active: its free
+	// text is bounded so that a queue of jobs stays small.
+	if len(sp.Command) > maxArgs {
+		bad("command", "at most %d arguments", maxArgs)
 	}
+	total := 0
+	for _, a := range sp.Command {
+		total += len(a)
+	}
+	if total > maxCommandBytes {
+		bad("command", "at most %d bytes in all", maxCommandBytes)
+	}
+	if len(sp.Env) > maxEnv {
+		bad("env", "at most %d variables", maxEnv)
+	}
+	keys := make([]string, 0, len(sp.Env))
 	for k := range sp.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch {
+		case k == "" || len(k) > 256 || strings.ContainsAny(k, "=\x00"):
 			bad("env", "invalid variable name %q", k)
+		case len(sp.Env[k]) > maxEnvValue:
+			bad("env."+k, "at most %d bytes", maxEnvValue)
 		}
 	}
 	return ps
 }
+
+// Bounds of a job's free text.
+const (
+	maxArgs         = 256
+	maxCommandBytes = 64 << 10
+	maxEnv          = 128
+	maxEnvValue     = 4 << 10
+)
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {
