@@ -169,3 +169,25 @@ func TestClientTokenFromEnvironment(t *testing.T) {
 		t.Fatal(err, errb.String())
 	}
 }
+
+// cancel tries every ID and reports the ones it could not cancel together.
+func TestCancelSeveral(t *testing.T) {
+	url, admin, _ := testServer(t)
+	spec := filepath.Join(t.TempDir(), "job.yaml")
+	os.WriteFile(spec, []byte("tenant: acme\naccelerators: 8\n"), 0o644)
+	var ids []string
+	for range 2 {
+		out := cli(t, url, admin, "submit", spec)
+		ids = append(ids, strings.Fields(out)[1])
+	}
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"cancel", "--server", url, "--token", admin, ids[0], "nope", ids[1]}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("err = %v, want one naming nope", err)
+	}
+	for _, id := range ids {
+		if !strings.Contains(stdout.String(), "cancelled "+id) {
+			t.Errorf("%s not cancelled:\n%s", id, stdout.String())
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,6 +26,7 @@ type jobsFlags struct {
 	tenant string
 	limit  int
 	all    bool
+	after  string
 }
 
 func newJobsCmd() *cobra.Command {
@@ -46,6 +48,7 @@ first, with where each runs or why it waits. Users see their tenant's jobs.`,
 	fl.StringVar(&f.tenant, "tenant", "", "only this tenant's jobs")
 	fl.IntVar(&f.limit, "limit", 100, "jobs per page")
 	fl.BoolVar(&f.all, "all", false, "follow every page")
+	fl.StringVar(&f.after, "after", "", "start after this job ID (the next page a listing names)")
 	return cmd
 }
 
@@ -58,7 +61,7 @@ func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
 	if len(states) == 1 && states[0] == "all" {
 		states = nil
 	}
-	q := client.JobQuery{States: states, Tenant: f.tenant, Limit: f.limit}
+	q := client.JobQuery{States: states, Tenant: f.tenant, Limit: f.limit, After: f.after}
 	var jobs []store.Job
 	next := ""
 	for {
@@ -83,7 +86,7 @@ func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
 	}
 	tw.Flush()
 	if next != "" {
-		fmt.Fprintf(stdout, "more: --all, or the next page after %s\n", next)
+		fmt.Fprintf(stdout, "more: --all, or the next page with --after %s\n", next)
 	}
 	return nil
 }
@@ -206,11 +209,14 @@ func runCancel(ctx context.Context, f *clientFlags, ids []string, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	// Every ID is tried; the failures are reported together at the end.
 	var out []store.Job
+	var failed []error
 	for _, id := range ids {
 		j, err := c.Cancel(ctx, id)
 		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
+			failed = append(failed, fmt.Errorf("%s: %w", id, err))
+			continue
 		}
 		if f.output == "table" {
 			fmt.Fprintf(stdout, "cancelled %s\n", j.ID)
@@ -218,7 +224,9 @@ func runCancel(ctx context.Context, f *clientFlags, ids []string, stdout io.Writ
 		out = append(out, j)
 	}
 	if f.output == "json" {
-		return printJSON(stdout, out)
+		if err := printJSON(stdout, out); err != nil {
+			return err
+		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
