@@ -43,20 +43,48 @@ func newEventsCmd() *cobra.Command {
 	return cmd
 }
 
+// followMargin is how far back --follow reads again on each poll: on
+// PostgreSQL, events of concurrent transactions can become visible after
+// events with higher sequence numbers, so a tail that only asked for
+// "after the last one seen" could skip them.
+const followMargin = 256
+
 func runEvents(ctx context.Context, f *eventsFlags, stdout io.Writer) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	after := f.after
+	if f.limit < 1 {
+		return fmt.Errorf("events: --limit must be >= 1, got %d", f.limit)
+	}
 	var all []store.Event
-	for {
-		page, err := c.Events(ctx, after, f.limit, f.job)
-		if err != nil {
-			return err
+	high := f.after // the highest sequence number shown
+	seen := map[int64]bool{}
+	shown := 0
+	for sweep := 0; ; sweep++ {
+		after := high
+		if sweep > 0 {
+			after = max(f.after, high-followMargin)
 		}
-		if f.output == "table" {
+		for {
+			page, err := c.Events(ctx, after, f.limit, f.job)
+			if err != nil {
+				return err
+			}
 			for _, e := range page.Events {
+				if e.Seq <= f.after || seen[e.Seq] {
+					continue
+				}
+				seen[e.Seq] = true
+				high = max(high, e.Seq)
+				if f.output != "table" {
+					all = append(all, e)
+					continue
+				}
+				if shown == 0 {
+					fmt.Fprintf(stdout, "%s  %-19s  %-10s %s  %s\n", "SEQ", "TIME", "EVENT", "SUBJECT", "DETAIL")
+				}
+				shown++
 				subject := e.Job
 				if e.Node != "" {
 					if subject != "" {
@@ -66,12 +94,15 @@ func runEvents(ctx context.Context, f *eventsFlags, stdout io.Writer) error {
 				}
 				fmt.Fprintf(stdout, "%d  %s  %-10s %s  %s\n", e.Seq, e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, subject, e.Message)
 			}
-		} else {
-			all = append(all, page.Events...)
+			after = page.Next
+			if len(page.Events) < f.limit {
+				break
+			}
 		}
-		after = page.Next
-		if len(page.Events) == f.limit {
-			continue // more right away
+		for seq := range seen {
+			if seq < high-followMargin {
+				delete(seen, seq)
+			}
 		}
 		if !f.follow {
 			break
@@ -87,6 +118,9 @@ func runEvents(ctx context.Context, f *eventsFlags, stdout io.Writer) error {
 			all = []store.Event{}
 		}
 		return printJSON(stdout, all)
+	}
+	if shown == 0 && !f.follow {
+		fmt.Fprintln(stdout, "no events")
 	}
 	return nil
 }
