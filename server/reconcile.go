@@ -63,7 +63,7 @@ type Decision struct {
 }
 
 // Reconcile runs one pass: it marks silent nodes lost and requeues their
-// jobs, then asks the Scheduler for decisions and commits them, fenced by
+// jobs (once this replica has led for HeartbeatTimeout), then asks the Scheduler for decisions and commits them, fenced by
 // the leader lease, before anything acts on them. Callers other than the
 // leader loop (tests) may call it directly; it fails with
 // store.ErrNotLeader on a replica that does not hold the lease.
@@ -174,10 +174,14 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 		return err
 	}
 
-	// Silent nodes are lost; their jobs go back to the queue.
-	silent, err := s.store.SilentNodes(ctx, now.Add(-s.cfg.HeartbeatTimeout))
-	if err != nil {
-		return err
+	// Silent nodes are lost; their jobs go back to the queue. Silence
+	// counts only from when this replica took the lease: stored heartbeat
+	// times say nothing of the time no replica was there to hear them.
+	var silent []store.Node
+	if s.judgesSilence(now) {
+		if silent, err = s.store.SilentNodes(ctx, now.Add(-s.cfg.HeartbeatTimeout)); err != nil {
+			return err
+		}
 	}
 	if len(silent) > 0 {
 		c := store.Changes{Fence: fence}
@@ -303,6 +307,14 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	return nil
 }
 
+// judgesSilence reports whether this replica has led for at least the
+// heartbeat timeout at now, so that a node silent for that long was
+// silent while this replica could hear it.
+func (s *Server) judgesSilence(now time.Time) bool {
+	since := s.leaderSince.Load()
+	return since != 0 && now.Sub(time.Unix(0, since)) >= s.cfg.HeartbeatTimeout
+}
+
 func placementText(p []store.Allocation) string {
 	var b strings.Builder
 	for i, a := range p {
@@ -315,7 +327,9 @@ func placementText(p []store.Allocation) string {
 }
 
 // leaderLoop takes and renews the leader lease, and runs reconcile passes
-// while this replica holds it.
+// while this replica holds it. Every store call of the loop has a
+// deadline within the lease, so that a stalled store cannot keep a
+// replica acting as leader past it.
 func (s *Server) leaderLoop(ctx context.Context) {
 	renewEvery := s.cfg.LeaderTTL / 3
 	tick := min(renewEvery, s.cfg.ReconcileEvery)
@@ -324,12 +338,17 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	var lastRenew, lastPass time.Time
 	for {
 		now := s.clock.Now()
-		if lastRenew.IsZero() || now.Sub(lastRenew) >= renewEvery || !s.leader.Load() {
+		if lastRenew.IsZero() || now.Sub(lastRenew) >= renewEvery || !s.holdsLease(now) {
 			s.renewLease(ctx, now)
 			lastRenew = now
 		}
-		if s.leader.Load() && (lastPass.IsZero() || now.Sub(lastPass) >= s.cfg.ReconcileEvery) {
-			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		if s.IsLeader() && (lastPass.IsZero() || now.Sub(lastPass) >= s.cfg.ReconcileEvery) {
+			// The pass's store calls must end while the lease is held.
+			left := time.Duration(s.leaseUntil.Load() - s.clock.Now().UnixNano())
+			pctx, cancel := context.WithTimeout(ctx, left)
+			err := s.Reconcile(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				if errors.Is(err, store.ErrNotLeader) {
 					s.leader.Store(false)
 				}
@@ -345,18 +364,35 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	}
 }
 
+// renewLease takes or renews the lease. The store call has a deadline of
+// a third of the lease, the renewal period: a renewal that cannot finish
+// by then fails, and leadership lapses when the lease runs out.
 func (s *Server) renewLease(ctx context.Context, now time.Time) {
-	l, err := s.store.AcquireLease(ctx, LeaseName, s.cfg.ID, now, s.cfg.LeaderTTL)
+	flagged := s.leader.Load()
+	was := s.holdsLease(now)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.LeaderTTL/3)
+	l, err := s.store.AcquireLease(rctx, LeaseName, s.cfg.ID, now, s.cfg.LeaderTTL)
+	cancel()
 	is := err == nil && l.Holder == s.cfg.ID && l.ExpiresAt.After(now)
-	was := s.leader.Swap(is)
-	switch {
-	case err != nil && ctx.Err() == nil:
+	if is {
+		s.leaseUntil.Store(l.ExpiresAt.UnixNano())
+		if !was {
+			// Taken afresh (or again after lapsing): silence is judged
+			// from now on.
+			s.leaderSince.Store(now.UnixNano())
+		}
+	}
+	s.leader.Store(is)
+	if err != nil && ctx.Err() == nil {
 		s.log.Warn("leader lease", "err", err)
+	}
+	switch {
 	case is && !was:
 		s.epoch.Store(l.Epoch)
 		s.generation.Add(1)
-		s.log.Info("became leader", "id", s.cfg.ID, "epoch", l.Epoch)
-	case !is && was:
+		s.log.Info("became leader", "id", s.cfg.ID, "epoch", l.Epoch,
+			"judges_silence_from", now.Add(s.cfg.HeartbeatTimeout).UTC().Format(time.RFC3339))
+	case !is && flagged:
 		s.generation.Add(1)
 		s.log.Warn("lost leadership", "id", s.cfg.ID, "holder", l.Holder)
 	}

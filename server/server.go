@@ -41,7 +41,9 @@ type Config struct {
 	// ReconcileEvery is the reconcile loop's period (default 1s).
 	ReconcileEvery time.Duration
 	// HeartbeatTimeout marks a node lost when it has not been heard from
-	// for this long (default 30s).
+	// for this long (default 30s). A replica declares nodes lost only
+	// once it has led for this long: silence while no replica led (the
+	// server was down, the store stalled) is not held against a node.
 	HeartbeatTimeout time.Duration
 	// MeasureEvery is how often the reconcile loop reads every node's
 	// measured draw for the power controller (default 5s).
@@ -72,6 +74,9 @@ type Server struct {
 	stopped chan struct{} // closed when Run returns
 	leader  atomic.Bool
 	epoch   atomic.Int64
+	// leaderSince is when this replica took the lease, and leaseUntil
+	// when its last successful renewal runs out, in UnixNano of the Clock.
+	leaderSince, leaseUntil atomic.Int64
 	// generation changes whenever a Scheduler's kept state may be stale.
 	generation atomic.Uint64
 	metrics    *metrics
@@ -141,8 +146,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Registry returns the server's Prometheus registry.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
-// IsLeader reports whether this replica runs the scheduler now.
-func (s *Server) IsLeader() bool { return s.leader.Load() }
+// IsLeader reports whether this replica runs the scheduler now: it took
+// the lease and the last renewal has not yet run out by its Clock. A
+// replica whose renewals hang (a stalled store) stops claiming to lead
+// when the lease runs out, without waiting for the store to answer.
+func (s *Server) IsLeader() bool { return s.holdsLease(s.clock.Now()) }
+
+// holdsLease reports whether this replica holds the lease at a time.
+func (s *Server) holdsLease(now time.Time) bool {
+	return s.leader.Load() && now.UnixNano() < s.leaseUntil.Load()
+}
 
 // ID returns the replica's name in the leader lease.
 func (s *Server) ID() string { return s.cfg.ID }
@@ -208,7 +221,7 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 	cancel()
 	stopBG()
 	<-done
-	if s.leader.Load() {
+	if s.IsLeader() {
 		s.store.ReleaseLease(context.Background(), LeaseName, s.cfg.ID)
 	}
 	if errors.Is(err, http.ErrServerClosed) {
