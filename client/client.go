@@ -215,10 +215,18 @@ func (c *Client) Nodes(ctx context.Context) (server.NodeList, error) {
 	return out, err
 }
 
-// Drain drains a node.
+// Drain drains a node: it takes no new work, also after being lost and
+// registering again, until Undrain.
 func (c *Client) Drain(ctx context.Context, name string) (store.Node, error) {
 	var n store.Node
 	_, err := c.do(ctx, "POST", server.NodePath(name)+"/drain", nil, nil, &n)
+	return n, err
+}
+
+// Undrain returns a drained node to service.
+func (c *Client) Undrain(ctx context.Context, name string) (store.Node, error) {
+	var n store.Node
+	_, err := c.do(ctx, "POST", server.NodePath(name)+"/undrain", nil, nil, &n)
 	return n, err
 }
 

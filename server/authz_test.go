@@ -36,6 +36,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
 		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
 		{"POST", node + "/drain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
+		{"POST", node + "/undrain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
 		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
 		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},

@@ -280,8 +280,26 @@ func (s *Server) allocated(r *http.Request) (map[string]int, error) {
 }
 
 // drainNode stops new work from landing on a node; its jobs keep running.
+// The drain is kept while the node is lost and when it registers again,
+// until undrainNode.
 func (s *Server) drainNode(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	return s.setDrain(w, r, tok, true)
+}
+
+// undrainNode returns a drained node to service: a draining node is ready
+// again; a lost one comes back ready when it is heard from.
+func (s *Server) undrainNode(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	return s.setDrain(w, r, tok, false)
+}
+
+// setDrain records the drain intent of a node and the state that follows
+// from it.
+func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, tok store.Token, drain bool) error {
 	name := r.PathValue("name")
+	kind := "undrain"
+	if drain {
+		kind = "drain"
+	}
 	for attempt := 0; ; attempt++ {
 		n, err := s.store.Node(r.Context(), name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -290,21 +308,30 @@ func (s *Server) drainNode(w http.ResponseWriter, r *http.Request, tok store.Tok
 		if err != nil {
 			return err
 		}
-		if n.State == store.NodeDraining {
+		state := n.State
+		switch {
+		case state == store.NodeLost: // it comes back as the intent says
+		case drain:
+			state = store.NodeDraining
+		default:
+			state = store.NodeReady
+		}
+		if n.Drained == drain && n.State == state {
 			writeJSON(w, http.StatusOK, n)
 			return nil
 		}
-		n.State = store.NodeDraining
+		n.State, n.Drained = state, drain
 		now := s.clock.Now().UTC()
-		err = s.store.Apply(r.Context(), store.Changes{Nodes: []store.Node{n},
-			Events: []store.Event{{Time: now, Kind: "drain", Node: name, Message: "drained by " + string(tok.Role) + " token " + tok.ID}}})
+		c := store.Changes{Nodes: []store.Node{n},
+			Events: []store.Event{{Time: now, Kind: kind, Node: name, Message: kind + "ed by " + string(tok.Role) + " token " + tok.ID}}}
+		err = s.store.Apply(r.Context(), c)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, n)
+		writeJSON(w, http.StatusOK, c.Nodes[0])
 		return nil
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"stargate/client"
+	"stargate/store"
 )
 
 func init() {
@@ -52,7 +55,7 @@ func newDrainCmd() *cobra.Command {
 	var f clientFlags
 	cmd := &cobra.Command{
 		Use:   "drain NODE...",
-		Short: "Drain nodes: they keep their jobs and take no new work",
+		Short: "Drain nodes: they keep their jobs and take no new work until undrained",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDrain(cmd.Context(), &f, args, cmd.OutOrStdout())
@@ -63,13 +66,20 @@ func newDrainCmd() *cobra.Command {
 }
 
 func runDrain(ctx context.Context, f *clientFlags, names []string, stdout io.Writer) error {
+	return eachNode(ctx, f, names, stdout, (*client.Client).Drain)
+}
+
+// eachNode applies a node action to each named node and prints the
+// nodes as they are after it.
+func eachNode(ctx context.Context, f *clientFlags, names []string, stdout io.Writer,
+	act func(*client.Client, context.Context, string) (store.Node, error)) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
 	var out []any
 	for _, name := range names {
-		n, err := c.Drain(ctx, name)
+		n, err := act(c, ctx, name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
