@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 
@@ -79,8 +80,8 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, _ store.To
 			ps = append(ps, Problem{Field: "accelerators", Message: fmt.Sprintf("the fleet has %d here", m.Accelerators)})
 		}
 	}
-	if reg.DrawW != nil && *reg.DrawW < 0 {
-		ps = append(ps, Problem{Field: "draw_w", Message: "must be >= 0"})
+	if p, bad := s.checkDraw(reg.Name, reg.DrawW); bad {
+		ps = append(ps, p)
 	}
 	if len(ps) > 0 {
 		return badRequest(ps)
@@ -114,12 +115,12 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 	}
 	draw := -1.0
 	if hb.DrawW != nil {
-		if *hb.DrawW < 0 {
-			return badRequest([]Problem{{Field: "draw_w", Message: "must be >= 0"}})
-		}
 		draw = *hb.DrawW
 	}
 	var ps []Problem
+	if p, bad := s.checkDraw(name, hb.DrawW); bad {
+		ps = append(ps, p)
+	}
 	for i, o := range hb.Finished {
 		if o.State != store.JobSucceeded && o.State != store.JobFailed {
 			ps = append(ps, Problem{Field: fmt.Sprintf("finished[%d].state", i), Message: "must be succeeded or failed"})
@@ -167,6 +168,33 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token
 	}
 	writeJSON(w, http.StatusOK, HeartbeatReply{Node: n, Jobs: jobs})
 	return nil
+}
+
+// maxDrawFactor bounds a reported draw: a node draws at most this many
+// times its rated power (accelerators at TDP plus overhead). A larger
+// figure is a broken meter, and would swamp every sum it is added to.
+const maxDrawFactor = 4
+
+// checkDraw checks a node's reported draw in watts (nil: not reported):
+// finite, at least 0 and at most maxDrawFactor times the rated power of
+// the fleet's node of that name (unknown names are reported elsewhere).
+func (s *Server) checkDraw(name string, d *float64) (Problem, bool) {
+	if d == nil {
+		return Problem{}, false
+	}
+	if math.IsNaN(*d) || math.IsInf(*d, 0) || *d < 0 {
+		return Problem{Field: "draw_w", Message: "must be a finite number of watts >= 0"}, true
+	}
+	i, ok := s.nodeIx[name]
+	if !ok {
+		return Problem{}, false
+	}
+	rated := s.fleet.NodeModel(i).MaxW(s.fleet.NodeAccelerator(i))
+	if limit := maxDrawFactor * rated; *d > limit {
+		return Problem{Field: "draw_w", Message: fmt.Sprintf("%g W is more than %d × the node's rated %.0f W (at most %.0f W)",
+			*d, maxDrawFactor, rated, limit)}, true
+	}
+	return Problem{}, false
 }
 
 // beatReq is one heartbeat waiting for the heartbeat committer.
