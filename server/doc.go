@@ -28,8 +28,10 @@
 // # The reconcile loop
 //
 // One replica, the holder of the store's "scheduler" lease, runs passes:
-// it marks nodes silent for HeartbeatTimeout lost and requeues their jobs,
-// asks the Scheduler for placements, preemptions, waits and power caps,
+// it marks nodes silent for HeartbeatTimeout lost and requeues their jobs
+// (only once it has led for HeartbeatTimeout itself, so that its own
+// downtime is not taken for the nodes' silence; a lost node's next
+// heartbeat brings it back), asks the Scheduler for placements, preemptions, waits and power caps,
 // and commits them in one change set fenced by the lease, so that a
 // deposed leader cannot write. Agents learn their jobs and caps from the
 // store, in heartbeat replies. A pass re-reads only what changed since the

@@ -26,7 +26,7 @@ where power, not floor space, is the binding constraint.
   bench   measure the scheduling engine (bench engine) and the API (bench api)
   server  run the control plane: durable store, API, scheduler, metrics
 
-  submit, jobs, job, cancel, nodes, drain, power, events, token
+  submit, jobs, job, cancel, nodes, drain, undrain, power, events, token
           client commands for a running server (--server, --token)
 
 Every command runs on the built-in example fleet when no file is given
