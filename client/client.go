@@ -270,7 +270,13 @@ func (c *Client) Healthz(ctx context.Context) (leader bool, err error) {
 	return out.Leader, err
 }
 
-// Tokens lists the tokens (admin only).
+// RevokeToken revokes a token by ID (admin only).
+func (c *Client) RevokeToken(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", "/v1/tokens/"+url.PathEscape(id), nil, nil, nil)
+	return err
+}
+
+// Tokens lists the tokens (admin only; never their secrets).
 func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
 	var out struct{ Tokens []store.Token }
 	_, err := c.do(ctx, "GET", "/v1/tokens", nil, nil, &out)

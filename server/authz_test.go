@@ -15,6 +15,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	h.register(node1)
 	h.tokens["bogus"] = "sgt_nope_nope"
 	job := h.submit("acme", `{"accelerators":1}`)
+	_, spare, err := h.srv.MintToken(t.Context(), "user", "green", "spare")
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := NodePath(node1)
 	who := []string{"", "bogus", "admin", "operator", "acme", "blue", "agent"}
 	const (
@@ -40,6 +44,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
 		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},
+		{"DELETE", "/v1/tokens/" + spare.ID, "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/status", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
 		{"GET", "/v1/openapi.json", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
 		{"GET", "/metrics", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
@@ -49,6 +54,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		path, _, _ := strings.Cut(m.path, "?")
 		path = strings.Replace(path, job.ID, "{id}", 1)
 		path = strings.Replace(path, node, "/v1/nodes/{name}", 1)
+		path = strings.Replace(path, "/v1/tokens/"+spare.ID, "/v1/tokens/{id}", 1)
 		covered[m.method+" "+path] = true
 		for i, w := range who {
 			r := h.do(w, m.method, m.path, m.body)

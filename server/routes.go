@@ -39,6 +39,7 @@ func (s *Server) table() []route {
 		{"GET", "/v1/power", people, s.power, "Draw vs limit at every level of the power tree, per site: ?depth=site|hall|row|rack&site=S."},
 		{"POST", "/v1/tokens", adminOnly, s.createToken, "Mint a token: role admin, operator, user (with tenant) or agent (join token)."},
 		{"GET", "/v1/tokens", adminOnly, s.listTokens, "List tokens (never their secrets)."},
+		{"DELETE", "/v1/tokens/{id}", adminOnly, s.revokeToken, "Revoke a token (other replicas may accept it for up to a minute more)."},
 		{"GET", "/v1/status", anyRole, s.status, "This replica: leader or not, and the caller's role."},
 		{"GET", "/v1/openapi.json", anyRole, s.openapi, "This document."},
 	}

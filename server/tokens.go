@@ -37,6 +37,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ store.Tok
 	return nil
 }
 
+// revokeToken handles DELETE /v1/tokens/{id}. This replica forgets every
+// cached token at once; others drop theirs within tokenCacheTTL.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	id := r.PathValue("id")
+	if err := s.store.DeleteToken(r.Context(), id); err != nil {
+		return err
+	}
+	s.tokens.mu.Lock()
+	clear(s.tokens.m)
+	s.tokens.mu.Unlock()
+	s.log.Info("token revoked", "token", id, "by", tok.ID)
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+	return nil
+}
+
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ store.Token) error {
 	toks, err := s.store.Tokens(r.Context())
 	if err != nil {

@@ -103,6 +103,8 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash string) (Token, error)
 	// Tokens lists tokens by ID.
 	Tokens(ctx context.Context) ([]Token, error)
+	// DeleteToken revokes a token by ID, or returns ErrNotFound.
+	DeleteToken(ctx context.Context, id string) error
 
 	// AcquireLease takes or renews the named lease for holder until
 	// now+ttl when it is free, expired or already the holder's, and

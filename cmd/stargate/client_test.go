@@ -191,3 +191,26 @@ func TestCancelSeveral(t *testing.T) {
 		}
 	}
 }
+
+// A revoked token stops working at once on the replica that revoked it.
+func TestTokenRevoke(t *testing.T) {
+	url, admin, _ := testServer(t)
+	out := cli(t, url, admin, "token", "create", "--role", "user", "--tenant", "acme", "--name", "temp", "-o", "json")
+	var created server.TokenCreated
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Secret == "" || created.ID == "" {
+		t.Fatalf("token create -o json: %v\n%s", err, out)
+	}
+	cli(t, url, created.Secret, "jobs") // works before
+	if out := cli(t, url, admin, "token", "revoke", created.ID); !strings.Contains(out, "revoked "+created.ID) {
+		t.Errorf("revoke: %s", out)
+	}
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"jobs", "--server", url, "--token", created.Secret}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("revoked token: err = %v", err)
+	}
+	err = Run(context.Background(), []string{"token", "revoke", "--server", url, "--token", admin, "nope"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown token: err = %v", err)
+	}
+}

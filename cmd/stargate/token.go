@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -18,7 +19,7 @@ func newTokenCmd() *cobra.Command {
 		Use:   "token",
 		Short: "Manage API tokens (admin)",
 	}
-	cmd.AddCommand(newTokenCreateCmd(), newTokenListCmd())
+	cmd.AddCommand(newTokenCreateCmd(), newTokenListCmd(), newTokenRevokeCmd())
 	return cmd
 }
 
@@ -73,6 +74,32 @@ func runTokenCreate(ctx context.Context, f *tokenCreateFlags, stdout io.Writer) 
 	fmt.Fprintf(stdout, "%s\n", t.Secret)
 	fmt.Fprintf(stdout, "token %s: %s; shown once, keep it safe\n", t.ID, desc)
 	return nil
+}
+
+func newTokenRevokeCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "revoke ID...",
+		Short: "Revoke tokens by ID (see 'token list'); other replicas may accept one for up to a minute more",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, ids []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			var failed []error
+			for _, id := range ids {
+				if err := c.RevokeToken(cmd.Context(), id); err != nil {
+					failed = append(failed, fmt.Errorf("%s: %w", id, err))
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", id)
+			}
+			return errors.Join(failed...)
+		},
+	}
+	f.add(cmd)
+	return cmd
 }
 
 func newTokenListCmd() *cobra.Command {

@@ -592,6 +592,18 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error)
 	return t, nil
 }
 
+// DeleteToken implements store.Store.
+func (db *DB) DeleteToken(ctx context.Context, id string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete token: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: token %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // Tokens implements store.Store.
 func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)

@@ -727,6 +727,18 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error)
 	return t, nil
 }
 
+// DeleteToken implements store.Store.
+func (db *DB) DeleteToken(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("sqlite: token %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // Tokens implements store.Store.
 func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)

@@ -479,6 +479,15 @@ func testTokens(t *testing.T, s store.Store, _ func() store.Store) {
 	if err != nil || len(all) != 2 || all[0].ID != "t0" {
 		t.Errorf("Tokens = %+v, %v", all, err)
 	}
+	if err := s.DeleteToken(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByHash(ctx, store.HashSecret("secret")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked token still found: %v", err)
+	}
+	if err := s.DeleteToken(ctx, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoking twice: %v", err)
+	}
 }
 
 func testLease(t *testing.T, s store.Store, _ func() store.Store) {
