@@ -87,3 +87,18 @@ func TestAuthSchemeCaseAndForbiddenMessage(t *testing.T) {
 		t.Errorf("forbidden: %d %s", r.status, r.body)
 	}
 }
+
+func TestWrongMethodIs405(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("admin", "PUT", "/v1/jobs", `{}`)
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST, GET" {
+		t.Errorf("PUT /v1/jobs: %d, Allow %q: %s", r.status, r.header.Get("Allow"), r.body)
+	}
+	r = h.do("admin", "PATCH", "/v1/jobs/j1", `{}`)
+	if r.status != http.StatusMethodNotAllowed || !strings.Contains(r.header.Get("Allow"), "DELETE") {
+		t.Errorf("PATCH /v1/jobs/j1: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	if r := h.do("admin", "GET", "/v1/nope", ""); r.status != http.StatusNotFound {
+		t.Errorf("GET /v1/nope: %d", r.status)
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,7 +62,22 @@ func (s *Server) routes() http.Handler {
 			return nil
 		})
 	}
+	// A path that exists under other methods is a 405 with Allow; any
+	// other is a 404.
+	paths := http.NewServeMux()
+	allow := map[string][]string{}
+	for _, rt := range s.table() {
+		if allow[rt.path] == nil {
+			paths.Handle(rt.path, http.NotFoundHandler())
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+	}
 	mux.Handle("/", s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			w.Header().Set("Allow", strings.Join(allow[pattern], ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + strings.Join(allow[pattern], ", ") + ")"})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})))
 	return mux
