@@ -22,8 +22,16 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
+	t.Run("sqlite", func(t *testing.T) { crashAndRestart(t) })
+	t.Run("postgres", func(t *testing.T) { crashAndRestart(t, "--store", postgresSchema(t)) })
+}
+
+// crashAndRestart is the crash test on the store that extra selects (the
+// data directory's SQLite by default).
+func crashAndRestart(t *testing.T, extra ...string) {
 	dir := t.TempDir()
-	p := startServer(t, "--data", dir, "--reconcile-every", "50ms")
+	args := append([]string{"--data", dir, "--reconcile-every", "50ms"}, extra...)
+	p := startServer(t, args...)
 	c := client.New(p.url, readToken(t, dir))
 	ctx := context.Background()
 	// The small fleet's 16 nodes of 8 accelerators register.
@@ -105,7 +113,7 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 		t.Fatalf("only %d submits acknowledged before the kill", len(acked))
 	}
 
-	p2 := startServer(t, "--data", dir, "--reconcile-every", "50ms")
+	p2 := startServer(t, args...)
 	c2 := client.New(p2.url, c.Token)
 	for _, j := range before.Jobs {
 		got, err := c2.Job(ctx, j.ID)
