@@ -57,13 +57,18 @@ func (s *Server) MintToken(ctx context.Context, role store.Role, tenant, name st
 	if len(problems) > 0 {
 		return "", store.Token{}, badRequest(problems)
 	}
-	id := randomString(5)
-	secret := tokenPrefix + id + "_" + randomString(20)
-	t := store.Token{ID: id, Hash: store.HashSecret(secret), Role: role, Tenant: tenant, Name: name, CreatedAt: s.clock.Now().UTC()}
+	secret, t := s.newToken(role, tenant, name)
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return "", t, fmt.Errorf("server: mint token: %w", err)
 	}
 	return secret, t, nil
+}
+
+// newToken makes a secret and its token record, not yet stored.
+func (s *Server) newToken(role store.Role, tenant, name string) (string, store.Token) {
+	id := randomString(5)
+	secret := tokenPrefix + id + "_" + randomString(20)
+	return secret, store.Token{ID: id, Hash: store.HashSecret(secret), Role: role, Tenant: tenant, Name: name, CreatedAt: s.clock.Now().UTC()}
 }
 
 // AdminTokenFile is the file, in the data directory, that holds the first
@@ -84,19 +89,42 @@ func (s *Server) Bootstrap(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("server: %w", err)
 	}
-	secret, _, err := s.MintToken(ctx, store.RoleAdmin, "", "bootstrap admin")
-	if err != nil {
-		return "", err
-	}
+	// The file is written (and synced) before the token is stored: a crash
+	// between the two leaves a file whose token does not exist yet, and the
+	// next start mints again; the other order could leave a stored admin
+	// token that nobody holds, and no way in.
+	secret, tok := s.newToken(store.RoleAdmin, "", "bootstrap admin")
 	path := filepath.Join(dir, AdminTokenFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+	if err := writeFileSync(path, []byte(secret+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("server: write admin token: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("server: write admin token: %w", err)
+	if err := s.store.CreateToken(ctx, tok); err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("server: mint token: %w", err)
 	}
 	return path, nil
+}
+
+// writeFileSync writes a file through a temporary one, synced and renamed
+// into place, so that the file is whole or absent after a crash.
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // tokenCache keeps recently seen tokens so that authenticating a request
