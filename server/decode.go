@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -66,7 +67,7 @@ func decodeStrict(data []byte, v any) []Problem {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err == nil && !dec.More() {
-		if _, err := dec.Token(); err == io.EOF && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		if _, err := dec.Token(); err == io.EOF && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) && exactKeys(data, v) {
 			return nil
 		}
 	}
@@ -114,6 +115,37 @@ func decodeStrict(data []byte, v any) []Problem {
 		}
 	}
 	return problems
+}
+
+// fieldNames caches, per struct type, its JSON field names.
+var fieldNames sync.Map // reflect.Type → map[string]bool
+
+// exactKeys reports whether every key of the JSON object data is the exact
+// name of a field of the struct v points to. encoding/json matches names
+// without regard to case; the API does not, so that "Accelerators" is an
+// unknown field as the strict decoding promises.
+func exactKeys(data []byte, v any) bool {
+	t := reflect.TypeOf(v).Elem()
+	names, ok := fieldNames.Load(t)
+	if !ok {
+		m := map[string]bool{}
+		for i := 0; i < t.NumField(); i++ {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+				m[name] = true
+			}
+		}
+		names, _ = fieldNames.LoadOrStore(t, m)
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) != nil {
+		return false
+	}
+	for k := range raw {
+		if !names.(map[string]bool)[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // describe names a Go type the way an API user thinks of it.

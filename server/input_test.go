@@ -102,3 +102,13 @@ func TestWrongMethodIs405(t *testing.T) {
 		t.Errorf("GET /v1/nope: %d", r.status)
 	}
 }
+
+// Field names are exact: encoding/json would take "Accelerators" for
+// "accelerators", the strict API does not.
+func TestFieldNamesAreExact(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("acme", "POST", "/v1/jobs", `{"Accelerators":8}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"Accelerators"`) {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+}
