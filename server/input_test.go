@@ -112,3 +112,13 @@ func TestFieldNamesAreExact(t *testing.T) {
 		t.Errorf("%d %s", r.status, r.body)
 	}
 }
+
+func TestUnknownQueryParameters(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, path := range []string{"/v1/jobs?colour=red", "/v1/events?colour=red", "/v1/power?colour=red"} {
+		r := h.do("admin", "GET", path, "")
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "colour") {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+}

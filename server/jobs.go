@@ -288,11 +288,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Toke
 		}
 		query.Limit = n
 	}
-	for k := range q {
-		if !oneOf(k, []string{"state", "tenant", "after", "limit"}) {
-			problems = append(problems, Problem{Field: k, Message: "unknown parameter (known: state, tenant, after, limit)"})
-		}
-	}
+	problems = append(problems, unknownParams(q, "state", "tenant", "after", "limit")...)
 	if tok.Role == store.RoleUser {
 		if query.Tenant != "" && query.Tenant != tok.Tenant {
 			return errorf(http.StatusForbidden, "a user sees only its own tenant (%s)", tok.Tenant)
@@ -409,6 +405,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ store.Toke
 		}
 		eq.Limit = n
 	}
+	problems = append(problems, unknownParams(q, "after", "limit", "job")...)
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}

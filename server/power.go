@@ -109,6 +109,7 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request, _ store.Token) er
 			problems = append(problems, Problem{Field: "site", Message: "no such site in the fleet"})
 		}
 	}
+	problems = append(problems, unknownParams(q, "depth", "site")...)
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}

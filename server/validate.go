@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -208,4 +209,16 @@ func joinPath(path, field string) string {
 		return field
 	}
 	return path + "." + field
+}
+
+// unknownParams lists the query parameters not among known, in order.
+func unknownParams(q url.Values, known ...string) []Problem {
+	var out []Problem
+	for k := range q {
+		if !oneOf(k, known) {
+			out = append(out, Problem{Field: k, Message: "unknown parameter (known: " + strings.Join(known, ", ") + ")"})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Field < out[b].Field })
+	return out
 }
