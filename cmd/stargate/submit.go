@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"stargate/client"
 	"stargate/store"
 )
 
@@ -38,7 +42,10 @@ committed to the server's store. Specs are YAML or JSON:
   preemptible: true
   command: [torchrun, train.py]
 
-With --idempotency-key, retrying a submit never creates a second job.`,
+Each submit carries an idempotency key (--idempotency-key, or one made up
+for the call), and a submit whose answer is lost to a network error or a
+5xx is retried with it, up to 4 times: a retry never creates a second job.
+Give your own key to make retries across separate commands safe too.`,
 		Example: `  stargate submit job.yaml
   stargate submit --idempotency-key nightly-2026-05-01 job.yaml
   echo '{"accelerators": 8}' | stargate submit -`,
@@ -50,6 +57,27 @@ With --idempotency-key, retrying a submit never creates a second job.`,
 	f.add(cmd)
 	cmd.Flags().StringVar(&f.key, "idempotency-key", "", "idempotency key (with several files, FILE's index is appended)")
 	return cmd
+}
+
+// submitWithRetry submits, retrying with the same idempotency key when the
+// answer is lost (a network error or a 5xx): the server then returns the
+// job the first attempt committed instead of creating a second.
+func submitWithRetry(ctx context.Context, c *client.Client, data []byte, ctype, key string) (store.Job, bool, error) {
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		j, replayed, err := c.Submit(ctx, data, ctype, key)
+		var apiErr *client.Error
+		retryable := err != nil && (!errors.As(err, &apiErr) || apiErr.Status >= 500)
+		if !retryable || attempt == 4 {
+			return j, replayed, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, replayed, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 func runSubmit(ctx context.Context, f *submitFlags, files []string, stdin io.Reader, stdout io.Writer) error {
@@ -69,10 +97,14 @@ func runSubmit(ctx context.Context, f *submitFlags, files []string, stdin io.Rea
 			return err
 		}
 		key := f.key
-		if key != "" && len(files) > 1 {
+		switch {
+		case key == "":
+			// A key of its own makes the retries below safe.
+			key = "submit-" + rand.Text()
+		case len(files) > 1:
 			key = fmt.Sprintf("%s-%d", key, i)
 		}
-		j, replayed, err := c.Submit(ctx, data, contentType(file, data), key)
+		j, replayed, err := submitWithRetry(ctx, c, data, contentType(file, data), key)
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
