@@ -39,14 +39,16 @@ func startOn(t *testing.T, st store.Store, clock *fakeClock, mod func(*Config)) 
 	}
 	t.Cleanup(stop)
 	h := &harness{t: t, srv: srv, st: st, clock: clock, url: hs.URL, tokens: map[string]string{}}
-	for name, role := range map[string]store.Role{"operator": store.RoleOperator, "agent": store.RoleAgent} {
-		secret, _, err := srv.MintToken(ctx, role, "", name)
+	for name, rt := range map[string][2]string{
+		"admin": {"admin", ""}, "operator": {"operator", ""}, "acme": {"user", "acme"}, "blue": {"user", "blue"}, "agent": {"agent", ""},
+	} {
+		secret, _, err := srv.MintToken(ctx, store.Role(rt[0]), rt[1], name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.tokens[name] = secret
 	}
-	waitLeader(t, srv)
+	waitLeader(t, srv) // so that Reconcile may run
 	return h, stop
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,37 +65,14 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the server stops: cleanups run last first
 	clock := &fakeClock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
-	cfg := Config{Store: st, Fleet: smallFleet(t), Clock: clock, ID: "test", ReconcileEvery: time.Hour, LeaderTTL: 24 * time.Hour}
-	if mod != nil {
-		mod(&cfg)
-	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { hs.Close(); cancel(); <-done; st.Close() })
-	h := &harness{t: t, srv: srv, st: st, clock: clock, url: hs.URL, tokens: map[string]string{}}
-	for name, rt := range map[string][2]string{
-		"admin": {"admin", ""}, "operator": {"operator", ""}, "acme": {"user", "acme"}, "blue": {"user", "blue"}, "agent": {"agent", ""},
-	} {
-		secret, _, err := srv.MintToken(ctx, store.Role(rt[0]), rt[1], name)
-		if err != nil {
-			t.Fatal(err)
+	h, _ := startOn(t, st, clock, func(c *Config) {
+		c.ID = "test"
+		if mod != nil {
+			mod(c)
 		}
-		h.tokens[name] = secret
-	}
-	// Wait for the lease so that Reconcile may run.
-	for i := 0; !srv.IsLeader(); i++ {
-		if i > 500 {
-			t.Fatal("never became leader")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	})
 	return h
 }
 
