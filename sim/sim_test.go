@@ -169,13 +169,7 @@ func TestPowerCapping(t *testing.T) {
 // With failures off, the GPU-hours of completed jobs equal the workload's.
 func TestConservation(t *testing.T) {
 	f := row(t, 1000)
-	syn := trace.DefaultSynthetic()
-	syn.Jobs, syn.Span, syn.Sizes = 2000, 86400, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
-	g, err := trace.NewGenerator(syn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs := g.All()
+	jobs := mixed(t, 2000)
 	var want float64
 	for _, j := range jobs {
 		want += j.GPUSeconds() / 3600
@@ -236,10 +230,7 @@ func TestFailuresLoseWorkButFinish(t *testing.T) {
 
 func TestDeterministicJSON(t *testing.T) {
 	f := row(t, 120)
-	syn := trace.DefaultSynthetic()
-	syn.Jobs, syn.Sizes = 500, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
-	g, _ := trace.NewGenerator(syn)
-	jobs := g.All()
+	jobs := mixed(t, 500)
 	run := func() string {
 		cfg := Default()
 		cfg.Failures = true
@@ -270,10 +261,7 @@ func TestDeterministicJSON(t *testing.T) {
 // long as the workload's work: allocated GPU-hours equal the trace's.
 func TestAllocatedEqualsWork(t *testing.T) {
 	f := row(t, 1000)
-	syn := trace.DefaultSynthetic()
-	syn.Jobs, syn.Sizes = 800, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
-	g, _ := trace.NewGenerator(syn)
-	jobs := g.All()
+	jobs := mixed(t, 800)
 	var want float64
 	for _, j := range jobs {
 		want += j.GPUSeconds() / 3600
@@ -377,4 +365,17 @@ func TestRestartAfterBackoff(t *testing.T) {
 	if restarts == 0 {
 		t.Error("no seed restarted the job: the test exercises nothing")
 	}
+}
+
+// mixed is a day of n synthetic jobs of 1, 8 and 32 accelerators, sized
+// for the 128 accelerators of row.
+func mixed(t testing.TB, n int) []trace.Job {
+	t.Helper()
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Sizes = n, []trace.Size{{Accelerators: 1, Weight: 5}, {Accelerators: 8, Weight: 3}, {Accelerators: 32, Weight: 1}}
+	g, err := trace.NewGenerator(syn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.All()
 }
