@@ -3,6 +3,7 @@ package fleet
 import (
 	"math"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -338,7 +339,7 @@ func keys[V any](m map[string]V) string {
 	if len(ks) == 0 {
 		return "none"
 	}
-	sortStrings(ks)
+	sort.Strings(ks)
 	return strings.Join(ks, ", ")
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -123,7 +124,7 @@ func (d *decoder) checkTemplates(m map[string]yaml.Node, t reflect.Type, prefix 
 	for name := range m {
 		names = append(names, name)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	for _, name := range names {
 		n := m[name]
 		if ref, tn := templateRef(&n); tn != nil {

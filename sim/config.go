@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -158,7 +159,7 @@ func (c *Config) Validate() error {
 		p = append(p, "sample interval and horizon must be >= 0")
 	}
 	if len(p) > 0 {
-		sortStrings(p)
+		sort.Strings(p)
 		return fmt.Errorf("sim: %s", strings.Join(p, "; "))
 	}
 	return nil

@@ -5,6 +5,7 @@ package sim
 
 import (
 	"math"
+	"math/bits"
 	"time"
 
 	"stargate/engine"
@@ -136,7 +137,7 @@ func (s *Sim) wantControl(at time.Duration) {
 func (s *Sim) power(i int, sign float64) {
 	r := &s.runs[i]
 	for _, sl := range r.slots {
-		k := float64(popcount(sl.Mask))
+		k := float64(bits.OnesCount64(sl.Mask))
 		m := s.f.Nodes[sl.Node].Model
 		mean, amp := s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
 		s.addNode(sl.Node, sign*k*mean, sign*k*amp)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func ParseColumns(spec string) (Columns, error) {
 		}
 	}
 	if len(missing) > 0 {
-		sortStrings(missing)
+		sort.Strings(missing)
 		return c, fmt.Errorf("trace: column mapping lacks %s", strings.Join(missing, ", "))
 	}
 	return c, nil
