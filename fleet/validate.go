@@ -3,7 +3,6 @@ package fleet
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -388,5 +387,3 @@ func FormatW(w float64) string {
 	}
 	return fmt.Sprintf("%.4g W", w)
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"math"
-	"sort"
 )
 
 // percentile returns the p-th percentile (0..100) of sorted values by the
@@ -25,5 +24,3 @@ func mean(v []float64) float64 {
 	}
 	return s / float64(len(v))
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

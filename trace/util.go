@@ -2,8 +2,6 @@ package trace
 
 import "sort"
 
-func sortStrings(s []string) { sort.Strings(s) }
-
 func sortRequests(r []Request) {
 	sort.SliceStable(r, func(a, b int) bool { return r[a].Time < r[b].Time })
 }
