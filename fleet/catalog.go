@@ -98,6 +98,7 @@ type Catalog struct {
 	Nodes        []NodeModel
 	accelByName  map[string]int
 	nodeByName   map[string]int
+	nodeAccel    []int // per node model, its accelerator's index (-1 if unknown)
 }
 
 // DefaultCatalog returns a fresh copy of the built-in catalog.
@@ -125,10 +126,16 @@ func (c *Catalog) reindex() {
 			}
 		}
 	}
+	c.nodeAccel = make([]int, len(c.Nodes))
 	for i, n := range c.Nodes {
 		c.nodeByName[strings.ToLower(n.Name)] = i
+		c.nodeAccel[i] = c.Accelerator(n.Accelerator)
 	}
 }
+
+// NodeAccelerator returns the index of node model m's accelerator, or -1,
+// without a lookup by name: it is resolved when the catalog is indexed.
+func (c *Catalog) NodeAccelerator(m int) int { return c.nodeAccel[m] }
 
 // add puts an accelerator in the catalog, replacing one of the same name.
 func (c *Catalog) addAccelerator(a Accelerator) {

@@ -86,8 +86,7 @@ func (f *Fleet) NodeModel(i int) *NodeModel { return &f.Catalog.Nodes[f.Nodes[i]
 
 // NodeAccelerator returns the catalog accelerator of node i.
 func (f *Fleet) NodeAccelerator(i int) *Accelerator {
-	m := f.NodeModel(i)
-	return &f.Catalog.Accelerators[f.Catalog.Accelerator(m.Accelerator)]
+	return &f.Catalog.Accelerators[f.Catalog.NodeAccelerator(int(f.Nodes[i].Model))]
 }
 
 // NodeAccelerators returns the number of accelerators of node i.
