@@ -96,7 +96,7 @@ func Scale(jobs []Job, k int) []Job {
 			c.ID = fmt.Sprintf("%d/%s", i, j.ID)
 			c.Tenant = fmt.Sprintf("%s-%d", j.Tenant, i)
 			if span > 0 {
-				c.Submit = lo + mod(j.Submit-lo+shift, span)
+				c.Submit = lo + math.Mod(j.Submit-lo+shift, span)
 			}
 			out = append(out, c)
 		}
@@ -112,5 +112,3 @@ func ScaleOK(n, k int) error {
 	}
 	return nil
 }
-
-func mod(x, m float64) float64 { return math.Mod(x, m) }
