@@ -141,9 +141,7 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // num formats a float for machines: shortest form, at most 6 decimals.
-func num(x float64) string {
-	return strconv.FormatFloat(math.Round(x*1e6)/1e6, 'f', -1, 64)
-}
+func num(x float64) string { return human.Decimal(x) }
 
 // optNum is num of a figure that may be unknown (nil): an empty cell.
 func optNum(x *float64) string {

@@ -114,7 +114,7 @@ func WriteSeriesCSV(w io.Writer, r *Result) error {
 	return cw.Error()
 }
 
-func num(x float64) string { return strconv.FormatFloat(round(x, 6), 'f', -1, 64) }
+func num(x float64) string { return human.Decimal(x) }
 
 func count(x float64) string { return human.Count(x) }
 

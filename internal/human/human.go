@@ -46,3 +46,9 @@ func Seconds(s float64) string {
 	}
 	return fmt.Sprintf("%.1fd", s/86400)
 }
+
+// Decimal formats x for machines (CSV cells): rounded to six decimals, in
+// its shortest form, without separators.
+func Decimal(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1e6)/1e6, 'f', -1, 64)
+}

@@ -17,3 +17,11 @@ func TestFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestDecimal(t *testing.T) {
+	for in, want := range map[float64]string{1.5: "1.5", 1.0 / 3: "0.333333", 1e-7: "0", 1234567.25: "1234567.25"} {
+		if got := Decimal(in); got != want {
+			t.Errorf("Decimal(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
