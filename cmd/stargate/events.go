@@ -69,6 +69,9 @@ func runEvents(ctx context.Context, f *eventsFlags, stdout io.Writer) error {
 		for {
 			page, err := c.Events(ctx, after, f.limit, f.job)
 			if err != nil {
+				if f.follow && ctx.Err() != nil {
+					return nil // interrupted: the normal end of --follow
+				}
 				return err
 			}
 			for _, e := range page.Events {

@@ -23,6 +23,10 @@ func TestEventsFollowSeesLateEvents(t *testing.T) {
 	var mu sync.Mutex
 	visible := []int64{1, 3} // 2 commits late
 	polls := 0
+	// The command stops once the server has answered a few polls, however
+	// slowly the machine runs; the timeout is only a backstop.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -30,6 +34,9 @@ func TestEventsFollowSeesLateEvents(t *testing.T) {
 		polls++
 		if polls == 2 {
 			visible = []int64{1, 2, 3, 4}
+		}
+		if polls == 4 {
+			defer cancel()
 		}
 		out := server.EventList{Events: []store.Event{}, Next: after}
 		for _, s := range visible {
@@ -41,8 +48,6 @@ func TestEventsFollowSeesLateEvents(t *testing.T) {
 		json.NewEncoder(w).Encode(out)
 	}))
 	defer hs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
 	var out, errb bytes.Buffer
 	err := Run(ctx, []string{"events", "--follow", "--every", "20ms", "--server", hs.URL, "--token", "sgt_x"}, &out, &errb)
 	if err != nil {
