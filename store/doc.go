@@ -1,5 +1,6 @@
 // Package store is the control plane's durable state: jobs, nodes, events,
-// API tokens and the scheduler's leader lease.
+// API tokens and node credentials, jobs' logs and the scheduler's leader
+// lease.
 //
 // It sits between the server and the disk. The server maps the engine's
 // decisions onto the records defined here (which know nothing of the

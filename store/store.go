@@ -105,6 +105,27 @@ type Store interface {
 	Tokens(ctx context.Context) ([]Token, error)
 	// DeleteToken revokes a token by ID, or returns ErrNotFound.
 	DeleteToken(ctx context.Context, id string) error
+	// SetNodeToken stores a node credential (t.Role must be RoleNode and
+	// t.Node set, else an error) and, in the same transaction, deletes
+	// every other token with role node for the same Node: a node holds
+	// one credential, the latest minted. ErrExists when the ID is taken;
+	// then nothing changes.
+	SetNodeToken(ctx context.Context, t Token) error
+
+	// AppendLogs stores chunks in one transaction, assigning Seq in input
+	// order. A chunk whose (Job, Attempt, Node, Offset) is stored already
+	// is skipped, so a retried append is harmless; a chunk without Data is
+	// skipped too. Then every stream written to keeps only the chunks
+	// that end within its last keep bytes: with end the greatest
+	// Offset+len(Data) of the stream, the chunks with Offset+len(Data) <=
+	// end-keep are deleted (keep <= 0: all are kept). Other streams are
+	// not touched.
+	AppendLogs(ctx context.Context, chunks []LogChunk, keep int64) error
+	// Logs lists a job's chunks in Seq order, as q selects. On PostgreSQL,
+	// as for Events, appends committing concurrently may make a Seq
+	// visible after a greater one: a reader following with After should
+	// re-read a margin.
+	Logs(ctx context.Context, q LogQuery) ([]LogChunk, error)
 
 	// AcquireLease takes or renews the named lease for holder until
 	// now+ttl when it is free, expired or already the holder's, and

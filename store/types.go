@@ -67,16 +67,38 @@ type JobSpec struct {
 	CheckpointS int64 `json:"checkpoint_s,omitempty" yaml:"checkpoint_s"`
 	// Power is the expected draw per accelerator as a fraction of TDP
 	// (0: the scheduler's default).
-	Power       float64           `json:"power,omitempty" yaml:"power"`
-	Preemptible bool              `json:"preemptible,omitempty" yaml:"preemptible"`
-	Command     []string          `json:"command,omitempty" yaml:"command"`
-	Env         map[string]string `json:"env,omitempty" yaml:"env"`
+	Power       float64 `json:"power,omitempty" yaml:"power"`
+	Preemptible bool    `json:"preemptible,omitempty" yaml:"preemptible"`
+	// Command is the argv each process runs (no shell unless it names
+	// one); Env is added to the processes' environment.
+	Command []string          `json:"command,omitempty" yaml:"command"`
+	Env     map[string]string `json:"env,omitempty" yaml:"env"`
+	// Launch is how many processes run on each node: "node" (default, one
+	// per node, as torchrun expects) or "accelerator" (one per allocated
+	// accelerator, with RANK, LOCAL_RANK and WORLD_SIZE).
+	Launch string `json:"launch,omitempty" yaml:"launch"`
+	// GraceS is the time in seconds between SIGTERM and SIGKILL when the
+	// job is stopped (default 30).
+	GraceS int64 `json:"grace_s,omitempty" yaml:"grace_s"`
+	// MaxRestarts is how many times a job that failed is requeued before
+	// it ends failed (default 0).
+	MaxRestarts int `json:"max_restarts,omitempty" yaml:"max_restarts"`
 }
+
+// Launch modes of a job's processes.
+const (
+	LaunchNode        = "node"
+	LaunchAccelerator = "accelerator"
+)
 
 // Allocation is the accelerators a running job holds on one node.
 type Allocation struct {
 	Node         string `json:"node"`
 	Accelerators []int  `json:"accelerators"` // indices within the node
+	// Done is set when the job's processes on this node ended well while
+	// others of its gang still run; the job succeeds when every
+	// allocation is done.
+	Done bool `json:"done,omitempty"`
 }
 
 // Job is one submitted job and its current state.
@@ -92,8 +114,10 @@ type Job struct {
 	// CapW is the per-accelerator power cap in watts that the power
 	// controller put on a running job (0: uncapped).
 	CapW float64 `json:"cap_w,omitempty"`
-	// Attempts counts the times the job was started.
+	// Attempts counts the times the job was started; Failures the times
+	// its processes failed (each failure within MaxRestarts requeues it).
 	Attempts    int       `json:"attempts"`
+	Failures    int       `json:"failures,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`
@@ -113,6 +137,9 @@ const (
 	NodeReady    NodeState = "ready"    // takes new work
 	NodeDraining NodeState = "draining" // keeps its jobs, takes no new work
 	NodeLost     NodeState = "lost"     // heartbeats stopped; its jobs were requeued
+	// NodeUnhealthy: its agent reports a device vanished or failed; it
+	// keeps its jobs and takes no new work until reported healthy.
+	NodeUnhealthy NodeState = "unhealthy"
 )
 
 // Node is a registered server, matched to a node of the fleet by name.
@@ -150,25 +177,53 @@ type Event struct {
 type Role string
 
 // Roles. A user is bound to a tenant; an agent token (a join token) may
-// only register nodes and send heartbeats.
+// only register nodes; a node credential speaks for the one node it was
+// minted for.
 const (
 	RoleAdmin    Role = "admin"
 	RoleOperator Role = "operator"
 	RoleUser     Role = "user"
 	RoleAgent    Role = "agent"
+	// RoleNode is a node credential: heartbeats and logs of one node,
+	// minted at registration.
+	RoleNode Role = "node"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RoleOperator, RoleUser, RoleAgent}
+var Roles = []Role{RoleAdmin, RoleOperator, RoleUser, RoleAgent, RoleNode}
 
 // Token is an API credential. Only the hash of its secret is stored.
 type Token struct {
-	ID        string    `json:"id"`
-	Hash      string    `json:"-"`
-	Role      Role      `json:"role"`
-	Tenant    string    `json:"tenant,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID     string `json:"id"`
+	Hash   string `json:"-"`
+	Role   Role   `json:"role"`
+	Tenant string `json:"tenant,omitempty"`
+	Name   string `json:"name,omitempty"`
+	// Node binds a node credential (RoleNode) to one node's name.
+	Node string `json:"node,omitempty"`
+	// NodePrefix limits a join token (RoleAgent) to node names that start
+	// with it ("": any node).
+	NodePrefix string    `json:"node_prefix,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// LogChunk is a piece of the output (stdout and stderr) of a job's
+// processes on one node, in one attempt.
+type LogChunk struct {
+	Seq     int64  `json:"seq"` // assigned by the store; grows with every chunk stored
+	Job     string `json:"job"`
+	Attempt int    `json:"attempt"`
+	Node    string `json:"node"`
+	Offset  int64  `json:"offset"` // of Data's first byte in its stream (Job, Attempt, Node)
+	Data    []byte `json:"data"`
+}
+
+// LogQuery selects chunks for Store.Logs.
+type LogQuery struct {
+	Job   string // required
+	Node  string // empty: every node
+	After int64  // Seq strictly greater (a cursor for following)
+	Limit int    // <= 0: no limit
 }
 
 // Lease is a named, expiring lock held by one holder, used for leader

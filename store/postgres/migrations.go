@@ -74,4 +74,20 @@ var migrations = []string{
 	// 4: the drain intent, kept while a node is lost and re-registers.
 	`ALTER TABLE nodes ADD COLUMN drained BOOLEAN NOT NULL DEFAULT false;
 	UPDATE nodes SET drained = true WHERE state = 'draining';`,
+	// 5: node credentials and join tokens limited to a node prefix; the
+	// output of jobs' processes; the times a job's processes failed.
+	`ALTER TABLE tokens ADD COLUMN node TEXT COLLATE "C" NOT NULL DEFAULT '',
+		ADD COLUMN node_prefix TEXT NOT NULL DEFAULT '';
+	CREATE INDEX tokens_node ON tokens (node);
+	CREATE TABLE job_logs (
+		seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		job     TEXT COLLATE "C" NOT NULL,
+		attempt INTEGER NOT NULL,
+		node    TEXT COLLATE "C" NOT NULL,
+		off     BIGINT NOT NULL,
+		data    BYTEA NOT NULL,
+		UNIQUE (job, attempt, node, off)
+	);
+	CREATE INDEX job_logs_job ON job_logs (job, seq);
+	ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
 }

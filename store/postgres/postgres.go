@@ -98,14 +98,14 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures`
 
 func scanJob(s pgx.Row) (store.Job, error) {
 	var j store.Job
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -317,9 +317,9 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		var checks []*check // one per queued statement; nil: no row count to check
 		for _, j := range c.Jobs {
 			b.Queue(`UPDATE jobs SET state = $1, reasons = $2, placement = $3, attempts = $4,
-				started_at = $5, ended_at = $6, cap_w = $7, version = version + 1 WHERE id = $8 AND version = $9`,
+				failures = $5, started_at = $6, ended_at = $7, cap_w = $8, version = version + 1 WHERE id = $9 AND version = $10`,
 				string(j.State), listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-				store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+				j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
 			checks = append(checks, &check{"jobs", "id", "job", j.ID})
 			b.Queue(`DELETE FROM allocations WHERE job_id = $1`, j.ID)
 			checks = append(checks, nil)
@@ -557,10 +557,25 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 	return out, nil
 }
 
+const tokenColumns = `id, hash, role, tenant, name, node, node_prefix, created_at`
+
+const insertToken = `INSERT INTO tokens (` + tokenColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`
+
+func tokenArgs(t store.Token) []any {
+	return []any{t.ID, t.Hash, string(t.Role), t.Tenant, t.Name, t.Node, t.NodePrefix, store.UnixNano(t.CreatedAt)}
+}
+
+func scanToken(s pgx.Row) (store.Token, error) {
+	var t store.Token
+	var at int64
+	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &t.Node, &t.NodePrefix, &at)
+	t.CreatedAt = store.FromUnixNano(at)
+	return t, err
+}
+
 // CreateToken implements store.Store.
 func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
-	tag, err := db.pool.Exec(ctx, `INSERT INTO tokens (id, hash, role, tenant, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT DO NOTHING`, t.ID, t.Hash, string(t.Role), t.Tenant, t.Name, store.UnixNano(t.CreatedAt))
+	tag, err := db.pool.Exec(ctx, insertToken, tokenArgs(t)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create token: %w", err)
 	}
@@ -570,14 +585,26 @@ func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, hash, role, tenant, name, created_at`
-
-func scanToken(s pgx.Row) (store.Token, error) {
-	var t store.Token
-	var at int64
-	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &at)
-	t.CreatedAt = store.FromUnixNano(at)
-	return t, err
+// SetNodeToken implements store.Store.
+func (db *DB) SetNodeToken(ctx context.Context, t store.Token) error {
+	if err := store.CheckNodeToken(t); err != nil {
+		return fmt.Errorf("postgres: set node token: %w", err)
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, insertToken, tokenArgs(t)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("token %s: %w", t.ID, store.ErrExists)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE node = $1 AND role = $2 AND id <> $3`, t.Node, string(store.RoleNode), t.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: set node token %s: %w", t.Node, err)
+	}
+	return nil
 }
 
 // TokenByHash implements store.Store.

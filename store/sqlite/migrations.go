@@ -73,4 +73,20 @@ var migrations = []string{
 	// 4: the drain intent, kept while a node is lost and re-registers.
 	`ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;
 	UPDATE nodes SET drained = 1 WHERE state = 'draining';`,
+	// 5: node credentials and join tokens limited to a node prefix; the
+	// output of jobs' processes; the times a job's processes failed.
+	`ALTER TABLE tokens ADD COLUMN node TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tokens ADD COLUMN node_prefix TEXT NOT NULL DEFAULT '';
+	CREATE INDEX tokens_node ON tokens (node);
+	CREATE TABLE job_logs (
+		seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+		job     TEXT NOT NULL,
+		attempt INTEGER NOT NULL,
+		node    TEXT NOT NULL,
+		off     INTEGER NOT NULL,
+		data    BLOB NOT NULL,
+		UNIQUE (job, attempt, node, off)
+	);
+	CREATE INDEX job_logs_job ON job_logs (job, seq);
+	ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
 }

@@ -167,7 +167,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -176,7 +176,7 @@ func scanJob(s scanner) (store.Job, error) {
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -202,9 +202,9 @@ func listJSON[T any](v []T) string {
 func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitResult, error) {
 	out := make([]store.SubmitResult, len(jobs))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, accelerators,
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, failures, accelerators,
 			submitted_at, started_at, ended_at, idem_key, request_hash, version)
-			VALUES (?, ?, ?, ?, ?, '', 0, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -388,7 +388,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		}
 		if len(c.Jobs) > 0 {
 			upd, err := tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`)
+				failures = ?, started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`)
 			if err != nil {
 				return err
 			}
@@ -397,7 +397,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			var allocs [][]any
 			for _, j := range c.Jobs {
 				res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-					store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+					j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
 				if err != nil {
 					return err
 				}
@@ -692,10 +692,25 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 	return out, rows.Err()
 }
 
+const tokenColumns = `id, hash, role, tenant, name, node, node_prefix, created_at`
+
+const insertToken = `INSERT INTO tokens (` + tokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+func tokenArgs(t store.Token) []any {
+	return []any{t.ID, t.Hash, t.Role, t.Tenant, t.Name, t.Node, t.NodePrefix, store.UnixNano(t.CreatedAt)}
+}
+
+func scanToken(s scanner) (store.Token, error) {
+	var t store.Token
+	var at int64
+	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &t.Node, &t.NodePrefix, &at)
+	t.CreatedAt = store.FromUnixNano(at)
+	return t, err
+}
+
 // CreateToken implements store.Store.
 func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
-	res, err := db.w.ExecContext(ctx, `INSERT INTO tokens (id, hash, role, tenant, name, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, t.ID, t.Hash, t.Role, t.Tenant, t.Name, store.UnixNano(t.CreatedAt))
+	res, err := db.w.ExecContext(ctx, insertToken, tokenArgs(t)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create token: %w", err)
 	}
@@ -705,14 +720,26 @@ func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, hash, role, tenant, name, created_at`
-
-func scanToken(s scanner) (store.Token, error) {
-	var t store.Token
-	var at int64
-	err := s.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &at)
-	t.CreatedAt = store.FromUnixNano(at)
-	return t, err
+// SetNodeToken implements store.Store.
+func (db *DB) SetNodeToken(ctx context.Context, t store.Token) error {
+	if err := store.CheckNodeToken(t); err != nil {
+		return fmt.Errorf("sqlite: set node token: %w", err)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, insertToken, tokenArgs(t)...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("token %s: %w", t.ID, store.ErrExists)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE node = ? AND role = ? AND id <> ?`, t.Node, store.RoleNode, t.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set node token %s: %w", t.Node, err)
+	}
+	return nil
 }
 
 // TokenByHash implements store.Store.

@@ -28,11 +28,16 @@ func Run(t *testing.T, f Factory) {
 		{"Idempotency", testIdempotency},
 		{"Query", testQuery},
 		{"ApplyCompareAndSet", testApply},
+		{"Failures", testFailures},
 		{"Nodes", testNodes},
 		{"DrainOutlivesLost", testDrainOutlivesLost},
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
 		{"Events", testEvents},
 		{"Tokens", testTokens},
+		{"NodeTokens", testNodeTokens},
+		{"Logs", testLogs},
+		{"LogTrim", testLogTrim},
+		{"LogBinary", testLogBinary},
 		{"Lease", testLease},
 		{"ConcurrentSubmits", testConcurrentSubmits},
 		{"Reopen", testReopen},
@@ -242,6 +247,57 @@ func testApply(t *testing.T, s store.Store, _ func() store.Store) {
 	ghost := newJob("ghost", "acme", 1)
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testFailures checks that a job's failure count is stored by Apply (as the
+// server bumps it when a job's processes fail) and read back by every read.
+func testFailures(t *testing.T, s store.Store, _ func() store.Store) {
+	ctx := context.Background()
+	mustSubmit(t, s, newJob("f", "acme", 1), newJob("g", "acme", 1))
+	f := mustJob(t, s, "f")
+	if f.Failures != 0 || f.Version != 1 {
+		t.Fatalf("submitted job: failures %d version %d, want 0 and 1", f.Failures, f.Version)
+	}
+
+	f.Failures, f.Attempts = 2, 2
+	f.Reasons = []string{"process failed"}
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{f}}); err != nil {
+		t.Fatal(err)
+	}
+	// A stale version does not overwrite it.
+	stale := f
+	stale.Failures = 3
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{stale}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale apply: err = %v, want ErrConflict", err)
+	}
+
+	check := func(how string, got store.Job) {
+		t.Helper()
+		want := 2
+		if got.ID == "g" {
+			want = 0
+		}
+		if got.Failures != want || (got.ID == "f" && (got.Attempts != 2 || got.Version != 2)) {
+			t.Errorf("%s: job %s failures %d attempts %d version %d, want failures %d", how, got.ID,
+				got.Failures, got.Attempts, got.Version, want)
+		}
+	}
+	check("Job", mustJob(t, s, "f"))
+	check("Job", mustJob(t, s, "g"))
+	list, err := s.Jobs(ctx, store.JobQuery{Tenant: "acme"})
+	if err != nil || fmt.Sprint(ids(list)) != "[f g]" {
+		t.Fatalf("Jobs = %v, %v", ids(list), err)
+	}
+	for _, j := range list {
+		check("Jobs", j)
+	}
+	byID, err := s.JobsByID(ctx, []string{"g", "f"})
+	if err != nil || fmt.Sprint(ids(byID)) != "[f g]" {
+		t.Fatalf("JobsByID = %v, %v", ids(byID), err)
+	}
+	for _, j := range byID {
+		check("JobsByID", j)
 	}
 }
 
