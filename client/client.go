@@ -193,11 +193,48 @@ func (c *Client) Cancel(ctx context.Context, id string) (store.Job, error) {
 	return j, err
 }
 
-// Register registers a node.
-func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (store.Node, error) {
-	var n store.Node
-	_, err := c.do(ctx, "POST", "/v1/nodes", jsonBody(reg), nil, &n)
-	return n, err
+// Register registers a node (with a join token) and returns it with the
+// credential that speaks for it alone.
+func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (server.NodeRegistered, error) {
+	var out server.NodeRegistered
+	_, err := c.do(ctx, "POST", "/v1/nodes", jsonBody(reg), nil, &out)
+	return out, err
+}
+
+// Node returns one node with its latest telemetry.
+func (c *Client) Node(ctx context.Context, name string) (server.NodeDetail, error) {
+	var out server.NodeDetail
+	_, err := c.do(ctx, "GET", server.NodePath(name), nil, nil, &out)
+	return out, err
+}
+
+// UploadLogs ships pieces of a node's job output (with the node's
+// credential).
+func (c *Client) UploadLogs(ctx context.Context, node string, up server.LogUpload) error {
+	_, err := c.do(ctx, "POST", server.NodePath(node)+"/logs", jsonBody(up), nil, nil)
+	return err
+}
+
+// Logs reads a job's output after a cursor (0: from the start), on one
+// node or all (""), at most limit chunks (0: the server's default).
+func (c *Client) Logs(ctx context.Context, job, node string, after int64, limit int) (server.JobLogs, error) {
+	v := url.Values{}
+	if node != "" {
+		v.Set("node", node)
+	}
+	if after > 0 {
+		v.Set("after", fmt.Sprint(after))
+	}
+	if limit > 0 {
+		v.Set("limit", fmt.Sprint(limit))
+	}
+	path := server.JobPath(job) + "/logs"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out server.JobLogs
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out, err
 }
 
 // Heartbeat reports a node alive, with its draw and finished jobs when

@@ -38,7 +38,21 @@ func ValidTenant(name string) bool { return tenantRE.MatchString(name) }
 // MintToken creates a token with a role (and, for users, a tenant),
 // stores its hash, and returns the secret, which is shown only once.
 func (s *Server) MintToken(ctx context.Context, role store.Role, tenant, name string) (string, store.Token, error) {
+	return s.Mint(ctx, TokenRequest{Role: role, Tenant: tenant, Name: name})
+}
+
+// Mint creates a token as a TokenRequest asks, stores its hash, and
+// returns the secret, which is shown only once. Node credentials are not
+// minted here: registration makes them.
+func (s *Server) Mint(ctx context.Context, req TokenRequest) (string, store.Token, error) {
+	role, tenant, name := req.Role, req.Tenant, req.Name
 	var problems []Problem
+	if req.NodePrefix != "" && role != store.RoleAgent {
+		problems = append(problems, Problem{Field: "node_prefix", Message: "only agent (join) tokens have a node prefix"})
+	}
+	if len(req.NodePrefix) > 256 {
+		problems = append(problems, Problem{Field: "node_prefix", Message: "at most 256 characters"})
+	}
 	switch role {
 	case store.RoleUser:
 		if !ValidTenant(tenant) {
@@ -49,7 +63,7 @@ func (s *Server) MintToken(ctx context.Context, role store.Role, tenant, name st
 			problems = append(problems, Problem{Field: "tenant", Message: "only user tokens have a tenant"})
 		}
 	default:
-		problems = append(problems, Problem{Field: "role", Message: "must be admin, operator, user or agent"})
+		problems = append(problems, Problem{Field: "role", Message: "must be admin, operator, user or agent (node credentials come from registering a node)"})
 	}
 	if len(name) > 128 {
 		problems = append(problems, Problem{Field: "name", Message: "at most 128 characters"})
@@ -58,6 +72,7 @@ func (s *Server) MintToken(ctx context.Context, role store.Role, tenant, name st
 		return "", store.Token{}, badRequest(problems)
 	}
 	secret, t := s.newToken(role, tenant, name)
+	t.NodePrefix = req.NodePrefix
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return "", t, fmt.Errorf("server: mint token: %w", err)
 	}
@@ -178,12 +193,26 @@ func (s *Server) authenticate(r *http.Request) (store.Token, error) {
 type roles []store.Role
 
 var (
-	anyRole     = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser, store.RoleAgent}
-	people      = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser}
-	operators   = roles{store.RoleAdmin, store.RoleOperator}
-	nodeWriters = roles{store.RoleAdmin, store.RoleOperator, store.RoleAgent}
-	adminOnly   = roles{store.RoleAdmin}
+	anyRole   = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser, store.RoleAgent, store.RoleNode}
+	people    = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser}
+	operators = roles{store.RoleAdmin, store.RoleOperator}
+	// joiners register nodes; registration answers a credential for that
+	// node alone.
+	joiners = roles{store.RoleAdmin, store.RoleOperator, store.RoleAgent}
+	// nodeSpeakers speak for a node: its credential (for that node only,
+	// see speaksFor) and admins.
+	nodeSpeakers = roles{store.RoleAdmin, store.RoleNode}
+	adminOnly    = roles{store.RoleAdmin}
 )
+
+// speaksFor checks that tok may speak for a node: a node credential only
+// for its own node.
+func speaksFor(tok store.Token, node string) error {
+	if tok.Role == store.RoleNode && tok.Node != node {
+		return errorf(http.StatusForbidden, "the credential of node %s may not speak for node %s", tok.Node, node)
+	}
+	return nil
+}
 
 func (rs roles) allow(r store.Role) bool {
 	for _, x := range rs {

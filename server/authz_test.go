@@ -20,7 +20,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := NodePath(node1)
-	who := []string{"", "bogus", "admin", "operator", "acme", "blue", "agent"}
+	h.register(node2) // node2's credential may not speak for node1
+	who := []string{"", "bogus", "admin", "operator", "acme", "blue", "agent", node1, node2}
 	const (
 		ok, created, bad, unauth, forbid, missing = 200, 201, 400, 401, 403, 404
 	)
@@ -28,32 +29,38 @@ func TestAuthorizationMatrix(t *testing.T) {
 		method, path, body string
 		want               []int // in the order of who
 	}{
-		{"GET", "/healthz", "", []int{ok, ok, ok, ok, ok, ok, ok}},
-		{"POST", "/v1/jobs", `{"accelerators":1,"tenant":"acme"}`, []int{unauth, unauth, created, created, created, forbid, forbid}},
-		{"GET", "/v1/jobs", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
-		{"GET", "/v1/jobs?tenant=acme", "", []int{unauth, unauth, ok, ok, ok, forbid, forbid}},
-		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
-		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
-		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid}},
-		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
-		{"POST", "/v1/nodes", `{"name":"` + node1 + `"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
-		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
-		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok}},
-		{"POST", node + "/drain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
-		{"POST", node + "/undrain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
-		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid}},
-		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid}},
-		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},
-		{"DELETE", "/v1/tokens/" + spare.ID, "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid}},
-		{"GET", "/v1/status", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
-		{"GET", "/v1/openapi.json", "", []int{unauth, unauth, ok, ok, ok, ok, ok}},
-		{"GET", "/metrics", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid}},
+		{"GET", "/healthz", "", []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{"POST", "/v1/jobs", `{"accelerators":1,"tenant":"acme"}`, []int{unauth, unauth, created, created, created, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/jobs", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"GET", "/v1/jobs?tenant=acme", "", []int{unauth, unauth, ok, ok, ok, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
+		{"POST", "/v1/nodes", `{"name":"lab/hall-a/row-2/rack-1/n1"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok, forbid, forbid}},
+		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, ok, forbid}},
+		{"GET", node, "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"POST", node + "/logs", `{"chunks":[]}`, []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, ok, forbid}},
+		{"GET", "/v1/jobs/" + job.ID + "/logs", "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		{"POST", node + "/drain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
+		{"POST", node + "/undrain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{"DELETE", "/v1/tokens/" + spare.ID, "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/status", "", []int{unauth, unauth, ok, ok, ok, ok, ok, ok, ok}},
+		{"GET", "/v1/openapi.json", "", []int{unauth, unauth, ok, ok, ok, ok, ok, ok, ok}},
+		{"GET", "/metrics", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 	}
 	covered := map[string]bool{}
 	for _, m := range matrix {
 		path, _, _ := strings.Cut(m.path, "?")
 		path = strings.Replace(path, job.ID, "{id}", 1)
-		path = strings.Replace(path, node, "/v1/nodes/{name}", 1)
+		if path == node {
+			path = "/v1/nodes/{name}"
+		}
+		path = strings.Replace(path, node+"/", "/v1/nodes/{name}/", 1)
 		path = strings.Replace(path, "/v1/tokens/"+spare.ID, "/v1/tokens/{id}", 1)
 		covered[m.method+" "+path] = true
 		for i, w := range who {

@@ -22,17 +22,17 @@ func TestDrawIsBounded(t *testing.T) {
 			t.Errorf("register %s: %d %s", body, r.status, r.body)
 		}
 	}
-	r := h.do("agent", "POST", path, `{"draw_w":1.7e308,"finished":[{"job":"","state":"succeeded"}]}`)
+	r := h.do(node1, "POST", path, `{"draw_w":1.7e308,"finished":[{"job":"","state":"succeeded"}]}`)
 	if r.status != 400 || !strings.Contains(string(r.body), "draw_w") || !strings.Contains(string(r.body), "finished[0].job") {
 		t.Errorf("heartbeat with a huge draw: %d %s", r.status, r.body)
 	}
-	if r := h.do("agent", "POST", path, `{"draw_w":40801}`); r.status != 400 || !strings.Contains(string(r.body), "40800") {
+	if r := h.do(node1, "POST", path, `{"draw_w":40801}`); r.status != 400 || !strings.Contains(string(r.body), "40800") {
 		t.Errorf("heartbeat above 4 × rated: %d %s", r.status, r.body)
 	}
-	if r := h.do("agent", "POST", path, `{"draw_w":-1}`); r.status != 400 {
+	if r := h.do(node1, "POST", path, `{"draw_w":-1}`); r.status != 400 {
 		t.Errorf("negative draw: %d %s", r.status, r.body)
 	}
-	if r := h.do("agent", "POST", path, `{"draw_w":40800}`); r.status != 200 {
+	if r := h.do(node1, "POST", path, `{"draw_w":40800}`); r.status != 200 {
 		t.Errorf("heartbeat at the bound: %d %s", r.status, r.body)
 	}
 	r = h.do("acme", "GET", "/v1/power", "")

@@ -64,7 +64,7 @@ func waitLeader(t *testing.T, srv *Server) {
 
 func (h *harness) beat(name string) HeartbeatReply {
 	h.t.Helper()
-	r := h.do("agent", "POST", NodePath(name)+"/heartbeat", "")
+	r := h.do(name, "POST", NodePath(name)+"/heartbeat", "")
 	if r.status != 200 {
 		h.t.Fatalf("heartbeat %s: %d %s", name, r.status, r.body)
 	}
@@ -104,6 +104,7 @@ func TestRestartAfterOutageKeepsRunningJobs(t *testing.T) {
 	h2, _ := startOn(t, st, clock, func(c *Config) {
 		c.ID, c.Scheduler, c.HeartbeatTimeout = "second", placeFirst{}, timeout
 	})
+	h2.tokens[node1] = h1.tokens[node1] // the node's credential outlives the server
 	if err := h2.srv.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}

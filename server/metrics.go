@@ -107,7 +107,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		s.log.Warn("metrics: job counts", "err", err)
 	}
 	if nodes, err := s.store.Nodes(ctx); err == nil {
-		byState := map[store.NodeState]int{store.NodeReady: 0, store.NodeDraining: 0, store.NodeLost: 0}
+		byState := map[store.NodeState]int{store.NodeReady: 0, store.NodeDraining: 0, store.NodeLost: 0, store.NodeUnhealthy: 0}
 		for _, n := range nodes {
 			byState[n.State]++
 		}

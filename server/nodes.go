@@ -1,12 +1,11 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"stargate/store"
 )
@@ -24,26 +23,6 @@ type NodeRegistration struct {
 	DrawW *float64 `json:"draw_w,omitempty"`
 }
 
-// Heartbeat is the body of POST /v1/nodes/{name}/heartbeat.
-type Heartbeat struct {
-	DrawW *float64 `json:"draw_w,omitempty"`
-	// Finished reports jobs of this node whose processes ended.
-	Finished []JobOutcome `json:"finished,omitempty"`
-}
-
-// JobOutcome is how a job's processes on a node ended.
-type JobOutcome struct {
-	Job     string         `json:"job"`
-	State   store.JobState `json:"state"` // succeeded or failed
-	Message string         `json:"message,omitempty"`
-}
-
-// HeartbeatReply tells an agent what its node should run.
-type HeartbeatReply struct {
-	Node store.Node  `json:"node"`
-	Jobs []store.Job `json:"jobs"`
-}
-
 // NodeInfo is a registered node with the fleet's view of it.
 type NodeInfo struct {
 	store.Node
@@ -52,12 +31,83 @@ type NodeInfo struct {
 	Allocated int `json:"allocated"`
 }
 
+// NodeDetail is the body of GET /v1/nodes/{name}.
+type NodeDetail struct {
+	NodeInfo
+	// Telemetry is the latest report of the node's agent to this replica
+	// (absent when it has not reported here since the replica started).
+	Telemetry *NodeTelemetry `json:"telemetry,omitempty"`
+}
+
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+	name := r.PathValue("name")
+	n, err := s.store.Node(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "node %s is not registered", name)
+	}
+	if err != nil {
+		return err
+	}
+	running, err := s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return err
+	}
+	out := NodeDetail{NodeInfo: NodeInfo{Node: n}}
+	for _, j := range running {
+		for _, a := range j.Placement {
+			if a.Node == name {
+				out.Allocated += len(a.Accelerators)
+			}
+		}
+	}
+	if i, ok := s.nodeIx[name]; ok {
+		out.Rack = s.fleet.RackPath(int(s.fleet.Nodes[i].Rack))
+	}
+	if t, ok := s.telemetry.get(name); ok {
+		out.Telemetry = &t
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // NodeList is the body of GET /v1/nodes.
 type NodeList struct {
 	Nodes []NodeInfo `json:"nodes"`
 }
 
-func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, _ store.Token) error {
+// NodeRegistered is the answer to POST /v1/nodes: the node as stored, and
+// the credential that its heartbeats and logs must carry from now on. The
+// credential speaks for this node alone; registering again replaces it.
+type NodeRegistered struct {
+	Node       store.Node   `json:"node"`
+	Credential string       `json:"credential"`
+	Hardware   NodeHardware `json:"hardware"`
+}
+
+// NodeHardware is what the fleet file says a node holds, so that an agent
+// can check its devices against it and simulate them when it has none.
+type NodeHardware struct {
+	Model        string  `json:"model"`
+	Accelerator  string  `json:"accelerator"`
+	Vendor       string  `json:"vendor"`
+	Accelerators int     `json:"accelerators"`
+	TDPW         float64 `json:"tdp_w"`
+	IdleW        float64 `json:"idle_w"`
+	MemoryGB     float64 `json:"memory_gb"`
+	// OverheadW and OverheadIdleW are the node's draw outside its
+	// accelerators at full load and idle.
+	OverheadW     float64 `json:"overhead_w"`
+	OverheadIdleW float64 `json:"overhead_idle_w"`
+}
+
+// hardware describes the fleet's node i.
+func (s *Server) hardware(i int) NodeHardware {
+	m, a := s.fleet.NodeModel(i), s.fleet.NodeAccelerator(i)
+	return NodeHardware{Model: m.Name, Accelerator: a.Name, Vendor: a.Vendor, Accelerators: m.Accelerators,
+		TDPW: a.TDPW, IdleW: a.IdleW, MemoryGB: a.MemoryGB, OverheadW: m.OverheadW, OverheadIdleW: m.OverheadIdleW}
+}
+
+func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	body, err := readBody(w, r, s.cfg.MaxBody)
 	if err != nil {
 		return err
@@ -65,6 +115,9 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, _ store.To
 	var reg NodeRegistration
 	if ps := decodeStrict(body, &reg); len(ps) > 0 {
 		return badRequest(ps)
+	}
+	if tok.Role == store.RoleAgent && !strings.HasPrefix(reg.Name, tok.NodePrefix) {
+		return errorf(http.StatusForbidden, "this join token registers only nodes named %s…", tok.NodePrefix)
 	}
 	var ps []Problem
 	i, ok := s.nodeIx[reg.Name]
@@ -93,182 +146,19 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, _ store.To
 	if reg.DrawW != nil {
 		n.DrawW = *reg.DrawW
 	}
+	// The credential is stored before the node: an agent that gets no
+	// answer registers again, and that replaces it.
+	secret, cred := s.newToken(store.RoleNode, "", "node credential")
+	cred.Node = reg.Name
+	if err := s.store.SetNodeToken(r.Context(), cred); err != nil {
+		return fmt.Errorf("server: node credential: %w", err)
+	}
 	out, err := s.store.RegisterNode(r.Context(), n)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, NodeRegistered{Node: out, Credential: secret, Hardware: s.hardware(i)})
 	return nil
-}
-
-func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, _ store.Token) error {
-	name := r.PathValue("name")
-	body, err := readBody(w, r, s.cfg.MaxBody)
-	if err != nil {
-		return err
-	}
-	var hb Heartbeat
-	if len(body) > 0 {
-		if ps := decodeStrict(body, &hb); len(ps) > 0 {
-			return badRequest(ps)
-		}
-	}
-	draw := -1.0
-	if hb.DrawW != nil {
-		draw = *hb.DrawW
-	}
-	var ps []Problem
-	if p, bad := s.checkDraw(name, hb.DrawW); bad {
-		ps = append(ps, p)
-	}
-	for i, o := range hb.Finished {
-		if o.State != store.JobSucceeded && o.State != store.JobFailed {
-			ps = append(ps, Problem{Field: fmt.Sprintf("finished[%d].state", i), Message: "must be succeeded or failed"})
-		}
-		if o.Job == "" {
-			ps = append(ps, Problem{Field: fmt.Sprintf("finished[%d].job", i), Message: "required"})
-		}
-	}
-	if len(ps) > 0 {
-		return badRequest(ps)
-	}
-	req := &beatReq{beat: store.Beat{Node: name, At: s.clock.Now().UTC(), DrawW: draw}, done: make(chan beatRes, 1)}
-	select {
-	case s.beats <- req:
-	case <-r.Context().Done():
-		return r.Context().Err()
-	}
-	var res beatRes
-	select {
-	case res = <-req.done:
-	case <-s.stopped:
-		return errorf(http.StatusServiceUnavailable, "server is shutting down")
-	}
-	if res.err != nil {
-		return res.err
-	}
-	if !res.found {
-		return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
-	}
-	for _, o := range hb.Finished {
-		if err := s.finish(r, name, o); err != nil {
-			return err
-		}
-	}
-	n, err := s.store.Node(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	jobs, err := s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}})
-	if err != nil {
-		return err
-	}
-	if jobs == nil {
-		jobs = []store.Job{}
-	}
-	writeJSON(w, http.StatusOK, HeartbeatReply{Node: n, Jobs: jobs})
-	return nil
-}
-
-// maxDrawFactor bounds a reported draw: a node draws at most this many
-// times its rated power (accelerators at TDP plus overhead). A larger
-// figure is a broken meter, and would swamp every sum it is added to.
-const maxDrawFactor = 4
-
-// checkDraw checks a node's reported draw in watts (nil: not reported):
-// finite, at least 0 and at most maxDrawFactor times the rated power of
-// the fleet's node of that name (unknown names are reported elsewhere).
-func (s *Server) checkDraw(name string, d *float64) (Problem, bool) {
-	if d == nil {
-		return Problem{}, false
-	}
-	if math.IsNaN(*d) || math.IsInf(*d, 0) || *d < 0 {
-		return Problem{Field: "draw_w", Message: "must be a finite number of watts >= 0"}, true
-	}
-	i, ok := s.nodeIx[name]
-	if !ok {
-		return Problem{}, false
-	}
-	rated := s.fleet.NodeModel(i).MaxW(s.fleet.NodeAccelerator(i))
-	if limit := maxDrawFactor * rated; *d > limit {
-		return Problem{Field: "draw_w", Message: fmt.Sprintf("%g W is more than %d × the node's rated %.0f W (at most %.0f W)",
-			*d, maxDrawFactor, rated, limit)}, true
-	}
-	return Problem{}, false
-}
-
-// beatReq is one heartbeat waiting for the heartbeat committer.
-type beatReq struct {
-	beat store.Beat
-	done chan beatRes
-}
-
-type beatRes struct {
-	found bool
-	err   error
-}
-
-// beatLoop records heartbeats in batches, one transaction each: with
-// thousands of nodes, one commit per heartbeat would not keep up.
-func (s *Server) beatLoop(ctx context.Context) {
-	batch := make([]*beatReq, 0, s.cfg.MaxBatch)
-	beats := make([]store.Beat, 0, s.cfg.MaxBatch)
-	for {
-		var ok bool
-		if batch, ok = gather(ctx, s.beats, batch, s.cfg.MaxBatch); !ok {
-			return
-		}
-		beats = beats[:0]
-		for _, req := range batch {
-			beats = append(beats, req.beat)
-		}
-		found, err := s.store.Heartbeats(context.Background(), beats)
-		for i, req := range batch {
-			if err != nil {
-				req.done <- beatRes{err: err}
-			} else {
-				req.done <- beatRes{found: found[i]}
-			}
-		}
-	}
-}
-
-// finish ends a running job that a node reports finished. A report about
-// a job that is not running on that node (cancelled meanwhile, requeued,
-// reported twice) is ignored: the node learns from the reply what it
-// should run.
-func (s *Server) finish(r *http.Request, node string, o JobOutcome) error {
-	for attempt := 0; ; attempt++ {
-		j, err := s.store.Job(r.Context(), o.Job)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		on := false
-		for _, a := range j.Placement {
-			on = on || a.Node == node
-		}
-		if j.State != store.JobRunning || !on {
-			return nil
-		}
-		now := s.clock.Now().UTC()
-		msg := string(o.State) + " on " + node
-		if o.Message != "" {
-			msg += ": " + o.Message
-		}
-		j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = o.State, now, nil, nil, 0
-		if o.Message != "" {
-			j.Reasons = []string{o.Message}
-		}
-		err = s.store.Apply(r.Context(), store.Changes{Jobs: []store.Job{j},
-			Events: []store.Event{{Time: now, Kind: string(o.State), Job: j.ID, Node: node, Message: msg}}})
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
-		}
-		return err
-	}
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ store.Token) error {
@@ -338,7 +228,7 @@ func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, tok store.Toke
 		}
 		state := n.State
 		switch {
-		case state == store.NodeLost: // it comes back as the intent says
+		case state == store.NodeLost, state == store.NodeUnhealthy: // it comes back as the intent says
 		case drain:
 			state = store.NodeDraining
 		default:

@@ -55,6 +55,9 @@ type Config struct {
 	LeaderTTL time.Duration
 	// ID names this replica in the lease (default host:pid).
 	ID string
+	// LogKeep bounds the output kept of each job on each node, per
+	// attempt, in bytes: the oldest is trimmed (default 8 MiB).
+	LogKeep int64
 }
 
 // Server is the control plane. Create it with New, serve Handler, and run
@@ -83,6 +86,7 @@ type Server struct {
 	handler    http.Handler
 	reconMu    sync.Mutex // one reconcile pass at a time; guards live
 	live       liveCache
+	telemetry  telemetry
 }
 
 // LeaseName is the name of the scheduler's leader lease.
@@ -116,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MeasureEvery <= 0 {
 		cfg.MeasureEvery = 5 * time.Second
+	}
+	if cfg.LogKeep <= 0 {
+		cfg.LogKeep = DefaultLogKeep
 	}
 	if cfg.LeaderTTL <= 0 {
 		cfg.LeaderTTL = 10 * time.Second

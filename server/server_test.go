@@ -126,7 +126,10 @@ func (h *harness) submit(who, spec string) store.Job {
 	return j
 }
 
-const node1 = "lab/hall-a/row-1/rack-1/n1"
+const (
+	node1 = "lab/hall-a/row-1/rack-1/n1"
+	node2 = "lab/hall-a/row-1/rack-1/n2"
+)
 
 func (h *harness) register(name string) {
 	h.t.Helper()
@@ -134,6 +137,12 @@ func (h *harness) register(name string) {
 	if r.status != http.StatusOK {
 		h.t.Fatalf("register %s: %d %s", name, r.status, r.body)
 	}
+	var reg NodeRegistered
+	r.decode(h.t, &reg)
+	if reg.Credential == "" || reg.Node.Name != name {
+		h.t.Fatalf("register %s: no credential: %s", name, r.body)
+	}
+	h.tokens[name] = reg.Credential // the node's own credential speaks for it
 }
 
 func TestSubmitAndGet(t *testing.T) {
@@ -288,13 +297,13 @@ func TestNodesDrainHeartbeatPower(t *testing.T) {
 		t.Errorf("wrong model: %d %s", r.status, r.body)
 	}
 	esc := NodePath(node1)
-	r := h.do("agent", "POST", esc+"/heartbeat", `{"draw_w":6000}`)
+	r := h.do(node1, "POST", esc+"/heartbeat", `{"draw_w":6000}`)
 	var hb HeartbeatReply
 	r.decode(t, &hb)
 	if r.status != 200 || hb.Node.DrawW != 6000 || len(hb.Jobs) != 0 {
 		t.Errorf("heartbeat: %d %s", r.status, r.body)
 	}
-	if r := h.do("agent", "POST", NodePath("lab/x")+"/heartbeat", ``); r.status != 404 {
+	if r := h.do("admin", "POST", NodePath("lab/x")+"/heartbeat", ``); r.status != 404 {
 		t.Errorf("heartbeat of unregistered node: %d", r.status)
 	}
 	r = h.do("operator", "POST", esc+"/drain", "")
@@ -375,7 +384,7 @@ func TestReconcilePlacesAndRequeuesFromLostNodes(t *testing.T) {
 	if len(got.Reasons) == 0 {
 		t.Errorf("GET does not say why b waits: %+v", got)
 	}
-	r := h.do("agent", "POST", NodePath(node1)+"/heartbeat", "")
+	r := h.do(node1, "POST", NodePath(node1)+"/heartbeat", "")
 	var hb HeartbeatReply
 	r.decode(t, &hb)
 	if len(hb.Jobs) != 1 || hb.Jobs[0].ID != a.ID {
@@ -388,12 +397,11 @@ func TestReconcilePlacesAndRequeuesFromLostNodes(t *testing.T) {
 	}
 
 	// Another node runs b to completion and reports it.
-	const node2 = "lab/hall-a/row-1/rack-1/n2"
 	h.register(node2)
 	if err := h.srv.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r = h.do("agent", "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"`+b.ID+`","state":"succeeded"},{"job":"`+a.ID+`","state":"failed"}]}`)
+	r = h.do(node2, "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"`+b.ID+`","state":"succeeded"},{"job":"`+a.ID+`","state":"failed"}]}`)
 	if r.status != 200 {
 		t.Fatalf("heartbeat with finished jobs: %d %s", r.status, r.body)
 	}
@@ -403,11 +411,11 @@ func TestReconcilePlacesAndRequeuesFromLostNodes(t *testing.T) {
 	if ja, _ = h.st.Job(ctx, a.ID); ja.State != store.JobRunning {
 		t.Errorf("a node ended a job it does not run: %+v", ja)
 	}
-	if r := h.do("agent", "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"x","state":"running"}]}`); r.status != 400 {
+	if r := h.do(node2, "POST", NodePath(node2)+"/heartbeat", `{"finished":[{"job":"x","state":"running"}]}`); r.status != 400 {
 		t.Errorf("bad outcome: %d", r.status)
 	}
 	h.clock.Advance(29 * time.Second)
-	h.do("agent", "POST", NodePath(node2)+"/heartbeat", ``)
+	h.do(node2, "POST", NodePath(node2)+"/heartbeat", ``)
 
 	// The node falls silent: it is lost and its job goes back to the queue.
 	h.clock.Advance(2 * time.Second)

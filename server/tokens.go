@@ -11,6 +11,9 @@ type TokenRequest struct {
 	Role   store.Role `json:"role"`
 	Tenant string     `json:"tenant,omitempty"`
 	Name   string     `json:"name,omitempty"`
+	// NodePrefix limits an agent (join) token to registering nodes whose
+	// names start with it ("abilene/").
+	NodePrefix string `json:"node_prefix,omitempty"`
 }
 
 // TokenCreated is the answer to POST /v1/tokens: the only time the secret
@@ -29,7 +32,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ store.Tok
 	if ps := decodeStrict(body, &req); len(ps) > 0 {
 		return badRequest(ps)
 	}
-	secret, tok, err := s.MintToken(r.Context(), req.Role, req.Tenant, req.Name)
+	secret, tok, err := s.Mint(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -44,9 +47,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, tok store.T
 	if err := s.store.DeleteToken(r.Context(), id); err != nil {
 		return err
 	}
-	s.tokens.mu.Lock()
-	clear(s.tokens.m)
-	s.tokens.mu.Unlock()
+	s.forgetTokens()
 	s.log.Info("token revoked", "token", id, "by", tok.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 	return nil
@@ -62,4 +63,11 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ store.Toke
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
 	return nil
+}
+
+// forgetTokens empties this replica's token cache, after a revocation.
+func (s *Server) forgetTokens() {
+	s.tokens.mu.Lock()
+	clear(s.tokens.m)
+	s.tokens.mu.Unlock()
 }

@@ -106,6 +106,22 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	if sp.Power < 0 || sp.Power > 1 {
 		bad("power", "must be a fraction of TDP between 0 and 1")
 	}
+	switch sp.Launch {
+	case "":
+		sp.Launch = store.LaunchNode
+	case store.LaunchNode, store.LaunchAccelerator:
+	default:
+		bad("launch", "must be %s (one process per node) or %s (one per accelerator)", store.LaunchNode, store.LaunchAccelerator)
+	}
+	switch {
+	case sp.GraceS == 0:
+		sp.GraceS = DefaultGraceS
+	case sp.GraceS < 0 || sp.GraceS > maxGraceS:
+		bad("grace_s", "must be between 1 and %d seconds", maxGraceS)
+	}
+	if sp.MaxRestarts < 0 || sp.MaxRestarts > maxRestarts {
+		bad("max_restarts", "must be between 0 and %d", maxRestarts)
+	}
 	// A job's spec is kept in memory while the job is active: its free
 	// text is bounded so that a queue of jobs stays small.
 	if len(sp.Command) > maxArgs {
@@ -136,6 +152,16 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	}
 	return ps
 }
+
+// DefaultGraceS is the time a stopped job's processes get between SIGTERM
+// and SIGKILL when its spec does not say.
+const DefaultGraceS = 30
+
+// Bounds of a job's lifecycle settings.
+const (
+	maxGraceS   = 3600
+	maxRestarts = 100
+)
 
 // Bounds of a job's free text.
 const (

@@ -207,15 +207,19 @@ func runOne(ctx context.Context, kind string, o Options, heartbeats bool) (Resul
 	if heartbeats {
 		op = "heartbeat"
 		names := make([]string, len(o.Fleet.Nodes))
+		nodes := make([]*client.Client, len(names)) // each with its node's credential
 		for i := range names {
 			names[i] = o.Fleet.NodeName(i)
-			if _, err := c.Register(ctx, server.NodeRegistration{Name: names[i]}); err != nil {
+			reg, err := c.Register(ctx, server.NodeRegistration{Name: names[i]})
+			if err != nil {
 				return Result{}, err
 			}
+			nodes[i] = &client.Client{Base: c.Base, Token: reg.Credential, HTTP: c.HTTP}
 		}
 		bo.Op = func(ctx context.Context, w, i int) error {
 			draw := float64(5000 + i%1000)
-			_, err := c.Heartbeat(ctx, names[(w+i*bo.Clients)%len(names)], server.Heartbeat{DrawW: &draw})
+			n := (w + i*bo.Clients) % len(names)
+			_, err := nodes[n].Heartbeat(ctx, names[n], server.Heartbeat{DrawW: &draw})
 			return err
 		}
 	}

@@ -200,7 +200,7 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		switch n.State {
 		case store.NodeReady:
 			want[i] = engine.Up
-		case store.NodeDraining:
+		case store.NodeDraining, store.NodeUnhealthy: // jobs run on, none start
 			want[i] = engine.Drained
 		}
 	}

@@ -71,7 +71,9 @@ func setup(t *testing.T, cfg engine.Config) *env {
 		time.Sleep(time.Millisecond)
 	}
 	user, _, _ := srv.MintToken(ctx, store.RoleUser, "acme", "")
-	agent, _, _ := srv.MintToken(ctx, store.RoleAgent, "", "")
+	// An admin may register nodes and speak for any of them, as these
+	// tests do; agents use a join token and each node's own credential.
+	agent, _, _ := srv.MintToken(ctx, store.RoleAdmin, "", "")
 	return &env{srv: srv, st: st, clock: ck, user: client.New(hs.URL, user), agent: client.New(hs.URL, agent)}
 }
 
