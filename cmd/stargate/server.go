@@ -31,6 +31,7 @@ type serverFlags struct {
 	heartbeatTimeout time.Duration
 	reconcileEvery   time.Duration
 	measureEvery     time.Duration
+	logKeep          int64
 	id               string
 	verbose          bool
 }
@@ -50,10 +51,11 @@ Mint more with 'stargate token create'. Several replicas may share one
 PostgreSQL database: one of them, the leader, runs the scheduler; another
 takes over within about --leader-ttl when it dies.
 
-The API is described by GET /v1/openapi.json. Agents register nodes of the
-fleet file with join tokens (role agent) and send heartbeats with their
-measured draw; a node silent for --heartbeat-timeout is lost and its jobs
-are requeued. Every decision (placement, preemption, power cap) is
+The API is described by GET /v1/openapi.json. Agents ('stargate agent')
+register nodes of the fleet file with join tokens (role agent), get a
+credential for their node alone, send heartbeats with their measured draw
+and telemetry, run the jobs placed on their node and ship their output; a
+node silent for --heartbeat-timeout is lost and its jobs are requeued. Every decision (placement, preemption, power cap) is
 committed to the store before nodes learn it.`,
 		Example: `  stargate server                                   # ./stargate-data, 127.0.0.1:7070
   stargate server --data /var/lib/stargate --listen 0.0.0.0:7070 -f fleet.yaml
@@ -77,6 +79,7 @@ committed to the store before nodes learn it.`,
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
 	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
+	fl.Int64Var(&f.logKeep, "log-keep", server.DefaultLogKeep, "bytes of output kept of each job per node and attempt (the oldest is trimmed)")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
@@ -121,7 +124,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	srv, err := server.New(server.Config{
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
-		Committers: committersFor(f.store), Scheduler: sched,
+		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep,
 	})
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ func newTokenCmd() *cobra.Command {
 
 type tokenCreateFlags struct {
 	clientFlags
-	role, tenant, name string
+	role, tenant, name, nodePrefix string
 }
 
 func newTokenCreateCmd() *cobra.Command {
@@ -39,9 +39,11 @@ hash: store it now. Roles:
   admin     everything, including minting tokens
   operator  all jobs and nodes: drain, cancel, metrics
   user      its tenant's jobs only (--tenant is required)
-  agent     a join token: registers nodes and sends heartbeats`,
+  agent     a join token: registers nodes (--node-prefix limits which);
+            each registration answers a credential for that node alone,
+            which its agent uses for heartbeats and logs`,
 		Example: `  stargate token create --role user --tenant acme --name ci
-  stargate token create --role agent --name rack-12`,
+  stargate token create --role agent --name abilene --node-prefix abilene/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTokenCreate(cmd.Context(), &f, cmd.OutOrStdout())
@@ -52,6 +54,7 @@ hash: store it now. Roles:
 	fl.StringVar(&f.role, "role", "user", "admin, operator, user or agent")
 	fl.StringVar(&f.tenant, "tenant", "", "the user's tenant")
 	fl.StringVar(&f.name, "name", "", "a label for the token")
+	fl.StringVar(&f.nodePrefix, "node-prefix", "", "an agent token registers only nodes whose names start with this")
 	return cmd
 }
 
@@ -60,7 +63,7 @@ func runTokenCreate(ctx context.Context, f *tokenCreateFlags, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	t, err := c.CreateToken(ctx, server.TokenRequest{Role: store.Role(f.role), Tenant: f.tenant, Name: f.name})
+	t, err := c.CreateToken(ctx, server.TokenRequest{Role: store.Role(f.role), Tenant: f.tenant, Name: f.name, NodePrefix: f.nodePrefix})
 	if err != nil {
 		return err
 	}
@@ -70,6 +73,9 @@ func runTokenCreate(ctx context.Context, f *tokenCreateFlags, stdout io.Writer) 
 	desc := string(t.Role)
 	if t.Tenant != "" {
 		desc += " of tenant " + t.Tenant
+	}
+	if t.NodePrefix != "" {
+		desc += " for nodes " + t.NodePrefix + "…"
 	}
 	fmt.Fprintf(stdout, "%s\n", t.Secret)
 	fmt.Fprintf(stdout, "token %s: %s; shown once, keep it safe\n", t.ID, desc)

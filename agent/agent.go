@@ -1,0 +1,466 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"stargate/agent/device"
+	"stargate/client"
+	"stargate/server"
+	"stargate/store"
+)
+
+// Config configures an Agent. Server, JoinToken, Node, DataDir and Shim
+// are required; the zero value of every other field is a default.
+type Config struct {
+	// Server is the control plane's URL; JoinToken an agent (join) token,
+	// used only to register.
+	Server, JoinToken string
+	// Node is the fleet's name of this node, "site/hall/row/rack/nN".
+	Node string
+	// Address is where the node's processes are reached (MASTER_ADDR of
+	// the jobs whose rank 0 runs here; default: the host name).
+	Address string
+	// DataDir keeps the node's credential and its jobs' directories.
+	DataDir string
+	// Devices is the kind of devices: auto, nvml, fake or none (default
+	// auto); see device.Open.
+	Devices string
+	// Heartbeat is the period of heartbeats (default 5s).
+	Heartbeat time.Duration
+	// LogLimit bounds the output kept of each job on this node (default
+	// 16 MiB): the oldest is trimmed.
+	LogLimit int64
+	// RunAs, when set, is the user the jobs' processes run as.
+	RunAs string
+	// Shim is the command that runs a job's supervisor; the attempt's
+	// directory is appended (e.g. the stargate binary and "agent", "shim").
+	Shim []string
+	// Clock tells the time (default: the system clock).
+	Clock server.Clock
+	Log   *slog.Logger
+}
+
+// Agent runs one node: it registers it, heartbeats, runs the jobs the
+// server places there, stops those it no longer does, applies power caps
+// and ships the jobs' output.
+type Agent struct {
+	cfg     Config
+	join    *client.Client
+	mu      sync.Mutex     // guards node
+	node    *client.Client // with the node's credential
+	hw      server.NodeHardware
+	devices device.Devices
+	runner  *ProcessRunner
+	caps    map[string]server.CapAck // by attempt key: the last cap applied
+	log     *slog.Logger
+}
+
+// ErrRefused wraps a registration the server refused: the node is not in
+// the fleet, or its hardware does not match the fleet file. Retrying
+// cannot help.
+var ErrRefused = errors.New("agent: registration refused")
+
+// credFile keeps the node credential in the data directory.
+const credFile = "credential.json"
+
+type credential struct {
+	Node       string              `json:"node"`
+	Credential string              `json:"credential"`
+	Hardware   server.NodeHardware `json:"hardware"`
+}
+
+// New checks the configuration and prepares the agent; Run starts it.
+func New(cfg Config) (*Agent, error) {
+	var missing []string
+	for name, v := range map[string]string{"server": cfg.Server, "join token": cfg.JoinToken, "node": cfg.Node, "data directory": cfg.DataDir} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(cfg.Shim) == 0 {
+		missing = append(missing, "supervisor command")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("agent: missing %s", strings.Join(missing, ", "))
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.LogLimit <= 0 {
+		cfg.LogLimit = 16 << 20
+	}
+	if cfg.Address == "" {
+		cfg.Address, _ = os.Hostname()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = server.SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	r, err := NewProcessRunner(cfg.DataDir, cfg.Shim, cfg.LogLimit, cfg.RunAs)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, join: client.New(cfg.Server, cfg.JoinToken), runner: r,
+		caps: map[string]server.CapAck{}, log: cfg.Log}, nil
+}
+
+// Run registers the node and runs it until ctx ends. Jobs keep running
+// when Run returns (or the agent dies): the next agent adopts them. It
+// returns an error wrapping ErrRefused when the server refuses the node.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.connect(ctx); err != nil {
+		return err
+	}
+	defer a.devices.Close()
+	shipDone := make(chan struct{})
+	go func() { a.shipLoop(ctx); close(shipDone) }()
+	defer func() { <-shipDone }()
+	fails := 0
+	for {
+		err := a.beat(ctx)
+		var ce *client.Error
+		switch {
+		case err == nil:
+			fails = 0
+		case ctx.Err() != nil:
+			return nil
+		case errors.As(err, &ce) && (ce.Status == http.StatusUnauthorized || ce.Status == http.StatusNotFound):
+			// The server forgot the node or its credential: join again.
+			a.log.Warn("heartbeat refused; registering again", "err", err)
+			if err := a.register(ctx); err != nil {
+				return err
+			}
+			continue
+		default:
+			fails++
+			a.log.Warn("heartbeat failed; jobs run on", "err", err, "failures", fails)
+		}
+		if !sleep(ctx, backoff(a.cfg.Heartbeat, fails)) {
+			return nil
+		}
+	}
+}
+
+// backoff is the wait before the next heartbeat after fails failures in a
+// row: the period, doubled per failure up to a minute, with jitter, so
+// that many agents returning together do not arrive together.
+func backoff(period time.Duration, fails int) time.Duration {
+	d := period
+	for i := 0; i < fails && d < time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, max(time.Minute, period))
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// connect finds the node's credential (kept from an earlier run, or got
+// by registering) and opens its devices.
+func (a *Agent) connect(ctx context.Context) error {
+	var c credential
+	b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, credFile))
+	if err == nil && json.Unmarshal(b, &c) == nil && c.Node == a.cfg.Node && c.Credential != "" {
+		a.setNode(client.New(a.cfg.Server, c.Credential))
+		a.hw = c.Hardware
+	} else {
+		for fails := 0; ; fails++ {
+			err := a.register(ctx)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, ErrRefused) || ctx.Err() != nil {
+				return err
+			}
+			a.log.Warn("cannot register yet", "err", err)
+			if !sleep(ctx, backoff(time.Second, fails)) {
+				return ctx.Err()
+			}
+		}
+	}
+	fake := device.FakeModel{Node: a.cfg.Node, Model: a.hw.Accelerator, Count: a.hw.Accelerators,
+		TDPW: a.hw.TDPW, IdleW: a.hw.IdleW, MemoryMiB: a.hw.MemoryGB * 1024, Clock: a.cfg.Clock.Now}
+	d, desc, err := device.Open(a.cfg.Devices, fake)
+	if err != nil {
+		return fmt.Errorf("agent: devices: %w", err)
+	}
+	if n := d.Count(); n > 0 && n != a.hw.Accelerators {
+		d.Close()
+		return fmt.Errorf("%w: the fleet file gives %s %d accelerators (%s), this machine has %d", ErrRefused, a.cfg.Node, a.hw.Accelerators, a.hw.Accelerator, n)
+	}
+	a.devices = d
+	a.log.Info("devices", "kind", desc)
+	return nil
+}
+
+// register joins the node with the join token and keeps the credential it
+// answers.
+func (a *Agent) register(ctx context.Context) error {
+	reg := server.NodeRegistration{Name: a.cfg.Node, Address: a.cfg.Address}
+	if a.devices != nil && a.devices.Count() > 0 {
+		reg.Accelerators = a.devices.Count()
+	}
+	out, err := a.join.Register(ctx, reg)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status >= 400 && ce.Status < 500 {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	if err != nil {
+		return err
+	}
+	c := credential{Node: a.cfg.Node, Credential: out.Credential, Hardware: out.Hardware}
+	b, _ := json.Marshal(c)
+	if err := writeSynced(filepath.Join(a.cfg.DataDir, credFile), b); err != nil {
+		return fmt.Errorf("agent: keep credential: %w", err)
+	}
+	a.setNode(client.New(a.cfg.Server, out.Credential))
+	a.hw = out.Hardware
+	a.log.Info("registered", "node", a.cfg.Node, "model", out.Hardware.Model)
+	return nil
+}
+
+// beat sends one heartbeat and acts on the reply.
+func (a *Agent) beat(ctx context.Context) error {
+	attempts := a.runner.Attempts()
+	var hb server.Heartbeat
+	var reported []Attempt
+	load := make([]float64, a.devices.Count())
+	for _, at := range attempts {
+		if at.Ended == nil {
+			for _, d := range at.Devices {
+				if d >= 0 && d < len(load) {
+					load[d] = max(load[d], at.Load)
+				}
+			}
+			continue
+		}
+		if !at.Reported {
+			o := server.JobOutcome{Job: at.Job, Attempt: at.Attempt, State: store.JobFailed, Message: at.Ended.Message}
+			if at.Ended.Succeeded {
+				o.State = store.JobSucceeded
+			}
+			hb.Finished = append(hb.Finished, o)
+			reported = append(reported, at)
+		}
+	}
+	for i, l := range load {
+		a.devices.SetLoad(i, l)
+	}
+	hb.Accelerators, hb.DrawW, hb.Unhealthy = a.telemetry()
+	for _, c := range a.caps {
+		hb.Caps = append(hb.Caps, c)
+	}
+	reply, err := a.nodeClient().Heartbeat(ctx, a.cfg.Node, hb)
+	if err != nil {
+		return err
+	}
+	for _, at := range reported {
+		a.runner.Reported(at.Job, at.Attempt)
+	}
+	a.reconcile(reply, attempts)
+	return nil
+}
+
+// telemetry reads the devices: per-accelerator readings, the node's draw
+// (the devices plus the node's overhead at their mean load; nil when
+// there are no devices), and why the node is unhealthy ("" when it is
+// not).
+func (a *Agent) telemetry() ([]server.AcceleratorReading, *float64, string) {
+	rs, err := a.devices.Read()
+	if err != nil {
+		return nil, nil, "devices: " + err.Error()
+	}
+	if len(rs) == 0 {
+		return nil, nil, ""
+	}
+	out := make([]server.AcceleratorReading, len(rs))
+	var sum, util float64
+	var fatal []string
+	for i, r := range rs {
+		out[i] = server.AcceleratorReading{Index: r.Index, UUID: r.UUID, PowerW: r.PowerW, EnergyJ: r.EnergyJ, Util: r.Util,
+			MemUsedMiB: r.MemUsedMiB, MemTotalMiB: r.MemTotalMiB, TempC: r.TempC, SMClockMHz: r.SMClockMHz, CapW: r.CapW, Fatal: r.Fatal}
+		sum += r.PowerW
+		util += r.Util
+		if r.Fatal != "" {
+			fatal = append(fatal, fmt.Sprintf("accelerator %d: %s", r.Index, r.Fatal))
+		}
+	}
+	util /= float64(len(rs))
+	draw := sum + a.hw.OverheadIdleW + util*(a.hw.OverheadW-a.hw.OverheadIdleW)
+	return out, &draw, strings.Join(fatal, "; ")
+}
+
+// reconcile makes the node run what the server assigns it: it starts the
+// attempts it does not know, stops those no longer assigned, forgets the
+// ended ones whose news and output reached the server, and applies caps.
+func (a *Agent) reconcile(reply server.HeartbeatReply, known []Attempt) {
+	want := map[string]store.Job{}
+	for _, j := range reply.Jobs {
+		want[key(j.ID, j.Attempts)] = j
+	}
+	have := map[string]Attempt{}
+	for _, at := range known {
+		k := key(at.Job, at.Attempt)
+		have[k] = at
+		_, wanted := want[k]
+		switch {
+		case at.Ended == nil && !wanted:
+			a.log.Info("stopping job: no longer assigned here", "job", at.Job, "attempt", at.Attempt)
+			a.runner.Stop(at.Job, at.Attempt)
+		case at.Ended != nil && at.Reported && !wanted:
+			a.runner.Forget(at.Job, at.Attempt)
+			delete(a.caps, k)
+		}
+	}
+	for k, j := range want {
+		p, ok := Locate(j, a.cfg.Node, reply.Addresses, a.hw.Vendor)
+		if !ok {
+			continue
+		}
+		at, running := have[k]
+		if !running {
+			a.start(p)
+			continue
+		}
+		if at.Ended == nil {
+			a.applyCap(k, j.CapW, p.Devices)
+		}
+	}
+}
+
+// start starts an attempt; a job that cannot start is recorded as failed
+// so that the next heartbeat says why.
+func (a *Agent) start(p Placement) {
+	j := p.Job
+	procs, err := Procs(p, baseEnv(a.cfg.RunAs))
+	if err == nil {
+		err = a.runner.Start(p, procs, j.Spec.GraceS)
+	}
+	if err != nil {
+		a.log.Error("cannot start job", "job", j.ID, "err", err)
+		return
+	}
+	a.log.Info("started job", "job", j.ID, "attempt", j.Attempts, "rank", p.Rank, "devices", p.Devices)
+	a.applyCap(key(j.ID, j.Attempts), j.CapW, p.Devices)
+}
+
+// applyCap puts a job's cap on its devices (0: lifts it) when it changed,
+// and keeps the acknowledgement for the next heartbeat.
+func (a *Agent) applyCap(k string, want float64, devs []int) {
+	if c, ok := a.caps[k]; ok && c.WantW == want {
+		return
+	}
+	if _, ok := a.caps[k]; !ok && want == 0 {
+		return // never capped: nothing to lift
+	}
+	job, _, _ := strings.Cut(k, ".")
+	ack := server.CapAck{Job: job, WantW: want}
+	var errs []string
+	for _, d := range devs {
+		applied, err := a.devices.SetCap(d, want)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("accelerator %d: %v", d, err))
+			continue
+		}
+		ack.AppliedW = applied
+	}
+	ack.Error = strings.Join(errs, "; ")
+	a.caps[k] = ack
+	a.log.Info("cap", "job", job, "want_w", want, "applied_w", ack.AppliedW, "err", ack.Error)
+}
+
+// baseEnv is the environment a job's processes start from: the agent's
+// PATH and locale, and the home of the user they run as. Nothing else of
+// the agent's environment (its tokens among it) reaches a job.
+func baseEnv(runAs string) map[string]string {
+	env := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	if runAs != "" {
+		env["USER"], env["LOGNAME"] = runAs, runAs
+	}
+	if h, err := os.UserHomeDir(); err == nil && runAs == "" {
+		env["HOME"] = h
+	}
+	return env
+}
+
+// shipLoop ships the jobs' output every second, or sooner when a full
+// upload leaves more.
+func (a *Agent) shipLoop(ctx context.Context) {
+	for {
+		pieces := a.runner.Pending()
+		wait := time.Second
+		if len(pieces) > 0 {
+			err := a.nodeClient().UploadLogs(ctx, a.cfg.Node, server.LogUpload{Chunks: pieces})
+			var ce *client.Error
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return
+			case errors.As(err, &ce) && ce.Status == http.StatusBadRequest:
+				// The server will never take these (the job is gone from
+				// it): drop them rather than block what follows.
+				a.log.Warn("log upload refused; output dropped", "err", err)
+				a.runner.Shipped(pieces)
+			case err != nil:
+				a.log.Warn("log upload failed", "err", err)
+				wait = 5 * time.Second
+			default:
+				a.runner.Shipped(pieces)
+				wait = 0
+			}
+		}
+		if !sleep(ctx, max(wait, 10*time.Millisecond)) {
+			// One last try, so that a stopping agent leaves little behind.
+			if p := a.runner.Pending(); len(p) > 0 {
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				if a.nodeClient().UploadLogs(sctx, a.cfg.Node, server.LogUpload{Chunks: p}) == nil {
+					a.runner.Shipped(p)
+				}
+				cancel()
+			}
+			return
+		}
+	}
+}
+
+func (a *Agent) setNode(c *client.Client) {
+	a.mu.Lock()
+	a.node = c
+	a.mu.Unlock()
+}
+
+// nodeClient is the client with the node's credential.
+func (a *Agent) nodeClient() *client.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.node
+}

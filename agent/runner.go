@@ -1,0 +1,286 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Runner runs a node's share of jobs. The agent calls it from one
+// goroutine; Attempts may also be called by the log shipper.
+type Runner interface {
+	// Start begins an attempt of a job. A Runner never starts the same
+	// attempt twice, across agent restarts too: Start of an attempt it
+	// knows does nothing.
+	Start(p Placement, procs []Proc, graceS int64) error
+	// Stop asks a running attempt to end: SIGTERM, the grace period, then
+	// SIGKILL.
+	Stop(job string, attempt int)
+	// Attempts lists the attempts the Runner knows, running or ended.
+	Attempts() []Attempt
+	// Reported records that an ended attempt's outcome reached the
+	// server.
+	Reported(job string, attempt int)
+	// Forget drops an ended, reported attempt that the server no longer
+	// assigns here, once nothing of it is left to ship.
+	Forget(job string, attempt int)
+}
+
+// Attempt is one attempt of a job on this node, as a Runner knows it.
+type Attempt struct {
+	Job     string
+	Attempt int
+	Devices []int
+	// Load is the expected utilization of its devices (0..1).
+	Load float64
+	// Ended is how it ended; nil while it runs.
+	Ended    *ShimStatus
+	Reported bool
+}
+
+func key(job string, attempt int) string { return job + "." + strconv.Itoa(attempt) }
+
+// ProcessRunner runs jobs as real processes, each attempt under its own
+// supervisor (see shim.go) in a directory of DIR/jobs.
+type ProcessRunner struct {
+	dir      string
+	shim     []string // the command that runs a supervisor: argv, the directory appended
+	logLimit int64
+	runAs    *runUser
+	mu       sync.Mutex
+	meta     map[string]attemptMeta // what the agent knows of each attempt's directory
+}
+
+// attemptMeta is kept in each attempt's directory as meta.json, so that a
+// restarted agent knows the attempt again.
+type attemptMeta struct {
+	Job     string  `json:"job"`
+	Attempt int     `json:"attempt"`
+	Devices []int   `json:"devices"`
+	Load    float64 `json:"load"`
+}
+
+const (
+	metaFile     = "meta.json"
+	reportedFile = "reported"
+	shippedFile  = "shipped"
+)
+
+// NewProcessRunner keeps its attempts under dir/jobs and starts their
+// supervisors with shim (e.g. the agent's own binary and "agent shim").
+func NewProcessRunner(dir string, shim []string, logLimit int64, runAs string) (*ProcessRunner, error) {
+	r := &ProcessRunner{dir: filepath.Join(dir, "jobs"), shim: shim, logLimit: logLimit, meta: map[string]attemptMeta{}}
+	if runAs != "" {
+		u, err := lookupUser(runAs)
+		if err != nil {
+			return nil, err
+		}
+		r.runAs = u
+	}
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	ents, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	for _, e := range ents {
+		var m attemptMeta
+		b, err := os.ReadFile(filepath.Join(r.dir, e.Name(), metaFile))
+		if err != nil || json.Unmarshal(b, &m) != nil {
+			continue // not one of ours, or torn before the shim could start
+		}
+		r.meta[key(m.Job, m.Attempt)] = m
+		// An attempt whose supervisor never ran (the agent died between
+		// writing its directory and starting it) ends here, said so: the
+		// server decides whether it runs again.
+		if !supervised(filepath.Join(r.dir, e.Name())) {
+			if err := r.launch(filepath.Join(r.dir, e.Name())); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *ProcessRunner) attemptDir(job string, attempt int) string {
+	return filepath.Join(r.dir, key(job, attempt))
+}
+
+// Start writes the attempt's directory, then starts its supervisor. The
+// directory is made with O_EXCL semantics (Mkdir): an attempt is started
+// once.
+func (r *ProcessRunner) Start(p Placement, procs []Proc, graceS int64) error {
+	j := p.Job
+	k := key(j.ID, j.Attempts)
+	r.mu.Lock()
+	_, known := r.meta[k]
+	r.mu.Unlock()
+	if known {
+		return nil
+	}
+	dir := r.attemptDir(j.ID, j.Attempts)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return fmt.Errorf("agent: %w", err)
+	}
+	spec := ShimSpec{Job: j.ID, Attempt: j.Attempts, Procs: procs, GraceS: graceS, LogLimit: r.logLimit}
+	if r.runAs != nil {
+		spec.RunAs, spec.UID, spec.GID, spec.Extra = true, r.runAs.uid, r.runAs.gid, r.runAs.groups
+	}
+	b, _ := json.Marshal(spec)
+	if err := writeSynced(filepath.Join(dir, specFile), b); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	m := attemptMeta{Job: j.ID, Attempt: j.Attempts, Devices: p.Devices, Load: j.Spec.Power}
+	if m.Load <= 0 {
+		m.Load = DefaultLoad
+	}
+	b, _ = json.Marshal(m)
+	// meta.json last: a directory without it was never started.
+	if err := writeSynced(filepath.Join(dir, metaFile), b); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	r.mu.Lock()
+	r.meta[k] = m
+	r.mu.Unlock()
+	return r.launch(dir)
+}
+
+// DefaultLoad is the utilization a job's devices are expected to run at
+// when its spec gives no power fraction.
+const DefaultLoad = 0.8
+
+// launch starts the supervisor of an attempt's directory, in a session
+// of its own so that it outlives the agent. The agent reaps it when it
+// ends while the agent runs.
+func (r *ProcessRunner) launch(dir string) error {
+	argv := append(append([]string{}, r.shim...), dir)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	log, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	err = cmd.Start()
+	log.Close()
+	if err != nil {
+		return fmt.Errorf("agent: start supervisor: %w", err)
+	}
+	go cmd.Wait()
+	return nil
+}
+
+// supervised reports whether an attempt's supervisor holds its lock now,
+// or has ended it (its status is written).
+func supervised(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, statusFile)); err == nil {
+		return true
+	}
+	return locked(dir)
+}
+
+// locked reports whether a supervisor holds the attempt's lock.
+func locked(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, lockFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// Stop sends SIGTERM to the attempt's supervisor, which stops the job's
+// processes with their grace period.
+func (r *ProcessRunner) Stop(job string, attempt int) {
+	dir := r.attemptDir(job, attempt)
+	if !locked(dir) {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+// Attempts reads every attempt's state from its directory.
+func (r *ProcessRunner) Attempts() []Attempt {
+	r.mu.Lock()
+	metas := make([]attemptMeta, 0, len(r.meta))
+	for _, m := range r.meta {
+		metas = append(metas, m)
+	}
+	r.mu.Unlock()
+	sort.Slice(metas, func(a, b int) bool { return key(metas[a].Job, metas[a].Attempt) < key(metas[b].Job, metas[b].Attempt) })
+	out := make([]Attempt, 0, len(metas))
+	for _, m := range metas {
+		dir := r.attemptDir(m.Job, m.Attempt)
+		a := Attempt{Job: m.Job, Attempt: m.Attempt, Devices: m.Devices, Load: m.Load}
+		if b, err := os.ReadFile(filepath.Join(dir, statusFile)); err == nil {
+			var st ShimStatus
+			if json.Unmarshal(b, &st) != nil {
+				st = ShimStatus{ExitCode: -1, Message: "unreadable status"}
+			}
+			a.Ended = &st
+		} else if !locked(dir) {
+			if _, err := os.Stat(filepath.Join(dir, startedFile)); err == nil {
+				// The supervisor died between starting and recording:
+				// the processes' end is unknown.
+				a.Ended = &ShimStatus{ExitCode: -1, Message: "its supervisor died before the processes ended"}
+			}
+		}
+		_, err := os.Stat(filepath.Join(dir, reportedFile))
+		a.Reported = err == nil
+		out = append(out, a)
+	}
+	return out
+}
+
+// Reported marks an attempt's outcome as delivered.
+func (r *ProcessRunner) Reported(job string, attempt int) {
+	os.WriteFile(filepath.Join(r.attemptDir(job, attempt), reportedFile), nil, 0o600)
+}
+
+// Forget removes an attempt's directory once its output is shipped.
+func (r *ProcessRunner) Forget(job string, attempt int) {
+	dir := r.attemptDir(job, attempt)
+	size, err := logSize(dir)
+	if err != nil || shipped(dir) < size {
+		return
+	}
+	r.mu.Lock()
+	delete(r.meta, key(job, attempt))
+	r.mu.Unlock()
+	os.RemoveAll(dir)
+}
+
+// shipped is the offset up to which an attempt's output reached the
+// server.
+func shipped(dir string) int64 {
+	b, err := os.ReadFile(filepath.Join(dir, shippedFile))
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return v
+}
