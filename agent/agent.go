@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"stargate/agent/device"
 	"stargate/client"
@@ -46,6 +50,9 @@ type Config struct {
 	// Shim is the command that runs a job's supervisor; the attempt's
 	// directory is appended (e.g. the stargate binary and "agent", "shim").
 	Shim []string
+	// Listen, when set, is where the agent serves Prometheus /metrics:
+	// the devices' telemetry under dcgm-exporter's names.
+	Listen string
 	// Clock tells the time (default: the system clock).
 	Clock server.Clock
 	Log   *slog.Logger
@@ -128,6 +135,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.devices.Close()
+	if a.cfg.Listen != "" {
+		stop, err := a.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	shipDone := make(chan struct{})
 	go func() { a.shipLoop(ctx); close(shipDone) }()
 	defer func() { <-shipDone }()
@@ -463,4 +477,22 @@ func (a *Agent) nodeClient() *client.Client {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.node
+}
+
+// serveMetrics serves the devices' telemetry on /metrics, under
+// dcgm-exporter's names so that existing dashboards work.
+func (a *Agent) serveMetrics() (stop func(), err error) {
+	host, _ := os.Hostname()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(device.NewCollector(a.devices, host))
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("agent: metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	a.log.Info("serving metrics", "addr", ln.Addr().String())
+	return func() { hs.Close() }, nil
 }

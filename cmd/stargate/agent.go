@@ -18,10 +18,10 @@ import (
 func init() { register(newAgentCmd) }
 
 type agentFlags struct {
-	server, tokenFile, node, data, devices, address, runAs string
-	heartbeat                                              time.Duration
-	logLimit                                               int64
-	verbose                                                bool
+	server, tokenFile, node, data, devices, address, runAs, listen string
+	heartbeat                                                      time.Duration
+	logLimit                                                       int64
+	verbose                                                        bool
 }
 
 func newAgentCmd() *cobra.Command {
@@ -75,6 +75,7 @@ node's accelerators from the fleet file (for tests and demos).`,
 	fl.StringVar(&f.runAs, "run-as", "", "run jobs as this user (the agent must be root)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "heartbeat period: a placed job starts within about one")
 	fl.Int64Var(&f.logLimit, "log-limit", 16<<20, "bytes of output kept of each job on this node (the oldest is trimmed)")
+	fl.StringVar(&f.listen, "listen", "", "serve Prometheus /metrics here (dcgm-exporter's DCGM_FI_DEV_* names), e.g. :9400")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	cmd.AddCommand(newShimCmd())
 	return cmd
@@ -131,7 +132,7 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	a, err := agent.New(agent.Config{Server: srv, JoinToken: tok, Node: f.node, Address: f.address, DataDir: f.data,
 		Devices: f.devices, Heartbeat: f.heartbeat, LogLimit: f.logLimit, RunAs: f.runAs,
-		Shim: []string{self, "agent", "shim"}, Log: log})
+		Shim: []string{self, "agent", "shim"}, Log: log, Listen: f.listen})
 	if err != nil {
 		return err
 	}

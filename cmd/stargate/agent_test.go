@@ -226,6 +226,28 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("a gang fails when one node fails", func(t *testing.T) {
+		mark := filepath.Join(dir, "gang-stopped")
+		j := submit(t, store.JobSpec{Accelerators: 16, PerNode: 8, GraceS: 5, Env: map[string]string{"MARK": mark},
+			Command: []string{"sh", "-c", `if [ "$STARGATE_NODE_RANK" = 1 ]; then while [ ! -e "$MARK.ready" ]; do sleep 0.05; done; exit 7; fi
+trap 'echo stopped >> "$MARK"; exit 0' TERM; touch "$MARK.ready"; while :; do sleep 0.1; done`}})
+		j = waitState(t, c, j.ID, store.JobFailed, 30*time.Second)
+		if len(j.Reasons) == 0 || !strings.Contains(j.Reasons[0], "exit code 7") || !strings.Contains(j.Reasons[0], n1[:len(n1)-1]) {
+			t.Errorf("reasons %v, want the node and exit code 7", j.Reasons)
+		}
+		waitFor(t, "rank 0 stopped", 20*time.Second, func() bool { _, err := os.Stat(mark); return err == nil })
+	})
+
+	t.Run("max_restarts requeues a failed job", func(t *testing.T) {
+		count := filepath.Join(dir, "restarts")
+		j := submit(t, store.JobSpec{Accelerators: 1, MaxRestarts: 2, Env: map[string]string{"COUNT": count},
+			Command: []string{"sh", "-c", `echo run >> "$COUNT"; [ "$(wc -l < "$COUNT")" -ge 2 ]`}})
+		j = waitState(t, c, j.ID, store.JobSucceeded, 30*time.Second)
+		if j.Failures != 1 || j.Attempts != 2 {
+			t.Errorf("failures %d, attempts %d; want 1 and 2", j.Failures, j.Attempts)
+		}
+	})
+
 	t.Run("cancel leaves no process", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, GraceS: 2, Command: []string{"sh", "-c",
 			`setsid sh -c 'echo $$ > escaped.pid; exec sleep 1000' & echo $$ > main.pid; sleep 1000`}})
@@ -302,9 +324,12 @@ func TestAgentsRunJobs(t *testing.T) {
 		ckpt := filepath.Join(dir, "checkpoint")
 		low := submit(t, store.JobSpec{Name: "low", Accelerators: 16, PerNode: 8, Priority: -10, Preemptible: true, GraceS: 10,
 			Env:     map[string]string{"CKPT": ckpt},
-			Command: []string{"sh", "-c", `trap 'echo saved-$STARGATE_NODE_RANK >> "$CKPT"; exit 0' TERM; while :; do sleep 0.1; done`}})
-		waitState(t, c, low.ID, store.JobRunning, 30*time.Second)
-		time.Sleep(500 * time.Millisecond) // the shells set their traps
+			Command: []string{"sh", "-c", `trap 'echo saved-$STARGATE_NODE_RANK >> "$CKPT"; exit 0' TERM; touch "$CKPT.ready-$STARGATE_NODE_RANK"; while :; do sleep 0.1; done`}})
+		waitFor(t, "both ranks to trap SIGTERM", 30*time.Second, func() bool {
+			_, err0 := os.Stat(ckpt + ".ready-0")
+			_, err1 := os.Stat(ckpt + ".ready-1")
+			return err0 == nil && err1 == nil
+		})
 		high := submit(t, store.JobSpec{Name: "high", Accelerators: 8, Priority: 100, Command: []string{"true"}})
 		waitState(t, c, high.ID, store.JobSucceeded, 30*time.Second)
 		waitFor(t, "both ranks' checkpoints", 20*time.Second, func() bool {
