@@ -64,6 +64,7 @@ type Config struct {
 type Agent struct {
 	cfg     Config
 	join    *client.Client
+	shipMu  sync.Mutex     // one log upload at a time
 	mu      sync.Mutex     // guards node
 	node    *client.Client // with the node's credential
 	hw      server.NodeHardware
@@ -282,6 +283,9 @@ func (a *Agent) beat(ctx context.Context) error {
 			reported = append(reported, at)
 		}
 	}
+	if len(reported) > 0 {
+		a.flush(ctx)
+	}
 	for i, l := range load {
 		a.devices.SetLoad(i, l)
 	}
@@ -427,40 +431,61 @@ func baseEnv(runAs string) map[string]string {
 	return env
 }
 
-// shipLoop ships the jobs' output every second, or sooner when a full
+// shipLoop ships the jobs' output every second, or at once while a full
 // upload leaves more.
 func (a *Agent) shipLoop(ctx context.Context) {
 	for {
-		pieces := a.runner.Pending()
 		wait := time.Second
-		if len(pieces) > 0 {
-			err := a.nodeClient().UploadLogs(ctx, a.cfg.Node, server.LogUpload{Chunks: pieces})
-			var ce *client.Error
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return
-			case errors.As(err, &ce) && ce.Status == http.StatusBadRequest:
-				// The server will never take these (the job is gone from
-				// it): drop them rather than block what follows.
-				a.log.Warn("log upload refused; output dropped", "err", err)
-				a.runner.Shipped(pieces)
-			case err != nil:
-				a.log.Warn("log upload failed", "err", err)
-				wait = 5 * time.Second
-			default:
-				a.runner.Shipped(pieces)
-				wait = 0
-			}
+		switch more, err := a.ship(ctx); {
+		case err != nil && ctx.Err() != nil:
+		case err != nil:
+			a.log.Warn("log upload failed", "err", err)
+			wait = 5 * time.Second
+		case more:
+			wait = 10 * time.Millisecond
 		}
-		if !sleep(ctx, max(wait, 10*time.Millisecond)) {
+		if !sleep(ctx, wait) {
 			// One last try, so that a stopping agent leaves little behind.
-			if p := a.runner.Pending(); len(p) > 0 {
-				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				if a.nodeClient().UploadLogs(sctx, a.cfg.Node, server.LogUpload{Chunks: p}) == nil {
-					a.runner.Shipped(p)
-				}
-				cancel()
-			}
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			a.ship(sctx)
+			cancel()
+			return
+		}
+	}
+}
+
+// ship uploads one batch of output not yet shipped; more says whether
+// there was any (and so perhaps more behind it). Uploads are serialized,
+// so that the heartbeat's flush and the loop do not send the same output.
+func (a *Agent) ship(ctx context.Context) (more bool, err error) {
+	a.shipMu.Lock()
+	defer a.shipMu.Unlock()
+	pieces := a.runner.Pending()
+	if len(pieces) == 0 {
+		return false, nil
+	}
+	err = a.nodeClient().UploadLogs(ctx, a.cfg.Node, server.LogUpload{Chunks: pieces})
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusBadRequest {
+		// The server will never take these (the job is gone from it):
+		// drop them rather than block what follows.
+		a.log.Warn("log upload refused; output dropped", "err", err)
+		err = nil
+	}
+	if err != nil {
+		return false, err
+	}
+	a.runner.Shipped(pieces)
+	return true, nil
+}
+
+// flush ships all output not yet shipped, before the agent reports that
+// jobs ended: whoever sees a job end then finds its whole output. It
+// gives up on the first failure (the loop ships the rest later).
+func (a *Agent) flush(ctx context.Context) {
+	for {
+		more, err := a.ship(ctx)
+		if err != nil || !more {
 			return
 		}
 	}

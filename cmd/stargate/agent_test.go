@@ -218,6 +218,16 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("logs --follow", func(t *testing.T) {
+		j := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"sh", "-c", "echo first; sleep 1; echo second >&2"}})
+		waitState(t, c, j.ID, store.JobRunning, 30*time.Second)
+		// It returns once the job ended and its last output came.
+		out := cli(t, url, admin, "logs", j.ID, "--follow", "--every", "100ms")
+		if !strings.Contains(out, "first\n") || !strings.Contains(out, "second\n") || strings.Index(out, "first") > strings.Index(out, "second") {
+			t.Errorf("logs --follow printed %q", out)
+		}
+	})
+
 	t.Run("exit code", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"sh", "-c", "echo bye; exit 3"}})
 		j = waitState(t, c, j.ID, store.JobFailed, 30*time.Second)
