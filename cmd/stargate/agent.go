@@ -22,6 +22,7 @@ type agentFlags struct {
 	heartbeat                                                      time.Duration
 	logLimit                                                       int64
 	verbose                                                        bool
+	sim                                                            simAgentFlags // --simulate: many fake nodes in one process
 }
 
 func newAgentCmd() *cobra.Command {
@@ -59,7 +60,8 @@ it (go build -tags nvml) and a GPU is there, else none; fake simulates the
 node's accelerators from the fleet file (for tests and demos).`,
 		Example: `  stargate agent --server http://10.0.0.1:7070 --token-file /etc/stargate/join.token \
       --node abilene/hall-1/row-3/rack-7/n2 --data /var/lib/stargate-agent
-  stargate agent --node lab/hall-a/row-1/rack-1/n1 --data /tmp/n1 --devices fake --address 127.0.0.1`,
+  stargate agent --node lab/hall-a/row-1/rack-1/n1 --data /tmp/n1 --devices fake --address 127.0.0.1
+  stargate agent --simulate all --example small     # every node of the fleet, simulated, in one process`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAgent(cmd.Context(), &f, cmd.ErrOrStderr())
@@ -77,6 +79,7 @@ node's accelerators from the fleet file (for tests and demos).`,
 	fl.Int64Var(&f.logLimit, "log-limit", 16<<20, "bytes of output kept of each job on this node (the oldest is trimmed)")
 	fl.StringVar(&f.listen, "listen", "", "serve Prometheus /metrics here (dcgm-exporter's DCGM_FI_DEV_* names), e.g. :9400")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
+	f.sim.add(cmd)
 	cmd.AddCommand(newShimCmd())
 	return cmd
 }
@@ -96,7 +99,7 @@ func newShimCmd() *cobra.Command {
 }
 
 func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
-	if f.node == "" || f.data == "" {
+	if f.sim.count == "" && (f.node == "" || f.data == "") {
 		return fmt.Errorf("--node and --data are required (see stargate agent --help)")
 	}
 	srv := f.server
@@ -121,15 +124,18 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 	if tok == "" {
 		return fmt.Errorf("no join token: give --token-file or set $%s (mint one with 'stargate token create --role agent')", envToken)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	level := slog.LevelInfo
 	if f.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f.sim.count != "" {
+		return runSimulatedAgents(ctx, f, srv, tok, log)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	a, err := agent.New(agent.Config{Server: srv, JoinToken: tok, Node: f.node, Address: f.address, DataDir: f.data,
 		Devices: f.devices, Heartbeat: f.heartbeat, LogLimit: f.logLimit, RunAs: f.runAs,
 		Shim: []string{self, "agent", "shim"}, Log: log, Listen: f.listen})

@@ -23,10 +23,12 @@ where power, not floor space, is the binding constraint.
 
   plan    how many accelerators a site's power feeds; energy, emissions, cost
   sim     replay a workload on a fleet with the scheduling engine, on a virtual clock
-  bench   measure the scheduling engine (bench engine) and the API (bench api)
+  bench   measure the engine (bench engine), the API (bench api), agents at scale (bench agents)
   server  run the control plane: durable store, API, scheduler, metrics
+  agent   run a node: register it, run the jobs placed there, apply power caps
+          (--simulate N runs N simulated nodes in one process)
 
-  submit, jobs, job, cancel, nodes, drain, undrain, power, events, token
+  submit, jobs, job, cancel, logs, nodes, drain, undrain, power, events, token
           client commands for a running server (--server, --token)
 
 Every command runs on the built-in example fleet when no file is given

@@ -260,9 +260,9 @@ func commitStats(srv *server.Server) (batch float64, commit time.Duration) {
 	return batch, commit
 }
 
-// freshSchema creates a schema for one run and returns a DSN using it and
+// FreshSchema creates a schema for one run and returns a DSN using it and
 // a function that drops it.
-func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
+func FreshSchema(ctx context.Context, dsn string) (string, func(), error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return "", nil, err

@@ -145,7 +145,7 @@ func openFresh(ctx context.Context, kind, dsn string) (store.Store, func(), erro
 		if dsn == "" {
 			return nil, nil, fmt.Errorf("no PostgreSQL DSN (--postgres or STARGATE_BENCH_POSTGRES)")
 		}
-		d, drop, err := freshSchema(ctx, dsn)
+		d, drop, err := FreshSchema(ctx, dsn)
 		if err != nil {
 			return nil, nil, err
 		}
