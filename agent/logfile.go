@@ -108,6 +108,12 @@ func readLog(dir string, from int64, max int) (data []byte, start int64, err err
 		if i+1 < len(segs) && segs[i+1] <= from {
 			continue
 		}
+		if from < s { // the segment holding from was trimmed meanwhile
+			if len(data) > 0 {
+				break // a gap: what follows is for the next read
+			}
+			from, start = s, s
+		}
 		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%s%020d", segPrefix, s)))
 		if err != nil {
 			if os.IsNotExist(err) { // trimmed meanwhile
