@@ -32,6 +32,7 @@ import (
 //	lock         held (flock) by the shim while it lives
 //	pid          the shim's process ID
 //	started      written once the shim holds the lock, before any process starts
+//	cgroup       the path of the job's cgroup v2, where the node has one
 //	out.*        the output, bounded (see logfile.go)
 //	status.json  how the processes ended (ShimStatus), written last, atomically
 //	work/        the processes' working directory
@@ -41,6 +42,7 @@ const (
 	pidFile     = "pid"
 	startedFile = "started"
 	statusFile  = "status.json"
+	cgroupFile  = "cgroup"
 	workDir     = "work"
 )
 
@@ -92,14 +94,20 @@ func RunShim(dir string) error {
 	}
 	if _, err := os.Stat(filepath.Join(dir, startedFile)); err == nil {
 		// A supervisor started it and died without a word (killed, or the
-		// machine went down): its processes may have run; say so.
+		// machine went down): its processes may have run; say so, and end
+		// those its cgroup still holds.
+		if b, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err == nil {
+			if cg, err := openCgroup(strings.TrimSpace(string(b))); err == nil {
+				cg.signal(syscall.SIGKILL)
+				for i := 0; i < 50 && len(cg.procs()) > 0; i++ {
+					time.Sleep(20 * time.Millisecond)
+				}
+				cg.remove()
+			}
+		}
 		return writeStatus(dir, ShimStatus{ExitCode: -1, Message: "its supervisor died before the processes ended"})
 	}
-	var spec ShimSpec
-	b, err := os.ReadFile(filepath.Join(dir, specFile))
-	if err == nil {
-		err = json.Unmarshal(b, &spec)
-	}
+	spec, err := readSpec(dir)
 	if err != nil {
 		return writeStatus(dir, ShimStatus{ExitCode: -1, Message: "bad spec: " + err.Error()})
 	}
@@ -113,6 +121,16 @@ func RunShim(dir string) error {
 		return err
 	}
 	return writeStatus(dir, supervise(dir, spec))
+}
+
+// readSpec reads what a supervisor runs.
+func readSpec(dir string) (ShimSpec, error) {
+	var spec ShimSpec
+	b, err := os.ReadFile(filepath.Join(dir, specFile))
+	if err == nil {
+		err = json.Unmarshal(b, &spec)
+	}
+	return spec, err
 }
 
 // supervise runs the processes to their end and says how they ended.
@@ -138,19 +156,51 @@ func supervise(dir string, spec ShimSpec) ShimStatus {
 	if spec.RunAs {
 		os.Chown(work, int(spec.UID), int(spec.GID))
 	}
+	// The job's own cgroup, where the node has cgroup v2; the subreaper
+	// alone otherwise.
+	cg, err := newCgroup(fmt.Sprintf("%s.%d", spec.Job, spec.Attempt))
+	if err == nil {
+		// Recorded before any process starts in it, for the supervisor
+		// after this one should this one die.
+		err = writeSynced(filepath.Join(dir, cgroupFile), []byte(cg.dir+"\n"))
+		if err != nil {
+			cg.remove()
+		}
+	}
+	if err != nil {
+		cg = nil
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stargate shim: %v; the job's processes are tracked as descendants only\n", err)
+	}
+	defer func() {
+		if cg != nil {
+			cg.remove()
+		}
+	}()
+	// signalTree sends sig to every process of the job.
+	signalTree := func(sig syscall.Signal) {
+		signalDescendants(sig)
+		if cg != nil {
+			cg.signal(sig)
+		}
+	}
 	main := map[int]int{} // pid -> process index
 	var status ShimStatus
 	status.Succeeded = true
 	for i, p := range spec.Procs {
-		attr := &syscall.SysProcAttr{Setsid: true}
-		if spec.RunAs {
-			attr.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Extra}
-		}
 		path, err := lookPath(p.Argv[0], p.Env)
 		var proc *os.Process
 		if err == nil {
-			proc, err = os.StartProcess(path, p.Argv, &os.ProcAttr{Dir: work, Env: p.Env,
-				Files: []*os.File{nil, pw, pw}, Sys: attr})
+			proc, err = startProc(path, p, work, pw, &spec, cg)
+			if err != nil && cg != nil {
+				// A kernel without clone3 into a cgroup (before 5.7):
+				// the subreaper alone, for this job.
+				fmt.Fprintf(os.Stderr, "stargate shim: start in cgroup: %v; without it\n", err)
+				cg.remove()
+				cg = nil
+				proc, err = startProc(path, p, work, pw, &spec, nil)
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(pw, "stargate: cannot start %q: %v\n", p.Argv[0], err)
@@ -258,9 +308,22 @@ func reap(exited chan<- exit) {
 	}
 }
 
-// signalTree sends sig to every descendant of this process: the job's
-// processes, wherever they moved their session or process group.
-func signalTree(sig syscall.Signal) {
+// startProc starts one process of a job in its own session, as the
+// spec's user, inside cg when there is one.
+func startProc(path string, p Proc, work string, out *os.File, spec *ShimSpec, cg *cgroup) (*os.Process, error) {
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if spec.RunAs {
+		attr.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Extra}
+	}
+	if cg != nil {
+		attr.UseCgroupFD, attr.CgroupFD = true, int(cg.fd.Fd())
+	}
+	return os.StartProcess(path, p.Argv, &os.ProcAttr{Dir: work, Env: p.Env, Files: []*os.File{nil, out, out}, Sys: attr})
+}
+
+// signalDescendants sends sig to every descendant of this process: the
+// job's processes, wherever they moved their session or process group.
+func signalDescendants(sig syscall.Signal) {
 	for _, pid := range descendants(os.Getpid()) {
 		syscall.Kill(pid, sig)
 	}
