@@ -2,19 +2,14 @@ package agent
 
 import (
 	"context"
-	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"stargate/client"
-	"stargate/examples"
-	"stargate/fleet"
 	"stargate/server"
 	"stargate/store"
-	"stargate/store/sqlite"
 )
 
 // TestMain lets the agent under test start this test binary as a job's
@@ -77,35 +72,9 @@ func newCluster(t *testing.T) *cluster {
 	t.Setenv("STARGATE_TEST_SHIM", "1") // the supervisors inherit it
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := examples.Open("small")
-	fl, err := fleet.Parse(r.(io.Reader))
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: st, Fleet: fl, Scheduler: firstFree{node: "lab/hall-a/row-1/rack-1/n1"},
-		ReconcileEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, _, err := srv.MintToken(ctx, store.RoleAdmin, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	join, _, err := srv.MintToken(ctx, store.RoleAgent, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { srv.Run(sctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	c := &cluster{st: st, srv: srv, admin: client.New(hs.URL, admin), node: "lab/hall-a/row-1/rack-1/n1"}
-	a, err := New(Config{Server: hs.URL, JoinToken: join, Node: c.node, Address: "127.0.0.1", DataDir: filepath.Join(dir, "agent"),
+	ts := startTestServer(t, firstFree{node: "lab/hall-a/row-1/rack-1/n1"})
+	c := &cluster{st: ts.st, admin: ts.admin, node: "lab/hall-a/row-1/rack-1/n1"}
+	a, err := New(Config{Server: ts.url, JoinToken: ts.join, Node: c.node, Address: "127.0.0.1", DataDir: filepath.Join(dir, "agent"),
 		Devices: "fake", Heartbeat: 50 * time.Millisecond, Shim: []string{os.Args[0]}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +92,7 @@ func newCluster(t *testing.T) *cluster {
 		time.Sleep(300 * time.Millisecond)
 		stopAgent()
 		<-agentDone
-		hs.Close()
-		stop()
-		<-done
-		st.Close()
+		ts.stop()
 	})
 	return c
 }

@@ -3,20 +3,15 @@ package agent
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"stargate/client"
-	"stargate/examples"
 	"stargate/fleet"
 	"stargate/server"
 	"stargate/store"
-	"stargate/store/sqlite"
 )
 
 // spread places each pending job on the ready node with the most free
@@ -78,39 +73,15 @@ type simCluster struct {
 func newSimCluster(t *testing.T, nodes int) *simCluster {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := examples.Open("small")
-	fl, err := fleet.Parse(r.(io.Reader))
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: st, Fleet: fl, Scheduler: spread{}, ReconcileEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, _, err := srv.MintToken(ctx, store.RoleAdmin, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	join, _, err := srv.MintToken(ctx, store.RoleAgent, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { srv.Run(sctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	c := &simCluster{st: st, fl: fl, admin: client.New(hs.URL, admin), seen: map[string]int{}}
+	ts := startTestServer(t, spread{})
+	fl := ts.fl
+	c := &simCluster{st: ts.st, fl: fl, admin: ts.admin, seen: map[string]int{}}
 	names := make([]string, nodes)
 	for i := range names {
 		names[i] = fl.NodeName(i)
 	}
-	c.sim, err = NewSimulator(SimConfig{Server: hs.URL, JoinToken: join, Nodes: names, Heartbeat: 100 * time.Millisecond,
+	var err error
+	c.sim, err = NewSimulator(SimConfig{Server: ts.url, JoinToken: ts.join, Nodes: names, Heartbeat: 100 * time.Millisecond,
 		OnStart: func(_ string, j store.Job, _ time.Time) {
 			c.mu.Lock()
 			c.seen[j.ID]++
@@ -127,10 +98,7 @@ func newSimCluster(t *testing.T, nodes int) *simCluster {
 		if err := <-simDone; err != nil {
 			t.Errorf("simulator: %v", err)
 		}
-		hs.Close()
-		stop()
-		<-done
-		st.Close()
+		ts.stop()
 	})
 	return c
 }

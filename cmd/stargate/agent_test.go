@@ -22,9 +22,7 @@ import (
 
 // agentProc is a `stargate agent` running as a real child process.
 type agentProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *strings.Builder
+	child
 	data string
 }
 
@@ -35,7 +33,7 @@ func startAgent(t *testing.T, url, joinFile, node, data string) *agentProc {
 	cmd := exec.Command(os.Args[0], "agent", "--server", url, "--token-file", joinFile, "--node", node,
 		"--data", data, "--devices", "fake", "--address", "127.0.0.1", "--heartbeat", "150ms")
 	cmd.Env = append(os.Environ(), "STARGATE_RUN_MAIN=1")
-	p := &agentProc{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}, data: data}
+	p := &agentProc{child: child{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}}, data: data}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -48,16 +46,6 @@ func startAgent(t *testing.T, url, joinFile, node, data string) *agentProc {
 		}
 	})
 	return p
-}
-
-func (p *agentProc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // stopShims stops every job supervisor left under an agent's data

@@ -11,12 +11,28 @@ import (
 	"time"
 )
 
-// serverProc is a `stargate server` running as a real child process.
-type serverProc struct {
+// child is a stargate command running as a real child process.
+type child struct {
 	cmd  *exec.Cmd
-	url  string
 	done chan struct{}
 	log  *strings.Builder
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *child) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// serverProc is a `stargate server` running as a real child process.
+type serverProc struct {
+	child
+	url string
 }
 
 // startServer starts this test binary as `stargate server ARGS` and waits
@@ -29,7 +45,7 @@ func startServer(t *testing.T, args ...string) *serverProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}}
+	p := &serverProc{child: child{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}}}
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -53,17 +69,6 @@ func startServer(t *testing.T, args ...string) *serverProc {
 		t.Fatalf("server did not start: %s", p.log)
 	}
 	return p
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *serverProc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 func readToken(t *testing.T, dir string) string {
