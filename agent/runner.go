@@ -90,6 +90,15 @@ func NewProcessRunner(dir string, shim []string, logLimit int64, runAs string) (
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	if r.runAs != nil {
+		// The user the jobs run as must reach its working directories
+		// (DATA/jobs/ATTEMPT/work) without seeing anything else there.
+		for _, d := range []string{dir, r.dir} {
+			if err := os.Chmod(d, r.dirMode()); err != nil {
+				return nil, fmt.Errorf("agent: %w", err)
+			}
+		}
+	}
 	ents, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -113,6 +122,16 @@ func NewProcessRunner(dir string, shim []string, logLimit int64, runAs string) (
 	return r, nil
 }
 
+// dirMode is the mode of the directories above a job's working
+// directory: others may pass through (not list) when jobs run as another
+// user.
+func (r *ProcessRunner) dirMode() os.FileMode {
+	if r.runAs != nil {
+		return 0o711
+	}
+	return 0o700
+}
+
 func (r *ProcessRunner) attemptDir(job string, attempt int) string {
 	return filepath.Join(r.dir, key(job, attempt))
 }
@@ -134,6 +153,9 @@ func (r *ProcessRunner) Start(p Placement, procs []Proc, graceS int64) error {
 		if errors.Is(err, os.ErrExist) {
 			return nil
 		}
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := os.Chmod(dir, r.dirMode()); err != nil { // beyond the umask
 		return fmt.Errorf("agent: %w", err)
 	}
 	spec := ShimSpec{Job: j.ID, Attempt: j.Attempts, Procs: procs, GraceS: graceS, LogLimit: r.logLimit}

@@ -17,6 +17,14 @@ fi
 echo "== go vet"
 go vet ./...
 
+# The NVML backend needs cgo: build and vet it where a C compiler is.
+echo "== go vet -tags nvml"
+if [ "$(go env CGO_ENABLED)" = 1 ] && command -v "$(go env CC)" >/dev/null 2>&1; then
+	go vet -tags nvml ./agent/... ./cmd/stargate
+else
+	echo "nvml: no C compiler for cgo here; the NVML backend was not built"
+fi
+
 pg_dir=""
 pg_bin=""
 cleanup() {
