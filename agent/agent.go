@@ -376,11 +376,16 @@ func (a *Agent) reconcile(reply server.HeartbeatReply, known []Attempt) {
 func (a *Agent) start(p Placement) {
 	j := p.Job
 	procs, err := Procs(p, baseEnv(a.cfg.RunAs))
-	if err == nil {
-		err = a.runner.Start(p, procs, j.Spec.GraceS)
-	}
 	if err != nil {
-		a.log.Error("cannot start job", "job", j.ID, "err", err)
+		// It can never run here: say so once, as its outcome.
+		a.log.Error("cannot run job", "job", j.ID, "err", err)
+		if err := a.runner.Refuse(p, strings.TrimPrefix(err.Error(), "agent: ")); err != nil {
+			a.log.Error("cannot record job", "job", j.ID, "err", err)
+		}
+		return
+	}
+	if err := a.runner.Start(p, procs, j.Spec.GraceS); err != nil {
+		a.log.Error("cannot start job; trying again at the next heartbeat", "job", j.ID, "err", err)
 		return
 	}
 	a.log.Info("started job", "job", j.ID, "attempt", j.Attempts, "rank", p.Rank, "devices", p.Devices)

@@ -140,45 +140,92 @@ func (r *ProcessRunner) attemptDir(job string, attempt int) string {
 // directory is made with O_EXCL semantics (Mkdir): an attempt is started
 // once.
 func (r *ProcessRunner) Start(p Placement, procs []Proc, graceS int64) error {
+	dir, fresh, err := r.newAttempt(p)
+	if err != nil || !fresh {
+		return err
+	}
 	j := p.Job
-	k := key(j.ID, j.Attempts)
-	r.mu.Lock()
-	_, known := r.meta[k]
-	r.mu.Unlock()
-	if known {
-		return nil
-	}
-	dir := r.attemptDir(j.ID, j.Attempts)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil
-		}
-		return fmt.Errorf("agent: %w", err)
-	}
-	if err := os.Chmod(dir, r.dirMode()); err != nil { // beyond the umask
-		return fmt.Errorf("agent: %w", err)
-	}
 	spec := ShimSpec{Job: j.ID, Attempt: j.Attempts, Procs: procs, GraceS: graceS, LogLimit: r.logLimit}
 	if r.runAs != nil {
 		spec.RunAs, spec.UID, spec.GID, spec.Extra = true, r.runAs.uid, r.runAs.gid, r.runAs.groups
 	}
 	b, _ := json.Marshal(spec)
 	if err := writeSynced(filepath.Join(dir, specFile), b); err != nil {
+		os.RemoveAll(dir) // nothing started: the next heartbeat tries again
 		return fmt.Errorf("agent: %w", err)
 	}
+	if err := r.remember(p, dir); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	if err := r.launch(dir); err != nil {
+		// Known now, so never started twice: it ends failed, said why.
+		if serr := writeStatus(dir, ShimStatus{ExitCode: -1, Message: err.Error()}); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return err
+	}
+	return nil
+}
+
+// Refuse records an attempt that cannot run (it has no command, say) as
+// failed for why, without starting anything: the next heartbeat reports
+// it, and the server decides what follows.
+func (r *ProcessRunner) Refuse(p Placement, why string) error {
+	dir, fresh, err := r.newAttempt(p)
+	if err != nil || !fresh {
+		return err
+	}
+	if err := writeStatus(dir, ShimStatus{ExitCode: -1, Message: why}); err != nil {
+		os.RemoveAll(dir)
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := r.remember(p, dir); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	return nil
+}
+
+// newAttempt makes an attempt's directory; fresh is false when the
+// attempt is known already.
+func (r *ProcessRunner) newAttempt(p Placement) (dir string, fresh bool, err error) {
+	j := p.Job
+	r.mu.Lock()
+	_, known := r.meta[key(j.ID, j.Attempts)]
+	r.mu.Unlock()
+	if known {
+		return "", false, nil
+	}
+	dir = r.attemptDir(j.ID, j.Attempts)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("agent: %w", err)
+	}
+	if err := os.Chmod(dir, r.dirMode()); err != nil { // beyond the umask
+		return "", false, fmt.Errorf("agent: %w", err)
+	}
+	return dir, true, nil
+}
+
+// remember writes an attempt's meta.json, last: a directory without it
+// was never started.
+func (r *ProcessRunner) remember(p Placement, dir string) error {
+	j := p.Job
 	m := attemptMeta{Job: j.ID, Attempt: j.Attempts, Devices: p.Devices, Load: j.Spec.Power}
 	if m.Load <= 0 {
 		m.Load = DefaultLoad
 	}
-	b, _ = json.Marshal(m)
-	// meta.json last: a directory without it was never started.
+	b, _ := json.Marshal(m)
 	if err := writeSynced(filepath.Join(dir, metaFile), b); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	r.mu.Lock()
-	r.meta[k] = m
+	r.meta[key(j.ID, j.Attempts)] = m
 	r.mu.Unlock()
-	return r.launch(dir)
+	return nil
 }
 
 // DefaultLoad is the utilization a job's devices are expected to run at

@@ -222,6 +222,17 @@ func TestAgentsRunJobs(t *testing.T) {
 		if len(j.Reasons) == 0 || !strings.Contains(j.Reasons[0], "exit code 3") {
 			t.Errorf("reasons %v, want exit code 3", j.Reasons)
 		}
+		// Nothing to run, or no such program: failed, saying why.
+		for cmd, why := range map[string]string{"": "no command", "/no/such/program": "cannot start"} {
+			spec := store.JobSpec{Accelerators: 1}
+			if cmd != "" {
+				spec.Command = []string{cmd}
+			}
+			j := waitState(t, c, submit(t, spec).ID, store.JobFailed, 30*time.Second)
+			if len(j.Reasons) == 0 || !strings.Contains(j.Reasons[0], why) {
+				t.Errorf("command %q: reasons %v, want %q", cmd, j.Reasons, why)
+			}
+		}
 	})
 
 	t.Run("a gang fails when one node fails", func(t *testing.T) {
