@@ -159,7 +159,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			// The server forgot the node or its credential: join again.
 			a.log.Warn("heartbeat refused; registering again", "err", err)
 			if err := a.register(ctx); err != nil {
-				return err
+				if errors.Is(err, ErrRefused) || ctx.Err() != nil {
+					return err
+				}
+				fails++
+				a.log.Warn("cannot register again yet; jobs run on", "err", err, "failures", fails)
+				break
 			}
 			continue
 		default:
@@ -228,6 +233,11 @@ func (a *Agent) connect(ctx context.Context) error {
 		d.Close()
 		return fmt.Errorf("%w: the fleet file gives %s %d accelerators (%s), this machine has %d", ErrRefused, a.cfg.Node, a.hw.Accelerators, a.hw.Accelerator, n)
 	}
+	// Caps are the server's to give: every device starts at its default
+	// limit, and the first heartbeat's reply caps the jobs it capped.
+	for i := range d.Count() {
+		d.SetCap(i, 0)
+	}
 	a.devices = d
 	a.log.Info("devices", "kind", desc)
 	return nil
@@ -261,6 +271,7 @@ func (a *Agent) register(ctx context.Context) error {
 
 // beat sends one heartbeat and acts on the reply.
 func (a *Agent) beat(ctx context.Context) error {
+	a.runner.Recover(max(2*a.cfg.Heartbeat, 2*time.Second))
 	attempts := a.runner.Attempts()
 	var hb server.Heartbeat
 	var reported []Attempt
@@ -352,6 +363,17 @@ func (a *Agent) reconcile(reply server.HeartbeatReply, known []Attempt) {
 			a.runner.Stop(at.Job, at.Attempt)
 		case at.Ended != nil && at.Reported && !wanted:
 			a.runner.Forget(at.Job, at.Attempt)
+		}
+		if c, capped := a.caps[k]; capped && at.Ended != nil {
+			// Its processes are gone: the next job on these devices
+			// starts at the default limit, as the server believes.
+			if c.WantW != 0 {
+				for _, d := range at.Devices {
+					if _, err := a.devices.SetCap(d, 0); err != nil {
+						a.log.Warn("cannot lift a cap", "accelerator", d, "err", err)
+					}
+				}
+			}
 			delete(a.caps, k)
 		}
 	}
@@ -469,13 +491,16 @@ func (a *Agent) ship(ctx context.Context) (more bool, err error) {
 	if len(pieces) == 0 {
 		return false, nil
 	}
-	err = a.nodeClient().UploadLogs(ctx, a.cfg.Node, server.LogUpload{Chunks: pieces})
+	res, err := a.nodeClient().UploadLogs(ctx, a.cfg.Node, server.LogUpload{Chunks: pieces})
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.Status == http.StatusBadRequest {
-		// The server will never take these (the job is gone from it):
-		// drop them rather than block what follows.
+		// The server will never take these: drop them rather than block
+		// what follows.
 		a.log.Warn("log upload refused; output dropped", "err", err)
 		err = nil
+	}
+	for _, p := range res.Refused {
+		a.log.Warn("log piece refused; dropped", "piece", p.Field, "why", p.Message)
 	}
 	if err != nil {
 		return false, err

@@ -184,4 +184,29 @@ func TestCapLowersFakeDraw(t *testing.T) {
 
 	setCap(0)
 	c.wait(t, "the cap lifted", busy)
+
+	// A cap ends with its job: the next job on the same devices, which the
+	// server holds uncapped, draws as much as it asks.
+	setCap(capW)
+	c.wait(t, "capped again", func() bool {
+		n, err = c.admin.Node(ctx, c.node)
+		return err == nil && n.Telemetry != nil && len(n.Telemetry.Caps) == 1 && n.Telemetry.Caps[0].AppliedW == capW
+	})
+	if _, err := c.admin.Cancel(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.admin.SubmitSpec(ctx, store.JobSpec{Tenant: "blue", Accelerators: 4, Power: 1,
+		Command: []string{"sleep", "30"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, "the next job on the same devices, uncapped", func() bool {
+		nj, err := c.admin.Job(ctx, next.ID)
+		return err == nil && nj.State == store.JobRunning && busy()
+	})
+	for _, a := range n.Telemetry.Accelerators[:4] {
+		if a.CapW != 0 {
+			t.Errorf("accelerator %d kept a cap of %.0f W into the next job", a.Index, a.CapW)
+		}
+	}
 }

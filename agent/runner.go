@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -198,10 +199,18 @@ func (r *ProcessRunner) newAttempt(p Placement) (dir string, fresh bool, err err
 		return "", false, nil
 	}
 	dir = r.attemptDir(j.ID, j.Attempts)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return "", false, nil
+	err = os.Mkdir(dir, 0o700)
+	if errors.Is(err, os.ErrExist) {
+		if _, serr := os.Stat(filepath.Join(dir, metaFile)); serr == nil {
+			return "", false, nil // started before
 		}
+		// Left by an agent that died before it could start anything
+		// there (meta.json comes before the supervisor): start afresh.
+		if err = os.RemoveAll(dir); err == nil {
+			err = os.Mkdir(dir, 0o700)
+		}
+	}
+	if err != nil {
 		return "", false, fmt.Errorf("agent: %w", err)
 	}
 	if err := os.Chmod(dir, r.dirMode()); err != nil { // beyond the umask
@@ -262,18 +271,27 @@ func supervised(dir string) bool {
 	return locked(dir)
 }
 
-// locked reports whether a supervisor holds the attempt's lock.
+// locked reports whether a supervisor holds the attempt's lock. It asks
+// (F_OFD_GETLK) without taking the lock: a test that took it, however
+// briefly, could make a supervisor starting at that moment give up.
 func locked(dir string) bool {
 	f, err := os.Open(filepath.Join(dir, lockFile))
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return true
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
+		return true // cannot tell: take it as alive, the safe side
 	}
-	unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return false
+	return lk.Type != unix.F_UNLCK
+}
+
+// lockOFD takes the attempt's lock for as long as f stays open, or fails
+// at once when another supervisor holds it.
+func lockOFD(f *os.File) error {
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
 }
 
 // Stop sends SIGTERM to the attempt's supervisor, which stops the job's
@@ -311,18 +329,38 @@ func (r *ProcessRunner) Attempts() []Attempt {
 				st = ShimStatus{ExitCode: -1, Message: "unreadable status"}
 			}
 			a.Ended = &st
-		} else if !locked(dir) {
-			if _, err := os.Stat(filepath.Join(dir, startedFile)); err == nil {
-				// The supervisor died between starting and recording:
-				// the processes' end is unknown.
-				a.Ended = &ShimStatus{ExitCode: -1, Message: "its supervisor died before the processes ended"}
-			}
 		}
 		_, err := os.Stat(filepath.Join(dir, reportedFile))
 		a.Reported = err == nil
 		out = append(out, a)
 	}
 	return out
+}
+
+// Recover starts a supervisor again for every attempt that has neither a
+// status nor a living supervisor, some time after it was made: one that
+// died (killed, or failed to start). The new one records the death and
+// ends what the old one's cgroup still holds, or, where the first never
+// got as far as starting the processes, starts them: never twice, since
+// one supervisor at a time holds the lock and none runs an attempt that
+// was started before.
+func (r *ProcessRunner) Recover(olderThan time.Duration) {
+	r.mu.Lock()
+	metas := make([]attemptMeta, 0, len(r.meta))
+	for _, m := range r.meta {
+		metas = append(metas, m)
+	}
+	r.mu.Unlock()
+	for _, m := range metas {
+		dir := r.attemptDir(m.Job, m.Attempt)
+		fi, err := os.Stat(filepath.Join(dir, metaFile))
+		if err != nil || time.Since(fi.ModTime()) < olderThan || supervised(dir) {
+			continue
+		}
+		if err := r.launch(dir); err != nil {
+			writeStatus(dir, ShimStatus{ExitCode: -1, Message: err.Error()})
+		}
+	}
 }
 
 // Reported marks an attempt's outcome as delivered.

@@ -29,7 +29,8 @@ import (
 // The directory of one attempt of a job on a node holds:
 //
 //	spec.json    what to run (ShimSpec), written by the agent before the shim starts
-//	lock         held (flock) by the shim while it lives
+//	lock         held by the shim while it lives (an open file description
+//	             lock, which the agent can test without taking it)
 //	pid          the shim's process ID
 //	started      written once the shim holds the lock, before any process starts
 //	cgroup       the path of the job's cgroup v2, where the node has one
@@ -86,7 +87,7 @@ func RunShim(dir string) error {
 		return fmt.Errorf("shim: %w", err)
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := lockOFD(lock); err != nil {
 		return fmt.Errorf("shim: %s is supervised already: %w", dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, statusFile)); err == nil {
@@ -149,7 +150,16 @@ func supervise(dir string, spec ShimSpec) ShimStatus {
 		return ShimStatus{ExitCode: -1, Message: "output: " + err.Error()}
 	}
 	var copying sync.WaitGroup
-	copying.Go(func() { io.Copy(out, pr); pr.Close(); out.Close() })
+	copying.Go(func() {
+		if _, err := io.Copy(out, pr); err != nil {
+			// Output can no longer be kept (a full disk): the job runs on,
+			// its output dropped, rather than dying of a broken pipe.
+			fmt.Fprintf(os.Stderr, "stargate shim: output: %v; dropping the rest\n", err)
+			io.Copy(io.Discard, pr)
+		}
+		pr.Close()
+		out.Close()
+	})
 
 	work := filepath.Join(dir, workDir)
 	os.MkdirAll(work, 0o755)

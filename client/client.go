@@ -209,10 +209,11 @@ func (c *Client) Node(ctx context.Context, name string) (server.NodeDetail, erro
 }
 
 // UploadLogs ships pieces of a node's job output (with the node's
-// credential).
-func (c *Client) UploadLogs(ctx context.Context, node string, up server.LogUpload) error {
-	_, err := c.do(ctx, "POST", server.NodePath(node)+"/logs", jsonBody(up), nil, nil)
-	return err
+// credential); the answer says which pieces were refused for good.
+func (c *Client) UploadLogs(ctx context.Context, node string, up server.LogUpload) (server.LogStored, error) {
+	var out server.LogStored
+	_, err := c.do(ctx, "POST", server.NodePath(node)+"/logs", jsonBody(up), nil, &out)
+	return out, err
 }
 
 // Logs reads a job's output after a cursor (0: from the start), on one

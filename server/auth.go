@@ -50,8 +50,8 @@ func (s *Server) Mint(ctx context.Context, req TokenRequest) (string, store.Toke
 	if req.NodePrefix != "" && role != store.RoleAgent {
 		problems = append(problems, Problem{Field: "node_prefix", Message: "only agent (join) tokens have a node prefix"})
 	}
-	if len(req.NodePrefix) > 256 {
-		problems = append(problems, Problem{Field: "node_prefix", Message: "at most 256 characters"})
+	if len(req.NodePrefix) > 256 || (req.NodePrefix != "" && !strings.HasSuffix(req.NodePrefix, "/")) {
+		problems = append(problems, Problem{Field: "node_prefix", Message: "a path of the power tree ending in '/' (abilene/ or abilene/hall-1/), at most 256 characters"})
 	}
 	switch role {
 	case store.RoleUser:
@@ -156,6 +156,10 @@ type cachedToken struct {
 
 const tokenCacheTTL = time.Minute
 
+// maxCachedTokens bounds the token cache: room for a node credential of
+// every node of a large fleet and its people, a few tens of MB at most.
+const maxCachedTokens = 250_000
+
 // authenticate returns the request's token, or a 401 error.
 func (s *Server) authenticate(r *http.Request) (store.Token, error) {
 	// The scheme is case-insensitive (RFC 9110, section 11.1).
@@ -181,7 +185,7 @@ func (s *Server) authenticate(r *http.Request) (store.Token, error) {
 		return store.Token{}, err
 	}
 	s.tokens.mu.Lock()
-	if len(s.tokens.m) > 10000 {
+	if len(s.tokens.m) > maxCachedTokens {
 		clear(s.tokens.m)
 	}
 	s.tokens.m[hash] = cachedToken{tok: tok, exp: now.Add(tokenCacheTTL)}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,5 +129,61 @@ func TestUnhealthyNodeTakesNoWork(t *testing.T) {
 	}
 	if s := strings.Join(kinds, " "); !strings.Contains(s, "node-unhealthy") || !strings.Contains(s, "node-healthy") {
 		t.Errorf("events %s lack node-unhealthy and node-healthy", s)
+	}
+}
+
+// A node stores output only for attempts it ran: the running one by its
+// placement, an ended one by the job's placed events. Others' pieces are
+// refused one by one, without holding back the rest.
+func TestLogsOnlyFromTheNodesThatRanTheJob(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Scheduler = placeFirst{} })
+	h.register(node1)
+	h.register(node2)
+	ctx := context.Background()
+	h.do("admin", "POST", NodePath(node2)+"/drain", "")
+	job := h.submit("acme", `{"accelerators":1}`)
+	if err := h.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := h.st.Job(ctx, job.ID); j.State != store.JobRunning || j.Placement[0].Node != node1 {
+		t.Fatalf("placed %+v, want on %s", j, node1)
+	}
+	upload := func(node, body string) LogStored {
+		t.Helper()
+		r := h.do(node, "POST", NodePath(node)+"/logs", body)
+		if r.status != 200 {
+			t.Fatalf("upload as %s: %d %s", node, r.status, r.body)
+		}
+		var out LogStored
+		r.decode(t, &out)
+		return out
+	}
+	piece := func(attempt int, off int64, text string) string {
+		return fmt.Sprintf(`{"job":%q,"attempt":%d,"offset":%d,"data":%q}`, job.ID, attempt, off,
+			base64.StdEncoding.EncodeToString([]byte(text)))
+	}
+	if out := upload(node2, `{"chunks":[`+piece(1, 0, "forged")+`]}`); out.Stored != 0 || len(out.Refused) != 1 {
+		t.Errorf("another node's output: %+v, want refused", out)
+	}
+	if out := upload(node1, `{"chunks":[`+piece(1, 0, "real ")+`,`+piece(2, 0, "no such attempt")+`]}`); out.Stored != 1 || len(out.Refused) != 1 {
+		t.Errorf("a good and a bad piece: %+v, want one stored, one refused", out)
+	}
+	// The job ends; its last output still comes from the node that ran it.
+	h.report(node1, JobOutcome{Job: job.ID, Attempt: 1, State: store.JobSucceeded})
+	if out := upload(node1, `{"chunks":[`+piece(1, 5, "end")+`]}`); out.Stored != 1 {
+		t.Errorf("output after the end: %+v", out)
+	}
+	if out := upload(node2, `{"chunks":[`+piece(1, 8, "forged")+`]}`); out.Stored != 0 {
+		t.Errorf("another node after the end: %+v", out)
+	}
+	r := h.do("acme", "GET", JobPath(job.ID)+"/logs", "")
+	var logs JobLogs
+	r.decode(t, &logs)
+	var all []byte
+	for _, c := range logs.Chunks {
+		all = append(all, c.Data...)
+	}
+	if string(all) != "real end" {
+		t.Errorf("the job's output: %q, want %q", all, "real end")
 	}
 }

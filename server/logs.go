@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"stargate/store"
@@ -58,41 +60,88 @@ func (s *Server) uploadLogs(w http.ResponseWriter, r *http.Request, tok store.To
 	if ps := decodeStrict(body, &up); len(ps) > 0 {
 		return badRequest(ps)
 	}
-	var ps []Problem
 	if len(up.Chunks) > maxLogPieces {
-		ps = append(ps, Problem{Field: "chunks", Message: fmt.Sprintf("at most %d", maxLogPieces)})
+		return badRequest([]Problem{{Field: "chunks", Message: fmt.Sprintf("at most %d", maxLogPieces)}})
 	}
+	// Each piece is judged alone: one the server will never take (its job
+	// is gone, say) must not hold back the others.
+	out := LogStored{Refused: []Problem{}}
 	chunks := make([]store.LogChunk, 0, len(up.Chunks))
-	jobs := map[string]store.Job{}
+	ran := map[string]bool{} // job/attempt -> placed on this node
 	for i, c := range up.Chunks {
 		field := fmt.Sprintf("chunks[%d]", i)
-		if c.Offset < 0 || c.Attempt < 1 {
-			ps = append(ps, Problem{Field: field, Message: "offset must be >= 0 and attempt >= 1"})
+		if c.Offset < 0 || c.Offset > maxLogOffset || c.Attempt < 1 {
+			out.Refused = append(out.Refused, Problem{Field: field, Message: fmt.Sprintf("offset must be between 0 and %d, attempt >= 1", int64(maxLogOffset))})
 			continue
 		}
-		j, seen := jobs[c.Job]
+		k := c.Job + "/" + strconv.Itoa(c.Attempt)
+		ok, seen := ran[k]
 		if !seen {
-			if j, err = s.store.Job(r.Context(), c.Job); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if ok, err = s.ranOn(r.Context(), c.Job, c.Attempt, node); err != nil {
 				return err
 			}
-			jobs[c.Job] = j
+			ran[k] = ok
 		}
-		// A node writes only the output of attempts that were started;
-		// an attempt may have ended (its last output comes after).
-		if j.ID == "" || c.Attempt > j.Attempts {
-			ps = append(ps, Problem{Field: field + ".job", Message: fmt.Sprintf("no attempt %d of job %q", c.Attempt, c.Job)})
+		// A node writes only the output of attempts it ran; an attempt
+		// may have ended (its last output comes after).
+		if !ok {
+			out.Refused = append(out.Refused, Problem{Field: field + ".job", Message: fmt.Sprintf("attempt %d of job %q did not run on %s", c.Attempt, c.Job, node)})
 			continue
 		}
 		chunks = append(chunks, store.LogChunk{Job: c.Job, Attempt: c.Attempt, Node: node, Offset: c.Offset, Data: c.Data})
 	}
-	if len(ps) > 0 {
-		return badRequest(ps)
-	}
 	if err := s.store.AppendLogs(r.Context(), chunks, s.cfg.LogKeep); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"stored": len(chunks)})
+	out.Stored = len(chunks)
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// LogStored answers a log upload: how many pieces were stored, and why
+// the others were refused (they will never be taken; drop them).
+type LogStored struct {
+	Stored  int       `json:"stored"`
+	Refused []Problem `json:"refused"`
+}
+
+// maxLogOffset bounds a piece's offset: 2^53, exact in every store's
+// arithmetic.
+const maxLogOffset = 1 << 53
+
+// ranOn reports whether attempt of a job was placed on node: for the
+// running attempt its placement says; for an earlier one, the attempt-th
+// "placed" event of the job does.
+func (s *Server) ranOn(ctx context.Context, id string, attempt int, node string) (bool, error) {
+	j, err := s.store.Job(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || attempt > j.Attempts {
+		return false, err
+	}
+	if j.State == store.JobRunning && attempt == j.Attempts {
+		for _, a := range j.Placement {
+			if a.Node == node {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	evs, err := s.store.Events(ctx, store.EventQuery{Job: id})
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind != "placed" {
+			continue
+		}
+		if n++; n == attempt {
+			return slices.Contains(placedNodes(e.Message), node), nil
+		}
+	}
+	return false, nil
 }
 
 // Bounds of a log read.

@@ -315,6 +315,18 @@ func (s *Server) judgesSilence(now time.Time) bool {
 	return since != 0 && now.Sub(time.Unix(0, since)) >= s.cfg.HeartbeatTimeout
 }
 
+// placedNodes reads the node names back from a placementText.
+func placedNodes(text string) []string {
+	var out []string
+	for _, part := range strings.Split(text, ", ") {
+		if name, _, ok := strings.Cut(part, "×"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// placementText describes a placement in a "placed" event: "node×8, ...".
 func placementText(p []store.Allocation) string {
 	var b strings.Builder
 	for i, a := range p {

@@ -28,3 +28,30 @@ func LogStreams(chunks []LogChunk) []LogStream {
 	}
 	return out
 }
+
+// NewParts returns what of chunks a store appends to streams that end at
+// ends (a stream absent from ends is empty), in order: a chunk ending at
+// or before its stream's end is a retry and is dropped; one that overlaps
+// the end keeps only its part beyond it, so that an upload retried with
+// more data than the first try (whose answer was lost) stores the new
+// bytes and none twice. Chunks without data are dropped. Writers append
+// each stream in order; a chunk past the end (output trimmed before it
+// was shipped) is kept whole.
+func NewParts(chunks []LogChunk, ends map[LogStream]int64) []LogChunk {
+	out := make([]LogChunk, 0, len(chunks))
+	for _, c := range chunks {
+		s := c.Stream()
+		end, seen := ends[s]
+		cEnd := c.Offset + int64(len(c.Data))
+		if len(c.Data) == 0 || (seen && cEnd <= end) {
+			continue
+		}
+		if seen && c.Offset < end {
+			c.Data = c.Data[end-c.Offset:]
+			c.Offset = end
+		}
+		out = append(out, c)
+		ends[s] = cEnd
+	}
+	return out
+}

@@ -113,9 +113,11 @@ type Store interface {
 	SetNodeToken(ctx context.Context, t Token) error
 
 	// AppendLogs stores chunks in one transaction, assigning Seq in input
-	// order. A chunk whose (Job, Attempt, Node, Offset) is stored already
-	// is skipped, so a retried append is harmless; a chunk without Data is
-	// skipped too. Then every stream written to keeps only the chunks
+	// order. Writers append each stream in order: a chunk that ends at or
+	// before its stream's stored end is skipped, so a retried append is
+	// harmless, and one that overlaps the end stores only its part beyond
+	// it (see NewParts), so a retry with more data stores the new bytes
+	// once; a chunk without Data is skipped too. Then every stream written to keeps only the chunks
 	// that end within its last keep bytes: with end the greatest
 	// Offset+len(Data) of the stream, the chunks with Offset+len(Data) <=
 	// end-keep are deleted (keep <= 0: all are kept). Other streams are

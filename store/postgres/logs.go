@@ -15,27 +15,36 @@ const trimLogs = `DELETE FROM job_logs WHERE job = $1 AND attempt = $2 AND node 
 	AND off + octet_length(data) <= (SELECT MAX(off + octet_length(data)) FROM job_logs
 		WHERE job = $1 AND attempt = $2 AND node = $3) - $4`
 
-// AppendLogs implements store.Store: the inserts, in input order, and then
-// the trims are sent in one pipelined batch.
+// AppendLogs implements store.Store: after one read of each stream's end,
+// the inserts, in input order, and then the trims are sent in one
+// pipelined batch.
 func (db *DB) AppendLogs(ctx context.Context, chunks []store.LogChunk, keep int64) error {
 	streams := store.LogStreams(chunks)
 	if len(streams) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, c := range chunks {
-		if len(c.Data) == 0 {
-			continue
-		}
-		b.Queue(`INSERT INTO job_logs (job, attempt, node, off, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			c.Job, c.Attempt, c.Node, c.Offset, c.Data)
-	}
-	if keep > 0 {
-		for _, s := range streams {
-			b.Queue(trimLogs, s.Job, s.Attempt, s.Node, keep)
-		}
-	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
+		ends := map[store.LogStream]int64{}
+		for _, s := range streams {
+			var end *int64
+			if err := tx.QueryRow(ctx, `SELECT MAX(off + octet_length(data)) FROM job_logs WHERE job = $1 AND attempt = $2 AND node = $3`,
+				s.Job, s.Attempt, s.Node).Scan(&end); err != nil {
+				return err
+			}
+			if end != nil {
+				ends[s] = *end
+			}
+		}
+		b := &pgx.Batch{}
+		for _, c := range store.NewParts(chunks, ends) {
+			b.Queue(`INSERT INTO job_logs (job, attempt, node, off, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+				c.Job, c.Attempt, c.Node, c.Offset, c.Data)
+		}
+		if keep > 0 {
+			for _, s := range streams {
+				b.Queue(trimLogs, s.Job, s.Attempt, s.Node, keep)
+			}
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

@@ -26,10 +26,18 @@ func (db *DB) AppendLogs(ctx context.Context, chunks []store.LogChunk, keep int6
 			return err
 		}
 		defer ins.Close()
-		for _, c := range chunks {
-			if len(c.Data) == 0 {
-				continue
+		ends := map[store.LogStream]int64{}
+		for _, s := range streams {
+			var end sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT MAX(off + length(data)) FROM job_logs WHERE job = ? AND attempt = ? AND node = ?`,
+				s.Job, s.Attempt, s.Node).Scan(&end); err != nil {
+				return err
 			}
+			if end.Valid {
+				ends[s] = end.Int64
+			}
+		}
+		for _, c := range store.NewParts(chunks, ends) {
 			if _, err := ins.ExecContext(ctx, c.Job, c.Attempt, c.Node, c.Offset, c.Data); err != nil {
 				return err
 			}

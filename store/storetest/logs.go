@@ -209,3 +209,18 @@ func testLogBinary(t *testing.T, s store.Store, _ func() store.Store) {
 		t.Errorf("after trimming to 256 bytes: %s", showLogs(got))
 	}
 }
+
+// testLogRetryWithMore: an upload whose answer was lost is retried from
+// the same offset with more data; the store keeps every byte once.
+func testLogRetryWithMore(t *testing.T, s store.Store, _ func() store.Store) {
+	mustAppend(t, s, 0, text("jr", 1, "n1", 0, "hello "))
+	mustAppend(t, s, 0, text("jr", 1, "n1", 0, "hello world\n"))
+	mustAppend(t, s, 0, text("jr", 1, "n1", 0, "hello world\n"), text("jr", 1, "n1", 12, "bye\n"))
+	var all []byte
+	for _, c := range mustLogs(t, s, store.LogQuery{Job: "jr"}) {
+		all = append(all, c.Data...)
+	}
+	if string(all) != "hello world\nbye\n" {
+		t.Errorf("the stream holds %q, want %q", all, "hello world\nbye\n")
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, f Factory) {
 		{"Logs", testLogs},
 		{"LogTrim", testLogTrim},
 		{"LogBinary", testLogBinary},
+		{"LogRetryWithMore", testLogRetryWithMore},
 		{"Lease", testLease},
 		{"ConcurrentSubmits", testConcurrentSubmits},
 		{"Reopen", testReopen},
