@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -377,6 +378,16 @@ func (a *Agent) reconcile(reply server.HeartbeatReply, known []Attempt) {
 			delete(a.caps, k)
 		}
 	}
+	// Devices still held by attempts being stopped (within their grace
+	// period): a new attempt waits for them rather than share them.
+	stopping := map[int]bool{}
+	for k, at := range have {
+		if _, wanted := want[k]; at.Ended == nil && !wanted {
+			for _, d := range at.Devices {
+				stopping[d] = true
+			}
+		}
+	}
 	for k, j := range want {
 		p, ok := Locate(j, a.cfg.Node, reply.Addresses, a.hw.Vendor)
 		if !ok {
@@ -384,6 +395,10 @@ func (a *Agent) reconcile(reply server.HeartbeatReply, known []Attempt) {
 		}
 		at, running := have[k]
 		if !running {
+			if slices.ContainsFunc(p.Devices, func(d int) bool { return stopping[d] }) {
+				a.log.Info("job waits for its devices: an earlier job is stopping", "job", j.ID, "attempt", j.Attempts)
+				continue
+			}
 			a.start(p)
 			continue
 		}

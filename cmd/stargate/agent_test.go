@@ -333,14 +333,21 @@ trap 'echo stopped >> "$MARK"; exit 0' TERM; touch "$MARK.ready"; while :; do sl
 		ckpt := filepath.Join(dir, "checkpoint")
 		low := submit(t, store.JobSpec{Name: "low", Accelerators: 16, PerNode: 8, Priority: -10, Preemptible: true, GraceS: 10,
 			Env:     map[string]string{"CKPT": ckpt},
-			Command: []string{"sh", "-c", `trap 'echo saved-$STARGATE_NODE_RANK >> "$CKPT"; exit 0' TERM; touch "$CKPT.ready-$STARGATE_NODE_RANK"; while :; do sleep 0.1; done`}})
+			Command: []string{"sh", "-c", `trap 'sleep 1; echo saved-$STARGATE_NODE_RANK >> "$CKPT"; exit 0' TERM; touch "$CKPT.ready-$STARGATE_NODE_RANK"; while :; do sleep 0.1; done`}})
 		waitFor(t, "both ranks to trap SIGTERM", 30*time.Second, func() bool {
 			_, err0 := os.Stat(ckpt + ".ready-0")
 			_, err1 := os.Stat(ckpt + ".ready-1")
 			return err0 == nil && err1 == nil
 		})
-		high := submit(t, store.JobSpec{Name: "high", Accelerators: 8, Priority: 100, Command: []string{"true"}})
+		// The high job starts only once the low job's processes on its
+		// devices are gone: it finds their checkpoint written.
+		saw := filepath.Join(dir, "high-saw")
+		high := submit(t, store.JobSpec{Name: "high", Accelerators: 8, Priority: 100, Env: map[string]string{"CKPT": ckpt, "SAW": saw},
+			Command: []string{"sh", "-c", `cat "$CKPT" > "$SAW"`}})
 		waitState(t, c, high.ID, store.JobSucceeded, 30*time.Second)
+		if b, _ := os.ReadFile(saw); !strings.Contains(string(b), "saved-") {
+			t.Errorf("the high job started while the preempted one still held its devices (it saw %q)", b)
+		}
 		waitFor(t, "both ranks' checkpoints", 20*time.Second, func() bool {
 			b, _ := os.ReadFile(ckpt)
 			return strings.Contains(string(b), "saved-0") && strings.Contains(string(b), "saved-1")
