@@ -101,6 +101,20 @@ func (s *Server) Bootstrap(ctx context.Context, dir string) (string, error) {
 	if len(toks) > 0 {
 		return "", nil
 	}
+	return s.writeAdmin(ctx, dir, "bootstrap admin")
+}
+
+// ResetAdmin is the break-glass path of an installation whose admin
+// tokens are all lost: it mints a new admin token and writes it to
+// dir/admin.token (mode 0600), whatever tokens exist, and returns the
+// file's path. Other tokens are kept.
+func (s *Server) ResetAdmin(ctx context.Context, dir string) (string, error) {
+	return s.writeAdmin(ctx, dir, "reset admin")
+}
+
+// writeAdmin mints an admin token named name and writes it to
+// dir/admin.token.
+func (s *Server) writeAdmin(ctx context.Context, dir, name string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("server: %w", err)
 	}
@@ -108,7 +122,7 @@ func (s *Server) Bootstrap(ctx context.Context, dir string) (string, error) {
 	// between the two leaves a file whose token does not exist yet, and the
 	// next start mints again; the other order could leave a stored admin
 	// token that nobody holds, and no way in.
-	secret, tok := s.newToken(store.RoleAdmin, "", "bootstrap admin")
+	secret, tok := s.newToken(store.RoleAdmin, "", name)
 	path := filepath.Join(dir, AdminTokenFile)
 	if err := writeFileSync(path, []byte(secret+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("server: write admin token: %w", err)

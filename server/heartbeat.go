@@ -181,6 +181,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if err := speaksFor(tok, name); err != nil {
 		return err
 	}
+	// Checked before it joins a batch: a name no store can keep must not
+	// fail the heartbeats committed with it.
+	if _, ok := s.nodeIx[name]; !ok {
+		return errorf(http.StatusNotFound, "%q is not a node of the fleet", name)
+	}
 	body, err := readBody(w, r, s.cfg.MaxBody)
 	if err != nil {
 		return err
@@ -349,6 +354,20 @@ func (s *Server) beatLoop(ctx context.Context) {
 			beats = append(beats, req.beat)
 		}
 		found, err := s.store.Heartbeats(context.Background(), beats)
+		if err != nil && len(batch) > 1 {
+			// One bad heartbeat must not fail the others: record them
+			// one by one, each answered with its own outcome.
+			s.log.Warn("heartbeat batch failed; recording its heartbeats one by one", "beats", len(batch), "err", err)
+			for _, req := range batch {
+				f, err := s.store.Heartbeats(context.Background(), []store.Beat{req.beat})
+				if err != nil {
+					req.done <- beatRes{err: err}
+				} else {
+					req.done <- beatRes{found: f[0]}
+				}
+			}
+			continue
+		}
 		for i, req := range batch {
 			if err != nil {
 				req.done <- beatRes{err: err}

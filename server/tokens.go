@@ -44,6 +44,25 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ store.Tok
 // cached token at once; others drop theirs within tokenCacheTTL.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	id := r.PathValue("id")
+	toks, err := s.store.Tokens(r.Context())
+	if err != nil {
+		return err
+	}
+	admins, target := 0, store.Token{}
+	for _, t := range toks {
+		if t.Role == store.RoleAdmin {
+			admins++
+		}
+		if t.ID == id {
+			target = t
+		}
+	}
+	if target.ID == "" {
+		return errorf(http.StatusNotFound, "no token %s", id)
+	}
+	if target.Role == store.RoleAdmin && admins == 1 {
+		return errorf(http.StatusConflict, "token %s is the last admin token: mint another admin token first (or, locked out, run 'stargate server --reset-admin')", id)
+	}
 	if err := s.store.DeleteToken(r.Context(), id); err != nil {
 		return err
 	}

@@ -97,11 +97,13 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 			bad("site", "site %s is not in region %s", sp.Site, sp.Region)
 		}
 	}
-	if sp.DurationS < 0 {
-		bad("duration_s", "must be >= 0")
+	// Both become durations (nanoseconds in an int64): bounded well
+	// below where that overflows.
+	if sp.DurationS < 0 || sp.DurationS > maxSeconds {
+		bad("duration_s", "must be between 0 and %d seconds (10 years)", maxSeconds)
 	}
-	if sp.CheckpointS < 0 {
-		bad("checkpoint_s", "must be >= 0")
+	if sp.CheckpointS < 0 || sp.CheckpointS > maxSeconds {
+		bad("checkpoint_s", "must be between 0 and %d seconds (10 years)", maxSeconds)
 	}
 	if sp.Power < 0 || sp.Power > 1 {
 		bad("power", "must be a fraction of TDP between 0 and 1")
@@ -159,6 +161,7 @@ const DefaultGraceS = 30
 
 // Bounds of a job's lifecycle settings.
 const (
+	maxSeconds  = 10 * 365 * 24 * 3600
 	maxGraceS   = 3600
 	maxRestarts = 100
 )

@@ -32,6 +32,7 @@ type serverFlags struct {
 	reconcileEvery   time.Duration
 	measureEvery     time.Duration
 	logKeep          int64
+	resetAdmin       bool
 	id               string
 	verbose          bool
 }
@@ -47,7 +48,9 @@ tokens in a durable store (SQLite in --data by default; PostgreSQL with
 exposes Prometheus metrics on /metrics, and runs the reconcile loop.
 
 On first start it writes an admin token to DATA/admin.token (mode 0600).
-Mint more with 'stargate token create'. Several replicas may share one
+Mint more with 'stargate token create'. The last admin token cannot be
+revoked; an installation that lost every admin token gets a new one with
+--reset-admin. Several replicas may share one
 PostgreSQL database: one of them, the leader, runs the scheduler; another
 takes over within about --leader-ttl when it dies.
 
@@ -80,6 +83,7 @@ committed to the store before nodes learn it.`,
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
 	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
 	fl.Int64Var(&f.logKeep, "log-keep", server.DefaultLogKeep, "bytes of output kept of each job per node and attempt (the oldest is trimmed)")
+	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
@@ -130,6 +134,9 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		return err
 	}
 	path, err := srv.Bootstrap(ctx, f.data)
+	if err == nil && path == "" && f.resetAdmin {
+		path, err = srv.ResetAdmin(ctx, f.data)
+	}
 	if err != nil {
 		return err
 	}
