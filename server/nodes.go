@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"stargate/store"
@@ -100,6 +101,36 @@ type NodeHardware struct {
 	OverheadIdleW float64 `json:"overhead_idle_w"`
 }
 
+// Bounds of a node's free text: labels as Kubernetes bounds them.
+const (
+	maxLabels     = 64
+	maxLabelKey   = 63
+	maxLabelValue = 256
+	maxAddress    = 256
+)
+
+// checkNodeText bounds a registration's address and labels.
+func checkNodeText(reg NodeRegistration) []Problem {
+	var ps []Problem
+	if len(reg.Address) > maxAddress {
+		ps = append(ps, Problem{Field: "address", Message: fmt.Sprintf("at most %d bytes", maxAddress)})
+	}
+	if len(reg.Labels) > maxLabels {
+		ps = append(ps, Problem{Field: "labels", Message: fmt.Sprintf("at most %d labels", maxLabels)})
+	}
+	keys := make([]string, 0, len(reg.Labels))
+	for k := range reg.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "" || len(k) > maxLabelKey || len(reg.Labels[k]) > maxLabelValue {
+			ps = append(ps, Problem{Field: "labels", Message: fmt.Sprintf("label %.40q: a key of 1 to %d bytes, a value of at most %d", k, maxLabelKey, maxLabelValue)})
+		}
+	}
+	return ps
+}
+
 // hardware describes the fleet's node i.
 func (s *Server) hardware(i int) NodeHardware {
 	m, a := s.fleet.NodeModel(i), s.fleet.NodeAccelerator(i)
@@ -119,7 +150,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, tok store.
 	if tok.Role == store.RoleAgent && !strings.HasPrefix(reg.Name, tok.NodePrefix) {
 		return errorf(http.StatusForbidden, "this join token registers only nodes named %s…", tok.NodePrefix)
 	}
-	var ps []Problem
+	ps := checkNodeText(reg)
 	i, ok := s.nodeIx[reg.Name]
 	if !ok {
 		ps = append(ps, Problem{Field: "name", Message: fmt.Sprintf("%q is not a node of the fleet (names look like %s)", reg.Name, s.fleet.NodeName(0))})

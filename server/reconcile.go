@@ -298,13 +298,73 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	if len(c.Jobs) == 0 {
 		return nil
 	}
-	if err := s.commit(ctx, c); err != nil {
+	dropped, err := s.commitDecisions(ctx, c)
+	if err != nil {
 		return fmt.Errorf("server: reconcile: commit decisions: %w", err)
+	}
+	if dropped > 0 {
+		s.log.Info("decisions about jobs that changed meanwhile were dropped", "dropped", dropped)
 	}
 	for a, n := range counts {
 		s.metrics.decisions.WithLabelValues(string(a)).Add(float64(n))
 	}
 	return nil
+}
+
+// commitDecisions commits a pass's decisions. A decision about a job
+// that changed after the pass read it (cancelled, or reported ended by
+// its node) fails the change set with a version conflict: such decisions
+// are dropped and the rest committed, instead of the whole pass. When a
+// dropped job is still active, the scheduler's kept state may differ from
+// the store's, and the generation moves so that it rebuilds; a job that
+// ended leaves the scheduler's state at the next pass by itself.
+func (s *Server) commitDecisions(ctx context.Context, c store.Changes) (dropped int, err error) {
+	for try := 0; ; try++ {
+		conflict := s.commit(ctx, c)
+		if !errors.Is(conflict, store.ErrConflict) || try == 3 {
+			return dropped, conflict
+		}
+		ids := make([]string, len(c.Jobs))
+		for i, j := range c.Jobs {
+			ids[i] = j.ID
+		}
+		fresh, err := s.store.JobsByID(ctx, ids)
+		if err != nil {
+			return dropped, err
+		}
+		stored := make(map[string]store.Job, len(fresh))
+		for _, j := range fresh {
+			stored[j.ID] = j
+		}
+		gone := map[string]bool{}
+		keep := c.Jobs[:0]
+		for _, j := range c.Jobs {
+			f, ok := stored[j.ID]
+			if ok && f.Version == j.Version {
+				keep = append(keep, j)
+				continue
+			}
+			gone[j.ID] = true
+			if ok && !f.State.Final() {
+				s.generation.Add(1)
+			}
+		}
+		if len(gone) == 0 {
+			return dropped, conflict // not about these jobs: give up the pass
+		}
+		dropped += len(gone)
+		c.Jobs = keep
+		events := c.Events[:0]
+		for _, e := range c.Events {
+			if !gone[e.Job] {
+				events = append(events, e)
+			}
+		}
+		c.Events = events
+		if len(c.Jobs) == 0 {
+			return dropped, nil
+		}
+	}
 }
 
 // judgesSilence reports whether this replica has led for at least the

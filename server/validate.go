@@ -151,6 +151,11 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 		case len(sp.Env[k]) > maxEnvValue:
 			bad("env."+k, "at most %d bytes", maxEnvValue)
 		}
+		total += len(k) + len(sp.Env[k])
+	}
+	total += len(sp.Name) + len(sp.Tenant) + len(sp.Model) + len(sp.Region) + len(sp.Site)
+	if total > maxSpecText {
+		bad("", "a job's text (command, env, names) is at most %d bytes in all, not %d: keep large inputs in files the job reads", maxSpecText, total)
 	}
 	return ps
 }
@@ -172,6 +177,9 @@ const (
 	maxCommandBytes = 64 << 10
 	maxEnv          = 128
 	maxEnvValue     = 4 << 10
+	// maxSpecText bounds all of a job's text together: a queue of a
+	// million jobs must fit in memory.
+	maxSpecText = 64 << 10
 )
 
 // printable reports whether s is valid UTF-8 without control characters.

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"stargate/store"
+	"strings"
+	"testing"
+)
+
+// A job's text is bounded as a whole, so that a queue of jobs stays
+// small: 128 variables of 4 KiB each are refused, naming the bound.
+func TestJobTextIsBoundedInAll(t *testing.T) {
+	h := newHarness(t, nil)
+	env := map[string]string{}
+	for i := range 128 {
+		env[fmt.Sprintf("V%03d", i)] = strings.Repeat("x", 4<<10)
+	}
+	spec, _ := json.Marshal(map[string]any{"accelerators": 1, "env": env})
+	r := h.do("acme", "POST", "/v1/jobs", string(spec))
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), fmt.Sprint(maxSpecText)) {
+		t.Errorf("a 512 KiB spec: %d %.200s, want 400 naming %d", r.status, r.body, maxSpecText)
+	}
+	env = map[string]string{"A": strings.Repeat("x", 4<<10)}
+	spec, _ = json.Marshal(map[string]any{"accelerators": 1, "env": env, "command": []string{strings.Repeat("y", 50<<10)}})
+	if r := h.do("acme", "POST", "/v1/jobs", string(spec)); r.status != http.StatusCreated {
+		t.Errorf("a 54 KiB spec: %d %.200s, want 201", r.status, r.body)
+	}
+}
+
+// A node's labels and address are bounded: 900 KB of labels are refused.
+func TestNodeTextIsBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	labels := map[string]string{}
+	for i := range 200 {
+		labels[fmt.Sprintf("k%d", i)] = strings.Repeat("v", 4500)
+	}
+	for what, reg := range map[string]map[string]any{
+		"900 KB of labels": {"name": node1, "labels": labels},
+		"a long address":   {"name": node1, "address": strings.Repeat("a", 300)},
+		"a long label key": {"name": node1, "labels": map[string]string{strings.Repeat("k", 64): "v"}},
+	} {
+		body, _ := json.Marshal(reg)
+		if r := h.do("agent", "POST", "/v1/nodes", string(body)); r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d %.200s, want 400", what, r.status, r.body)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"name": node1, "address": "10.0.0.7", "labels": map[string]string{"rack-pos": "u12"}})
+	if r := h.do("agent", "POST", "/v1/nodes", string(body)); r.status != http.StatusOK {
+		t.Errorf("a plain registration: %d %s", r.status, r.body)
+	}
+}
+
+// cancelDuring is a scheduler that cancels one job behind the pass's
+// back (as a user's DELETE racing the pass does), then places every
+// pending job as placeFirst would.
+type cancelDuring struct {
+	st  store.Store
+	job string
+}
+
+func (c *cancelDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
+	if c.st == nil {
+		return nil, nil // the leader's first pass, before the test sets it up
+	}
+	j, err := c.st.Job(ctx, c.job)
+	if err != nil {
+		return nil, err
+	}
+	j.State, j.EndedAt = store.JobCancelled, in.Now
+	if err := c.st.Apply(ctx, store.Changes{Jobs: []store.Job{j}}); err != nil {
+		return nil, err
+	}
+	return placeFirst{}.Schedule(ctx, in)
+}
+
+// A decision about a job cancelled during the pass is dropped; the pass
+// commits the others instead of failing whole.
+func TestPassSkipsAJobCancelledMeanwhile(t *testing.T) {
+	var sched cancelDuring
+	h := newHarness(t, func(c *Config) { c.Scheduler = &sched })
+	h.register(node1)
+	ctx := context.Background()
+	a := h.submit("acme", `{"accelerators":1}`)
+	b := h.submit("acme", `{"accelerators":1}`)
+	sched.st, sched.job = h.st, a.ID
+	gen := h.srv.generation.Load()
+	if err := h.srv.Reconcile(ctx); err != nil {
+		t.Fatalf("the pass failed whole: %v", err)
+	}
+	if j, _ := h.st.Job(ctx, a.ID); j.State != store.JobCancelled {
+		t.Errorf("the cancelled job: %s", j.State)
+	}
+	if j, _ := h.st.Job(ctx, b.ID); j.State != store.JobRunning {
+		t.Errorf("the other job: %s, want running", j.State)
+	}
+	if h.srv.generation.Load() != gen {
+		t.Errorf("a conflict about an ended job forced the scheduler to rebuild")
+	}
+}
