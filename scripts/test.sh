@@ -87,3 +87,10 @@ fi
 
 echo "== go test"
 go test -count=1 "$@" ./...
+
+# The request decoder meets hostile bodies: fuzz it for a bounded time
+# on every run (seeds alone run above).
+if [ $# -eq 0 ]; then
+	echo "== fuzz (10 s)"
+	go test -run '^$' -fuzz '^FuzzDecodeStrict$' -fuzztime 10s ./server
+fi

@@ -100,3 +100,30 @@ func TestPassSkipsAJobCancelledMeanwhile(t *testing.T) {
 		t.Errorf("a conflict about an ended job forced the scheduler to rebuild")
 	}
 }
+
+// Text no store keeps faithfully is refused with a 400, not stored
+// altered or failing with a 500: invalid UTF-8 in a body, a key given
+// twice, NUL or invalid UTF-8 in a path or a query value.
+func TestTextRefusedBeforeTheStore(t *testing.T) {
+	h := newHarness(t, nil)
+	for what, body := range map[string]string{
+		"invalid UTF-8 in a name": "{\"accelerators\":1,\"name\":\"a\xffb\"}",
+		"a key given twice":       `{"accelerators":1,"accelerators":2}`,
+		"a nested key twice":      `{"accelerators":1,"env":{"A":"1","A":"2"}}`,
+	} {
+		r := h.do("acme", "POST", "/v1/jobs", body)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", what, r.status, r.body)
+		}
+		if what == "a nested key twice" && !strings.Contains(string(r.body), "env.A") {
+			t.Errorf("%s: %s does not name env.A", what, r.body)
+		}
+	}
+	for _, path := range []string{"/v1/jobs/j%00x", "/v1/jobs/j%ffx", "/v1/jobs?tenant=a%00b", "/v1/jobs?after=%ff", "/v1/jobs/j1/logs?node=a%00b"} {
+		if r := h.do("admin", "GET", path, ""); r.status != http.StatusBadRequest {
+			t.Errorf("GET %s: %d %s, want 400", path, r.status, r.body)
+		}
+	}
+	// The same key in two objects is fine.
+	h.submit("acme", `{"accelerators":1,"env":{"name":"x"},"name":"y"}`)
+}

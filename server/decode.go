@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -63,6 +64,15 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // returns every problem: unknown fields, fields of the wrong type, and
 // syntax errors. Nothing is partially trusted: on problems, discard v.
 func decodeStrict(data []byte, v any) []Problem {
+	// JSON is UTF-8 (RFC 8259): encoding/json would quietly turn invalid
+	// bytes into U+FFFD, and a name would be stored other than sent.
+	if !utf8.Valid(data) {
+		return []Problem{{Message: "body is not valid UTF-8"}}
+	}
+	// A key given twice is refused: which one counts would be a guess.
+	if ps := duplicateKeys(data); len(ps) > 0 {
+		return ps
+	}
 	// The fast path: a well-formed body decodes in one pass.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -165,4 +175,58 @@ func describe(t reflect.Type) string {
 		return "an object of " + strings.TrimPrefix(describe(t.Elem()), "a ") + "s"
 	}
 	return "a " + t.String()
+}
+
+// duplicateKeys lists the keys given twice in one object, anywhere in a
+// JSON document (nothing when the document does not parse: the decoder
+// reports that).
+func duplicateKeys(data []byte) []Problem {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		keys   map[string]bool // nil for an array
+		path   string
+		last   string // an object's latest key
+		expect bool   // an object expects a key next
+	}
+	var stack []frame
+	var problems []Problem
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return problems
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].keys != nil && stack[top].expect {
+			if k, ok := tok.(string); ok {
+				if stack[top].keys[k] {
+					problems = append(problems, Problem{Field: joinPath(stack[top].path, k), Message: "given twice"})
+				}
+				stack[top].keys[k] = true
+				stack[top].last, stack[top].expect = k, false
+				continue
+			}
+		}
+		path := ""
+		if top >= 0 {
+			path = stack[top].path
+			if stack[top].keys != nil {
+				path = joinPath(path, stack[top].last)
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, path: path, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{path: path})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+		}
+		// A value ended: the object around it expects a key again.
+		if n := len(stack) - 1; n >= 0 && stack[n].keys != nil {
+			stack[n].expect = true
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -94,6 +95,9 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, allowed roles, h han
 			err = errorf(http.StatusForbidden, "role %s may not %s %s", tok.Role, r.Method, r.URL.Path)
 		}
 		if err == nil {
+			err = checkURLText(r)
+		}
+		if err == nil {
 			err = h(w, r, tok)
 		}
 		if err != nil {
@@ -162,5 +166,23 @@ type Status struct {
 func (s *Server) status(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	writeJSON(w, http.StatusOK, Status{ID: s.cfg.ID, Leader: s.IsLeader(), Epoch: s.epoch.Load(), Role: string(tok.Role),
 		Tenant: tok.Tenant, Nodes: len(s.fleet.Nodes), Accels: s.fleet.Accelerators})
+	return nil
+}
+
+// checkURLText refuses a path or query value that no store keeps as
+// text (a NUL, or invalid UTF-8): a 400 here, rather than a 500 from
+// PostgreSQL or an altered name on SQLite.
+func checkURLText(r *http.Request) error {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
+	if bad(r.URL.Path) {
+		return errorf(http.StatusBadRequest, "the path must be valid UTF-8 without NUL characters")
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if bad(k) || bad(v) {
+				return badRequest([]Problem{{Field: strings.ToValidUTF8(k, "?"), Message: "must be valid UTF-8 without NUL characters"}})
+			}
+		}
+	}
 	return nil
 }
