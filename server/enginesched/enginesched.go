@@ -210,14 +210,26 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 			s.nodeSt[i] = st
 		}
 	}
-	// Running jobs that stopped (ended, cancelled, requeued) leave the
-	// snapshot; new ones (after a rebuild) are restored.
+	// Running jobs that stopped leave the snapshot: those that ended or
+	// were cancelled for good; those back in the queue (their node was
+	// lost, or they failed and may restart) are requeued with the
+	// engine's backoff, as a preempted job is. New running ones (after a
+	// rebuild) are restored.
 	nowRunning := make(map[string]bool, len(in.Running))
 	for i := range in.Running {
 		nowRunning[in.Running[i].ID] = true
 	}
+	nowPending := make(map[string]bool, len(in.Pending))
+	for i := range in.Pending {
+		nowPending[in.Pending[i].ID] = true
+	}
 	for name := range s.running {
-		if !nowRunning[name] {
+		switch {
+		case nowRunning[name]:
+		case nowPending[name] && s.eng.Requeue(s.snap, s.ids[name], in.Now):
+			delete(s.running, name)
+			s.pending[name] = true
+		default:
 			s.snap.Release(s.ids[name], in.Now)
 			delete(s.running, name)
 			s.forget(name)
@@ -250,10 +262,6 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 	}
 	// Pending jobs: new ones join the queue in submission order, gone ones
 	// (cancelled) leave it.
-	nowPending := make(map[string]bool, len(in.Pending))
-	for i := range in.Pending {
-		nowPending[in.Pending[i].ID] = true
-	}
 	for name := range s.pending {
 		if !nowPending[name] {
 			s.eng.Cancel(s.ids[name])

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,10 +167,22 @@ func TestDrainedAndLostNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(15 * time.Second)
-	e.pass(t) // the job's node is lost: requeued, and placed again on the other node
+	e.pass(t) // the job's node is lost: requeued, and it waits out its backoff
 	j := e.job(t, first.ID)
+	if j.State != store.JobPending || !slices.Contains(j.Reasons, "backoff") {
+		t.Fatalf("after node loss: %s %v, want pending in backoff", j.State, j.Reasons)
+	}
+	// Once the backoff (a minute by default) is over, it runs on the other node.
+	for range 7 {
+		e.clock.Advance(10 * time.Second)
+		if _, err := e.agent.Heartbeat(context.Background(), other, server.Heartbeat{}); err != nil {
+			t.Fatal(err)
+		}
+		e.pass(t)
+	}
+	j = e.job(t, first.ID)
 	if j.State != store.JobRunning || j.Placement[0].Node != other || j.Attempts != 2 {
-		t.Errorf("after node loss: %+v", j)
+		t.Errorf("after the backoff: %+v", j)
 	}
 }
 
