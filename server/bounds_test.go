@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"stargate/store"
 	"strings"
 	"testing"
@@ -126,4 +127,52 @@ func TestTextRefusedBeforeTheStore(t *testing.T) {
 	}
 	// The same key in two objects is fine.
 	h.submit("acme", `{"accelerators":1,"env":{"name":"x"},"name":"y"}`)
+}
+
+// Pages of jobs are read in batches and bounded in bytes: paging with
+// any limit returns every job once, in order, and a page of large specs
+// ends early with a cursor.
+func TestJobPagesAreBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	big := strings.Repeat("x", 60<<10)
+	var want []string
+	for i := range 150 {
+		spec := `{"accelerators":1}`
+		if i >= 70 { // small ones first: a page reads more than one batch
+			spec = `{"accelerators":1,"command":["` + big + `"]}`
+		}
+		want = append(want, h.submit("acme", spec).ID)
+	}
+	for _, limit := range []int{1, 7, 60, 100, 1000} {
+		var got []string
+		pages, after := 0, ""
+		for {
+			r := h.do("acme", "GET", fmt.Sprintf("/v1/jobs?limit=%d&after=%s", limit, after), "")
+			if r.status != 200 {
+				t.Fatalf("limit %d: %d %.200s", limit, r.status, r.body)
+			}
+			if len(r.body) > maxListBytes+100<<10 {
+				t.Errorf("limit %d: a page of %d bytes", limit, len(r.body))
+			}
+			var page JobList
+			r.decode(t, &page)
+			if len(page.Jobs) > limit {
+				t.Fatalf("limit %d: a page of %d jobs", limit, len(page.Jobs))
+			}
+			for _, j := range page.Jobs {
+				got = append(got, j.ID)
+			}
+			pages++
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("limit %d: %d jobs in %d pages, want the %d submitted in order", limit, len(got), pages, len(want))
+		}
+		if limit == 1000 && pages < 2 {
+			t.Errorf("limit 1000: 4.8 MB of specs came in one page")
+		}
+	}
 }

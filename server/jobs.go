@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -298,18 +300,64 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Toke
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
-	jobs, err := s.store.Jobs(r.Context(), query)
+	return s.streamJobs(w, r, query)
+}
+
+// Bounds of one page of jobs as it is read and written: the store is read
+// listBatch jobs at a time, and a page ends early once it holds
+// maxListBytes of JSON, so that a page of large specs costs the server a
+// batch, not the page.
+const (
+	listBatch    = 100
+	maxListBytes = 4 << 20
+)
+
+// streamJobs writes a JobList page as it reads it. The first batch is read
+// before anything is written, so that a failing store is still a clean
+// error; a failure later cuts the answer short (the client sees invalid
+// JSON, never a wrong page).
+func (s *Server) streamJobs(w http.ResponseWriter, r *http.Request, q store.JobQuery) error {
+	limit := q.Limit
+	q.Limit = min(limit, listBatch)
+	batch, err := s.store.Jobs(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	out := JobList{Jobs: jobs}
-	if out.Jobs == nil {
-		out.Jobs = []store.Job{}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, `{"jobs":[`)
+	n, size, next := 0, 0, ""
+	for {
+		for _, j := range batch {
+			b, err := json.Marshal(j)
+			if err != nil {
+				return nil // cannot happen for stored jobs; the answer stays cut
+			}
+			if n > 0 {
+				io.WriteString(w, ",")
+			}
+			w.Write(b)
+			n, size = n+1, size+len(b)
+			if n == limit || size >= maxListBytes {
+				next = j.ID
+				break
+			}
+		}
+		if next != "" || len(batch) < q.Limit {
+			break
+		}
+		q.After, q.Limit = batch[len(batch)-1].ID, min(limit-n, listBatch)
+		if batch, err = s.store.Jobs(r.Context(), q); err != nil {
+			s.log.Error("list jobs: store failed mid-page", "err", err)
+			return nil
+		}
 	}
-	if len(jobs) == query.Limit {
-		out.Next = jobs[len(jobs)-1].ID
+	io.WriteString(w, "]")
+	if next != "" {
+		b, _ := json.Marshal(next)
+		io.WriteString(w, `,"next":`+string(b))
 	}
-	writeJSON(w, http.StatusOK, out)
+	io.WriteString(w, "}\n")
 	return nil
 }
 
