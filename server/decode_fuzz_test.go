@@ -10,9 +10,9 @@ import (
 	"stargate/store"
 )
 
-// FuzzDecodeStrict: no body panics the strict decoder, and a body it
-// takes is valid UTF-8 and decodes to the same value as encoding/json
-// makes of it (nothing altered, no key counted twice).
+// FuzzDecodeStrict: no body panics the strict decoder of any request
+// type, and a body it takes is valid UTF-8 and decodes to the same value
+// as encoding/json makes of it (nothing altered, no key counted twice).
 func FuzzDecodeStrict(f *testing.F) {
 	for _, seed := range []string{
 		`{"accelerators":1}`,
@@ -27,24 +27,41 @@ func FuzzDecodeStrict(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	for _, seed := range []string{
+		`{"name":"lab/hall-a/row-1/rack-1/n1","labels":{"a":"b"},"draw_w":100}`,
+		`{"draw_w":1,"finished":[{"job":"j","attempt":1,"state":"failed"}],"accelerators":[{"index":0,"power_w":700}]}`,
+		`{"role":"agent","node_prefix":"lab/"}`,
+		`{"chunks":[{"job":"j","attempt":1,"offset":0,"data":"aGk="}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	// Every request body the API decodes.
+	kinds := []func() any{
+		func() any { return new(store.JobSpec) },
+		func() any { return new(NodeRegistration) },
+		func() any { return new(Heartbeat) },
+		func() any { return new(TokenRequest) },
+		func() any { return new(LogUpload) },
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var spec store.JobSpec
-		if ps := decodeStrict(data, &spec); len(ps) > 0 {
-			return
-		}
-		if !utf8.Valid(data) {
-			t.Fatalf("took invalid UTF-8: %q", data)
-		}
-		var again store.JobSpec
-		dec := json.NewDecoder(bytes.NewReader(data))
-		if err := dec.Decode(&again); err != nil {
-			t.Fatalf("took %q, which encoding/json refuses: %v", data, err)
-		}
-		if !reflect.DeepEqual(spec, again) {
-			t.Fatalf("%q decoded to %+v, encoding/json makes %+v", data, spec, again)
-		}
-		if ps := duplicateKeys(data); len(ps) > 0 {
-			t.Fatalf("took %q with keys given twice: %v", data, ps)
+		for _, kind := range kinds {
+			v := kind()
+			if ps := decodeStrict(data, v); len(ps) > 0 {
+				continue
+			}
+			if !utf8.Valid(data) {
+				t.Fatalf("%T took invalid UTF-8: %q", v, data)
+			}
+			again := kind()
+			if err := json.NewDecoder(bytes.NewReader(data)).Decode(again); err != nil {
+				t.Fatalf("%T took %q, which encoding/json refuses: %v", v, data, err)
+			}
+			if !reflect.DeepEqual(v, again) {
+				t.Fatalf("%q decoded to %+v, encoding/json makes %+v", data, v, again)
+			}
+			if ps := duplicateKeys(data); len(ps) > 0 {
+				t.Fatalf("%T took %q with keys given twice: %v", v, data, ps)
+			}
 		}
 	})
 }
