@@ -83,6 +83,9 @@ func Procs(p Placement, base map[string]string) ([]Proc, error) {
 	for k, v := range j.Spec.Env {
 		env[k] = v
 	}
+	for k, v := range j.Spec.SecretEnv {
+		env[k] = v
+	}
 	set := func(kv ...string) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			env[kv[i]] = kv[i+1]

@@ -239,6 +239,12 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if jobs == nil {
 		jobs = []store.Job{}
 	}
+	// The node's agent gets its jobs' secrets: it runs them.
+	for i := range jobs {
+		if jobs[i], err = s.open(jobs[i]); err != nil {
+			s.log.Error("a job's secret cannot be given to its node", "node", name, "err", err)
+		}
+	}
 	reply := HeartbeatReply{Node: n, Jobs: jobs}
 	for _, j := range jobs {
 		first := j.Placement[0].Node

@@ -123,13 +123,14 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	}
 	// The request is identified after defaults are filled in, so that the
 	// same job asked with or without its defaults is the same request.
-	hash := sha256.Sum256([]byte(store.EncodeJSON(spec)))
+	hash := sha256.Sum256([]byte(store.EncodeJSON(s.secretDigest(spec))))
 	now := s.clock.Now().UTC()
 	req := &submitReq{
 		job: store.Job{ID: s.ids.next(now), Tenant: tenant, Spec: spec, State: store.JobPending, SubmittedAt: now,
 			Version: 1, IdempotencyKey: key, RequestHash: hex.EncodeToString(hash[:])},
 		done: make(chan submitRes, 1),
 	}
+	s.seal(&req.job)
 	select {
 	case s.submits <- req:
 	case <-r.Context().Done():
@@ -151,7 +152,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 		w.Header().Set(ReplayedHeader, "true")
 	}
 	w.Header().Set("Location", "/v1/jobs/"+res.res.Job.ID)
-	writeJSON(w, http.StatusCreated, res.res.Job)
+	writeJSON(w, http.StatusCreated, redact(res.res.Job))
 	return nil
 }
 
@@ -258,7 +259,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, tok store.Token)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, redact(j))
 	return nil
 }
 
@@ -329,7 +330,7 @@ func (s *Server) streamJobs(w http.ResponseWriter, r *http.Request, q store.JobQ
 	n, size, next := 0, 0, ""
 	for {
 		for _, j := range batch {
-			b, err := json.Marshal(j)
+			b, err := json.Marshal(redact(j))
 			if err != nil {
 				return nil // cannot happen for stored jobs; the answer stays cut
 			}
@@ -383,7 +384,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 			return err
 		}
 		if j.State == store.JobCancelled {
-			writeJSON(w, http.StatusOK, j)
+			writeJSON(w, http.StatusOK, redact(j))
 			return nil
 		}
 		if j.State.Final() {
@@ -407,7 +408,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, j)
+		writeJSON(w, http.StatusOK, redact(j))
 		return nil
 	}
 }

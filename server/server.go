@@ -58,6 +58,10 @@ type Config struct {
 	// LogKeep bounds the output kept of each job on each node, per
 	// attempt, in bytes: the oldest is trimmed (default 8 MiB).
 	LogKeep int64
+	// SecretKey seals jobs' secret_env values at rest (32 bytes, AES-256);
+	// without one, jobs with secret_env are refused. Replicas sharing a
+	// store must share it (see LoadOrCreateSecretKey).
+	SecretKey []byte
 }
 
 // Server is the control plane. Create it with New, serve Handler, and run
@@ -120,6 +124,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MeasureEvery <= 0 {
 		cfg.MeasureEvery = 5 * time.Second
+	}
+	if n := len(cfg.SecretKey); n != 0 && n != 32 {
+		return nil, fmt.Errorf("server: the secret key must be 32 bytes, not %d", n)
 	}
 	if cfg.LogKeep <= 0 {
 		cfg.LogKeep = DefaultLogKeep

@@ -153,6 +153,29 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 		}
 		total += len(k) + len(sp.Env[k])
 	}
+	if len(sp.SecretEnv) > 0 && len(s.cfg.SecretKey) == 0 {
+		bad("secret_env", "this server keeps no secrets: start it with a secret key (stargate server makes DATA/%s)", SecretKeyFile)
+	}
+	if len(sp.Env)+len(sp.SecretEnv) > maxEnv {
+		bad("secret_env", "at most %d variables with env", maxEnv)
+	}
+	skeys := make([]string, 0, len(sp.SecretEnv))
+	for k := range sp.SecretEnv {
+		skeys = append(skeys, k)
+	}
+	sort.Strings(skeys)
+	for _, k := range skeys {
+		_, both := sp.Env[k]
+		switch {
+		case k == "" || len(k) > 256 || strings.ContainsAny(k, "=\x00"):
+			bad("secret_env", "invalid variable name %q", k)
+		case both:
+			bad("secret_env."+k, "also in env: give it once")
+		case len(sp.SecretEnv[k]) > maxEnvValue:
+			bad("secret_env."+k, "at most %d bytes", maxEnvValue)
+		}
+		total += len(k) + len(sp.SecretEnv[k])
+	}
 	total += len(sp.Name) + len(sp.Tenant) + len(sp.Model) + len(sp.Region) + len(sp.Site)
 	if total > maxSpecText {
 		bad("", "a job's text (command, env, names) is at most %d bytes in all, not %d: keep large inputs in files the job reads", maxSpecText, total)

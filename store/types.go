@@ -73,6 +73,10 @@ type JobSpec struct {
 	// one); Env is added to the processes' environment.
 	Command []string          `json:"command,omitempty" yaml:"command"`
 	Env     map[string]string `json:"env,omitempty" yaml:"env"`
+	// SecretEnv is added to the environment like Env, but its values are
+	// kept encrypted with the server's key, never shown by the API, and
+	// given only to the agents of the nodes the job runs on.
+	SecretEnv map[string]string `json:"secret_env,omitempty" yaml:"secret_env"`
 	// Launch is how many processes run on each node: "node" (default, one
 	// per node, as torchrun expects) or "accelerator" (one per allocated
 	// accelerator, with RANK, LOCAL_RANK and WORLD_SIZE).

@@ -216,6 +216,19 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("secret env reaches the job only", func(t *testing.T) {
+		const secret = "hf_e2e_s3cret"
+		j := submit(t, store.JobSpec{Accelerators: 1, SecretEnv: map[string]string{"HF_TOKEN": secret},
+			Command: []string{"sh", "-c", `echo "token=$HF_TOKEN"`}})
+		waitState(t, c, j.ID, store.JobSucceeded, 30*time.Second)
+		if out := cli(t, url, admin, "logs", j.ID); !strings.Contains(out, "token="+secret+"\n") {
+			t.Errorf("the job did not see its secret: %q", out)
+		}
+		if out := cli(t, url, admin, "job", j.ID, "-o", "json"); strings.Contains(out, secret) {
+			t.Errorf("the API shows the secret: %s", out)
+		}
+	})
+
 	t.Run("exit code", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"sh", "-c", "echo bye; exit 3"}})
 		j = waitState(t, c, j.ID, store.JobFailed, 30*time.Second)

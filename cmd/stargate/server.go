@@ -33,6 +33,7 @@ type serverFlags struct {
 	measureEvery     time.Duration
 	logKeep          int64
 	resetAdmin       bool
+	secretKeyFile    string
 	id               string
 	verbose          bool
 }
@@ -83,6 +84,7 @@ committed to the store before nodes learn it.`,
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
 	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
 	fl.Int64Var(&f.logKeep, "log-keep", server.DefaultLogKeep, "bytes of output kept of each job per node and attempt (the oldest is trimmed)")
+	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start; replicas sharing a store must share it)")
 	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
@@ -120,6 +122,13 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if f.secretKeyFile == "" {
+		f.secretKeyFile = filepath.Join(f.data, server.SecretKeyFile)
+	}
+	secretKey, err := server.LoadOrCreateSecretKey(f.secretKeyFile)
+	if err != nil {
+		return err
+	}
 	st, desc, err := server.OpenStore(ctx, f.store, f.data)
 	if err != nil {
 		return err
@@ -128,7 +137,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	srv, err := server.New(server.Config{
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
-		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep,
+		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep, SecretKey: secretKey,
 	})
 	if err != nil {
 		return err
