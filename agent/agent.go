@@ -288,8 +288,11 @@ func (a *Agent) beat(ctx context.Context) error {
 		}
 		if !at.Reported {
 			o := server.JobOutcome{Job: at.Job, Attempt: at.Attempt, State: store.JobFailed, Message: at.Ended.Message}
-			if at.Ended.Succeeded {
+			switch {
+			case at.Ended.Succeeded:
 				o.State = store.JobSucceeded
+			case at.Ended.TimedOut:
+				o.State = store.JobTimeout
 			}
 			hb.Finished = append(hb.Finished, o)
 			reported = append(reported, at)

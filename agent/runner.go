@@ -146,7 +146,7 @@ func (r *ProcessRunner) Start(p Placement, procs []Proc, graceS int64) error {
 		return err
 	}
 	j := p.Job
-	spec := ShimSpec{Job: j.ID, Attempt: j.Attempts, Procs: procs, GraceS: graceS, LogLimit: r.logLimit}
+	spec := ShimSpec{Job: j.ID, Attempt: j.Attempts, Procs: procs, GraceS: graceS, LogLimit: r.logLimit, TimeLimitS: j.Spec.TimeLimitS}
 	if r.runAs != nil {
 		spec.RunAs, spec.UID, spec.GID, spec.Extra = true, r.runAs.uid, r.runAs.gid, r.runAs.groups
 	}

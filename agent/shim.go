@@ -57,6 +57,9 @@ type ShimSpec struct {
 	GraceS int64 `json:"grace_s"`
 	// LogLimit bounds the output kept, in bytes.
 	LogLimit int64 `json:"log_limit"`
+	// TimeLimitS, when positive, is how long the processes may run
+	// before they are stopped as on a stop request.
+	TimeLimitS int64 `json:"time_limit_s,omitempty"`
 	// UID and GID, when RunAs, are the user the processes run as.
 	RunAs bool     `json:"run_as,omitempty"`
 	UID   uint32   `json:"uid,omitempty"`
@@ -74,8 +77,11 @@ type ShimStatus struct {
 	Signal   string `json:"signal,omitempty"`
 	// Stopped is true when the agent stopped the job (cancel, preemption,
 	// or the server no longer assigns it here).
-	Stopped bool   `json:"stopped,omitempty"`
-	Message string `json:"message"`
+	Stopped bool `json:"stopped,omitempty"`
+	// TimedOut is true when the processes ran past the time limit and
+	// were stopped for it.
+	TimedOut bool   `json:"timed_out,omitempty"`
+	Message  string `json:"message"`
 }
 
 // RunShim supervises the job whose directory is dir, and returns once its
@@ -239,9 +245,21 @@ func supervise(dir string, spec ShimSpec) ShimStatus {
 	if !status.Succeeded {
 		stopAll()
 	}
+	var limitAt <-chan time.Time
+	if spec.TimeLimitS > 0 {
+		// From the start of the processes: the supervisor outlives the
+		// agent, and so does the limit.
+		limitAt = time.After(time.Duration(spec.TimeLimitS) * time.Second)
+	}
 	left := len(main)
 	for running := true; running; {
 		select {
+		case <-limitAt:
+			limitAt = nil
+			if !stopping {
+				status.TimedOut = true
+				stopAll()
+			}
 		case <-stop:
 			status.Stopped = true
 			stopAll()
@@ -273,6 +291,12 @@ func supervise(dir string, spec ShimSpec) ShimStatus {
 	}
 	copying.Wait()
 	switch {
+	case status.TimedOut:
+		status.Succeeded = false
+		status.Message = fmt.Sprintf("time limit of %d s reached", spec.TimeLimitS)
+		if status.ExitCode == 0 && status.Signal == "" {
+			status.ExitCode = -1
+		}
 	case status.Stopped:
 		status.Succeeded = false
 		status.Message = "stopped"

@@ -518,3 +518,23 @@ func TestDescendants(t *testing.T) {
 		t.Errorf("descendants(%d) = %v, want its child and %d", cmd.Process.Pid, below, grand)
 	}
 }
+
+// A job past its time limit is stopped as on a stop request, and its
+// status says the limit was reached.
+func TestShimTimeLimit(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	dir, st := runShim(t, ShimSpec{TimeLimitS: 1, GraceS: 5, Procs: []Proc{
+		sh("trap 'echo stopped; exit 0' TERM; while :; do sleep 0.05; done"),
+	}})
+	took := time.Since(start)
+	if !st.TimedOut || st.Succeeded || st.Stopped || !strings.Contains(st.Message, "time limit of 1 s") {
+		t.Errorf("status %+v, want timed out", st)
+	}
+	if took < time.Second || took > 5*time.Second {
+		t.Errorf("took %v, want about the 1 s limit", took)
+	}
+	if out := output(t, dir); !strings.Contains(out, "stopped") {
+		t.Errorf("the job's trap did not run: %q", out)
+	}
+}

@@ -269,6 +269,7 @@ type simAttempt struct {
 	end      time.Time
 	ended    bool // its run time is over
 	reported bool // its end reached the server
+	timeout  bool // it ends at its time limit, before its duration
 }
 
 func newSimNode(name string, dur time.Duration, log *slog.Logger) *simNode {
@@ -332,7 +333,11 @@ func (n *simNode) report(now time.Time) (hb server.Heartbeat, keys []string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		at := n.attempts[k]
-		hb.Finished = append(hb.Finished, server.JobOutcome{Job: at.job, Attempt: at.attempt, State: store.JobSucceeded})
+		o := server.JobOutcome{Job: at.job, Attempt: at.attempt, State: store.JobSucceeded}
+		if at.timeout {
+			o.State, o.Message = store.JobTimeout, "time limit reached"
+		}
+		hb.Finished = append(hb.Finished, o)
 	}
 	n.setLoads()
 	hb.Accelerators, hb.DrawW, hb.Unhealthy = n.shell.telemetry()
@@ -399,7 +404,8 @@ func (n *simNode) apply(reply server.HeartbeatReply, now time.Time) []store.Job 
 
 // newSimAttempt starts a node's share of a job at now on the devices it
 // has of those allocated, for the spec's duration (dur when it gives
-// none), at its power fraction (DefaultLoad when it gives none).
+// none) or up to its time limit, at its power fraction (DefaultLoad when
+// it gives none).
 func newSimAttempt(p Placement, dur time.Duration, count int, now time.Time) *simAttempt {
 	j := p.Job
 	if j.Spec.DurationS > 0 {
@@ -415,7 +421,11 @@ func newSimAttempt(p Placement, dur time.Duration, count int, now time.Time) *si
 			devs = append(devs, d)
 		}
 	}
-	return &simAttempt{job: j.ID, attempt: j.Attempts, devices: devs, load: load, end: now.Add(dur)}
+	at := &simAttempt{job: j.ID, attempt: j.Attempts, devices: devs, load: load, end: now.Add(dur)}
+	if limit := time.Duration(j.Spec.TimeLimitS) * time.Second; limit > 0 && limit < dur {
+		at.end, at.timeout = now.Add(limit), true
+	}
+	return at
 }
 
 // setLoads sets each device's load to that of the attempt running on it

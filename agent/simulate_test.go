@@ -347,3 +347,24 @@ func TestSimNodeStateMachine(t *testing.T) {
 type fakeClock struct{ t *time.Time }
 
 func (c fakeClock) Now() time.Time { return *c.t }
+
+// A simulated job whose time limit is shorter than its duration ends at
+// the limit, reported as a timeout.
+func TestSimNodeTimeLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := newSimNode("s/h/r/k/n1", time.Minute, slog.New(slog.DiscardHandler))
+	hw := server.NodeHardware{Model: "dgx-h100", Accelerator: "h100-sxm", Vendor: "nvidia", Accelerators: 8, TDPW: 700, IdleW: 70}
+	if err := n.connect(hw, fakeClock{&now}); err != nil {
+		t.Fatal(err)
+	}
+	job := store.Job{ID: "jl", State: store.JobRunning, Attempts: 1, Spec: store.JobSpec{Accelerators: 1, DurationS: 300, TimeLimitS: 60},
+		Placement: []store.Allocation{{Node: "s/h/r/k/n1", Accelerators: []int{0}}}}
+	n.apply(server.HeartbeatReply{Jobs: []store.Job{job}}, now)
+	if hb, _ := n.report(now.Add(59 * time.Second)); len(hb.Finished) != 0 {
+		t.Fatalf("ended before its limit: %+v", hb.Finished)
+	}
+	hb, _ := n.report(now.Add(60 * time.Second))
+	if len(hb.Finished) != 1 || hb.Finished[0].State != store.JobTimeout {
+		t.Errorf("at its limit: %+v, want a timeout", hb.Finished)
+	}
+}

@@ -77,6 +77,13 @@ func TestGangOutcomes(t *testing.T) {
 		t.Fatalf("node1 still told to run a failed gang: %+v", hb.Jobs)
 	}
 
+	slow := h.submit("acme", `{"accelerators":16,"per_node":8,"time_limit_s":60,"max_restarts":3}`)
+	h.runOn(slow.ID, node1, node2)
+	h.report(node1, JobOutcome{Job: slow.ID, Attempt: 1, State: store.JobTimeout, Message: "time limit of 60 s reached"})
+	if j, _ = h.st.Job(ctx, slow.ID); j.State != store.JobTimeout || !strings.Contains(j.Reasons[0], "time limit") {
+		t.Fatalf("after a node timed out: %s %v, want timeout (no restart)", j.State, j.Reasons)
+	}
+
 	retry := h.submit("acme", `{"accelerators":8,"max_restarts":1}`)
 	h.runOn(retry.ID, node1)
 	h.report(node1, JobOutcome{Job: retry.ID, Attempt: 1, State: store.JobFailed, Message: "exit code 1"})

@@ -37,7 +37,7 @@ type JobOutcome struct {
 	// Attempt is the job's attempt (Job.Attempts when it was started)
 	// that ended; 0: the current one.
 	Attempt int            `json:"attempt,omitempty"`
-	State   store.JobState `json:"state"` // succeeded or failed
+	State   store.JobState `json:"state"` // succeeded, failed or timeout
 	Message string         `json:"message,omitempty"`
 }
 
@@ -128,8 +128,8 @@ func (s *Server) checkHeartbeat(name string, hb *Heartbeat) []Problem {
 		bad("finished", "at most %d outcomes", maxFinished)
 	}
 	for i, o := range hb.Finished {
-		if o.State != store.JobSucceeded && o.State != store.JobFailed {
-			bad(fmt.Sprintf("finished[%d].state", i), "must be succeeded or failed")
+		if o.State != store.JobSucceeded && o.State != store.JobFailed && o.State != store.JobTimeout {
+			bad(fmt.Sprintf("finished[%d].state", i), "must be succeeded, failed or timeout")
 		}
 		if o.Job == "" {
 			bad(fmt.Sprintf("finished[%d].job", i), "required")
@@ -427,6 +427,15 @@ func (s *Server) finish(ctx context.Context, node string, o JobOutcome) error {
 				}
 				j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = store.JobSucceeded, now, nil, nil, 0
 			}
+		case o.State == store.JobTimeout:
+			// Past its time limit: it ends, on every node (the others
+			// stop it, no longer assigned it).
+			why := "timeout on " + node
+			if o.Message != "" {
+				why += ": " + o.Message
+			}
+			j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = store.JobTimeout, now, nil, []string{why}, 0
+			ev = store.Event{Time: now, Kind: string(store.JobTimeout), Job: j.ID, Node: node, Message: why}
 		case j.Failures < j.Spec.MaxRestarts:
 			j.Failures++
 			why := fmt.Sprintf("requeued: failed on %s: %s (restart %d of %d)", node, o.Message, j.Failures, j.Spec.MaxRestarts)

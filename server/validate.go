@@ -102,6 +102,9 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	if sp.DurationS < 0 || sp.DurationS > maxSeconds {
 		bad("duration_s", "must be between 0 and %d seconds (10 years)", maxSeconds)
 	}
+	if sp.TimeLimitS < 0 || sp.TimeLimitS > maxSeconds {
+		bad("time_limit_s", "must be between 0 (no limit) and %d seconds (10 years)", maxSeconds)
+	}
 	if sp.CheckpointS < 0 || sp.CheckpointS > maxSeconds {
 		bad("checkpoint_s", "must be between 0 and %d seconds (10 years)", maxSeconds)
 	}

@@ -13,14 +13,17 @@ const (
 	JobSucceeded JobState = "succeeded"
 	JobFailed    JobState = "failed"
 	JobCancelled JobState = "cancelled"
+	// JobTimeout: its processes ran past the spec's time_limit_s and were
+	// stopped.
+	JobTimeout JobState = "timeout"
 )
 
 // JobStates lists every job state.
-var JobStates = []JobState{JobPending, JobRunning, JobSucceeded, JobFailed, JobCancelled}
+var JobStates = []JobState{JobPending, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobTimeout}
 
 // Final reports whether no transition leaves s.
 func (s JobState) Final() bool {
-	return s == JobSucceeded || s == JobFailed || s == JobCancelled
+	return s == JobSucceeded || s == JobFailed || s == JobCancelled || s == JobTimeout
 }
 
 // Valid reports whether s is a known state.
@@ -87,6 +90,10 @@ type JobSpec struct {
 	// MaxRestarts is how many times a job that failed is requeued before
 	// it ends failed (default 0).
 	MaxRestarts int `json:"max_restarts,omitempty" yaml:"max_restarts"`
+	// TimeLimitS bounds an attempt's run time in seconds: past it, its
+	// processes are stopped (SIGTERM, grace_s, SIGKILL) and the job ends
+	// timeout (0: no limit).
+	TimeLimitS int64 `json:"time_limit_s,omitempty" yaml:"time_limit_s"`
 }
 
 // Launch modes of a job's processes.

@@ -229,6 +229,14 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("time limit", func(t *testing.T) {
+		j := submit(t, store.JobSpec{Accelerators: 1, TimeLimitS: 1, GraceS: 1, Command: []string{"sleep", "100"}})
+		j = waitState(t, c, j.ID, store.JobTimeout, 30*time.Second)
+		if len(j.Reasons) == 0 || !strings.Contains(j.Reasons[0], "time limit of 1 s") {
+			t.Errorf("reasons %v", j.Reasons)
+		}
+	})
+
 	t.Run("exit code", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"sh", "-c", "echo bye; exit 3"}})
 		j = waitState(t, c, j.ID, store.JobFailed, 30*time.Second)
