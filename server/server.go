@@ -91,6 +91,7 @@ type Server struct {
 	reconMu    sync.Mutex // one reconcile pass at a time; guards live
 	live       liveCache
 	telemetry  telemetry
+	feasible   *feasibility
 }
 
 // LeaseName is the name of the scheduler's leader lease.
@@ -149,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 	for i := range cfg.Fleet.Nodes {
 		s.nodeIx[cfg.Fleet.NodeName(i)] = i
 	}
+	s.feasible = newFeasibility(cfg.Fleet)
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	return s, nil

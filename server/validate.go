@@ -183,6 +183,9 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	if total > maxSpecText {
 		bad("", "a job's text (command, env, names) is at most %d bytes in all, not %d: keep large inputs in files the job reads", maxSpecText, total)
 	}
+	if len(ps) == 0 {
+		ps = s.feasible.check(sp)
+	}
 	return ps
 }
 
