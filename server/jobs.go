@@ -118,6 +118,13 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 		}
 	}
 	problems = append(problems, badStrings(reflect.ValueOf(spec), "")...)
+	if len(spec.DependsOn) > 0 && len(problems) == 0 {
+		ps, err := s.checkDependencies(r.Context(), tok, spec.DependsOn)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, ps...)
+	}
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}

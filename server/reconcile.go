@@ -240,12 +240,16 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			running = append(running, j)
 		}
 	}
+	c := store.Changes{Fence: fence}
+	// Jobs whose dependencies are not met are not the scheduler's yet.
+	if pending, err = s.holdBack(ctx, &c, pending); err != nil {
+		return fmt.Errorf("server: reconcile: dependencies: %w", err)
+	}
 	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes,
 		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
 	}
-	c := store.Changes{Fence: fence}
 	counts := map[Action]int{}
 	for _, d := range decisions {
 		j, ok := s.live.jobs[d.Job]

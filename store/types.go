@@ -90,11 +90,30 @@ type JobSpec struct {
 	// MaxRestarts is how many times a job that failed is requeued before
 	// it ends failed (default 0).
 	MaxRestarts int `json:"max_restarts,omitempty" yaml:"max_restarts"`
+	// DependsOn lists jobs this one waits for, with Slurm's kinds: it
+	// starts once each has ended as its kind asks, and is cancelled when
+	// one ended otherwise.
+	DependsOn []Dependency `json:"depends_on,omitempty" yaml:"depends_on"`
 	// TimeLimitS bounds an attempt's run time in seconds: past it, its
 	// processes are stopped (SIGTERM, grace_s, SIGKILL) and the job ends
 	// timeout (0: no limit).
 	TimeLimitS int64 `json:"time_limit_s,omitempty" yaml:"time_limit_s"`
 }
+
+// Dependency is one job another waits for.
+type Dependency struct {
+	Job string `json:"job" yaml:"job"`
+	// Kind is afterok (the job succeeded), afternotok (it ended
+	// otherwise: failed, cancelled, timeout) or afterany (it ended).
+	Kind string `json:"kind" yaml:"kind"`
+}
+
+// Dependency kinds.
+const (
+	AfterOK    = "afterok"
+	AfterNotOK = "afternotok"
+	AfterAny   = "afterany"
+)
 
 // Launch modes of a job's processes.
 const (
