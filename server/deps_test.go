@@ -62,7 +62,7 @@ func TestDependencies(t *testing.T) {
 
 	// Only jobs the submitter may see, and known kinds.
 	for spec, field := range map[string]string{
-		`{"accelerators":1,"depends_on":[{"job":"jnosuch","kind":"afterok"}]}`: "depends_on[0].job",
+		`{"accelerators":1,"depends_on":[{"job":"jnosuch","kind":"afterok"}]}`:    "depends_on[0].job",
 		`{"accelerators":1,"depends_on":[{"job":"` + a.ID + `","kind":"after"}]}`: "depends_on[0].kind",
 	} {
 		if r := h.do("acme", "POST", "/v1/jobs", spec); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), field) {
