@@ -193,6 +193,13 @@ func (c *Client) Cancel(ctx context.Context, id string) (store.Job, error) {
 	return j, err
 }
 
+// Requeue stops a running job and puts it back in the queue.
+func (c *Client) Requeue(ctx context.Context, id string) (store.Job, error) {
+	var j store.Job
+	_, err := c.do(ctx, "POST", server.JobPath(id)+"/requeue", nil, nil, &j)
+	return j, err
+}
+
 // Register registers a node (with a join token) and returns it with the
 // credential that speaks for it alone.
 func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (server.NodeRegistered, error) {

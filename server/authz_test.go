@@ -23,7 +23,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	h.register(node2) // node2's credential may not speak for node1
 	who := []string{"", "bogus", "admin", "operator", "acme", "blue", "agent", node1, node2}
 	const (
-		ok, created, bad, unauth, forbid, missing = 200, 201, 400, 401, 403, 404
+		ok, created, bad, unauth, forbid, missing, conflict = 200, 201, 400, 401, 403, 404, 409
 	)
 	matrix := []struct {
 		method, path, body string
@@ -36,6 +36,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
 		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		{"POST", "/v1/jobs/" + job.ID + "/requeue", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 		{"POST", "/v1/nodes", `{"name":"lab/hall-a/row-2/rack-1/n1"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok, forbid, forbid}},
 		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},

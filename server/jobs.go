@@ -420,6 +420,35 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	}
 }
 
+// requeueJob stops a running job and puts it back in the queue: its
+// nodes' agents stop its processes, no longer assigned them, and the
+// scheduler starts it again after its backoff.
+func (s *Server) requeueJob(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	id := r.PathValue("id")
+	for attempt := 0; ; attempt++ {
+		j, err := s.visibleJob(r, tok, id)
+		if err != nil {
+			return err
+		}
+		if j.State != store.JobRunning {
+			return errorf(http.StatusConflict, "job %s is %s: only a running job can be requeued", id, j.State)
+		}
+		now := s.clock.Now().UTC()
+		why := "requeued by " + string(tok.Role) + " token " + tok.ID
+		j.State, j.Placement, j.Reasons, j.CapW = store.JobPending, nil, []string{why}, 0
+		err = s.store.Apply(r.Context(), store.Changes{Jobs: []store.Job{j},
+			Events: []store.Event{{Time: now, Kind: "requeued", Job: id, Message: why}}})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, redact(j))
+		return nil
+	}
+}
+
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	id := r.PathValue("id")
 	if _, err := s.visibleJob(r, tok, id); err != nil {

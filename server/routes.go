@@ -31,6 +31,7 @@ func (s *Server) table() []route {
 		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR."},
 		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
 		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
+		{"POST", "/v1/jobs/{id}/requeue", people, s.requeueJob, "Requeue a running job: its processes are stopped and it starts again after the backoff."},
 		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
 		{"GET", "/v1/jobs/{id}/logs", people, s.jobLogs, "A job's output (stdout and stderr of its processes) on every node: ?node=N&after=CURSOR&limit=N."},
 		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID."},

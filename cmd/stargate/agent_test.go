@@ -229,6 +229,24 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("requeue runs a job again", func(t *testing.T) {
+		runs := filepath.Join(dir, "requeue-runs")
+		j := submit(t, store.JobSpec{Accelerators: 1, GraceS: 2, Env: map[string]string{"RUNS": runs},
+			Command: []string{"sh", "-c", `echo "attempt $STARGATE_ATTEMPT" >> "$RUNS"; exec sleep 100`}})
+		lines := func() string { b, _ := os.ReadFile(runs); return string(b) }
+		waitFor(t, "the first attempt", 20*time.Second, func() bool { return strings.Contains(lines(), "attempt 1") })
+		if out := cli(t, url, admin, "requeue", j.ID); !strings.Contains(out, "requeued "+j.ID) {
+			t.Errorf("requeue said %q", out)
+		}
+		waitFor(t, "the second attempt", 30*time.Second, func() bool { return strings.Contains(lines(), "attempt 2") })
+		if got := lines(); got != "attempt 1\nattempt 2\n" {
+			t.Errorf("runs: %q, want attempts 1 and 2 once each", got)
+		}
+		if _, err := c.Cancel(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("time limit", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, TimeLimitS: 1, GraceS: 1, Command: []string{"sleep", "100"}})
 		j = waitState(t, c, j.ID, store.JobTimeout, 30*time.Second)

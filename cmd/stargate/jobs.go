@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,8 @@ type jobsFlags struct {
 	limit  int
 	all    bool
 	after  string
+	watch  bool
+	every  time.Duration
 }
 
 func newJobsCmd() *cobra.Command {
@@ -38,17 +41,20 @@ func newJobsCmd() *cobra.Command {
 first, with where each runs or why it waits. Users see their tenant's jobs.`,
 		Example: `  stargate jobs
   stargate jobs --state pending --tenant acme
-  stargate jobs --state all --all -o json`,
+  stargate jobs --state all --all -o json
+  stargate jobs --watch                     # the listing again every 2 s, until interrupted`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runJobs(cmd.Context(), &f, cmd.OutOrStdout()) },
 	}
 	f.add(cmd)
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.states, "state", []string{"pending", "running"}, "jobs in these states (pending, running, succeeded, failed, cancelled), or all")
+	fl.StringSliceVar(&f.states, "state", []string{"pending", "running"}, "jobs in these states (pending, running, succeeded, failed, cancelled, timeout), or all")
 	fl.StringVar(&f.tenant, "tenant", "", "only this tenant's jobs")
 	fl.IntVar(&f.limit, "limit", 100, "jobs per page")
 	fl.BoolVar(&f.all, "all", false, "follow every page")
 	fl.StringVar(&f.after, "after", "", "start after this job ID (the next page a listing names)")
+	fl.BoolVarP(&f.watch, "watch", "w", false, "list again every --every until interrupted (the screen redrawn on a terminal)")
+	fl.DurationVar(&f.every, "every", 2*time.Second, "how often --watch lists")
 	return cmd
 }
 
@@ -57,6 +63,34 @@ func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !f.watch {
+		return listJobs(ctx, c, f, stdout)
+	}
+	if f.every <= 0 {
+		return fmt.Errorf("jobs: --every must be positive, got %s", f.every)
+	}
+	onTerminal := (&progress{w: stdout}).terminal()
+	for {
+		if onTerminal {
+			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // home, clear: the listing in place
+		}
+		fmt.Fprintf(stdout, "every %s, %s (Ctrl-C ends)\n", f.every, time.Now().Format("15:04:05"))
+		if err := listJobs(ctx, c, f, stdout); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.every):
+		}
+	}
+}
+
+// listJobs prints one listing.
+func listJobs(ctx context.Context, c *client.Client, f *jobsFlags, stdout io.Writer) error {
 	states := f.states
 	if len(states) == 1 && states[0] == "all" {
 		states = nil
@@ -205,21 +239,27 @@ func newCancelCmd() *cobra.Command {
 }
 
 func runCancel(ctx context.Context, f *clientFlags, ids []string, stdout io.Writer) error {
+	return eachJob(ctx, f, ids, stdout, "cancelled", (*client.Client).Cancel)
+}
+
+// eachJob applies op to every job ID and reports each as done (verb);
+// every ID is tried, and the failures are reported together at the end.
+func eachJob(ctx context.Context, f *clientFlags, ids []string, stdout io.Writer, verb string,
+	op func(*client.Client, context.Context, string) (store.Job, error)) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	// Every ID is tried; the failures are reported together at the end.
 	var out []store.Job
 	var failed []error
 	for _, id := range ids {
-		j, err := c.Cancel(ctx, id)
+		j, err := op(c, ctx, id)
 		if err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", id, err))
 			continue
 		}
 		if f.output == "table" {
-			fmt.Fprintf(stdout, "cancelled %s\n", j.ID)
+			fmt.Fprintf(stdout, "%s %s\n", verb, j.ID)
 		}
 		out = append(out, j)
 	}
