@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -173,6 +174,61 @@ func TestJobPagesAreBounded(t *testing.T) {
 		}
 		if limit == 1000 && pages < 2 {
 			t.Errorf("limit 1000: 4.8 MB of specs came in one page")
+		}
+	}
+}
+
+// touchDuring changes a job behind the pass's back without ending it.
+type touchDuring struct {
+	st  store.Store
+	job string
+}
+
+func (c *touchDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
+	if c.st == nil {
+		return nil, nil
+	}
+	j, err := c.st.Job(ctx, c.job)
+	if err != nil {
+		return nil, err
+	}
+	j.Reasons = []string{"touched"}
+	if err := c.st.Apply(ctx, store.Changes{Jobs: []store.Job{j}}); err != nil {
+		return nil, err
+	}
+	return placeFirst{}.Schedule(ctx, in)
+}
+
+// A conflict on a job still active fails the pass whole: the pass's
+// other decisions may rest on the one that cannot be committed.
+func TestPassFailsOnAConflictWithAnActiveJob(t *testing.T) {
+	var sched touchDuring
+	h := newHarness(t, func(c *Config) { c.Scheduler = &sched })
+	h.register(node1)
+	ctx := context.Background()
+	a := h.submit("acme", `{"accelerators":1}`)
+	b := h.submit("acme", `{"accelerators":1}`)
+	sched.st, sched.job = h.st, a.ID
+	if err := h.srv.Reconcile(ctx); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the pass: %v, want a version conflict", err)
+	}
+	if j, _ := h.st.Job(ctx, b.ID); j.State != store.JobPending {
+		t.Errorf("a decision of a failed pass was committed: %s", j.State)
+	}
+}
+
+// A heartbeat's or a registration's text that no store keeps (a NUL) is
+// a 400: it would fail the write of an event or a node record.
+func TestNodeTextWithNULRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.register(node1)
+	for what, r := range map[string]resp{
+		"a finished message":  h.do(node1, "POST", NodePath(node1)+"/heartbeat", `{"finished":[{"job":"j","state":"failed","message":"a\u0000b"}]}`),
+		"an unhealthy reason": h.do(node1, "POST", NodePath(node1)+"/heartbeat", `{"unhealthy":"x\u0000"}`),
+		"an address":          h.do("agent", "POST", "/v1/nodes", `{"name":"`+node1+`","address":"10.0.0.1\u0000"}`),
+	} {
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s with a NUL: %d %s, want 400", what, r.status, r.body)
 		}
 	}
 }

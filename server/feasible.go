@@ -8,104 +8,105 @@ import (
 )
 
 // A spec that no part of the fleet could ever hold (more accelerators of
-// a model than a site has, a required topology wider than its largest
+// a model than one pool has, a required topology wider than its largest
 // domain, ...) is refused at submit, naming the constraint, instead of
-// pending for ever. The fleet's capacities are counted once, per
-// accelerator model and site; a check costs a few lookups.
+// pending for ever. As the engine places a job within one pool (the
+// nodes of one model in one site), capacities are counted per pool once;
+// a check costs a few lookups.
 
-// capacity is what part of a fleet holds of one accelerator model (or of
-// any): accelerators in all, and the largest domain at each level.
+// capacity is what one pool holds: accelerators in all, accelerators per
+// node, and its largest domain at each level.
 type capacity struct {
 	total                               int
 	node, nvlink, rack, row, hall, site int
 }
 
-// merge adds another site's capacity: totals add, domains do not span
-// sites, so the largest of each level is the larger.
-func (c *capacity) merge(o capacity) {
-	c.total += o.total
-	c.node, c.nvlink, c.rack = max(c.node, o.node), max(c.nvlink, o.nvlink), max(c.rack, o.rack)
-	c.row, c.hall, c.site = max(c.row, o.row), max(c.hall, o.hall), max(c.site, o.site)
+// best keeps, field by field, the larger of two pools' capacities: a job
+// fits some pool only if it fits the best of each (and the check below
+// then names what no pool offers).
+func (c *capacity) best(o capacity) {
+	c.total, c.node, c.nvlink = max(c.total, o.total), max(c.node, o.node), max(c.nvlink, o.nvlink)
+	c.rack, c.row, c.hall, c.site = max(c.rack, o.rack), max(c.row, o.row), max(c.hall, o.hall), max(c.site, o.site)
 }
 
-// feasibility holds the capacities of a fleet by accelerator model and
-// site: bySite[m+1][site], m = -1 for any model.
+// feasibility holds each pool's capacity: pools[node model][site].
 type feasibility struct {
-	fleet  *fleet.Fleet
-	bySite [][]capacity
+	fleet *fleet.Fleet
+	pools [][]capacity
 }
 
 func newFeasibility(f *fleet.Fleet) *feasibility {
-	fe := &feasibility{fleet: f, bySite: make([][]capacity, len(f.Catalog.Accelerators)+1)}
-	for m := -1; m < len(f.Catalog.Accelerators); m++ {
-		racks := make([]int, len(f.Racks))
-		nvlink := make([]int, len(f.Racks)) // rack-wide NVLink domains
-		caps := make([]capacity, len(f.Sites))
-		for i := range f.Nodes {
-			model := int(f.Nodes[i].Model)
-			if m >= 0 && f.Catalog.NodeAccelerator(model) != m {
-				continue
+	fe := &feasibility{fleet: f, pools: make([][]capacity, len(f.Catalog.Nodes))}
+	type dom struct {
+		model uint16
+		i     int32
+	}
+	racks, rows, halls := map[dom]int{}, map[dom]int{}, map[dom]int{}
+	for m := range fe.pools {
+		fe.pools[m] = make([]capacity, len(f.Sites))
+	}
+	for i := range f.Nodes {
+		nd := &f.Nodes[i]
+		n := f.Catalog.Nodes[nd.Model].Accelerators
+		c := &fe.pools[nd.Model][f.SiteOfNode(i)]
+		c.total += n
+		c.node = max(c.node, n)
+		rack := nd.Rack
+		row := f.Racks[rack].Parent
+		racks[dom{nd.Model, rack}] += n
+		rows[dom{nd.Model, row}] += n
+		halls[dom{nd.Model, f.Rows[row].Parent}] += n
+	}
+	for d, n := range racks {
+		c := &fe.pools[d.model][f.Halls[f.Rows[f.Racks[d.i].Parent].Parent].Parent]
+		c.rack = max(c.rack, n)
+	}
+	for d, n := range rows {
+		c := &fe.pools[d.model][f.Halls[f.Rows[d.i].Parent].Parent]
+		c.row = max(c.row, n)
+	}
+	for d, n := range halls {
+		c := &fe.pools[d.model][f.Halls[d.i].Parent]
+		c.hall = max(c.hall, n)
+	}
+	for m := range fe.pools {
+		rackNVLink := f.Catalog.Nodes[m].NVLinkDomain == "rack"
+		for s := range fe.pools[m] {
+			c := &fe.pools[m][s]
+			c.site = c.total
+			if c.nvlink = c.node; rackNVLink {
+				c.nvlink = c.rack
 			}
-			nm := &f.Catalog.Nodes[model]
-			n := nm.Accelerators
-			c := &caps[f.SiteOfNode(i)]
-			c.total += n
-			c.node = max(c.node, n)
-			if nm.NVLinkDomain == "rack" {
-				nvlink[f.Nodes[i].Rack] += n
-				if nm.NVLinkSize > 0 {
-					nvlink[f.Nodes[i].Rack] = min(nvlink[f.Nodes[i].Rack], nm.NVLinkSize)
-				}
-			} else {
-				c.nvlink = max(c.nvlink, n)
-			}
-			racks[f.Nodes[i].Rack] += n
 		}
-		rows := make([]int, len(f.Rows))
-		for r, n := range racks {
-			site := f.Halls[f.Rows[f.Racks[r].Parent].Parent].Parent
-			caps[site].rack = max(caps[site].rack, n)
-			caps[site].nvlink = max(caps[site].nvlink, nvlink[r])
-			rows[f.Racks[r].Parent] += n
-		}
-		halls := make([]int, len(f.Halls))
-		for r, n := range rows {
-			site := f.Halls[f.Rows[r].Parent].Parent
-			caps[site].row = max(caps[site].row, n)
-			halls[f.Rows[r].Parent] += n
-		}
-		for h, n := range halls {
-			site := f.Halls[h].Parent
-			caps[site].hall = max(caps[site].hall, n)
-		}
-		for s := range caps {
-			caps[s].site = caps[s].total
-		}
-		fe.bySite[m+1] = caps
 	}
 	return fe
 }
 
-// check lists why no part of the fleet could ever hold a spec whose
+// check lists why no pool of the fleet could ever hold a spec whose
 // fields are otherwise valid (model, site and region known).
 func (fe *feasibility) check(sp *store.JobSpec) []Problem {
 	f := fe.fleet
-	m := -1
+	want := -1
 	where := ""
 	if sp.Model != "" {
-		m = f.Catalog.Accelerator(sp.Model)
+		want = f.Catalog.Accelerator(sp.Model)
 		where = " of model " + sp.Model
 	}
 	var c capacity
-	for s := range f.Sites {
-		site := &f.Sites[s]
-		switch {
-		case sp.Site != "" && site.Name != sp.Site:
-			continue
-		case sp.Region != "" && f.Regions[site.Region].Name != sp.Region:
+	for m := range fe.pools {
+		if want >= 0 && f.Catalog.NodeAccelerator(m) != want {
 			continue
 		}
-		c.merge(fe.bySite[m+1][s])
+		for s := range f.Sites {
+			site := &f.Sites[s]
+			if (sp.Site != "" && site.Name != sp.Site) || (sp.Region != "" && f.Regions[site.Region].Name != sp.Region) {
+				continue
+			}
+			if fits(fe.pools[m][s], sp) {
+				return nil
+			}
+			c.best(fe.pools[m][s])
+		}
 	}
 	switch {
 	case sp.Site != "":
@@ -118,17 +119,27 @@ func (fe *feasibility) check(sp *store.JobSpec) []Problem {
 		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	if c.total < sp.Accelerators {
-		bad("accelerators", "the fleet has %d accelerators%s; the job asks %d, so it could never run", c.total, where, sp.Accelerators)
+		bad("accelerators", "the largest pool (the nodes of one model in one site)%s has %d accelerators; the job asks %d, so it could never run", where, c.total, sp.Accelerators)
 		return ps
 	}
 	if sp.PerNode > c.node {
 		bad("per_node", "the largest node%s has %d accelerators; the job asks %d per node", where, c.node, sp.PerNode)
 	}
-	if sp.TopologyRequired {
-		largest := map[string]int{"node": c.node, "nvlink": c.nvlink, "rack": c.rack, "row": c.row, "hall": c.hall, "site": c.site}[sp.Topology]
-		if largest < sp.Accelerators {
-			bad("topology", "the largest %s domain%s holds %d accelerators; the job asks %d in one (topology_required)", sp.Topology, where, largest, sp.Accelerators)
-		}
+	if sp.TopologyRequired && c.level(sp.Topology) < sp.Accelerators {
+		bad("topology", "the largest %s domain%s holds %d accelerators; the job asks %d in one (topology_required)", sp.Topology, where, c.level(sp.Topology), sp.Accelerators)
+	}
+	if len(ps) == 0 { // each need is met by some pool, but none meets them all
+		bad("", "no pool (the nodes of one model in one site)%s meets all of the job's needs at once: its size, per_node and topology", where)
 	}
 	return ps
+}
+
+// level is a capacity's largest domain at a topology level.
+func (c capacity) level(topology string) int {
+	return map[string]int{"node": c.node, "nvlink": c.nvlink, "rack": c.rack, "row": c.row, "hall": c.hall, "site": c.site}[topology]
+}
+
+// fits reports whether a spec fits a pool when the pool is empty.
+func fits(c capacity, sp *store.JobSpec) bool {
+	return c.total >= sp.Accelerators && sp.PerNode <= c.node && (!sp.TopologyRequired || c.level(sp.Topology) >= sp.Accelerators)
 }

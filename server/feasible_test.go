@@ -59,6 +59,27 @@ func TestFeasibilityAgreesWithARecount(t *testing.T) {
 	}
 	topos := []string{"node", "nvlink", "rack", "row", "hall", "site"}
 	nodes := recountNodes(f)
+	// Pools do not add up: one more accelerator than the largest pool of
+	// a model holds is refused, though the fleet has more of them.
+	for _, a := range f.Catalog.Accelerators {
+		largest := 0
+		for m := range fe.pools {
+			if f.Catalog.Accelerators[f.Catalog.NodeAccelerator(m)].Name == a.Name {
+				for _, c := range fe.pools[m] {
+					largest = max(largest, c.total)
+				}
+			}
+		}
+		if largest == 0 {
+			continue
+		}
+		if ps := fe.check(&store.JobSpec{Accelerators: largest, Model: a.Name}); len(ps) > 0 {
+			t.Errorf("%d %s, the largest pool: %v", largest, a.Name, ps)
+		}
+		if ps := fe.check(&store.JobSpec{Accelerators: largest + 1, Model: a.Name}); len(ps) == 0 {
+			t.Errorf("%d %s, one more than the largest pool, was accepted", largest+1, a.Name)
+		}
+	}
 	rapid.Check(t, func(t *rapid.T) {
 		sp := store.JobSpec{
 			Accelerators:     rapid.IntRange(1, 200_000).Draw(t, "accelerators"),
@@ -83,19 +104,20 @@ func TestFeasibilityAgreesWithARecount(t *testing.T) {
 			sp.PerNode = rapid.SampledFrom([]int{1, 4, 8, 16}).Draw(t, "per_node")
 		}
 		got := len(fe.check(&sp)) == 0
-		want := recountFits(f, nodes, sp)
+		want := recountFits(nodes, sp)
 		if got != want {
 			t.Fatalf("%+v: feasible %v, the recount says %v (%v)", sp, got, want, fe.check(&sp))
 		}
 	})
 }
 
-// node is what the recount knows of a node, from its name and models.
+// recountNode is what the recount knows of a node, from its name and
+// models.
 type recountNode struct {
-	model, site, region string
-	accelerators        int
-	rackNVLink          bool
-	domains             map[string]string // level -> the name of its domain
+	model, nodeModel, site, region string
+	accelerators                   int
+	rackNVLink                     bool
+	domains                        map[string]string // level -> the name of its domain
 }
 
 func recountNodes(f *fleet.Fleet) []recountNode {
@@ -105,7 +127,7 @@ func recountNodes(f *fleet.Fleet) []recountNode {
 		name := f.NodeName(i)
 		parts := strings.Split(name, "/") // site/hall/row/rack/nN
 		m := f.NodeModel(i)
-		out[i] = recountNode{model: f.NodeAccelerator(i).Name, site: site.Name, region: f.Regions[site.Region].Name,
+		out[i] = recountNode{model: f.NodeAccelerator(i).Name, nodeModel: m.Name, site: site.Name, region: f.Regions[site.Region].Name,
 			accelerators: m.Accelerators, rackNVLink: m.NVLinkDomain == "rack",
 			domains: map[string]string{"site": parts[0], "hall": strings.Join(parts[:2], "/"),
 				"row": strings.Join(parts[:3], "/"), "rack": strings.Join(parts[:4], "/"), "node": name}}
@@ -113,61 +135,44 @@ func recountNodes(f *fleet.Fleet) []recountNode {
 	return out
 }
 
-// recountFits decides from the node list alone, grouping by the names'
-// prefixes, whether some part of the fleet could hold a spec.
-func recountFits(f *fleet.Fleet, nodes []recountNode, sp store.JobSpec) bool {
-	sums := map[string]int{} // level and domain name -> accelerators
-	largestNode, total := 0, 0
+// recountFits decides from the node list alone whether one pool (the
+// nodes of one model in one site, as the engine places a job) could hold
+// a spec, grouping domains by the names' prefixes.
+func recountFits(nodes []recountNode, sp store.JobSpec) bool {
+	type pool struct{ site, model string }
+	total, largestNode := map[pool]int{}, map[pool]int{}
+	sums := map[pool]map[string]int{} // domain name -> accelerators
 	for _, nd := range nodes {
 		if (sp.Model != "" && nd.model != sp.Model) || (sp.Site != "" && nd.site != sp.Site) || (sp.Region != "" && nd.region != sp.Region) {
 			continue
 		}
-		total += nd.accelerators
-		largestNode = max(largestNode, nd.accelerators)
-		if !sp.TopologyRequired {
-			continue
+		p := pool{nd.site, nd.nodeModel}
+		total[p] += nd.accelerators
+		largestNode[p] = max(largestNode[p], nd.accelerators)
+		if sums[p] == nil {
+			sums[p] = map[string]int{}
 		}
-		if sp.Topology == "nvlink" {
+		level := sp.Topology
+		if level == "nvlink" {
+			level = "node"
 			if nd.rackNVLink {
-				sums[nd.domains["rack"]] += nd.accelerators
-			} else {
-				sums[nd.domains["node"]] += nd.accelerators
+				level = "rack"
 			}
+		}
+		sums[p][nd.domains[level]] += nd.accelerators
+	}
+	for p, t := range total {
+		if t < sp.Accelerators || sp.PerNode > largestNode[p] {
 			continue
 		}
-		sums[nd.domains[sp.Topology]] += nd.accelerators
-	}
-	if total < sp.Accelerators || sp.PerNode > largestNode {
-		return false
-	}
-	if !sp.TopologyRequired {
-		return true
-	}
-	for _, n := range sums {
-		if sp.Topology == "nvlink" {
-			n = min(n, nvlinkCap(f, sp.Model))
-		}
-		if n >= sp.Accelerators {
+		if !sp.TopologyRequired {
 			return true
+		}
+		for _, n := range sums[p] {
+			if n >= sp.Accelerators {
+				return true
+			}
 		}
 	}
 	return false
-}
-
-// nvlinkCap is the largest NVLink domain of the catalog's rack-scale
-// models (of one accelerator model, or any).
-func nvlinkCap(f *fleet.Fleet, model string) int {
-	c := 0
-	for i := range f.Catalog.Nodes {
-		m := &f.Catalog.Nodes[i]
-		if model != "" && f.Catalog.Accelerators[f.Catalog.NodeAccelerator(i)].Name != model {
-			continue
-		}
-		if m.NVLinkDomain == "rack" {
-			c = max(c, m.NVLinkSize)
-		} else {
-			c = max(c, m.Accelerators)
-		}
-	}
-	return c
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -173,7 +174,8 @@ func (s *Server) checkHeartbeat(name string, hb *Heartbeat) []Problem {
 	if len(hb.Unhealthy) > maxReasonLen {
 		bad("unhealthy", "at most %d bytes", maxReasonLen)
 	}
-	return ps
+	// Its text goes to events and node records: none a store cannot keep.
+	return append(ps, badStrings(reflect.ValueOf(*hb), "")...)
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Token) error {
@@ -239,12 +241,28 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if jobs == nil {
 		jobs = []store.Job{}
 	}
-	// The node's agent gets its jobs' secrets: it runs them.
-	for i := range jobs {
-		if jobs[i], err = s.open(jobs[i]); err != nil {
-			s.log.Error("a job's secret cannot be given to its node", "node", name, "err", err)
+	// The node's own agent gets its jobs' secrets: it runs them; anyone
+	// else speaking for the node (an admin) sees them redacted. A job
+	// whose secrets do not open with this server's key (another replica
+	// sealed them with another key) cannot run as asked: it fails, saying
+	// so, rather than run without them.
+	runnable := jobs[:0]
+	for _, j := range jobs {
+		if tok.Role != store.RoleNode {
+			runnable = append(runnable, redact(j))
+			continue
 		}
+		open, err := s.open(j)
+		if err != nil {
+			s.log.Error("a job's secrets do not open; failing it", "job", j.ID, "err", err)
+			if err := s.failJob(r.Context(), j.ID, err.Error()+" (replicas sharing a store must share --secret-key-file)"); err != nil {
+				return err
+			}
+			continue
+		}
+		runnable = append(runnable, open)
 	}
+	jobs = runnable
 	reply := HeartbeatReply{Node: n, Jobs: jobs}
 	for _, j := range jobs {
 		first := j.Placement[0].Node
@@ -381,6 +399,24 @@ func (s *Server) beatLoop(ctx context.Context) {
 				req.done <- beatRes{found: found[i]}
 			}
 		}
+	}
+}
+
+// failJob ends a running job failed, for why, without a restart.
+func (s *Server) failJob(ctx context.Context, id, why string) error {
+	for attempt := 0; ; attempt++ {
+		j, err := s.store.Job(ctx, id)
+		if err != nil || j.State.Final() {
+			return err
+		}
+		now := s.clock.Now().UTC()
+		j.State, j.EndedAt, j.Placement, j.Reasons, j.CapW = store.JobFailed, now, nil, []string{why}, 0
+		err = s.store.Apply(ctx, store.Changes{Jobs: []store.Job{j},
+			Events: []store.Event{{Time: now, Kind: string(store.JobFailed), Job: id, Message: why}}})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return err
 	}
 }
 

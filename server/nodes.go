@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -150,7 +151,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, tok store.
 	if tok.Role == store.RoleAgent && !strings.HasPrefix(reg.Name, tok.NodePrefix) {
 		return errorf(http.StatusForbidden, "this join token registers only nodes named %s…", tok.NodePrefix)
 	}
-	ps := checkNodeText(reg)
+	ps := append(checkNodeText(reg), badStrings(reflect.ValueOf(reg), "")...)
 	i, ok := s.nodeIx[reg.Name]
 	if !ok {
 		ps = append(ps, Problem{Field: "name", Message: fmt.Sprintf("%q is not a node of the fleet (names look like %s)", reg.Name, s.fleet.NodeName(0))})

@@ -316,12 +316,12 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 }
 
 // commitDecisions commits a pass's decisions. A decision about a job
-// that changed after the pass read it (cancelled, or reported ended by
-// its node) fails the change set with a version conflict: such decisions
-// are dropped and the rest committed, instead of the whole pass. When a
-// dropped job is still active, the scheduler's kept state may differ from
-// the store's, and the generation moves so that it rebuilds; a job that
-// ended leaves the scheduler's state at the next pass by itself.
+// that ended after the pass read it (cancelled, or reported ended by its
+// nodes) fails the change set with a version conflict: such decisions are
+// dropped and the rest committed, instead of the whole pass; the ended
+// job leaves the scheduler's state at the next pass by itself. A conflict
+// on a job still active fails the pass as a whole (and the scheduler
+// rebuilds), since other decisions may rest on it.
 func (s *Server) commitDecisions(ctx context.Context, c store.Changes) (dropped int, err error) {
 	for try := 0; ; try++ {
 		conflict := s.commit(ctx, c)
@@ -341,17 +341,20 @@ func (s *Server) commitDecisions(ctx context.Context, c store.Changes) (dropped 
 			stored[j.ID] = j
 		}
 		gone := map[string]bool{}
-		keep := c.Jobs[:0]
+		keep := make([]store.Job, 0, len(c.Jobs))
 		for _, j := range c.Jobs {
 			f, ok := stored[j.ID]
 			if ok && f.Version == j.Version {
 				keep = append(keep, j)
 				continue
 			}
-			gone[j.ID] = true
 			if ok && !f.State.Final() {
-				s.generation.Add(1)
+				// Still active: other decisions of the pass may rest on
+				// this one (a placement on the devices of a preemption),
+				// so none of them is safe to keep.
+				return dropped, conflict
 			}
+			gone[j.ID] = true
 		}
 		if len(gone) == 0 {
 			return dropped, conflict // not about these jobs: give up the pass

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,9 @@ func TestSecretEnv(t *testing.T) {
 	if hb := h.beat(node2); len(hb.Jobs) != 0 {
 		t.Errorf("another node gets %+v", hb.Jobs)
 	}
+	if r := h.do("admin", "POST", NodePath(node1)+"/heartbeat", ""); r.status != 200 || bytes.Contains(r.body, []byte(secret)) {
+		t.Errorf("an admin speaking for the node reads the secret: %d %s", r.status, r.body)
+	}
 	if r := h.do("acme", "DELETE", JobPath(j.ID), ""); r.status != 200 || bytes.Contains(r.body, []byte(secret)) {
 		t.Errorf("cancel shows the secret: %s", r.body)
 	}
@@ -75,6 +79,35 @@ func TestSecretEnv(t *testing.T) {
 	renamed.Spec.SecretEnv = map[string]string{"OTHER": stored.Spec.SecretEnv["HF_TOKEN"]}
 	if _, err := h.srv.open(renamed); err == nil {
 		t.Error("a sealed value under another name opened")
+	}
+}
+
+// A job sealed under another key (a replica with a key of its own) fails,
+// saying why, rather than run without its secrets.
+func TestSecretSealedElsewhereFails(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Scheduler = placeFirst{}; c.SecretKey = bytes.Repeat([]byte{1}, 32) })
+	h.register(node1)
+	ctx := context.Background()
+	j := h.submit("acme", `{"accelerators":1,"secret_env":{"K":"v"}}`)
+	if err := h.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second replica on the same store, with another key, hears the node.
+	srv, err := New(Config{Store: h.st, Fleet: smallFleet(t), Clock: h.clock, ID: "other", SecretKey: bytes.Repeat([]byte{2}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { srv.Run(runCtx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	defer func() { hs.Close(); stop(); <-done }()
+	other := &harness{t: t, srv: srv, st: h.st, clock: h.clock, url: hs.URL, tokens: map[string]string{node1: h.tokens[node1]}}
+	if hb := other.beat(node1); len(hb.Jobs) != 0 {
+		t.Errorf("the node was given a job whose secrets do not open: %+v", hb.Jobs)
+	}
+	if got, _ := h.st.Job(ctx, j.ID); got.State != store.JobFailed || !strings.Contains(got.Reasons[0], "secret-key-file") {
+		t.Errorf("the job: %s %v, want failed naming the key", got.State, got.Reasons)
 	}
 }
 

@@ -74,7 +74,9 @@ func runJobs(ctx context.Context, f *jobsFlags, stdout io.Writer) error {
 		if onTerminal {
 			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // home, clear: the listing in place
 		}
-		fmt.Fprintf(stdout, "every %s, %s (Ctrl-C ends)\n", f.every, time.Now().Format("15:04:05"))
+		if f.output != "json" { // JSON stays one document per listing
+			fmt.Fprintf(stdout, "every %s, %s (Ctrl-C ends)\n", f.every, time.Now().Format("15:04:05"))
+		}
 		if err := listJobs(ctx, c, f, stdout); err != nil {
 			if ctx.Err() != nil {
 				return nil

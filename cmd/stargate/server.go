@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,7 +85,7 @@ committed to the store before nodes learn it.`,
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
 	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
 	fl.Int64Var(&f.logKeep, "log-keep", server.DefaultLogKeep, "bytes of output kept of each job per node and attempt (the oldest is trimmed)")
-	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start; replicas sharing a store must share it)")
+	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start with SQLite; with PostgreSQL every replica must be given the same one)")
 	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
@@ -125,8 +126,12 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	if f.secretKeyFile == "" {
 		f.secretKeyFile = filepath.Join(f.data, server.SecretKeyFile)
 	}
-	secretKey, err := server.LoadOrCreateSecretKey(f.secretKeyFile)
-	if err != nil {
+	var secretKey []byte
+	if _, statErr := os.Stat(f.secretKeyFile); statErr != nil && strings.HasPrefix(f.store, "postgres") {
+		// Replicas sharing PostgreSQL must share one key: making one here
+		// would seal with a key the others lack.
+		log.Warn("no secret key: jobs with secret_env are refused; give every replica the same --secret-key-file", "file", f.secretKeyFile)
+	} else if secretKey, err = server.LoadOrCreateSecretKey(f.secretKeyFile); err != nil {
 		return err
 	}
 	st, desc, err := server.OpenStore(ctx, f.store, f.data)
