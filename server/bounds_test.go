@@ -10,6 +10,7 @@ import (
 	"stargate/store"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A job's text is bounded as a whole, so that a queue of jobs stays
@@ -55,15 +56,16 @@ func TestNodeTextIsBounded(t *testing.T) {
 	}
 }
 
-// cancelDuring is a scheduler that cancels one job behind the pass's
+// changeDuring is a scheduler that changes one job behind the pass's
 // back (as a user's DELETE racing the pass does), then places every
 // pending job as placeFirst would.
-type cancelDuring struct {
-	st  store.Store
-	job string
+type changeDuring struct {
+	st     store.Store
+	job    string
+	change func(j *store.Job, now time.Time)
 }
 
-func (c *cancelDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
+func (c *changeDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
 	if c.st == nil {
 		return nil, nil // the leader's first pass, before the test sets it up
 	}
@@ -71,7 +73,7 @@ func (c *cancelDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decisi
 	if err != nil {
 		return nil, err
 	}
-	j.State, j.EndedAt = store.JobCancelled, in.Now
+	c.change(&j, in.Now)
 	if err := c.st.Apply(ctx, store.Changes{Jobs: []store.Job{j}}); err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func (c *cancelDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decisi
 // A decision about a job cancelled during the pass is dropped; the pass
 // commits the others instead of failing whole.
 func TestPassSkipsAJobCancelledMeanwhile(t *testing.T) {
-	var sched cancelDuring
+	sched := changeDuring{change: func(j *store.Job, now time.Time) { j.State, j.EndedAt = store.JobCancelled, now }}
 	h := newHarness(t, func(c *Config) { c.Scheduler = &sched })
 	h.register(node1)
 	ctx := context.Background()
@@ -178,31 +180,10 @@ func TestJobPagesAreBounded(t *testing.T) {
 	}
 }
 
-// touchDuring changes a job behind the pass's back without ending it.
-type touchDuring struct {
-	st  store.Store
-	job string
-}
-
-func (c *touchDuring) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
-	if c.st == nil {
-		return nil, nil
-	}
-	j, err := c.st.Job(ctx, c.job)
-	if err != nil {
-		return nil, err
-	}
-	j.Reasons = []string{"touched"}
-	if err := c.st.Apply(ctx, store.Changes{Jobs: []store.Job{j}}); err != nil {
-		return nil, err
-	}
-	return placeFirst{}.Schedule(ctx, in)
-}
-
 // A conflict on a job still active fails the pass whole: the pass's
 // other decisions may rest on the one that cannot be committed.
 func TestPassFailsOnAConflictWithAnActiveJob(t *testing.T) {
-	var sched touchDuring
+	sched := changeDuring{change: func(j *store.Job, _ time.Time) { j.Reasons = []string{"touched"} }}
 	h := newHarness(t, func(c *Config) { c.Scheduler = &sched })
 	h.register(node1)
 	ctx := context.Background()
