@@ -27,7 +27,7 @@ func (s *Server) checkDependencies(ctx context.Context, tok store.Token, deps []
 			ps = append(ps, Problem{Field: field + ".kind", Message: "must be afterok, afternotok or afterany"})
 		}
 		j, err := s.store.Job(ctx, d.Job)
-		if err != nil && !isNotFound(err) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		if err != nil || !canSee(tok, j.Tenant) {
@@ -138,4 +138,3 @@ func (s *Server) holdBack(ctx context.Context, c *store.Changes, pending []store
 	return keep, nil
 }
 
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
