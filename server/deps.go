@@ -137,4 +137,3 @@ func (s *Server) holdBack(ctx context.Context, c *store.Changes, pending []store
 	}
 	return keep, nil
 }
-
