@@ -1,68 +1,223 @@
 package engine
 
 import (
-	"sort"
+	"math/bits"
 	"time"
+
+	"stargate/fleet"
 )
 
+// reservation is what backfill holds for the blocked queue head: the
+// accelerators of the placement it is expected to get when running jobs
+// end (at), and the watts it will then draw along its power path.
+//
+// While a pass holds the reservation, the free accelerators of that
+// placement are marked taken in the snapshot and the watts are added to
+// the draw of every domain on the path, so that a later job that would
+// still run at that time sees neither: it can start only where it does
+// not delay the head, through accelerators or through any breaker they
+// share. A job expected to end by then sees the hold lifted.
+type reservation struct {
+	active   bool
+	pool     int32
+	at       time.Time
+	infinite bool // no placement known: the whole pool is held
+	slots    []Slot
+	watts    []heldW
+	// while held: the accelerators taken out of the free indexes
+	holding bool
+	held    []Slot
+}
+
+// heldW is the draw held in one domain of the head's path: what the head
+// will draw there beyond what the jobs ending before it give back.
+type heldW struct {
+	level fleet.Level
+	dom   int32
+	w     int64
+}
+
+// maxReserveTries bounds the end times at which reserve tries to place the
+// head before it holds the whole pool instead.
+const maxReserveTries = 16
+
 // reserve computes the backfill reservation for p, the first job of the
-// pass that cannot start: in each pool it may use, the earliest time at
-// which the free accelerators plus those of running jobs expected to end
-// by then (start + estimated duration) cover it. The earliest pool wins.
-// Later jobs of the pass may use that pool only if they are expected to
-// end by then, or fit in what the head leaves over.
+// pass that cannot start. In each pool it may use, it releases running
+// jobs in order of expected end (start + estimated duration) on a scratch
+// basis and tries to place p after each group of ends, until p fits; the
+// earliest time wins, and its placement and the watts along its path are
+// held for the rest of the pass (see reservation). It then puts every job
+// back: the snapshot is unchanged but for the hold.
 func (ps *pass) reserve(p *Pending) {
 	s := ps.s
 	j := &p.Job
 	k := int32(j.Accelerators)
-	in := map[int32]bool{}
+	var best reservation
 	for _, pi := range ps.e.eligible(j) {
 		pp := s.pools[pi]
-		r := request{k: k, perNode: int32(j.PerNode)}
+		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
 		r.maxL = topLevel(j, pp)
-		if staticFit(&r, pp) && pp.total >= k {
-			in[pi] = true
+		if !staticFit(&r, pp) || pp.total < k {
+			continue
+		}
+		c := ps.expect(p, pi, &r)
+		if !best.active || (!c.infinite && (best.infinite || c.at.Before(best.at))) {
+			best = c
 		}
 	}
-	if len(in) == 0 {
+	if !best.active {
 		return
 	}
-	// pools in index order, for determinism
-	pools := make([]int32, 0, len(in))
-	for pi := range in {
-		pools = append(pools, pi)
-	}
-	sort.Slice(pools, func(a, b int) bool { return pools[a] < pools[b] })
-	best := reservation{}
-	for _, pi := range pools {
-		pp := s.pools[pi]
-		avail := pp.free
-		r := reservation{active: true, pool: pi, infinite: true}
-		if avail >= k {
-			// It has room but could not be placed (fragmented or power):
-			// hold the pool from now.
-			r.at, r.infinite, r.extra = ps.now, false, 0
-		} else {
-			// walk running jobs by expected end until enough is freed
-			pp.ends.walk(func(a *Alloc) bool {
-				for _, sl := range a.Slots {
-					if s.nodeState[sl.Node] == Up {
-						avail += int32(popcount(sl.Mask))
-					}
-				}
-				if avail >= k {
-					r.at, r.infinite, r.extra = time.Unix(0, a.endKey), false, avail-k
-					return false
-				}
-				return true
-			})
-		}
-		if !best.active || (!r.infinite && (best.infinite || r.at.Before(best.at))) {
-			best = r
-		}
-	}
-	if best.infinite {
-		best.extra = 0
-	}
 	ps.resv = best
+	ps.hold()
+	rv := &Reservation{Job: j.ID, Site: s.pools[best.pool].site}
+	if !best.infinite {
+		rv.Start = best.at
+	}
+	ps.res.Reservation = rv
+}
+
+// expect finds when and where p is expected to fit in pool pi: it frees
+// the pool's running jobs by expected end until p can be placed, notes
+// the placement and the draw it needs along its path, and restores them.
+func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
+	s := ps.s
+	pp := s.pools[pi]
+	res := reservation{active: true, pool: pi, infinite: true}
+	var freed []*Alloc
+	avail := pp.free
+	at := ps.now
+	for try := 0; try < maxReserveTries; {
+		if avail >= r.k {
+			try++
+			if slots, _ := ps.e.pl.place(r, pp); slots != nil {
+				res.at, res.infinite = at, false
+				res.slots = append([]Slot(nil), slots...)
+				res.watts = ps.pathDraw(res.slots, r.w)
+				break
+			}
+		}
+		// release the next group of jobs that end at the same time, and
+		// at least enough to cover k
+		var next []*Alloc
+		key := int64(0)
+		pp.ends.walk(func(a *Alloc) bool {
+			if len(next) > 0 && a.endKey != key && avail >= r.k {
+				return false
+			}
+			next, key = append(next, a), a.endKey
+			for _, sl := range a.Slots {
+				if s.nodeState[sl.Node] == Up {
+					avail += int32(bits.OnesCount64(sl.Mask))
+				}
+			}
+			return true
+		})
+		if len(next) == 0 {
+			break // nothing more ends: jobs of unknown duration hold the rest
+		}
+		for _, a := range next {
+			s.free(a)
+		}
+		freed = append(freed, next...)
+		at = time.Unix(0, key).UTC()
+		if at.Before(ps.now) {
+			at = ps.now // overdue jobs are expected to end now
+		}
+	}
+	// While the jobs are freed, the path's draw is what it will be at
+	// that time; the hold is what the head needs beyond today's draw
+	// (never less than nothing).
+	for i := range res.watts {
+		h := &res.watts[i]
+		h.w += s.draw[h.level][h.dom]
+	}
+	for i := len(freed) - 1; i >= 0; i-- {
+		s.allocate(freed[i])
+	}
+	out := res.watts[:0]
+	for _, h := range res.watts {
+		if h.w -= s.draw[h.level][h.dom]; h.w > 0 {
+			out = append(out, h)
+		}
+	}
+	res.watts = out
+	return res
+}
+
+// pathDraw returns the draw slots add to every domain on their power
+// path when each accelerator draws w.
+func (ps *pass) pathDraw(slots []Slot, w int64) []heldW {
+	s := ps.s
+	var out []heldW
+	at := map[[2]int32]int{}
+	add := func(l fleet.Level, d int32, x int64) {
+		k := [2]int32{int32(l), d}
+		if i, ok := at[k]; ok {
+			out[i].w += x
+			return
+		}
+		at[k] = len(out)
+		out = append(out, heldW{level: l, dom: d, w: x})
+	}
+	for _, sl := range slots {
+		x := int64(bits.OnesCount64(sl.Mask)) * w
+		rack := s.f.Nodes[sl.Node].Rack
+		row := s.f.Racks[rack].Parent
+		hall := s.f.Rows[row].Parent
+		add(fleet.LevelRack, rack, x)
+		add(fleet.LevelRow, row, x)
+		add(fleet.LevelHall, hall, x)
+		add(fleet.LevelSite, s.f.Halls[hall].Parent, x)
+	}
+	return out
+}
+
+// hold takes the reservation out of the snapshot: the free accelerators
+// of the head's expected placement, and the watts along its path. For a
+// reservation with no known placement it holds nothing here: try keeps
+// later jobs out of the whole pool instead.
+func (ps *pass) hold() {
+	r := &ps.resv
+	if !r.active || r.holding {
+		return
+	}
+	s := ps.s
+	pp := s.pools[r.pool]
+	r.held = r.held[:0]
+	for _, sl := range r.slots {
+		if s.nodeState[sl.Node] != Up {
+			continue
+		}
+		m := sl.Mask & s.nodeFreeMask(pp, sl.Node)
+		if m == 0 {
+			continue
+		}
+		s.nodeMask[sl.Node] |= m
+		s.addFree(pp, sl.Node, -int32(bits.OnesCount64(m)))
+		r.held = append(r.held, Slot{Node: sl.Node, Mask: m})
+	}
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] += h.w
+	}
+	r.holding = true
+}
+
+// unhold gives back what hold took.
+func (ps *pass) unhold() {
+	r := &ps.resv
+	if !r.holding {
+		return
+	}
+	s := ps.s
+	pp := s.pools[r.pool]
+	for _, sl := range r.held {
+		s.nodeMask[sl.Node] &^= sl.Mask
+		s.addFree(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)))
+	}
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] -= h.w
+	}
+	r.held = r.held[:0]
+	r.holding = false
 }

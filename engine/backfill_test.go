@@ -92,3 +92,54 @@ func TestBackfillHeadNotStarved(t *testing.T) {
 		t.Fatalf("priority: the gang started at +%v; the scenario no longer shows starvation", at)
 	}
 }
+
+// TestBackfillHoldsWattsForTheHead: a reservation holds the watts the head
+// will draw along its power path, not only its pool's accelerators. The
+// H100 head waits for the H100 node (busy for an hour at low power); a
+// 10-hour B200 job, in another pool but under the same row breaker, fits
+// now but would leave the row without the head's watts in an hour, so it
+// must not be backfilled ahead of the head.
+func TestBackfillHoldsWattsForTheHead(t *testing.T) {
+	f := loadTestdata(t, "mixed-row.yaml")
+	s, err := NewSnapshot(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Queue: "backfill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, j := range []Job{
+		{ID: 1, Tenant: "t", Priority: 2, Accelerators: 8, Model: "h100", Duration: time.Hour, PowerFraction: 0.3},
+		{ID: 2, Tenant: "t", Priority: 1, Accelerators: 8, Model: "h100", Duration: time.Hour},
+		{ID: 3, Tenant: "t", Priority: 0, Accelerators: 8, Model: "b200", Duration: 10 * time.Hour},
+	} {
+		if err := e.Submit(j, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := map[JobID]time.Time{}
+	ends := map[JobID]time.Time{}
+	for now := t0; now.Sub(t0) <= 12*time.Hour; now = now.Add(10 * time.Minute) {
+		for id, end := range ends {
+			if !end.After(now) {
+				s.Release(id, now)
+				delete(ends, id)
+			}
+		}
+		for _, d := range e.Schedule(s, now).Decisions {
+			if d.Action == Place {
+				started[d.Job] = now
+				a, _ := s.Alloc(d.Job)
+				ends[d.Job] = now.Add(a.Job.Duration)
+			}
+		}
+	}
+	if at, ok := started[2]; !ok || at.Sub(t0) != time.Hour {
+		t.Fatalf("head 2 started at +%v (started=%v); want +1h, when job 1 ends", at.Sub(t0), ok)
+	}
+	if at := started[3]; at.Sub(t0) < time.Hour {
+		t.Fatalf("job 3 (10 h of B200 under the head's row) was backfilled at +%v, ahead of the head", at.Sub(t0))
+	}
+}

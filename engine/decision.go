@@ -1,5 +1,7 @@
 package engine
 
+import "time"
+
 // Action is the kind of a Decision.
 type Action uint8
 
@@ -64,4 +66,17 @@ type Result struct {
 	Waiting []Wait
 	// Placed counts Place decisions; Preempted counts Preempt decisions.
 	Placed, Preempted int
+	// Reservation is what the backfill policy promised the first job it
+	// could not start, nil when it made no promise.
+	Reservation *Reservation
+}
+
+// Reservation is a backfill promise: the job is expected to start by
+// Start at Site (when running jobs end by their estimates), and no job
+// started after it in the same pass delays that. Start is zero when no
+// time is known (jobs of unknown duration hold what it needs).
+type Reservation struct {
+	Job   JobID
+	Site  int32
+	Start time.Time
 }

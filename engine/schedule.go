@@ -23,20 +23,12 @@ type memoKey struct {
 	perNode  int
 	fraction float64
 	excl     int32 // the pool excluded by a reservation, -1 if none
+	held     bool  // a reservation was held (see reservation)
 }
 
 type memo struct {
 	k      int32
 	reason Reason
-}
-
-// reservation is the capacity backfill holds for the blocked queue head.
-type reservation struct {
-	active   bool
-	pool     int32
-	at       time.Time // when enough is expected to be free
-	infinite bool      // running jobs of unknown duration: no end known
-	extra    int32     // accelerators free at that time beyond the head's
 }
 
 // pass is the state of one scheduling pass.
@@ -110,6 +102,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 		}
 		ps.wait(p, why)
 	}
+	ps.unhold()
 	e.compact()
 	return res
 }
@@ -130,22 +123,20 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		return reason(NoMatch), false
 	}
 	k := int32(j.Accelerators)
-	// Backfill: may this job use the reserved pool?
+	// Backfill: a job expected to end before the head's reservation may
+	// use what it holds; a reservation with no known placement keeps
+	// later jobs out of its whole pool.
+	rv := &ps.resv
 	excl := int32(-1)
-	useExtra := false
-	if ps.resv.active {
-		r := &ps.resv
-		before := !r.infinite && j.Duration > 0 && !ps.now.Add(j.Duration).After(r.at)
-		if !before {
-			if k <= r.extra {
-				useExtra = true
-			} else {
-				excl = r.pool
-			}
-		}
+	if rv.active && rv.infinite {
+		excl = rv.pool
+	}
+	if rv.active && rv.holding && j.Duration > 0 && !ps.now.Add(j.Duration).After(rv.at) {
+		ps.unhold()
+		defer ps.hold()
 	}
 	mk := memoKey{elig: eligKey{j.Model, j.Region, j.Site}, topo: j.Topology, req: j.TopologyRequired,
-		perNode: j.PerNode, fraction: j.PowerFraction, excl: excl}
+		perNode: j.PerNode, fraction: j.PowerFraction, excl: excl, held: rv.holding}
 	if m, ok := ps.memo[mk]; ok && k >= m.k {
 		return m.reason, false
 	}
@@ -210,17 +201,16 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 			continue
 		}
 		code := Fits
-		if ps.resv.active {
+		if rv.active {
 			code = Backfilled
-			if useExtra && c.pool == ps.resv.pool {
-				ps.resv.extra -= k
-			}
 		}
 		ps.place(p, c.pool, slots, r.w, reason(code), len(order) > 1)
 		return Reason{}, true
 	}
 	switch {
 	case why.Code != "":
+	case rv.active && rv.holding && ps.fitsUnheld(j, elig):
+		why = reason(Reserved)
 	case first.code == Power:
 		why = Reason{Code: Power, Level: first.level, Domain: first.dom}
 	case anyFree:
@@ -237,6 +227,25 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		}
 	}
 	return why, false
+}
+
+// fitsUnheld reports whether j could be placed now if the reservation
+// were not held: if so, it waits for the head, not for capacity.
+func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
+	ps.unhold()
+	defer ps.hold()
+	for _, pi := range elig {
+		pp := ps.s.pools[pi]
+		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode), w: pp.drawW(j)}
+		r.maxL = topLevel(j, pp)
+		if !staticFit(&r, pp) {
+			continue
+		}
+		if slots, _ := ps.e.pl.place(&r, pp); slots != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // place commits a placement and records its decisions.
