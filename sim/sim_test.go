@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,31 +167,152 @@ func TestPowerCapping(t *testing.T) {
 	}
 }
 
-// With failures off, the GPU-hours of completed jobs equal the workload's.
+// TestConservation checks each queue policy's run, with preemption off
+// and on, against the input trace rather than against the simulator's
+// own totals: every input job completes exactly once, not before its
+// submission, having run its whole duration; at no instant do the runs
+// in the per-job records hold more accelerators than the fleet has; and
+// the result's GPU-hours and completions equal the recount from those
+// records.
+//
+// Trace jobs share one priority in the simulator, so only the inference
+// service (priority 100) can preempt. With preemption on, a service of
+// 112 of the row's 128 accelerators arrives at 0 just after a 32-
+// accelerator trace job: fifo and fair, which take these arrivals in
+// order, start that job first and must stop it for the service; priority
+// and backfill start the service first.
 func TestConservation(t *testing.T) {
 	f := row(t, 1000)
-	jobs := mixed(t, 2000)
-	var want float64
-	for _, j := range jobs {
-		want += j.GPUSeconds() / 3600
-	}
+	jobs := append([]trace.Job{{ID: "lead", Tenant: "t", Submit: 0, Duration: 3600, Accelerators: 32}}, mixed(t, 1000)...)
+	preempted := 0
 	for _, policy := range []string{"fifo", "priority", "backfill", "fair"} {
-		cfg := Default()
-		cfg.Engine.Queue = policy
-		s, err := New(f, jobs, cfg)
-		if err != nil {
-			t.Fatal(err)
+		for _, preempt := range []bool{false, true} {
+			cfg := Default()
+			cfg.Engine.Queue = policy
+			cfg.Engine.Preemption = preempt
+			// Without checkpoints a stopped job redoes all its work, so
+			// its last run is exactly its duration.
+			cfg.Checkpoint = 0
+			if preempt {
+				cfg.Inference = &Inference{Accelerators: 112, Load: []float64{0.5, 0.5}, Bucket: 30 * time.Minute}
+			}
+			s, err := New(f, jobs, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := s.Run()
+			name := policy + " preempt=" + strconv.FormatBool(preempt)
+			if r.CapEvents != 0 || r.Failures != 0 {
+				t.Errorf("%s: caps %d failures %d: the scenario should have neither", name, r.CapEvents, r.Failures)
+			}
+			checkConservation(t, name, f, jobs, cfg.Inference != nil, r)
+			preempted += r.Preemptions
 		}
-		r := s.Run()
-		if r.JobsCompleted != len(jobs) || r.JobsUnfinished != 0 {
-			t.Errorf("%s: completed %d of %d", policy, r.JobsCompleted, len(jobs))
+	}
+	if preempted == 0 {
+		t.Error("no run preempted a job: the stopped-job checks exercise nothing")
+	}
+}
+
+// checkConservation recounts a run from its per-job records. A record
+// gives a job's first start and its finish, not each run: a job never
+// stopped ran once, from start to finish; a stopped one (in a run without
+// checkpoints or caps) ran last from finish − duration to finish, and its
+// earlier, lost runs are left out of the sweep, which can then only
+// under-count.
+func checkConservation(t *testing.T, name string, f *fleet.Fleet, jobs []trace.Job, inference bool, r *Result) {
+	t.Helper()
+	const eps = 1e-6 // seconds: the clock counts nanoseconds
+	in := make(map[string]*trace.Job, len(jobs))
+	for i := range jobs {
+		if in[jobs[i].ID] != nil {
+			t.Fatalf("input job %s twice", jobs[i].ID)
 		}
-		if diff := r.GPUHours - want; diff > 1e-6 || diff < -1e-6 {
-			t.Errorf("%s: GPU-hours %.6f, workload %.6f", policy, r.GPUHours, want)
+		in[jobs[i].ID] = &jobs[i]
+	}
+	type edge struct {
+		t float64
+		n int // accelerators taken (> 0) or given back (< 0)
+	}
+	var edges []edge
+	seen := map[string]int{}
+	var gpuSecs, heldSecs, lastFinish float64
+	completed := 0
+	for _, rec := range r.Jobs {
+		j := in[rec.ID]
+		if j == nil && !(inference && rec.ID == "inference") {
+			t.Errorf("%s: a record of job %q, which is not in the input", name, rec.ID)
+			continue
 		}
-		if r.Utilization <= 0 || r.Utilization > 1 {
-			t.Errorf("%s: utilization %v", policy, r.Utilization)
+		if rec.Finish < 0 {
+			continue // caught below: every input job must complete
 		}
+		lastFinish = max(lastFinish, rec.Finish)
+		from := rec.Start
+		if j != nil {
+			seen[rec.ID]++
+			completed++
+			if rec.Accelerators != j.Accelerators || rec.Submit != j.Submit || rec.Duration != j.Duration {
+				t.Errorf("%s: job %s recorded as %d accelerators, submit %v, duration %v; input %d, %v, %v", name, rec.ID,
+					rec.Accelerators, rec.Submit, rec.Duration, j.Accelerators, j.Submit, j.Duration)
+			}
+			if rec.Start < j.Submit-eps {
+				t.Errorf("%s: job %s started at %v, before its submission at %v", name, rec.ID, rec.Start, j.Submit)
+			}
+			ran := rec.Finish - rec.Start
+			stopped := rec.Preemptions > 0 || rec.Restarts > 0
+			switch {
+			case ran < j.Duration-eps:
+				t.Errorf("%s: job %s ran %v s from its start to its finish, less than its duration %v", name, rec.ID, ran, j.Duration)
+			case !stopped && ran > j.Duration+eps:
+				t.Errorf("%s: job %s ran %v s from start to finish, more than its duration %v, though the records show it never stopped",
+					name, rec.ID, ran, j.Duration)
+			}
+			if stopped {
+				from = rec.Finish - j.Duration
+			}
+			gpuSecs += float64(j.Accelerators) * (rec.Finish - from)
+		}
+		heldSecs += float64(rec.Accelerators) * (rec.Finish - from)
+		edges = append(edges, edge{from + eps, rec.Accelerators}, edge{rec.Finish, -rec.Accelerators})
+	}
+	for id := range in {
+		if seen[id] != 1 {
+			t.Errorf("%s: input job %s completed %d times", name, id, seen[id])
+		}
+	}
+	// Sweep: accelerators held at every instant, ends before starts at
+	// the same time (a start is counted eps late for the clock's rounding).
+	sort.Slice(edges, func(a, b int) bool {
+		if edges[a].t != edges[b].t {
+			return edges[a].t < edges[b].t
+		}
+		return edges[a].n < edges[b].n
+	})
+	busy, over := 0, false
+	for _, e := range edges {
+		busy += e.n
+		if busy > f.Accelerators && !over {
+			t.Errorf("%s: %d accelerators held at %v s; the fleet has %d", name, busy, e.t, f.Accelerators)
+			over = true
+		}
+	}
+	if busy != 0 {
+		t.Errorf("%s: the sweep ends with %d accelerators held", name, busy)
+	}
+	if r.JobsCompleted != completed || r.JobsUnfinished != 0 || r.JobsRejected != 0 {
+		t.Errorf("%s: result says %d completed, %d unfinished, %d rejected; the records show %d of %d completed",
+			name, r.JobsCompleted, r.JobsUnfinished, r.JobsRejected, completed, len(jobs))
+	}
+	if d := r.GPUHours - gpuSecs/3600; math.Abs(d) > 1e-6 {
+		t.Errorf("%s: GPU-hours %.6f, recounted from the records' runs %.6f", name, r.GPUHours, gpuSecs/3600)
+	}
+	// Allocated time adds the lost runs the records leave out.
+	if r.AllocatedGPUHours < heldSecs/3600-1e-6 || (r.Preemptions == 0 && math.Abs(r.AllocatedGPUHours-heldSecs/3600) > 1e-6) {
+		t.Errorf("%s: allocated %.6f GPU-h, recounted %.6f from the records' last runs", name, r.AllocatedGPUHours, heldSecs/3600)
+	}
+	if r.Makespan != lastFinish {
+		t.Errorf("%s: makespan %v, last recorded finish %v", name, r.Makespan, lastFinish)
 	}
 }
 
