@@ -215,7 +215,8 @@ func (c *Catalog) Names() []string {
 
 // DefaultCarbon is the life-cycle carbon intensity by source, gCO2eq/kWh:
 // the medians of IPCC AR5 WG3 Annex III, table A.III.2. Grid and storage
-// have no default: a file must give their intensity.
+// have no default: a file must give their intensity. Keys are lower case;
+// look a source up with DefaultCarbonOf.
 var DefaultCarbon = map[string]float64{
 	"coal":       820,
 	"gas":        490,
@@ -225,4 +226,12 @@ var DefaultCarbon = map[string]float64{
 	"hydro":      24,
 	"nuclear":    12,
 	"wind":       11,
+}
+
+// DefaultCarbonOf returns the default intensity of a kind of source
+// (DefaultCarbon), matching its name without regard to case ("Gas" is
+// gas), and whether there is one.
+func DefaultCarbonOf(source string) (float64, bool) {
+	c, ok := DefaultCarbon[strings.ToLower(source)]
+	return c, ok
 }

@@ -182,7 +182,7 @@ func (v *validator) energy(p string, srcs []EnergySource) {
 			nShares++
 		}
 		if e.CarbonGPerKWh == nil && len(e.Profile.Carbon) == 0 {
-			if _, ok := DefaultCarbon[strings.ToLower(e.Source)]; !ok && e.Source != "" {
+			if _, ok := DefaultCarbonOf(e.Source); !ok && e.Source != "" {
 				v.c.add(join(ep, "carbon_g_kwh"), ErrRequired, "required for source %q (defaults exist for %s)", e.Source, keys(DefaultCarbon))
 			}
 		} else if e.CarbonGPerKWh != nil && *e.CarbonGPerKWh < 0 {

@@ -18,7 +18,7 @@ type Config struct {
 	// Seed drives every random stream (failures, phases).
 	Seed uint64
 	// Start is the virtual clock's origin; hourly energy profiles are read
-	// at its hour of the year. Default: 2026-01-01 00:00 UTC.
+	// at its hour of the year in UTC. Default: 2026-01-01 00:00 UTC.
 	Start time.Time
 
 	// Utilization is a training job's mean load between idle (0) and TDP (1).

@@ -6,11 +6,11 @@ package sim
 import (
 	"time"
 
-	"stargate/fleet"
-	"stargate/plan"
+	"stargate/energy"
 )
 
-// integrate adds site si's energy from a to b, hour by hour of the year.
+// integrate adds site si's energy from a to b, hour by hour of the year
+// (UTC), dispatching the site's mean facility draw by energy.Dispatch.
 func (s *Sim) integrate(si int, a, b time.Duration) {
 	site := &s.f.Sites[si]
 	facilityMW := s.mean[0][si] * site.PUE / 1e6
@@ -22,21 +22,17 @@ func (s *Sim) integrate(si int, a, b time.Duration) {
 		abs := s.cfg.Start.Add(a)
 		hourEnd := abs.Truncate(time.Hour).Add(time.Hour)
 		end := min(b, a+hourEnd.Sub(abs))
-		h := hourOfYear(abs)
+		h := energy.HourOfYear(abs)
 		frac := (end - a).Hours()
 		parts := s.parts[:len(site.Energy)]
-		unserved := plan.DispatchHour(site.Energy, facilityMW, h, parts)
+		unserved := energy.Dispatch(site.Energy, facilityMW, h, parts)
 		for i := range site.Energy {
 			mwh := parts[i] * frac
 			se.mwh += mwh
-			se.usd += mwh * plan.Price(&site.Energy[i], h)
-			se.tco2 += mwh * plan.Carbon(&site.Energy[i], h) / 1e3
+			se.usd += mwh * energy.Price(&site.Energy[i], h)
+			se.tco2 += mwh * energy.Carbon(&site.Energy[i], h) / 1e3
 		}
 		se.mwh += unserved * frac
 		a = end
 	}
-}
-
-func hourOfYear(t time.Time) int {
-	return ((t.YearDay()-1)*24 + t.Hour()) % fleet.HoursPerYear
 }
