@@ -39,7 +39,7 @@ type heldW struct {
 
 // maxReserveTries bounds the end times at which reserve tries to place the
 // head before it holds the whole pool instead.
-const maxReserveTries = 16
+const maxReserveTries = 64
 
 // reserve computes the backfill reservation for p, the first job of the
 // pass that cannot start. In each pool it may use, it releases running
@@ -77,12 +77,21 @@ func (ps *pass) reserve(p *Pending) {
 	ps.res.Reservation = rv
 }
 
-// expect finds when and where p is expected to fit in pool pi: it frees
-// the pool's running jobs by expected end until p can be placed, notes
-// the placement and the draw it needs along its path, and restores them.
+// expect finds when and where p is expected to fit in pool pi. It frees
+// the running jobs of the pool's site (every pool there shares its
+// breakers) in order of expected end, and after each end time at which
+// the pool has enough accelerators it tries to place p; it notes the
+// first placement and the draw it needs along its path, and restores the
+// jobs.
 func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 	s := ps.s
 	pp := s.pools[pi]
+	var site []*pool
+	for _, q := range s.pools {
+		if q.site == pp.site {
+			site = append(site, q)
+		}
+	}
 	res := reservation{active: true, pool: pi, infinite: true}
 	var freed []*Alloc
 	avail := pp.free
@@ -97,29 +106,30 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 				break
 			}
 		}
-		// release the next group of jobs that end at the same time, and
-		// at least enough to cover k
-		var next []*Alloc
-		key := int64(0)
-		pp.ends.walk(func(a *Alloc) bool {
-			if len(next) > 0 && a.endKey != key && avail >= r.k {
-				return false
+		// release every job of the site that ends next
+		key, any := int64(0), false
+		for _, q := range site {
+			if len(q.ends.items) > 0 && (!any || q.ends.items[0].endKey < key) {
+				key, any = q.ends.items[0].endKey, true
 			}
-			next, key = append(next, a), a.endKey
-			for _, sl := range a.Slots {
-				if s.nodeState[sl.Node] == Up {
-					avail += int32(bits.OnesCount64(sl.Mask))
-				}
-			}
-			return true
-		})
-		if len(next) == 0 {
+		}
+		if !any {
 			break // nothing more ends: jobs of unknown duration hold the rest
 		}
-		for _, a := range next {
-			s.free(a)
+		for _, q := range site {
+			for len(q.ends.items) > 0 && q.ends.items[0].endKey == key {
+				a := q.ends.items[0]
+				if q == pp {
+					for _, sl := range a.Slots {
+						if s.nodeState[sl.Node] == Up {
+							avail += int32(bits.OnesCount64(sl.Mask))
+						}
+					}
+				}
+				s.free(a)
+				freed = append(freed, a)
+			}
 		}
-		freed = append(freed, next...)
 		at = time.Unix(0, key).UTC()
 		if at.Before(ps.now) {
 			at = ps.now // overdue jobs are expected to end now

@@ -123,6 +123,7 @@ func (sc scenario) run(t *rapid.T, f *fleet.Fleet) string {
 				}
 			}
 			checkPower(t, s)
+			checkLive(t, s, e, &res)
 		case o.kind == 6:
 			now = now.Add(o.adv)
 		case o.kind == 7:
@@ -155,8 +156,9 @@ func (sc scenario) run(t *rapid.T, f *fleet.Fleet) string {
 }
 
 // checkInvariants: no accelerator allocated twice, every gang whole, the
-// indexes equal a recount, and every job in exactly one state.
-func checkInvariants(t *rapid.T, s *Snapshot, e *Engine, m *model) {
+// indexes and the draw of every domain equal a recount from the
+// allocations, and every job in exactly one state (when m is given).
+func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 	f := s.f
 	owner := make([]JobID, f.Accelerators)
 	for _, id := range s.Running() {
@@ -259,6 +261,10 @@ func checkInvariants(t *rapid.T, s *Snapshot, e *Engine, m *model) {
 			last = a.endKey
 			return true
 		})
+	}
+	checkDraw(t, s, recount(t, s))
+	if m == nil {
+		return
 	}
 	// each job in exactly one state
 	for id := range m.submitted {

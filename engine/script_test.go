@@ -85,6 +85,9 @@ func runScript(t *testing.T, path string) {
 	prev := 0
 	for _, b := range blocks {
 		got := strings.TrimRight(h.run(b), "\n")
+		if h.s != nil {
+			checkInvariants(t, h.s, h.e, nil)
+		}
 		rewritten = append(rewritten, lines[prev:b.outFrom]...)
 		if got != "" {
 			rewritten = append(rewritten, strings.Split(got, "\n")...)

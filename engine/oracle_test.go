@@ -1,0 +1,477 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"stargate/fleet"
+)
+
+// The oracles below judge the engine from outside: they recount the
+// fleet's state from the running allocations and the catalog, never from
+// the engine's indexes, and place jobs with a plain greedy placer that is
+// obviously correct (every accelerator it takes is free, and every
+// breaker above it stays within its limit), if not clever. A placement
+// the reference placer finds is a witness: a job the engine refused for
+// capacity, fragmentation or power could have started.
+
+// fatalf is what the checks need of *testing.T and *rapid.T.
+type fatalf interface {
+	Fatalf(format string, args ...any)
+}
+
+// world is the fleet's state recounted from the snapshot's allocations.
+type world struct {
+	f     *fleet.Fleet
+	state []NodeState
+	used  []uint64 // allocated accelerators of each node
+	draw  [4][]int64
+	limit [4][]int64
+}
+
+// path returns node n's rack, row, hall and site, indexed by fleet level.
+func path(f *fleet.Fleet, n int) [4]int32 {
+	var p [4]int32
+	p[fleet.LevelRack] = f.Nodes[n].Rack
+	p[fleet.LevelRow] = f.Racks[p[fleet.LevelRack]].Parent
+	p[fleet.LevelHall] = f.Rows[p[fleet.LevelRow]].Parent
+	p[fleet.LevelSite] = f.Halls[p[fleet.LevelHall]].Parent
+	return p
+}
+
+// jobDraw is a job's expected draw above idle per accelerator of node n,
+// from the catalog: its power fraction of the accelerator's and the node
+// overhead's rating, less their idle draw, rounded up.
+func jobDraw(f *fleet.Fleet, n int, j *Job) int64 {
+	m := f.NodeModel(n)
+	a := f.NodeAccelerator(n)
+	frac := j.PowerFraction
+	if frac == 0 {
+		frac = 1
+	}
+	per := float64(m.Accelerators)
+	w := frac*(a.TDPW+m.OverheadW/per) - (a.IdleW + m.OverheadIdleW/per)
+	if w < 0 {
+		return 0
+	}
+	return int64(math.Ceil(w))
+}
+
+// recount rebuilds the world from s's running jobs and node states.
+func recount(t fatalf, s *Snapshot) *world {
+	f := s.f
+	w := &world{f: f, state: make([]NodeState, len(f.Nodes)), used: make([]uint64, len(f.Nodes))}
+	for l := range 4 {
+		w.draw[l] = make([]int64, len(f.Domains(fleet.Level(l))))
+		w.limit[l] = make([]int64, len(w.draw[l]))
+	}
+	for i := range f.Sites {
+		st := &f.Sites[i]
+		w.limit[fleet.LevelSite][i] = int64(float64(st.LimitW) / st.PUE * st.Oversubscription)
+	}
+	for _, l := range []fleet.Level{fleet.LevelHall, fleet.LevelRow, fleet.LevelRack} {
+		for d, dom := range f.Domains(l) {
+			var site int32
+			switch l {
+			case fleet.LevelHall:
+				site = f.Halls[d].Parent
+			case fleet.LevelRow:
+				site = f.Halls[f.Rows[d].Parent].Parent
+			case fleet.LevelRack:
+				site = f.Halls[f.Rows[f.Racks[d].Parent].Parent].Parent
+			}
+			w.limit[l][d] = int64(float64(dom.LimitW) * f.Sites[site].Oversubscription)
+		}
+	}
+	for n := range f.Nodes {
+		w.state[n] = s.NodeState(n)
+		idle := int64(math.Round(f.NodeModel(n).IdleW(f.NodeAccelerator(n))))
+		w.add(n, 1, idle)
+	}
+	for _, id := range s.Running() {
+		a, _ := s.Alloc(id)
+		for _, sl := range a.Slots {
+			if want := jobDraw(f, int(sl.Node), &a.Job); a.DrawW != want {
+				t.Fatalf("job %d admitted at %d W per accelerator; the catalog says %d W", id, a.DrawW, want)
+			}
+			w.used[sl.Node] |= sl.Mask
+			w.add(int(sl.Node), int64(bits.OnesCount64(sl.Mask)), a.DrawW)
+		}
+	}
+	return w
+}
+
+func (w *world) add(n int, c, each int64) {
+	for l, d := range path(w.f, n) {
+		w.draw[l][d] += c * each
+	}
+}
+
+// fits reports whether c more accelerators drawing each fit node n's path.
+func (w *world) fits(n int, c, each int64) bool {
+	for l, d := range path(w.f, n) {
+		if w.draw[l][d]+c*each > w.limit[l][d] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDraw: the snapshot's expected draw and limit of every domain equal
+// the recount.
+func checkDraw(t fatalf, s *Snapshot, w *world) {
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		for d := range w.draw[l] {
+			if s.Draw(l, d) != w.draw[l][d] || s.Limit(l, d) != w.limit[l][d] {
+				t.Fatalf("%s %s: draw %d W limit %d W; recounted from allocations: %d W, %d W",
+					l, s.DomainName(l, int32(d)), s.Draw(l, d), s.Limit(l, d), w.draw[l][d], w.limit[l][d])
+			}
+		}
+	}
+}
+
+// refLevel is the fleet level a job's required topology confines it to
+// on node n's model, or -1 for the node itself; site when not required.
+func refLevel(f *fleet.Fleet, n int, j *Job) fleet.Level {
+	if !j.TopologyRequired {
+		return fleet.LevelSite
+	}
+	switch j.Topology {
+	case TopologyNode:
+		return fleet.LevelNode
+	case TopologyNVLink:
+		if f.NodeModel(n).NVLinkDomain == "rack" {
+			return fleet.LevelRack
+		}
+		return fleet.LevelNode
+	case TopologyRack:
+		return fleet.LevelRack
+	case TopologyRow:
+		return fleet.LevelRow
+	case TopologyHall:
+		return fleet.LevelHall
+	}
+	return fleet.LevelSite
+}
+
+// eligibleNode reports whether j may run on node n: its model, site and
+// region.
+func eligibleNode(f *fleet.Fleet, n int, j *Job) bool {
+	if j.Model != "" {
+		m := f.Nodes[n].Model
+		if f.Catalog.Node(j.Model) != int(m) && f.Catalog.Accelerator(j.Model) != f.Catalog.NodeAccelerator(int(m)) {
+			return false
+		}
+	}
+	st := &f.Sites[f.SiteOfNode(n)]
+	if j.Site != "" && st.Name != j.Site {
+		return false
+	}
+	return j.Region == "" || f.Regions[st.Region].Name == j.Region
+}
+
+// place is the reference placer: for every group of eligible nodes that
+// the job may span (one node model in one domain of its required level),
+// it takes free accelerators node by node, in index order and then most
+// free first, as long as every breaker above stays within its limit. It
+// returns a witness placement or nil. It does not change the world.
+func (w *world) place(j *Job) []Slot {
+	f := w.f
+	groups := map[[3]int32][]int{} // (site, node model, domain) → nodes
+	var keys [][3]int32
+	for n := range f.Nodes {
+		if w.state[n] != Up || !eligibleNode(f, n, j) {
+			continue
+		}
+		l := refLevel(f, n, j)
+		dom := int32(n)
+		if l != fleet.LevelNode {
+			dom = path(f, n)[l]
+		}
+		k := [3]int32{int32(f.SiteOfNode(n)), int32(f.Nodes[n].Model), dom}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], n)
+	}
+	for _, k := range keys {
+		nodes := groups[k]
+		byFree := append([]int(nil), nodes...)
+		sort.SliceStable(byFree, func(a, b int) bool {
+			return bits.OnesCount64(w.free(byFree[a])) > bits.OnesCount64(w.free(byFree[b]))
+		})
+		for _, order := range [][]int{nodes, byFree} {
+			if slots := w.greedy(j, order); slots != nil {
+				return slots
+			}
+		}
+	}
+	return nil
+}
+
+func (w *world) free(n int) uint64 {
+	return ^w.used[n] & (1<<uint(w.f.NodeAccelerators(n)) - 1)
+}
+
+func (w *world) greedy(j *Job, nodes []int) []Slot {
+	need := int64(j.Accelerators)
+	var slots []Slot
+	var added [][3]int64 // node, count, each: undone before returning
+	defer func() {
+		for _, a := range added {
+			w.add(int(a[0]), -a[1], a[2])
+		}
+	}()
+	for _, n := range nodes {
+		if need == 0 {
+			break
+		}
+		fm := w.free(n)
+		each := jobDraw(w.f, n, j)
+		c := min(int64(bits.OnesCount64(fm)), need)
+		if j.PerNode > 0 {
+			if c < int64(j.PerNode) {
+				continue
+			}
+			c = int64(j.PerNode)
+			if !w.fits(n, c, each) {
+				continue
+			}
+		}
+		for c > 0 && !w.fits(n, c, each) {
+			c--
+		}
+		if c == 0 {
+			continue
+		}
+		var m uint64
+		for range c {
+			low := fm & -fm
+			m |= low
+			fm &^= low
+		}
+		slots = append(slots, Slot{Node: int32(n), Mask: m})
+		w.add(n, c, each)
+		added = append(added, [3]int64{int64(n), c, each})
+		need -= c
+	}
+	if need > 0 {
+		return nil
+	}
+	return slots
+}
+
+// checkLive: after a pass with no preemption, no job left waiting for
+// capacity, fragmentation or power could have been placed.
+func checkLive(t fatalf, s *Snapshot, e *Engine, res *Result) {
+	if res.Preempted > 0 {
+		return // victims freed capacity after earlier jobs were refused
+	}
+	w := recount(t, s)
+	for _, wt := range res.Waiting {
+		switch wt.Reason.Code {
+		case Busy, Fragmented, Power:
+		default:
+			continue
+		}
+		p, ok := e.Pending(wt.Job)
+		if !ok {
+			t.Fatalf("waiting job %d is not pending", wt.Job)
+		}
+		if slots := w.place(&p.Job); slots != nil {
+			t.Fatalf("job %d (%+v) waits with %s, but fits now: %v", wt.Job, p.Job, s.Describe(wt.Reason), slots)
+		}
+	}
+}
+
+// randomFleet draws a fleet of one or two sites whose racks mix node
+// models under shared breakers, with every level's limit drawn between
+// what validation requires (its accelerators at TDP) and about twice that,
+// so that any level may bind.
+func randomFleet(t *rapid.T) *fleet.Fleet {
+	models := []struct {
+		name string
+		tdp  float64 // the node's accelerators at TDP, kW
+	}{{"dgx-h100", 5.6}, {"dgx-b200", 8}, {"dgx-a100", 3.2}}
+	frac := func(label string) float64 { return 1 + float64(rapid.IntRange(0, 10).Draw(t, label))/10 }
+	var b strings.Builder
+	b.WriteString("oversubscription: 1.0\nregions:\n  - name: r\n    sites:\n")
+	sites := rapid.IntRange(1, 2).Draw(t, "sites")
+	for si := range sites {
+		var halls strings.Builder
+		siteTDP := 0.0
+		for hi := range rapid.IntRange(1, 2).Draw(t, "halls") {
+			var rows strings.Builder
+			hallTDP := 0.0
+			for ri := range rapid.IntRange(1, 2).Draw(t, "rows") {
+				var racks strings.Builder
+				rowTDP := 0.0
+				for ki := range rapid.IntRange(1, 3).Draw(t, "racks") {
+					var nodes strings.Builder
+					rackTDP := 0.0
+					for range rapid.IntRange(1, 2).Draw(t, "models") {
+						m := models[rapid.IntRange(0, len(models)-1).Draw(t, "model")]
+						c := rapid.IntRange(1, 2).Draw(t, "count")
+						fmt.Fprintf(&nodes, "                          - model: %s\n                            count: %d\n", m.name, c)
+						rackTDP += m.tdp * float64(c)
+					}
+					fmt.Fprintf(&racks, "                  - name: k%d\n                    limit_kw: %.1f\n                    nodes:\n%s",
+						ki, math.Ceil(rackTDP*frac("rack")*10)/10, nodes.String())
+					rowTDP += rackTDP
+				}
+				fmt.Fprintf(&rows, "              - name: r%d\n                limit_kw: %.1f\n                racks:\n%s",
+					ri, math.Ceil(rowTDP*frac("row")*10)/10, racks.String())
+				hallTDP += rowTDP
+			}
+			fmt.Fprintf(&halls, "          - name: h%d\n            limit_kw: %.1f\n            rows:\n%s",
+				hi, math.Ceil(hallTDP*frac("hall")*10)/10, rows.String())
+			siteTDP += hallTDP
+		}
+		fmt.Fprintf(&b, "      - name: s%d\n        substation_mw: %.4f\n        pue: 1.25\n        energy:\n          - source: grid\n            share: 1\n            price_usd_mwh: %d\n            carbon_g_kwh: 300\n        halls:\n%s",
+			si, math.Ceil(siteTDP*1.25*frac("site")*10)/10/1000, 40+10*si, halls.String())
+	}
+	f, err := fleet.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("drawn fleet does not load: %v\n%s", err, b.String())
+	}
+	return f
+}
+
+// randomJob draws a job for the random fleets.
+func randomJob(t *rapid.T, id JobID, prio int) Job {
+	j := Job{
+		ID:               id,
+		Tenant:           rapid.SampledFrom([]string{"a", "b"}).Draw(t, "tenant"),
+		Priority:         prio,
+		Accelerators:     rapid.SampledFrom([]int{1, 2, 4, 8, 12, 16, 24, 32}).Draw(t, "n"),
+		Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
+		TopologyRequired: rapid.Bool().Draw(t, "required"),
+		Duration:         time.Duration(rapid.IntRange(1, 24).Draw(t, "dur")) * 10 * time.Minute,
+		PowerFraction:    rapid.SampledFrom([]float64{0, 0.3, 0.6, 1}).Draw(t, "power"),
+		Model:            rapid.SampledFrom([]string{"", "h100", "b200", "a100"}).Draw(t, "jobmodel"),
+	}
+	if rapid.IntRange(0, 4).Draw(t, "shaped") == 0 {
+		j.PerNode = 4
+		j.Accelerators = (j.Accelerators + 3) / 4 * 4
+	}
+	return j
+}
+
+// TestBackfillKeepsItsPromise: under backfill, a job the pass reserved for
+// starts no later than any reservation said, on random fleets with several
+// node models under shared breakers, when jobs end by their estimates
+// (some earlier) and lower-priority work keeps arriving. Every pass is
+// also checked for liveness and the snapshot against a recount.
+func TestBackfillKeepsItsPromise(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		f := randomFleet(t)
+		s, err := NewSnapshot(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Config{Queue: "backfill"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		id := JobID(0)
+		for range rapid.IntRange(1, 25).Draw(t, "initial") {
+			id++
+			if err := e.Submit(randomJob(t, id, rapid.IntRange(0, 3).Draw(t, "prio")), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// arrivals come at priority 0 after the initial jobs, so they
+		// never pass a reserved head in the queue's order
+		arrivals := map[time.Duration][]Job{}
+		for range rapid.IntRange(0, 20).Draw(t, "arrivals") {
+			id++
+			at := time.Duration(rapid.IntRange(1, 48).Draw(t, "arrive")) * 10 * time.Minute
+			arrivals[at] = append(arrivals[at], randomJob(t, id, 0))
+		}
+		early := map[JobID]time.Duration{} // how much sooner than its estimate a job ends
+		for j := JobID(1); j <= id; j++ {
+			if rapid.IntRange(0, 3).Draw(t, "early") == 0 {
+				early[j] = time.Duration(rapid.IntRange(1, 5).Draw(t, "by")) * 10 * time.Minute
+			}
+		}
+		promise := map[JobID]time.Time{}
+		ends := map[JobID]time.Time{}
+		var log strings.Builder // what happened, shown when a check fails
+		for n := range f.Nodes {
+			fmt.Fprintf(&log, "node %d %s %s\n", n, f.NodeName(n), f.NodeModel(n).Name)
+		}
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			for d := range f.Domains(l) {
+				fmt.Fprintf(&log, "%s %s limit %d idle %d\n", l, s.DomainName(l, int32(d)), s.Limit(l, d), s.Draw(l, d))
+			}
+		}
+		for now := t0; now.Sub(t0) <= 48*time.Hour; now = now.Add(10 * time.Minute) {
+			var ended []JobID
+			for j, end := range ends {
+				if !end.After(now) {
+					ended = append(ended, j)
+				}
+			}
+			sort.Slice(ended, func(a, b int) bool { return ended[a] < ended[b] })
+			for _, j := range ended {
+				s.Release(j, now)
+				delete(ends, j)
+			}
+			for _, j := range arrivals[now.Sub(t0)] {
+				if err := e.Submit(j, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fmt.Fprintf(&log, "+%v released %v\n", now.Sub(t0), ended)
+			for _, r := range s.Running() {
+				a, _ := s.Alloc(r)
+				fmt.Fprintf(&log, "  running %d %v w=%d until +%v\n", r, a.Slots, a.DrawW, ends[r].Sub(t0))
+			}
+			res := e.Schedule(s, now)
+			for _, d := range res.Decisions {
+				fmt.Fprintf(&log, "  %v %d %v %s\n", d.Action, d.Job, d.Slots, s.Describe(d.Reason))
+			}
+			for _, w := range res.Waiting {
+				p, _ := e.Pending(w.Job)
+				fmt.Fprintf(&log, "  wait %d %s %+v\n", w.Job, s.Describe(w.Reason), p.Job)
+			}
+			if r := res.Reservation; r != nil {
+				fmt.Fprintf(&log, "  reserved %d at +%v\n", r.Job, r.Start.Sub(t0))
+			}
+			for _, d := range res.Decisions {
+				if d.Action != Place {
+					continue
+				}
+				if p, ok := promise[d.Job]; ok && now.After(p) {
+					t.Fatalf("job %d started at +%v; backfill promised +%v\n%s", d.Job, now.Sub(t0), p.Sub(t0), log.String())
+				}
+				delete(promise, d.Job)
+				a, _ := s.Alloc(d.Job)
+				end := now.Add(max(a.Job.Duration-early[d.Job], time.Minute))
+				ends[d.Job] = end
+			}
+			if r := res.Reservation; r != nil && !r.Start.IsZero() {
+				if p, ok := promise[r.Job]; !ok || r.Start.Before(p) {
+					promise[r.Job] = r.Start
+				}
+			}
+			w := recount(t, s)
+			checkDraw(t, s, w)
+			checkLive(t, s, e, &res)
+			if len(ends) == 0 && e.Queued() == 0 && now.Sub(t0) > 8*time.Hour {
+				break
+			}
+		}
+		for j, p := range promise {
+			t.Fatalf("job %d was promised +%v and never started", j, p.Sub(t0))
+		}
+	})
+}
