@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"container/heap"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"stargate/fleet"
 )
 
 // Benchmarks on the million-GPU example, as the targets ask. Each
@@ -117,4 +122,177 @@ func BenchmarkPassFullFleet(b *testing.B) {
 			b.Fatal("nothing waits")
 		}
 	}
+}
+
+// BenchmarkSteadyState times scheduling passes on a fleet in its working
+// life, the scenario of the steady-state line of stargate bench engine
+// (same workload, same seed): the million-GPU fleet under a power budget
+// (each site may draw its idle power plus 75% of the rest of its
+// full-load draw) and backfill, filled with jobs of 1 to 48 hours at
+// 100%, 80% or 60% of TDP, started at many times before the epoch, until
+// power binds and a thousand jobs wait. Each iteration follows 1 to 8 job
+// ends on a virtual clock with as many arrivals and one Schedule. Besides
+// ns/op (which includes the releases and submits), it reports the time
+// of Schedule alone (median and p99), placements per second of it, the
+// fleet's busy share and the jobs refused for power.
+func BenchmarkSteadyState(b *testing.B) {
+	f := loadExample(b, "million-gpu")
+	for _, k := range []int{1, 8} {
+		b.Run(fmt.Sprintf("gpus=%d", k), func(b *testing.B) { benchSteady(b, f, k) })
+	}
+}
+
+func benchSteady(b *testing.B, f *fleet.Fleet, k int) {
+	s, err := NewSnapshot(powerBudget(f, 0.75))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, _ := New(Config{Queue: "backfill"})
+	rng := rand.New(rand.NewPCG(1, 2))
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := epoch
+	runFor := map[JobID]time.Duration{}
+	ends := &endHeap{}
+	var r Result
+	schedule := func() time.Duration {
+		t0 := time.Now()
+		r = e.Schedule(s, now)
+		d := time.Since(t0)
+		for _, dc := range r.Decisions {
+			if dc.Action == Place {
+				heap.Push(ends, jobEnd{at: now.Add(runFor[dc.Job]), id: dc.Job})
+				delete(runFor, dc.Job)
+			}
+		}
+		return d
+	}
+	var id JobID
+	newJob := func() Job {
+		id++
+		j := Job{ID: id, Tenant: [...]string{"a", "b", "c", "d"}[rng.IntN(4)], Accelerators: k,
+			Priority: rng.IntN(3), Duration: time.Duration(3600+rng.IntN(47*3600+1)) * time.Second}
+		switch rng.IntN(10) {
+		case 8:
+			j.PowerFraction = 0.8
+		case 9:
+			j.PowerFraction = 0.6
+		}
+		return j
+	}
+	submit := func(j Job) {
+		runFor[j.ID] = j.Duration
+		if err := e.Submit(j, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// the fill: jobs submitted part of their duration before the epoch,
+	// in batches in that order, until a thousand wait
+	type fillJob struct {
+		job   Job
+		start time.Time
+	}
+	var fill []fillJob
+	for range f.Accelerators / k {
+		j := newJob()
+		fill = append(fill, fillJob{j, epoch.Add(-time.Duration(rng.Int64N(int64(j.Duration))))})
+	}
+	slices.SortStableFunc(fill, func(a, b fillJob) int { return a.start.Compare(b.start) })
+	batch := max(1, len(fill)/512)
+	for i := 0; i < len(fill) && len(r.Waiting) < 1000; i += batch {
+		part := fill[i:min(i+batch, len(fill))]
+		now = part[len(part)-1].start
+		for _, fj := range part {
+			submit(fj.job)
+		}
+		schedule()
+	}
+	now = epoch
+	schedule()
+	for i, w := range r.Waiting {
+		if i >= 1000 {
+			e.Cancel(w.Job)
+			delete(runFor, w.Job)
+		}
+	}
+	if len(r.Waiting) == 0 || s.Allocated() < f.Accelerators*7/10 {
+		b.Fatalf("fill: %d of %d busy, %d waiting; want 70%% and a queue", s.Allocated(), f.Accelerators, len(r.Waiting))
+	}
+	var times []time.Duration
+	placed, busy := 0, 0.0
+	refused := map[JobID]bool{}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 1 + rng.IntN(8)
+		for range n {
+			ev := heap.Pop(ends).(jobEnd)
+			now = ev.at
+			s.Release(ev.id, now)
+		}
+		for range n {
+			submit(newJob())
+		}
+		times = append(times, schedule())
+		placed += r.Placed
+		for _, w := range r.Waiting {
+			if w.Reason.Code == Power {
+				refused[w.Job] = true
+			}
+		}
+		busy += float64(s.Allocated()) / float64(f.Accelerators)
+	}
+	var total time.Duration
+	for _, t := range times {
+		total += t
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(placed)/total.Seconds(), "placements/s")
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "median-µs/pass")
+	b.ReportMetric(float64(times[(len(times)*99+99)/100-1].Nanoseconds())/1e3, "p99-µs/pass")
+	b.ReportMetric(100*busy/float64(len(times)), "busy-%")
+	b.ReportMetric(float64(len(refused)), "power-refused")
+}
+
+// powerBudget returns a copy of f whose sites may each draw their idle
+// power plus share of the rest of their full-load draw (the same budget
+// as stargate bench engine's steady state).
+func powerBudget(f *fleet.Fleet, share float64) *fleet.Fleet {
+	idle := make([]float64, len(f.Sites))
+	full := make([]float64, len(f.Sites))
+	for n := range f.Nodes {
+		m, a := f.NodeModel(n), f.NodeAccelerator(n)
+		idle[f.SiteOfNode(n)] += m.IdleW(a)
+		full[f.SiteOfNode(n)] += m.MaxW(a)
+	}
+	c := *f
+	c.Sites = slices.Clone(f.Sites)
+	for i := range c.Sites {
+		st := &c.Sites[i]
+		st.LimitW = min(st.LimitW, int64((idle[i]+share*(full[i]-idle[i]))*st.PUE/st.Oversubscription))
+	}
+	return &c
+}
+
+// jobEnd is a running job's end on the benchmark's virtual clock.
+type jobEnd struct {
+	at time.Time
+	id JobID
+}
+
+// endHeap orders job ends by time, then job ID.
+type endHeap []jobEnd
+
+func (h endHeap) Len() int { return len(h) }
+func (h endHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].id < h[j].id
+}
+func (h endHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)   { *h = append(*h, x.(jobEnd)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

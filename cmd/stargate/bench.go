@@ -1,12 +1,14 @@
 package main
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,10 +25,16 @@ import (
 
 func init() { register(benchCmd) }
 
-var benchParent *cobra.Command
+var (
+	benchParent *cobra.Command
+	benchEngine *cobra.Command
+)
 
 // benchCmd returns the one "bench" parent command; each benchmark is a
-// subcommand that its own file adds to it (bench engine here).
+// subcommand that its own file adds to it (bench engine here). The
+// parent is shared by every command tree, so each new tree starts bench
+// engine from its flags' defaults, whatever an earlier command line set
+// (a --help or a bad flag ends a run before it can reset them itself).
 func benchCmd() *cobra.Command {
 	if benchParent == nil {
 		benchParent = &cobra.Command{
@@ -34,9 +42,19 @@ func benchCmd() *cobra.Command {
 			Short: "Measure Stargate's parts on real shapes",
 			Args:  cobra.NoArgs,
 		}
-		benchParent.AddCommand(newBenchEngineCmd())
+		benchEngine = newBenchEngineCmd()
+		benchParent.AddCommand(benchEngine)
 	}
+	resetFlags(benchEngine)
 	return benchParent
+}
+
+// resetFlags puts a command's flags back to their defaults.
+func resetFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		_ = f.Value.Set(f.DefValue)
+		f.Changed = false
+	})
 }
 
 // benchEngineOptions are the flags of "bench engine".
@@ -48,6 +66,10 @@ type benchEngineOptions struct {
 	runs    int
 	procs   int
 	seed    uint64
+
+	steadyShapes string
+	steadyPasses int
+	steadyPower  float64
 }
 
 func newBenchEngineCmd() *cobra.Command {
@@ -55,29 +77,46 @@ func newBenchEngineCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "engine",
 		Short: "Placements per second and scheduling pass time on a fleet file",
-		Long: `Runs the scheduling engine on a fleet and prints what it sustains:
+		Long: `Runs the scheduling engine on a fleet and prints what it sustains, each
+figure labelled with the state of the fleet it was measured on (the FLEET
+column, and fleet_state in JSON):
 
-  - placements per second for jobs of each shape (by default 1, 8, 256 and
-    1024 accelerators, packed into the tightest topology domain), placing
-    a batch of jobs into an empty fleet in one pass;
-  - the time of one scheduling pass over a large pending queue (by default
-    100,000 jobs of mixed sizes under backfill), and of a second pass once
-    the fleet is full;
-  - heap allocations per placement.
+  - empty: placements per second for jobs of each shape (by default 1, 8,
+    256 and 1024 accelerators, packed into the tightest topology domain),
+    placing a batch of jobs into an empty fleet in one pass; heap
+    allocations per placement;
+  - empty, then full: the time of one scheduling pass over a large pending
+    queue (by default 100,000 jobs of mixed sizes under backfill), and of
+    a second pass once the fleet is full;
+  - steady: the life of a busy fleet (--steady-shapes, by default 1- and
+    8-accelerator jobs; "mix" is the pass's mix). Each site is held to a
+    power budget: its idle draw plus --steady-power (0.75) of the rest of
+    its full-load draw, every accelerator at TDP, as under a utility cap.
+    Jobs of 1 to 48 hours, expected to draw 100%, 80% or 60% of TDP and
+    started at many times before the measurement, fill the fleet until
+    power binds and 1,000 more wait (backfill). Then each pass follows a
+    few job ends (1 to 8, in order of end time on a virtual clock) and as
+    many arrivals: release, submit, one Schedule, --steady-passes times.
+    The line gives the fleet's mean busy share ("steady 81% busy"), the
+    time of one pass (median and p99), placements per second of pass
+    time, and how many jobs a pass refused with a power reason (each job
+    once, with the level that refused it). The budget is the benchmark's:
+    it changes no fleet file.
 
-Each figure is the median of --runs runs, with the range. The engine is
-single-threaded; --procs sets GOMAXPROCS (1 by default: one core). On a
-shared machine the figures move with its load.`,
+Empty-fleet figures are the median of --runs runs, with the range. The
+engine is single-threaded; --procs sets GOMAXPROCS (1 by default: one
+core). On a shared machine the figures move with its load. Job sizes,
+durations and the order of job ends come from --seed: the same seed gives
+the same workload and the same decisions.
+`,
 		Example: `  stargate bench engine                          # the built-in million-gpu example
-  stargate bench engine -f examples/stargate.yaml -o json`,
+  stargate bench engine -f examples/stargate.yaml -o json
+  stargate bench engine --example stargate --steady-shapes 1,8,mix --steady-power 0.8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The command is built once (bench is a shared parent), so its
 			// flags go back to their defaults after each run.
-			defer cmd.Flags().VisitAll(func(f *pflag.Flag) {
-				_ = f.Value.Set(f.DefValue)
-				f.Changed = false
-			})
+			defer resetFlags(cmd)
 			return runBenchEngine(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -88,12 +127,17 @@ shared machine the figures move with its load.`,
 	fl.IntVar(&o.pending, "pending", 100_000, "jobs in the pending queue for the pass measurement")
 	fl.IntVar(&o.runs, "runs", 3, "runs of each measurement (the median is reported)")
 	fl.IntVar(&o.procs, "procs", 1, "GOMAXPROCS while measuring")
-	fl.Uint64Var(&o.seed, "seed", 1, "seed of the pending queue's job sizes")
+	fl.Uint64Var(&o.seed, "seed", 1, "seed of the workloads (job sizes, durations, job ends)")
+	fl.StringVar(&o.steadyShapes, "steady-shapes", "1,8", `job sizes of the steady-state runs, in accelerators; "mix" is the pass's mix; "" skips them`)
+	fl.IntVar(&o.steadyPasses, "steady-passes", 2000, "scheduling passes timed in each steady-state run")
+	fl.Float64Var(&o.steadyPower, "steady-power", 0.75, "each site's power budget in the steady state: idle draw plus this share of the rest of its full-load draw")
 	return cmd
 }
 
 // benchShape is the result for one job shape.
 type benchShape struct {
+	// FleetState is the fleet the figures were measured on: "empty".
+	FleetState         string  `json:"fleet_state"`
 	Shape              string  `json:"shape"`
 	Accelerators       int     `json:"accelerators"`
 	Jobs               int     `json:"jobs"`
@@ -111,33 +155,59 @@ type benchShape struct {
 
 // benchReport is what "bench engine -o json" prints.
 type benchReport struct {
-	Fleet             string       `json:"fleet"`
-	Accelerators      int          `json:"accelerators"`
-	Nodes             int          `json:"nodes"`
-	Sites             int          `json:"sites"`
-	GoMaxProcs        int          `json:"gomaxprocs"`
-	Runs              int          `json:"runs"`
-	SnapshotBuildS    float64      `json:"snapshot_build_s"`
-	Results           []benchShape `json:"results"`
-	PendingJobs       int          `json:"pending_jobs"`
-	Pass100kPendingS  float64      `json:"pass_100k_pending_s"`
-	PassMinS          float64      `json:"pass_min_s"`
-	PassMaxS          float64      `json:"pass_max_s"`
-	PassPlaced        int          `json:"pass_placed"`
-	PassAllocs        float64      `json:"pass_allocs"`
-	SecondPassS       float64      `json:"second_pass_s"`
-	SecondPassWaiting int          `json:"second_pass_waiting"`
-	// SteadyState: a fleet kept about 90% full; each pass follows one
-	// job's end and places one new job of the shape.
+	Fleet          string       `json:"fleet"`
+	Accelerators   int          `json:"accelerators"`
+	Nodes          int          `json:"nodes"`
+	Sites          int          `json:"sites"`
+	GoMaxProcs     int          `json:"gomaxprocs"`
+	Runs           int          `json:"runs"`
+	SnapshotBuildS float64      `json:"snapshot_build_s"`
+	Results        []benchShape `json:"results"`
+	PendingJobs    int          `json:"pending_jobs"`
+	// PassFleetState is the fleet the pass ran on ("empty");
+	// SecondPassFleetState the fleet the second pass found ("full 97% busy").
+	PassFleetState       string  `json:"pass_fleet_state,omitempty"`
+	Pass100kPendingS     float64 `json:"pass_100k_pending_s"`
+	PassMinS             float64 `json:"pass_min_s"`
+	PassMaxS             float64 `json:"pass_max_s"`
+	PassPlaced           int     `json:"pass_placed"`
+	PassAllocs           float64 `json:"pass_allocs"`
+	SecondPassFleetState string  `json:"second_pass_fleet_state,omitempty"`
+	SecondPassS          float64 `json:"second_pass_s"`
+	SecondPassWaiting    int     `json:"second_pass_waiting"`
+	// SteadyState: one run per --steady-shapes entry on a busy,
+	// power-bound fleet; each pass follows a few job ends and arrivals.
 	SteadyState []benchSteady `json:"steady_state,omitempty"`
 }
 
-// benchSteady is the steady-state rate for one shape.
+// benchSteady is one steady-state run.
 type benchSteady struct {
-	Accelerators   int     `json:"accelerators"`
-	Passes         int     `json:"passes"`
-	PlacementsPerS float64 `json:"placements_per_s"`
-	UsecPerPass    float64 `json:"usec_per_pass"`
+	// FleetState is "steady N% busy", N the mean share of accelerators
+	// running a job after each pass.
+	FleetState   string  `json:"fleet_state"`
+	Shape        string  `json:"shape"`        // "1", "8", ... or "mix"
+	Accelerators int     `json:"accelerators"` // 0 for the mix
+	PowerBudget  float64 `json:"power_budget"` // --steady-power
+	BusyPct      float64 `json:"busy_pct"`
+	Running      int     `json:"running"` // jobs running after the last pass
+	Waiting      float64 `json:"waiting"` // mean jobs left waiting by a pass
+	Passes       int     `json:"passes"`
+	Ends         int     `json:"ends"`
+	Placed       int     `json:"placed"`
+	// VirtualS is the span of the virtual clock the passes covered.
+	VirtualS       float64 `json:"virtual_s"`
+	PlacementsPerS float64 `json:"placements_per_s"` // placements per second of pass time
+	PassMedianUS   float64 `json:"pass_median_us"`
+	PassP99US      float64 `json:"pass_p99_us"`
+	PassMeanUS     float64 `json:"pass_mean_us"`
+	// PowerRefused counts the jobs that a pass left waiting with a power
+	// reason, each once; PowerRefusedByLevel splits them by the level of
+	// the power tree that refused them last.
+	PowerRefused        int            `json:"power_refused"`
+	PowerRefusedByLevel map[string]int `json:"power_refused_by_level,omitempty"`
+	// LastWaiting counts the jobs the last pass left waiting, by reason.
+	LastWaiting map[string]int `json:"last_waiting,omitempty"`
+	TargetPerS  float64        `json:"target_per_s,omitempty"`
 }
 
 var benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -146,8 +216,11 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 	if o.output != "table" && o.output != "json" {
 		return fmt.Errorf("bench engine: --output must be table or json, got %q", o.output)
 	}
-	if o.runs < 1 || o.pending < 0 || o.procs < 1 {
-		return fmt.Errorf("bench engine: --runs and --procs must be >= 1, --pending >= 0")
+	if o.runs < 1 || o.pending < 0 || o.procs < 1 || o.steadyPasses < 1 {
+		return fmt.Errorf("bench engine: --runs, --procs and --steady-passes must be >= 1, --pending >= 0")
+	}
+	if !(o.steadyPower > 0 && o.steadyPower <= 1) {
+		return fmt.Errorf("bench engine: --steady-power must be in (0, 1], got %g", o.steadyPower)
 	}
 	var shapes []int
 	for _, s := range strings.Split(o.shapes, ",") {
@@ -156,6 +229,22 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 			return fmt.Errorf("bench engine: bad shape %q in --shapes", s)
 		}
 		shapes = append(shapes, n)
+	}
+	var steady []int // 0 is the mix
+	for _, s := range strings.Split(o.steadyShapes, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" && strings.TrimSpace(o.steadyShapes) == "" {
+			break
+		}
+		if s == "mix" {
+			steady = append(steady, 0)
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fmt.Errorf("bench engine: bad shape %q in --steady-shapes (a size or mix)", s)
+		}
+		steady = append(steady, n)
 	}
 	f, err := o.src.load()
 	if err != nil {
@@ -186,11 +275,11 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 			return err
 		}
 	}
-	for _, k := range shapes {
-		if k > 8 {
-			continue
+	for _, k := range steady {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		st, err := benchSteadyState(f, k, o.seed)
+		st, err := benchSteadyState(f, k, o)
 		if err != nil {
 			return err
 		}
@@ -218,7 +307,7 @@ func benchJobs(f *fleet.Fleet, k int) int {
 // in one pass, runs times, and reports the median rate.
 func benchPlacements(f *fleet.Fleet, k, runs int) (benchShape, error) {
 	jobs := benchJobs(f, k)
-	r := benchShape{Shape: strconv.Itoa(k), Accelerators: k, Jobs: jobs}
+	r := benchShape{FleetState: "empty", Shape: strconv.Itoa(k), Accelerators: k, Jobs: jobs}
 	if k <= 8 {
 		r.TargetPerS = 20_000
 	} else if k >= 1024 {
@@ -269,7 +358,7 @@ func benchPlacements(f *fleet.Fleet, k, runs int) (benchShape, error) {
 // 1024 accelerators), the rest 1 to 32; about 1.7 times what a
 // million-accelerator fleet holds, so the pass both places and refuses.
 func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
-	small := []int{1, 2, 4, 8, 8, 8, 16, 32}
+	rep.PassFleetState = "empty"
 	var secs []float64
 	for range o.runs {
 		s, err := engine.NewSnapshot(f)
@@ -283,15 +372,8 @@ func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
 		rng := rand.New(rand.NewPCG(o.seed, 0))
 		tenants := []string{"a", "b", "c", "d"}
 		for j := range o.pending {
-			size := small[rng.IntN(len(small))]
-			switch x := rng.IntN(1000); {
-			case x < 5:
-				size = 1024
-			case x < 15:
-				size = 256
-			}
-			job := engine.Job{ID: engine.JobID(j + 1), Tenant: tenants[rng.IntN(len(tenants))],
-				Accelerators: size, Priority: rng.IntN(3),
+			job := engine.Job{ID: engine.JobID(j + 1), Accelerators: benchMixSize(rng), Tenant: tenants[rng.IntN(len(tenants))],
+				Priority: rng.IntN(3),
 				Duration: time.Duration(1+rng.IntN(48)) * time.Hour}
 			if err := e.Submit(job, benchEpoch); err != nil {
 				return err
@@ -307,6 +389,7 @@ func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
 		secs = append(secs, d.Seconds())
 		rep.PassPlaced = res.Placed
 		rep.PassAllocs = float64(m1.Mallocs - m0.Mallocs)
+		rep.SecondPassFleetState = fmt.Sprintf("full %s busy", benchPct(s.Allocated(), f.Accelerators))
 		t0 = time.Now()
 		res = e.Schedule(s, benchEpoch.Add(time.Second))
 		rep.SecondPassS = time.Since(t0).Seconds()
@@ -316,64 +399,250 @@ func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
 	return nil
 }
 
-// benchSteadyState fills the fleet to about 90% with jobs of k
-// accelerators, then times passes that each follow the end of one random
-// running job with the placement of a new one: the per-pass cost a live
-// control plane or a simulator pays, on a fragmented fleet.
-func benchSteadyState(f *fleet.Fleet, k int, seed uint64) (benchSteady, error) {
-	st := benchSteady{Accelerators: k}
-	s, err := engine.NewSnapshot(f)
+// benchMixSize draws a job size of the pass's mix: 1.5% gangs (0.5% of
+// 1024 accelerators, 1% of 256), the rest 1 to 32, mostly 8.
+func benchMixSize(rng *rand.Rand) int {
+	small := [...]int{1, 2, 4, 8, 8, 8, 16, 32}
+	size := small[rng.IntN(len(small))]
+	switch x := rng.IntN(1000); {
+	case x < 5:
+		size = 1024
+	case x < 15:
+		size = 256
+	}
+	return size
+}
+
+// steadyJob draws a job of the steady-state workload: k accelerators (0:
+// the pass's mix), one of four tenants, priority 0 to 2, 1 to 48 hours to
+// the second (its run time, which the engine knows as its duration), and
+// an expected draw of 100% of TDP (8 jobs in 10), 80% or 60%.
+func steadyJob(rng *rand.Rand, id engine.JobID, k int) engine.Job {
+	if k == 0 {
+		k = benchMixSize(rng)
+	}
+	j := engine.Job{ID: id, Tenant: [...]string{"a", "b", "c", "d"}[rng.IntN(4)], Accelerators: k,
+		Priority: rng.IntN(3), Duration: time.Duration(3600+rng.IntN(47*3600+1)) * time.Second}
+	switch rng.IntN(10) {
+	case 8:
+		j.PowerFraction = 0.8
+	case 9:
+		j.PowerFraction = 0.6
+	}
+	return j
+}
+
+// powerBudget returns a copy of f whose sites may each draw their idle
+// power plus share of the rest of their full-load draw (every accelerator
+// at TDP, node overhead included), or their own rating if that is lower:
+// below 1, power binds before the accelerators run out. The engine's
+// exported API has no way to lower a limit in a snapshot, so the budget
+// is applied to the fleet the snapshot is built from.
+func powerBudget(f *fleet.Fleet, share float64) *fleet.Fleet {
+	idle := make([]float64, len(f.Sites))
+	full := make([]float64, len(f.Sites))
+	for n := range f.Nodes {
+		m, a := f.NodeModel(n), f.NodeAccelerator(n)
+		site := f.SiteOfNode(n)
+		idle[site] += m.IdleW(a)
+		full[site] += m.MaxW(a)
+	}
+	c := *f
+	c.Sites = slices.Clone(f.Sites)
+	for i := range c.Sites {
+		st := &c.Sites[i]
+		it := idle[i] + share*(full[i]-idle[i])
+		st.LimitW = min(st.LimitW, int64(it*st.PUE/st.Oversubscription))
+	}
+	return &c
+}
+
+// jobEnd is a running job's end on the steady state's virtual clock.
+type jobEnd struct {
+	at time.Time
+	id engine.JobID
+}
+
+// endHeap orders job ends by time, then job ID, so that ends at the same
+// instant come in the same order in every run.
+type endHeap []jobEnd
+
+func (h endHeap) Len() int { return len(h) }
+func (h endHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].id < h[j].id
+}
+func (h endHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)   { *h = append(*h, x.(jobEnd)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// steadyBacklog bounds the jobs left waiting after the fill.
+const steadyBacklog = 1000
+
+// benchSteadyState measures the engine on a fleet in its working life,
+// under a power budget (see powerBudget) and the backfill policy. The
+// fill: jobs for every accelerator of the fleet, each submitted a random
+// part of its duration before the epoch, are scheduled in batches in that
+// order on the virtual clock, until the fleet is saturated and
+// steadyBacklog jobs wait (the rest never arrive); so running jobs have
+// started at many times, and end at many times, as in a fleet that has
+// been up for days. Then each of --steady-passes passes follows 1 to 8
+// job ends, released in order of end time as the clock moves to them,
+// and as many new jobs, submitted at that time; a job that starts ends
+// its duration later. Only Schedule is timed. Every random draw comes
+// from --seed, so a run is repeatable.
+func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady, error) {
+	st := benchSteady{Shape: "mix", Accelerators: k, PowerBudget: o.steadyPower}
+	if k > 0 {
+		st.Shape = strconv.Itoa(k)
+		if k <= 8 {
+			st.TargetPerS = 20_000
+		}
+	}
+	s, err := engine.NewSnapshot(powerBudget(f, o.steadyPower))
+	if err != nil {
+		return st, fmt.Errorf("bench engine: %w", err)
+	}
+	e, err := engine.New(engine.Config{Queue: "backfill"})
 	if err != nil {
 		return st, err
 	}
-	e, err := engine.New(engine.Config{})
-	if err != nil {
-		return st, err
-	}
-	rng := rand.New(rand.NewPCG(seed, 1))
-	fill := f.Accelerators * 9 / 10 / k
-	id := engine.JobID(0)
-	for range fill {
-		id++
-		if err := e.Submit(engine.Job{ID: id, Tenant: "bench", Accelerators: k}, benchEpoch); err != nil {
-			return st, err
-		}
-	}
-	running := make([]engine.JobID, 0, fill)
-	for _, d := range e.Schedule(s, benchEpoch).Decisions {
-		if d.Action == engine.Place {
-			running = append(running, d.Job)
-		}
-	}
-	if len(running) == 0 {
-		return st, nil
-	}
-	const passes = 20_000
+	rng := rand.New(rand.NewPCG(o.seed, 2))
+	runFor := map[engine.JobID]time.Duration{} // pending jobs' run times
+	ends := &endHeap{}
 	now := benchEpoch
-	placed := 0
-	t0 := time.Now()
-	for range passes {
-		now = now.Add(time.Second)
-		i := rng.IntN(len(running))
-		s.Release(running[i], now)
-		id++
-		if err := e.Submit(engine.Job{ID: id, Tenant: "bench", Accelerators: k}, now); err != nil {
-			return st, err
+	var res engine.Result
+	schedule := func() time.Duration {
+		t0 := time.Now()
+		res = e.Schedule(s, now)
+		took := time.Since(t0)
+		for _, d := range res.Decisions {
+			if d.Action == engine.Place {
+				heap.Push(ends, jobEnd{at: now.Add(runFor[d.Job]), id: d.Job})
+				delete(runFor, d.Job)
+			}
 		}
-		res := e.Schedule(s, now)
-		if res.Placed == 1 {
-			running[i] = id
-			placed++
-		} else {
-			running[i] = running[len(running)-1]
-			running = running[:len(running)-1]
+		return took
+	}
+	var id engine.JobID
+	submit := func(j engine.Job) error {
+		runFor[j.ID] = j.Duration
+		return e.Submit(j, now)
+	}
+
+	// The fill: jobs for every accelerator, each submitted some part of
+	// its duration before the epoch, scheduled in batches in that order
+	// until the fleet is saturated and steadyBacklog jobs wait.
+	type fillJob struct {
+		job   engine.Job
+		start time.Time
+	}
+	var fill []fillJob
+	for demand := 0; demand < f.Accelerators; {
+		id++
+		j := steadyJob(rng, id, k)
+		fill = append(fill, fillJob{j, benchEpoch.Add(-time.Duration(rng.Int64N(int64(j.Duration))))})
+		demand += j.Accelerators
+	}
+	slices.SortStableFunc(fill, func(a, b fillJob) int { return a.start.Compare(b.start) })
+	batch := max(1, len(fill)/512)
+	for i := 0; i < len(fill) && len(res.Waiting) < steadyBacklog; i += batch {
+		part := fill[i:min(i+batch, len(fill))]
+		now = part[len(part)-1].start
+		for _, fj := range part {
+			if err := submit(fj.job); err != nil {
+				return st, err
+			}
+		}
+		schedule()
+	}
+	now = benchEpoch
+	schedule()
+	if ends.Len() == 0 {
+		return st, nil // the shape fits no site of this fleet
+	}
+	for i, w := range res.Waiting {
+		if i >= steadyBacklog {
+			e.Cancel(w.Job)
+			delete(runFor, w.Job)
 		}
 	}
-	d := time.Since(t0)
-	st.Passes = passes
-	st.PlacementsPerS = float64(placed) / d.Seconds()
-	st.UsecPerPass = d.Seconds() * 1e6 / passes
+
+	times := make([]time.Duration, 0, o.steadyPasses)
+	refused := map[engine.JobID]fleet.Level{}
+	busy, waiting := 0.0, 0
+	start := now
+	runtime.GC()
+	for range o.steadyPasses {
+		n := 1 + rng.IntN(8)
+		for range n {
+			if ends.Len() == 0 {
+				break
+			}
+			ev := heap.Pop(ends).(jobEnd)
+			now = ev.at
+			s.Release(ev.id, now)
+			st.Ends++
+		}
+		for range n {
+			id++
+			if err := submit(steadyJob(rng, id, k)); err != nil {
+				return st, err
+			}
+		}
+		times = append(times, schedule())
+		st.Placed += res.Placed
+		for _, w := range res.Waiting {
+			if w.Reason.Code == engine.Power {
+				refused[w.Job] = w.Reason.Level
+			}
+		}
+		busy += float64(s.Allocated()) / float64(f.Accelerators)
+		waiting += len(res.Waiting)
+	}
+	st.Passes = len(times)
+	st.VirtualS = now.Sub(start).Seconds()
+	st.BusyPct = 100 * busy / float64(st.Passes)
+	st.FleetState = fmt.Sprintf("steady %.0f%% busy", st.BusyPct)
+	st.Running = s.Jobs()
+	st.Waiting = float64(waiting) / float64(st.Passes)
+	var total time.Duration
+	for _, t := range times {
+		total += t
+	}
+	if total > 0 {
+		st.PlacementsPerS = float64(st.Placed) / total.Seconds()
+	}
+	slices.Sort(times)
+	st.PassMedianUS = float64(times[len(times)/2].Nanoseconds()) / 1e3
+	st.PassP99US = float64(times[(len(times)*99+99)/100-1].Nanoseconds()) / 1e3
+	st.PassMeanUS = float64(total.Nanoseconds()) / 1e3 / float64(st.Passes)
+	st.PowerRefused = len(refused)
+	if len(refused) > 0 {
+		st.PowerRefusedByLevel = map[string]int{}
+		for _, l := range refused {
+			st.PowerRefusedByLevel[l.String()]++
+		}
+	}
+	if len(res.Waiting) > 0 {
+		st.LastWaiting = map[string]int{}
+		for _, w := range res.Waiting {
+			st.LastWaiting[string(w.Reason.Code)]++
+		}
+	}
 	return st, nil
+}
+
+// benchPct formats part of whole as a whole percentage.
+func benchPct(part, whole int) string {
+	return fmt.Sprintf("%.0f%%", 100*float64(part)/float64(max(whole, 1)))
 }
 
 func medianRange(xs []float64) (med, lo, hi float64) {
@@ -386,31 +655,22 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "engine on %s: %s accelerators, %s nodes, %d sites\n", r.Fleet, human.Int(r.Accelerators), human.Int(r.Nodes), r.Sites)
 	fmt.Fprintf(w, "GOMAXPROCS %d, %s %s/%s, median of %d runs; a shared machine's load moves these figures\n",
 		r.GoMaxProcs, runtime.Version(), runtime.GOOS, runtime.GOARCH, r.Runs)
-	fmt.Fprintf(w, "snapshot build: %.3f s\n\n", r.SnapshotBuildS)
+	fmt.Fprintf(w, "snapshot build (empty fleet): %.3f s\n\n", r.SnapshotBuildS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SHAPE\tJOBS\tPLACED\tSECONDS\tPLACEMENTS/S\tRANGE\tALLOCS/PLACEMENT\tBYTES/PLACEMENT\tTARGET\t")
+	fmt.Fprintln(tw, "FLEET\tSHAPE\tJOBS\tPLACED\tSECONDS\tPLACEMENTS/S\tRANGE\tALLOCS/PLACEMENT\tBYTES/PLACEMENT\tTARGET\t")
 	for _, s := range r.Results {
 		if s.Note != "" {
-			fmt.Fprintf(tw, "%d\t%s\t0\t-\t-\t-\t-\t-\tsee below\t\n", s.Accelerators, human.Int(s.Jobs))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t0\t-\t-\t-\t-\t-\tsee below\t\n", s.FleetState, s.Accelerators, human.Int(s.Jobs))
 			continue
 		}
-		target := "-"
-		if s.TargetPerS > 0 {
-			target = ">= " + human.Int(int(s.TargetPerS))
-			if s.PlacementsPerS >= s.TargetPerS {
-				target += " ok"
-			} else {
-				target += " MISSED"
-			}
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.4f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.Accelerators, human.Int(s.Jobs), human.Int(s.Placed),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.4f\t%s\t%s-%s\t%.1f\t%.0f\t%s\t\n", s.FleetState, s.Accelerators, human.Int(s.Jobs), human.Int(s.Placed),
 			s.Seconds, human.Int(int(s.PlacementsPerS)), human.Int(int(s.PlacementsPerSMin)), human.Int(int(s.PlacementsPerSMax)),
-			s.AllocsPerPlacement, s.BytesPerPlacement, target)
+			s.AllocsPerPlacement, s.BytesPerPlacement, benchTarget(s.PlacementsPerS, s.TargetPerS))
 	}
 	tw.Flush()
 	for _, s := range r.Results {
 		if s.Note != "" {
-			fmt.Fprintf(w, "%d accelerators: %s\n", s.Accelerators, s.Note)
+			fmt.Fprintf(w, "%s fleet, %d accelerators: %s\n", s.FleetState, s.Accelerators, s.Note)
 		}
 	}
 	if r.PendingJobs > 0 {
@@ -418,12 +678,42 @@ func printBench(w io.Writer, r *benchReport) {
 		if r.Pass100kPendingS >= 1 {
 			verdict = "MISSED"
 		}
-		fmt.Fprintf(w, "\none pass over %s pending jobs (1-32, 1.5%% gangs of 256-1024, backfill, empty fleet): %.3f s (%.3f-%.3f), placed %s, %s allocations; target < 1 s %s\n",
-			human.Int(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, human.Int(r.PassPlaced), human.Int(int(r.PassAllocs)), verdict)
-		fmt.Fprintf(w, "second pass, fleet full, %s waiting: %.3f s\n", human.Int(r.SecondPassWaiting), r.SecondPassS)
+		fmt.Fprintf(w, "\n%s fleet: one pass over %s pending jobs (1-32, 1.5%% gangs of 256-1024, backfill): %.3f s (%.3f-%.3f), placed %s, %s allocations; target < 1 s %s\n",
+			r.PassFleetState, human.Int(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, human.Int(r.PassPlaced), human.Int(int(r.PassAllocs)), verdict)
+		fmt.Fprintf(w, "%s: second pass, %s waiting: %.3f s\n", r.SecondPassFleetState, human.Int(r.SecondPassWaiting), r.SecondPassS)
 	}
+	if len(r.SteadyState) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nsteady: sites held to idle draw + %.0f%% of the rest of their full-load draw; jobs of 1-48 h at 100/80/60%% of TDP, backfill;\n",
+		100*r.SteadyState[0].PowerBudget)
+	fmt.Fprintf(w, "steady: each pass follows 1-8 job ends and as many arrivals (virtual clock); PASS is the time of one Schedule call\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "FLEET\tSHAPE\tRUNNING\tWAITING\tPASSES\tPLACED\tPASS MEDIAN\tPASS P99\tPLACEMENTS/S\tPOWER-REFUSED\tTARGET\t")
 	for _, st := range r.SteadyState {
-		fmt.Fprintf(w, "steady state, %d-accelerator jobs, fleet 90%% full, one end and one placement per pass: %s placements/s (%.1f µs per pass, %s passes)\n",
-			st.Accelerators, human.Int(int(st.PlacementsPerS)), st.UsecPerPass, human.Int(st.Passes))
+		levels := make([]string, 0, len(st.PowerRefusedByLevel))
+		for l := range st.PowerRefusedByLevel {
+			levels = append(levels, l)
+		}
+		slices.Sort(levels)
+		refused := human.Int(st.PowerRefused)
+		if len(levels) > 0 {
+			refused += " (" + strings.Join(levels, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f µs\t%.1f µs\t%s\t%s\t%s\t\n", st.FleetState, st.Shape,
+			human.Int(st.Running), human.Count(st.Waiting), human.Int(st.Passes), human.Int(st.Placed),
+			st.PassMedianUS, st.PassP99US, human.Int(int(st.PlacementsPerS)), refused, benchTarget(st.PlacementsPerS, st.TargetPerS))
 	}
+	tw.Flush()
+}
+
+// benchTarget says whether a rate meets its target ("-" when it has none).
+func benchTarget(rate, target float64) string {
+	if target <= 0 {
+		return "-"
+	}
+	if rate >= target {
+		return ">= " + human.Int(int(target)) + " ok"
+	}
+	return ">= " + human.Int(int(target)) + " MISSED"
 }
