@@ -104,12 +104,26 @@
 // job never spans sites or node models.
 //
 // With Config.Preemption, a job that cannot start may stop running
-// preemptible jobs of lower priority: the engine looks for the cheapest
-// victim set in one domain (lowest priority, fewest accelerators, least
-// work lost since their last checkpoint), drops victims not needed, and
-// commits it only if the job then fits. Victims are requeued with
-// exponential backoff and Config.MinRuntime protects jobs that just
-// started, so preemption cannot storm.
+// preemptible jobs of lower priority in the sites it may use (of any
+// node model there: they share the breakers). The engine stops the
+// cheapest set of victims with which the job can then be placed, by this
+// order: the lowest highest priority stopped, then the fewest
+// accelerators, then the least work lost since their last checkpoints,
+// then the fewest jobs. Among up to 10 candidates it tries every subset,
+// cheapest first; among more, it takes the cheapest set that frees
+// enough accelerators in one domain (an exact covering search by count),
+// adds candidates in cost order while power or shape still refuse the
+// job, and drops every victim the job can do without, so no victim is
+// ever unneeded, though such a set may cost more than the cheapest when
+// power is what binds. Victims are requeued with exponential backoff and
+// Config.MinRuntime protects jobs that just started, so preemption cannot
+// storm.
+//
+// Backfill's reservation holds, for the rest of the pass, the
+// accelerators the blocked head is expected to get when running jobs end
+// and the watts it will then draw in every domain of its path; a later
+// job that would still run then may start only where it takes neither.
+// Result.Reservation reports the promise.
 //
 // Control compares measured draw with rated limits through a
 // power.Controller: over the upper threshold it caps the lowest-priority

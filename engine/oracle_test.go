@@ -475,3 +475,228 @@ func TestBackfillKeepsItsPromise(t *testing.T) {
 		}
 	})
 }
+
+// describe formats a pass's decisions and waits for a failure message.
+func describe(s *Snapshot, res Result) string {
+	var b strings.Builder
+	for _, d := range res.Decisions {
+		fmt.Fprintf(&b, "%v %d %v %s\n", d.Action, d.Job, d.Slots, s.Describe(d.Reason))
+	}
+	for _, w := range res.Waiting {
+		fmt.Fprintf(&b, "wait %d %s\n", w.Job, s.Describe(w.Reason))
+	}
+	return b.String()
+}
+
+// running is a running job as the test saw it before a pass.
+type running struct {
+	job   Job
+	slots []Slot
+	drawW int64
+	start time.Time
+}
+
+func (w *world) release(r *running) {
+	for _, sl := range r.slots {
+		w.used[sl.Node] &^= sl.Mask
+		w.add(int(sl.Node), -int64(bits.OnesCount64(sl.Mask)), r.drawW)
+	}
+}
+
+// victimCost is the documented order of victim sets: the highest
+// priority stopped, then accelerators stopped, then work lost since the
+// victims' last checkpoints, then jobs stopped; lower is cheaper.
+type victimCost struct {
+	maxPr, accel int
+	lost         time.Duration
+	jobs         int
+}
+
+func (a victimCost) less(b victimCost) bool {
+	switch {
+	case a.maxPr != b.maxPr:
+		return a.maxPr < b.maxPr
+	case a.accel != b.accel:
+		return a.accel < b.accel
+	case a.lost != b.lost:
+		return a.lost < b.lost
+	}
+	return a.jobs < b.jobs
+}
+
+func costOf(set []*running, now time.Time) victimCost {
+	c := victimCost{maxPr: math.MinInt, jobs: len(set)}
+	for _, r := range set {
+		c.maxPr = max(c.maxPr, r.job.Priority)
+		c.accel += r.job.Accelerators
+		ran := now.Sub(r.start)
+		if r.job.CheckpointEvery > 0 {
+			ran %= r.job.CheckpointEvery
+		}
+		c.lost += ran
+	}
+	return c
+}
+
+// TestPreemptionIsMinimal fills random fleets with preemptible jobs of
+// low priority, then submits one job of high priority, and checks the
+// victims the pass chose: each preemptible and of lower priority; none
+// unneeded (without any one of them the reference placer finds no room);
+// and, on small cases, no cheaper set in the documented order with which
+// the reference placer could place the job (exhaustive search).
+func TestPreemptionIsMinimal(t *testing.T) {
+	preempted := 0
+	rapid.Check(t, func(t *rapid.T) {
+		f := randomFleet(t)
+		s, err := NewSnapshot(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Config{Queue: "priority", Preemption: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		now := t0
+		id := JobID(0)
+		for range rapid.IntRange(1, 4).Draw(t, "waves") {
+			for range rapid.IntRange(1, 8).Draw(t, "jobs") {
+				id++
+				j := randomJob(t, id, rapid.IntRange(0, 2).Draw(t, "prio"))
+				j.Preemptible = rapid.IntRange(0, 4).Draw(t, "preemptible") > 0
+				j.CheckpointEvery = time.Duration(rapid.IntRange(0, 3).Draw(t, "ckpt")) * 7 * time.Minute
+				if err := e.Submit(j, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.Schedule(s, now)
+			now = now.Add(time.Duration(rapid.IntRange(1, 9).Draw(t, "advance")) * 5 * time.Minute)
+		}
+		for _, p := range e.Queue() {
+			e.Cancel(p.Job.ID)
+		}
+		id++
+		head := randomJob(t, id, 5)
+		if err := e.Submit(head, now); err != nil {
+			t.Fatal(err)
+		}
+		before := map[JobID]*running{}
+		var cands []*running
+		for _, rid := range s.Running() {
+			a, _ := s.Alloc(rid)
+			r := &running{job: a.Job, slots: append([]Slot(nil), a.Slots...), drawW: a.DrawW, start: a.Start}
+			before[rid] = r
+			if a.Job.Preemptible && a.Job.Priority < head.Priority && a.Start.Before(now) {
+				cands = append(cands, r)
+			}
+		}
+		w0 := recount(t, s)
+		res := e.Schedule(s, now)
+		var victims []*running
+		placed := false
+		for _, d := range res.Decisions {
+			switch d.Action {
+			case Preempt:
+				r := before[d.Job]
+				if r == nil || !r.job.Preemptible || r.job.Priority >= head.Priority {
+					t.Fatalf("job %d preempted for %d: not a preemptible job of lower priority (%+v)", d.Job, head.ID, r)
+				}
+				victims = append(victims, r)
+			case Place:
+				placed = d.Job == head.ID
+			}
+		}
+		if len(victims) == 0 {
+			return
+		}
+		preempted++
+		if !placed {
+			t.Fatalf("victims %d stopped but job %d not placed", len(victims), head.ID)
+		}
+		fitsWithout := func(set []*running) bool {
+			w := recount(t, s) // any world of this fleet; reset to before the pass
+			*w = *w0
+			w.used = append([]uint64(nil), w0.used...)
+			for l := range w.draw {
+				w.draw[l] = append([]int64(nil), w0.draw[l]...)
+			}
+			for _, r := range set {
+				w.release(r)
+			}
+			return w.place(&head) != nil
+		}
+		for i := range victims {
+			rest := append(append([]*running(nil), victims[:i]...), victims[i+1:]...)
+			if fitsWithout(rest) {
+				t.Fatalf("victim %d of %d is not needed: the job fits without it\njob %+v\nvictims %d, without any: %v\n%s", victims[i].job.ID, head.ID, head, len(victims), fitsWithout(nil), describe(s, res))
+			}
+		}
+		if len(cands) > maxExactVictims {
+			return
+		}
+		chosen := costOf(victims, now)
+		for mask := 1; mask < 1<<len(cands); mask++ {
+			var set []*running
+			for i, r := range cands {
+				if mask&(1<<i) != 0 {
+					set = append(set, r)
+				}
+			}
+			if c := costOf(set, now); c.less(chosen) && fitsWithout(set) {
+				t.Fatalf("stopped %+v for job %d; %+v is cheaper and frees enough", chosen, head.ID, c)
+			}
+		}
+	})
+	t.Logf("%d of the runs preempted", preempted)
+}
+
+// TestCoverIsExact checks the covering search of the bounded victim
+// search against every subset: its set covers the need at the least cost
+// (accelerators stopped, then work lost, then jobs).
+func TestCoverIsExact(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 10).Draw(t, "victims")
+		var gains []gain
+		total := int32(0)
+		for i := range n {
+			acc := rapid.IntRange(1, 16).Draw(t, "accelerators")
+			here := int32(rapid.IntRange(1, acc).Draw(t, "here"))
+			a := &Alloc{Job: Job{ID: JobID(i + 1), Accelerators: acc}, Slots: []Slot{{Mask: 1<<uint(acc) - 1}}}
+			v := &victim{a: a, lost: time.Duration(rapid.IntRange(0, 3).Draw(t, "lost")) * time.Minute}
+			gains = append(gains, gain{v: v, n: here})
+			total += here
+		}
+		need := int32(rapid.IntRange(1, int(total)).Draw(t, "need"))
+		costOfGains := func(gs []gain) cost {
+			c := cost{ok: true}
+			for _, g := range gs {
+				c.accel += int64(g.v.a.accelerators())
+				c.lost += g.v.lost
+				c.jobs++
+			}
+			return c
+		}
+		got := cover(gains, need)
+		sum := int32(0)
+		for _, g := range got {
+			sum += g.n
+		}
+		if sum < need {
+			t.Fatalf("cover frees %d of %d", sum, need)
+		}
+		gc := costOfGains(got)
+		for mask := 1; mask < 1<<n; mask++ {
+			var set []gain
+			s := int32(0)
+			for i, g := range gains {
+				if mask&(1<<i) != 0 {
+					set = append(set, g)
+					s += g.n
+				}
+			}
+			if c := costOfGains(set); s >= need && c.less(gc) {
+				t.Fatalf("cover chose %+v; %+v is cheaper", gc, c)
+			}
+		}
+	})
+}

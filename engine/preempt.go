@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"math"
+	"math/bits"
+	"slices"
 	"sort"
 	"time"
 )
@@ -25,6 +28,164 @@ func lostWork(a *Alloc, now time.Time) time.Duration {
 	}
 	return ran
 }
+
+// maxExactVictims bounds the candidates among which preemption searches
+// every subset; beyond it the search is bounded (see cheapestBounded).
+const maxExactVictims = 10
+
+// siteEligible reports whether site holds one of the pools elig.
+func (ps *pass) siteEligible(site int32, elig []int32) bool {
+	for _, pi := range elig {
+		if ps.s.pools[pi].site == site {
+			return true
+		}
+	}
+	return false
+}
+
+// fitsWithout reports whether p could be placed with the victims stopped;
+// the snapshot is unchanged when it returns.
+func (ps *pass) fitsWithout(p *Pending, elig []int32, vs []*victim) bool {
+	s := ps.s
+	for _, v := range vs {
+		s.free(v.a)
+	}
+	ok := false
+	for _, pi := range elig {
+		pp := s.pools[pi]
+		r := request{k: int32(p.Job.Accelerators), perNode: int32(p.Job.PerNode), w: pp.drawW(&p.Job)}
+		r.maxL = topLevel(&p.Job, pp)
+		if !staticFit(&r, pp) {
+			continue
+		}
+		if slots, _ := ps.e.pl.place(&r, pp); slots != nil {
+			ok = true
+			break
+		}
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		s.allocate(vs[i].a)
+	}
+	return ok
+}
+
+// setCost is a victim set's cost in the documented order.
+func setCost(vs []*victim) victimSet {
+	c := victimSet{vs: vs, maxPr: math.MinInt}
+	for _, v := range vs {
+		c.maxPr = max(c.maxPr, v.a.Job.Priority)
+		c.accel += int32(v.a.accelerators())
+		c.lost += v.lost
+	}
+	return c
+}
+
+// cheapestExact tries every subset of the candidates, cheapest first, and
+// returns the first with which p can be placed, or nil.
+func (ps *pass) cheapestExact(p *Pending, elig []int32, cands []*victim) []*victim {
+	// accelerators each candidate frees in the pools the job may use, and
+	// what is free there now: a subset that cannot bring the count to
+	// the job's size in some pool is not worth trying
+	k := int32(p.Job.Accelerators)
+	most := int32(0)
+	for _, pi := range elig {
+		most = max(most, ps.s.pools[pi].free)
+	}
+	subsets := make([]victimSet, 0, 1<<len(cands)-1)
+	for mask := 1; mask < 1<<len(cands); mask++ {
+		var vs []*victim
+		freed := int32(0)
+		for i, v := range cands {
+			if mask&(1<<i) != 0 {
+				vs = append(vs, v)
+				if slices.Contains(elig, v.a.pool) {
+					freed += v.n
+				}
+			}
+		}
+		if most+freed >= k {
+			subsets = append(subsets, setCost(vs))
+		}
+	}
+	sort.SliceStable(subsets, func(a, b int) bool { return subsets[a].better(&subsets[b]) })
+	for _, c := range subsets {
+		if ps.fitsWithout(p, elig, c.vs) {
+			return c.vs
+		}
+	}
+	return nil
+}
+
+// cheapestBounded finds a victim set when there are too many candidates
+// to try every subset: the cheapest set that frees enough accelerators in
+// one domain of any level the job may span (a covering search, exact by
+// count), extended with further candidates in cost order while p still
+// cannot be placed (power or shape), then trimmed, most costly first, of
+// every victim without which p can still be placed. The result is never
+// wasteful (no victim is unneeded) but may cost more than the cheapest
+// set when power, not accelerators, is what holds p back.
+func (ps *pass) cheapestBounded(p *Pending, elig []int32, cands []*victim) []*victim {
+	s := ps.s
+	j := &p.Job
+	k := int32(j.Accelerators)
+	var best *victimSet
+	for _, pi := range elig {
+		pp := s.pools[pi]
+		r := request{k: k, perNode: int32(j.PerNode)}
+		r.maxL = topLevel(j, pp)
+		if !staticFit(&r, pp) {
+			continue
+		}
+		// every level from the tightest that can hold the job up to the
+		// highest it may span: a wider domain may offer a cheaper set
+		l := plNode
+		for l < r.maxL && pp.cap[l] < k {
+			l++
+		}
+		for ; l <= r.maxL; l++ {
+			if set := ps.victimsIn(pp, pi, l, k, cands); set != nil && (best == nil || set.better(best)) {
+				best = set
+			}
+		}
+	}
+	var vs []*victim
+	if best != nil {
+		vs = append(vs, best.vs...)
+	}
+	in := map[*victim]bool{}
+	for _, v := range vs {
+		in[v] = true
+	}
+	added := 0
+	for _, v := range cands {
+		if ps.fitsWithout(p, elig, vs) {
+			break
+		}
+		if in[v] {
+			continue
+		}
+		if added++; added > maxAugment {
+			return nil
+		}
+		vs = append(vs, v)
+		in[v] = true
+	}
+	if len(vs) == 0 || !ps.fitsWithout(p, elig, vs) {
+		return nil
+	}
+	sort.SliceStable(vs, func(a, b int) bool { return vs[a].rank < vs[b].rank })
+	for x := len(vs) - 1; x >= 0 && len(vs) > 1; x-- {
+		rest := append(append([]*victim(nil), vs[:x]...), vs[x+1:]...)
+		if ps.fitsWithout(p, elig, rest) {
+			vs = rest
+		}
+	}
+	return vs
+}
+
+// maxAugment bounds the victims cheapestBounded adds beyond the covering
+// set before it gives up.
+const maxAugment = 32
 
 // gain is what stopping victim v frees in domain dom.
 type gain struct {
@@ -54,12 +215,10 @@ func (a *victimSet) better(b *victimSet) bool {
 	return len(a.vs) < len(b.vs)
 }
 
-// preempt tries to start p by stopping lower-priority preemptible jobs.
-// It looks, in every pool and every domain of the level p would be packed
-// into, for the cheapest set of victims that frees enough accelerators
-// there (lowest priority first, then fewest accelerators, then least lost
-// work thanks to recent checkpoints), drops the victims not needed, and
-// commits the set only if p is then placed; otherwise nothing changes.
+// preempt tries to start p by stopping lower-priority preemptible jobs:
+// it finds the cheapest victim set with which p can be placed (see the
+// package documentation for the order and the search), stops it and
+// places p; otherwise nothing changes.
 func (ps *pass) preempt(p *Pending) bool {
 	s, e := ps.s, ps.e
 	j := &p.Job
@@ -87,15 +246,26 @@ func (ps *pass) preempt(p *Pending) bool {
 	// candidates: preemptible, lower priority, started before the cutoff
 	// (never at the instant they started, e.g. in this pass, nor within
 	// their minimum run time)
+	// in every pool of the sites the job may use: all of a site's pools
+	// share its breakers, so stopping any of them frees watts
 	cutoff := ps.now.Add(-max(e.cfg.MinRuntime, 1)).UnixNano()
 	var cands []*victim
-	for _, pi := range elig {
-		s.pools[pi].preemptible.walk(func(a *Alloc) bool {
+	for qi, q := range s.pools {
+		if !ps.siteEligible(q.site, elig) {
+			continue
+		}
+		s.pools[qi].preemptible.walk(func(a *Alloc) bool {
 			if a.startKey > cutoff {
 				return false
 			}
 			if a.Job.Priority < j.Priority {
-				cands = append(cands, &victim{a: a, lost: lostWork(a, ps.now)})
+				v := &victim{a: a, lost: lostWork(a, ps.now)}
+				for _, sl := range a.Slots {
+					if s.nodeState[sl.Node] == Up {
+						v.n += int32(bits.OnesCount64(sl.Mask))
+					}
+				}
+				cands = append(cands, v)
 			}
 			return true
 		})
@@ -116,32 +286,16 @@ func (ps *pass) preempt(p *Pending) bool {
 	for i, v := range cands {
 		v.rank = int32(i)
 	}
-	var best *victimSet
-	for _, pi := range elig {
-		pp := s.pools[pi]
-		r := request{k: k, perNode: int32(j.PerNode)}
-		r.maxL = topLevel(j, pp)
-		if !staticFit(&r, pp) {
-			continue
-		}
-		// the tightest level that can hold the job, going up (for a job
-		// that may span) until some domain can be freed
-		l := plNode
-		for l < r.maxL && pp.cap[l] < k {
-			l++
-		}
-		for ; l <= r.maxL; l++ {
-			if set := ps.victimsIn(pp, pi, l, k, cands); set != nil {
-				if best == nil || set.better(best) {
-					best = set
-				}
-				break
-			}
-		}
+	var set []*victim
+	if len(cands) <= maxExactVictims {
+		set = ps.cheapestExact(p, elig, cands)
+	} else {
+		set = ps.cheapestBounded(p, elig, cands)
 	}
-	if best == nil {
+	if set == nil {
 		return false
 	}
+	best := &victimSet{vs: set}
 	for _, v := range best.vs {
 		s.free(v.a) // booked below only if the preemption is committed
 	}
@@ -223,35 +377,123 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l int, k int32, cands []*victim) *
 		if l < plSite {
 			free = pp.lv[l].free[d-pp.off[l]]
 		}
-		need := k - free
-		var picked []gain
-		for _, g := range group {
-			if need <= 0 {
-				break
-			}
-			picked = append(picked, g)
-			need -= g.n
-		}
-		if need > 0 || len(picked) == 0 {
-			continue
-		}
-		// drop victims that are not needed, the most costly first
-		for x := len(picked) - 1; x >= 0; x-- {
-			if need+picked[x].n <= 0 {
-				need += picked[x].n
-				picked = append(picked[:x], picked[x+1:]...)
-			}
-		}
-		set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
-		for _, g := range picked {
-			set.vs = append(set.vs, g.v)
-			set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
-			set.accel += int32(g.v.a.accelerators())
-			set.lost += g.v.lost
-		}
-		if best == nil || set.better(best) {
+		if set := cheapest(group, k-free); set != nil && (best == nil || set.better(best)) {
 			best = set
 		}
 	}
 	return best
+}
+
+// maxExactCells bounds the table of cheapest's exact search (victims ×
+// accelerators needed); beyond it the search is greedy.
+const maxExactCells = 1 << 20
+
+// cheapest returns the cheapest set of victims among group (one domain's,
+// in cost order) whose accelerators there cover need, by the documented
+// order: lowest highest priority, then fewest accelerators stopped, then
+// least work lost, then fewest jobs. The highest priority is settled
+// first, as the lowest whose victims cover need; among the victims up to
+// it, a covering knapsack finds the exact minimum of the rest when the
+// table is small (maxExactCells), else victims are taken in cost order and
+// those not needed dropped, the most costly first. It returns nil if the
+// group cannot cover need, or need ≤ 0 (nothing to free).
+func cheapest(group []gain, need int32) *victimSet {
+	if need <= 0 {
+		return nil
+	}
+	n, sum := 0, int32(0)
+	for n < len(group) && sum < need {
+		sum += group[n].n
+		n++
+	}
+	if sum < need {
+		return nil
+	}
+	// take every victim of the settled priority or lower
+	for top := group[n-1].v.a.Job.Priority; n < len(group) && group[n].v.a.Job.Priority == top; n++ {
+	}
+	cands := group[:n]
+	var picked []gain
+	if int64(len(cands))*int64(need+1) <= maxExactCells {
+		picked = cover(cands, need)
+	} else {
+		left := need
+		for _, g := range cands {
+			if left <= 0 {
+				break
+			}
+			picked = append(picked, g)
+			left -= g.n
+		}
+		for x := len(picked) - 1; x >= 0; x-- {
+			if left+picked[x].n <= 0 {
+				left += picked[x].n
+				picked = append(picked[:x], picked[x+1:]...)
+			}
+		}
+	}
+	set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
+	for _, g := range picked {
+		set.vs = append(set.vs, g.v)
+		set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
+		set.accel += int32(g.v.a.accelerators())
+		set.lost += g.v.lost
+	}
+	return set
+}
+
+// cost is what a set of victims costs, compared in order.
+type cost struct {
+	ok    bool // reachable
+	accel int64
+	lost  time.Duration
+	jobs  int
+}
+
+func (a cost) less(b cost) bool {
+	switch {
+	case a.ok != b.ok:
+		return a.ok
+	case a.accel != b.accel:
+		return a.accel < b.accel
+	case a.lost != b.lost:
+		return a.lost < b.lost
+	}
+	return a.jobs < b.jobs
+}
+
+// cover solves the covering knapsack exactly: the subset of gains whose
+// accelerators sum to at least need at the least cost. best[c] is the
+// least cost of covering c with the gains seen so far; take records the
+// choices to rebuild the subset.
+func cover(gains []gain, need int32) []gain {
+	w := int(need) + 1
+	best := make([]cost, w)
+	best[0].ok = true
+	take := make([]bool, len(gains)*w)
+	for i, g := range gains {
+		c := cost{ok: true, accel: int64(g.v.a.accelerators()), lost: g.v.lost, jobs: 1}
+		for x := w - 1; x >= 1; x-- {
+			from := best[max(0, x-int(g.n))]
+			if !from.ok {
+				continue
+			}
+			if alt := (cost{ok: true, accel: from.accel + c.accel, lost: from.lost + c.lost, jobs: from.jobs + 1}); alt.less(best[x]) {
+				best[x] = alt
+				take[i*w+x] = true
+			}
+		}
+	}
+	var out []gain
+	for i, x := len(gains)-1, w-1; i >= 0 && x > 0; i-- {
+		if take[i*w+x] {
+			out = append(out, gains[i])
+			x = max(0, x-int(gains[i].n))
+		}
+	}
+	// cost order, as the greedy search returns them
+	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
+		out[a], out[b] = out[b], out[a]
+	}
+	return out
 }
