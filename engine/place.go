@@ -128,6 +128,11 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	if p.free < r.k {
 		return nil, outcome{code: Busy}
 	}
+	// every placement draws on the site: when it has no room, no domain
+	// below needs trying
+	if o, ok := s.headroom(plSite, p.site, int64(r.k)*r.w); !ok {
+		return nil, o
+	}
 	var first outcome
 	note := func(o outcome) {
 		if first.code == "" || (first.code != Power && o.code == Power) {

@@ -449,6 +449,48 @@ regions:
 	}
 }
 
+// The controller must see the synchronous swing, not only the mean: one
+// DGX H100 job on a 9 kW row draws 8,672 W on average (below the 98%
+// line, 8,820 W) but peaks at 9,176 W in its compute phase, over the
+// breaker's rating. It must be capped after the reaction delay.
+func TestControllerSeesTheSwing(t *testing.T) {
+	f, err := fleet.Parse(strings.NewReader(`
+oversubscription: 2
+regions:
+  - name: r
+    sites:
+      - name: s
+        substation_mw: 1
+        pue: 1.0
+        energy: [{source: nuclear, share: 1}]
+        halls:
+          - limit_kw: 500
+            rows:
+              - name: row
+                limit_kw: 9
+                racks: [{limit_kw: 45, nodes: [{model: dgx-h100, count: 1}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []trace.Job{{ID: "j", Tenant: "t", Submit: 0, Duration: 3600, Accelerators: 8}}
+	cfg := Default()
+	cfg.ReactionDelay = 5 * time.Second
+	s, err := New(f, jobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Run()
+	if r.CapEvents != 1 {
+		t.Errorf("cap events %d, want 1: the row peaks over its rating on the swing alone", r.CapEvents)
+	}
+	for _, l := range r.Levels {
+		if l.Level == "row" && l.LongestAbove > 5 {
+			t.Errorf("row above its rating for %v s at once, longer than the 5 s reaction delay", l.LongestAbove)
+		}
+	}
+}
+
 // A job whose node fails restarts when its backoff ends (1 min, doubling),
 // not at some later unrelated event; and failures stop with the work.
 func TestRestartAfterBackoff(t *testing.T) {
