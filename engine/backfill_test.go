@@ -143,3 +143,37 @@ func TestBackfillHoldsWattsForTheHead(t *testing.T) {
 		t.Fatalf("job 3 (10 h of B200 under the head's row) was backfilled at +%v, ahead of the head", at.Sub(t0))
 	}
 }
+
+// TestReservationWaitsForOtherPools: what holds the head back may be the
+// draw of another node model under the same breaker. The H100 node is
+// free, but a B200 job at full power leaves the row too little for the
+// H100 head until it ends at +1h; the reservation must say so, not give
+// up for want of an H100 job that ends.
+func TestReservationWaitsForOtherPools(t *testing.T) {
+	f := loadTestdata(t, "mixed-row.yaml")
+	s, err := NewSnapshot(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Queue: "backfill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.Submit(Job{ID: 1, Tenant: "t", Priority: 2, Accelerators: 8, Model: "b200", Duration: time.Hour}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Schedule(s, t0); r.Placed != 1 {
+		t.Fatalf("the B200 job did not start: %+v", r)
+	}
+	if err := e.Submit(Job{ID: 2, Tenant: "t", Priority: 1, Accelerators: 8, Model: "h100", Duration: time.Hour}, t0); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Schedule(s, t0)
+	if len(r.Waiting) != 1 || r.Waiting[0].Reason.Code != Power {
+		t.Fatalf("the H100 head should wait for power: %+v", r.Waiting)
+	}
+	if r.Reservation == nil || r.Reservation.Job != 2 || !r.Reservation.Start.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("reservation %+v; want job 2 at +1h, when the B200 job ends", r.Reservation)
+	}
+}
