@@ -32,7 +32,7 @@ type mutation struct {
 	// equivalent says why the mutation cannot change behaviour: it is
 	// expected to survive, and the report says so
 	equivalent string
-	edits    []edit
+	edits      []edit
 }
 
 type edit struct {
