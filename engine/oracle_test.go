@@ -277,7 +277,7 @@ func checkLive(t fatalf, s *Snapshot, e *Engine, res *Result) {
 	w := recount(t, s)
 	for _, wt := range res.Waiting {
 		switch wt.Reason.Code {
-		case Busy, Fragmented, Power:
+		case InsufficientFree, Fragmented, Power:
 		default:
 			continue
 		}

@@ -66,7 +66,7 @@ func topLevel(j *Job, p *pool) int {
 }
 
 // staticFit reports whether the job could ever fit pool p when it is
-// empty: NoDomain if not.
+// empty: NoDomainLargeEnough if not.
 func staticFit(r *request, p *pool) bool {
 	if r.k > p.cap[r.maxL] {
 		return false
@@ -126,7 +126,7 @@ const maxCandidates = 32
 func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	s := pl.s
 	if p.free < r.k {
-		return nil, outcome{code: Busy}
+		return nil, outcome{code: InsufficientFree}
 	}
 	// every placement draws on the site: when it has no room, no domain
 	// below needs trying

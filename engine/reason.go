@@ -5,18 +5,22 @@ import (
 )
 
 // Code says why the engine decided something or why a job waits. Codes are
-// stable strings: drivers store them and show them to users.
+// stable strings: drivers store them and show them to users. Each
+// identifier spells its string (InsufficientFree is "insufficient-free"),
+// but for the Dispatch codes, which are named after their site policy.
 type Code string
 
 // Why a job waits.
 const (
-	// NoMatch: no accelerator of the job's model in the sites it may use.
-	NoMatch Code = "no-matching-accelerators"
-	// NoDomain: no domain of the required topology (or no site) is large
-	// enough for the job, even when empty; it will never run as asked.
-	NoDomain Code = "no-domain-large-enough"
-	// Busy: too few free accelerators of the job's model right now.
-	Busy Code = "insufficient-free"
+	// NoMatchingAccelerators: no accelerator of the job's model in the
+	// sites it may use.
+	NoMatchingAccelerators Code = "no-matching-accelerators"
+	// NoDomainLargeEnough: no domain of the required topology (or no
+	// site) is large enough for the job, even when empty; it will never
+	// run as asked.
+	NoDomainLargeEnough Code = "no-domain-large-enough"
+	// InsufficientFree: too few free accelerators of the job's model right now.
+	InsufficientFree Code = "insufficient-free"
 	// Fragmented: enough free accelerators in total, but not together in
 	// one domain of the required topology (or node shape).
 	Fragmented Code = "fragmented"
@@ -25,8 +29,8 @@ const (
 	Power Code = "power"
 	// Quota: the tenant's accelerator quota is used up.
 	Quota Code = "quota"
-	// Blocked: strict FIFO; an earlier job does not fit, so this one waits.
-	Blocked Code = "fifo-blocked"
+	// FIFOBlocked: strict FIFO; an earlier job does not fit, so this one waits.
+	FIFOBlocked Code = "fifo-blocked"
 	// Reserved: backfill; starting now would delay the reservation held
 	// for the job at the head of the queue.
 	Reserved Code = "reserved"

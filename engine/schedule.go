@@ -72,7 +72,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			continue
 		}
 		if stopped {
-			ps.wait(p, reason(Blocked))
+			ps.wait(p, reason(FIFOBlocked))
 			continue
 		}
 		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.tenants[j.Tenant]+j.Accelerators > q {
@@ -91,7 +91,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			}
 		}
 		switch {
-		case why.Code == NoMatch || why.Code == NoDomain:
+		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough:
 			// it can never run as asked: it holds nothing back
 		case mode == StopAtBlocked:
 			stopped = true
@@ -108,7 +108,9 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 }
 
 // preemptable reports whether freeing accelerators could cure a refusal.
-func preemptable(c Code) bool { return c == Busy || c == Fragmented || c == Power || c == Reserved }
+func preemptable(c Code) bool {
+	return c == InsufficientFree || c == Fragmented || c == Power || c == Reserved
+}
 
 func (ps *pass) wait(p *Pending, r Reason) {
 	ps.res.Waiting = append(ps.res.Waiting, Wait{Job: p.Job.ID, Reason: r})
@@ -120,7 +122,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	j := &p.Job
 	elig := e.eligible(j)
 	if len(elig) == 0 {
-		return reason(NoMatch), false
+		return reason(NoMatchingAccelerators), false
 	}
 	k := int32(j.Accelerators)
 	// Backfill: a job expected to end before the head's reservation may
@@ -173,7 +175,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	}
 	e.order = order
 	if !static {
-		return reason(NoDomain), false
+		return reason(NoDomainLargeEnough), false
 	}
 	sort.Slice(order, func(a, b int) bool {
 		x, y := order[a], order[b]
@@ -216,7 +218,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	case anyFree:
 		why = reason(Fragmented)
 	default:
-		why = reason(Busy)
+		why = reason(InsufficientFree)
 	}
 	if why.Code != Reserved {
 		if ps.memo == nil {
