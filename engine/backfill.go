@@ -56,7 +56,7 @@ func (ps *pass) reserve(p *Pending) {
 	for _, pi := range ps.e.eligible(j) {
 		pp := s.pools[pi]
 		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL = topLevel(j, pp)
+		r.top = topLevel(j, pp)
 		if !staticFit(&r, pp) || pp.total < k {
 			continue
 		}
@@ -172,13 +172,10 @@ func (ps *pass) pathDraw(slots []Slot, w int64) []heldW {
 	}
 	for _, sl := range slots {
 		x := int64(bits.OnesCount64(sl.Mask)) * w
-		rack := s.f.Nodes[sl.Node].Rack
-		row := s.f.Racks[rack].Parent
-		hall := s.f.Rows[row].Parent
-		add(fleet.LevelRack, rack, x)
-		add(fleet.LevelRow, row, x)
-		add(fleet.LevelHall, hall, x)
-		add(fleet.LevelSite, s.f.Halls[hall].Parent, x)
+		path := s.f.Path(int(sl.Node))
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			add(l, path[l], x)
+		}
 	}
 	return out
 }

@@ -207,13 +207,10 @@ func (s *Snapshot) domainsOf(a *Alloc) []domCount {
 	}
 	for _, sl := range a.Slots {
 		n := int32(bits.OnesCount64(sl.Mask))
-		rack := s.f.Nodes[sl.Node].Rack
-		row := s.f.Racks[rack].Parent
-		hall := s.f.Rows[row].Parent
-		add(fleet.LevelSite, s.f.Halls[hall].Parent, n)
-		add(fleet.LevelHall, hall, n)
-		add(fleet.LevelRow, row, n)
-		add(fleet.LevelRack, rack, n)
+		path := s.f.Path(int(sl.Node))
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			add(l, path[l], n)
+		}
 	}
 	return out
 }

@@ -36,16 +36,6 @@ type world struct {
 	limit [4][]int64
 }
 
-// path returns node n's rack, row, hall and site, indexed by fleet level.
-func path(f *fleet.Fleet, n int) [4]int32 {
-	var p [4]int32
-	p[fleet.LevelRack] = f.Nodes[n].Rack
-	p[fleet.LevelRow] = f.Racks[p[fleet.LevelRack]].Parent
-	p[fleet.LevelHall] = f.Rows[p[fleet.LevelRow]].Parent
-	p[fleet.LevelSite] = f.Halls[p[fleet.LevelHall]].Parent
-	return p
-}
-
 // jobDraw is a job's expected draw above idle per accelerator of node n,
 // from the catalog: its power fraction of the accelerator's and the node
 // overhead's rating, less their idle draw, rounded up.
@@ -109,15 +99,17 @@ func recount(t fatalf, s *Snapshot) *world {
 }
 
 func (w *world) add(n int, c, each int64) {
-	for l, d := range path(w.f, n) {
-		w.draw[l][d] += c * each
+	path := w.f.Path(n)
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		w.draw[l][path[l]] += c * each
 	}
 }
 
 // fits reports whether c more accelerators drawing each fit node n's path.
 func (w *world) fits(n int, c, each int64) bool {
-	for l, d := range path(w.f, n) {
-		if w.draw[l][d]+c*each > w.limit[l][d] {
+	path := w.f.Path(n)
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		if w.draw[l][path[l]]+c*each > w.limit[l][path[l]] {
 			return false
 		}
 	}
@@ -193,7 +185,7 @@ func (w *world) place(j *Job) []Slot {
 		l := refLevel(f, n, j)
 		dom := int32(n)
 		if l != fleet.LevelNode {
-			dom = path(f, n)[l]
+			dom = f.Path(n)[l]
 		}
 		k := [3]int32{int32(f.SiteOfNode(n)), int32(f.Nodes[n].Model), dom}
 		if _, ok := groups[k]; !ok {

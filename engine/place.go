@@ -10,10 +10,10 @@ import (
 
 // request is one placement attempt of a job in one pool.
 type request struct {
-	k       int32 // accelerators
-	perNode int32 // exact accelerators per node, 0 = any
-	w       int64 // expected draw above idle per accelerator
-	maxL    int   // highest pool level the job may span
+	k       int32       // accelerators
+	perNode int32       // exact accelerators per node, 0 = any
+	w       int64       // expected draw above idle per accelerator
+	top     fleet.Level // the widest level the job may span
 }
 
 // outcome is why an attempt in a pool failed; the zero value is success.
@@ -40,35 +40,34 @@ type placer struct {
 	cut outcome
 }
 
-// topLevel maps a job's topology to the highest pool level it may span in
-// pool p: its topology level if required, else the site.
-func topLevel(j *Job, p *pool) int {
-	l := plSite
+// topLevel returns the widest level a job may span in pool p: its
+// topology's level if required, else the site.
+func topLevel(j *Job, p *pool) fleet.Level {
+	if !j.TopologyRequired {
+		return fleet.LevelSite
+	}
 	switch j.Topology {
 	case TopologyNode:
-		l = plNode
+		return fleet.LevelNode
 	case TopologyNVLink:
-		l = plNode
 		if p.nvlRack {
-			l = plRack
+			return fleet.LevelRack
 		}
+		return fleet.LevelNode
 	case TopologyRack:
-		l = plRack
+		return fleet.LevelRack
 	case TopologyRow:
-		l = plRow
+		return fleet.LevelRow
 	case TopologyHall:
-		l = plHall
+		return fleet.LevelHall
 	}
-	if !j.TopologyRequired {
-		return plSite
-	}
-	return l
+	return fleet.LevelSite
 }
 
 // staticFit reports whether the job could ever fit pool p when it is
 // empty: NoDomainLargeEnough if not.
 func staticFit(r *request, p *pool) bool {
-	if r.k > p.cap[r.maxL] {
+	if r.k > p.cap[r.top] {
 		return false
 	}
 	if r.perNode > 0 && r.perNode > p.perNode {
@@ -77,32 +76,35 @@ func staticFit(r *request, p *pool) bool {
 	return true
 }
 
-// headroom checks that w more watts fit domain d at pool level l and all
-// its ancestors; it returns the first level that does not.
-func (s *Snapshot) headroom(l int, d int32, w int64) (outcome, bool) {
-	if l == plNode {
-		d = s.f.Nodes[d].Rack
-		l = plRack
+// headroom checks that w more watts fit domain d of level l and all its
+// ancestors (a node's from its rack up); it returns the first that does
+// not.
+func (s *Snapshot) headroom(l fleet.Level, d int32, w int64) (outcome, bool) {
+	if l == fleet.LevelNode {
+		d, l = s.f.Parent(l, d), fleet.LevelRack
 	}
-	for ; l <= plSite; l++ {
-		fl := 4 - l
-		if s.draw[fl][d]+w > s.limit[fl][d] {
-			return outcome{code: Power, level: fleet.Level(fl), dom: d}, false
+	for {
+		if s.draw[l][d]+w > s.limit[l][d] {
+			return outcome{code: Power, level: l, dom: d}, false
 		}
-		if l < plSite {
-			d = s.parent(l, d)
+		if l == fleet.LevelSite {
+			return outcome{}, true
 		}
+		d, l = s.f.Parent(l, d), l-1
 	}
-	return outcome{}, true
 }
 
-// probe returns the lowest level and the best-fit free count at which the
-// pool has a domain with room for k, ignoring power; ok is false if none.
-func probe(r *request, p *pool) (level int, fit int32, ok bool) {
+// probe returns the narrowest level and the best-fit free count at which
+// the pool has a domain with room for k, ignoring power; ok is false if
+// none.
+func probe(r *request, p *pool) (level fleet.Level, fit int32, ok bool) {
 	if p.free < r.k {
 		return 0, 0, false
 	}
-	for l := plNode; l < plSite && l <= r.maxL; l++ {
+	for _, l := range upward {
+		if l == fleet.LevelSite || l < r.top {
+			break
+		}
 		if p.cap[l] < r.k {
 			continue
 		}
@@ -110,8 +112,8 @@ func probe(r *request, p *pool) (level int, fit int32, ok bool) {
 			return l, f, true
 		}
 	}
-	if r.maxL == plSite {
-		return plSite, p.free, true
+	if r.top == fleet.LevelSite {
+		return fleet.LevelSite, p.free, true
 	}
 	return 0, 0, false
 }
@@ -130,7 +132,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	}
 	// every placement draws on the site: when it has no room, no domain
 	// below needs trying
-	if o, ok := s.headroom(plSite, p.site, int64(r.k)*r.w); !ok {
+	if o, ok := s.headroom(fleet.LevelSite, p.site, int64(r.k)*r.w); !ok {
 		return nil, o
 	}
 	var first outcome
@@ -139,18 +141,21 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 			first = o
 		}
 	}
-	for l := plNode; l <= r.maxL; l++ {
+	for _, l := range upward {
+		if l < r.top {
+			break
+		}
 		if p.cap[l] < r.k {
 			continue
 		}
-		if l == plSite {
+		if l == fleet.LevelSite {
 			d := p.site
-			if o, ok := s.headroom(plSite, d, int64(r.k)*r.w); !ok {
+			if o, ok := s.headroom(fleet.LevelSite, d, int64(r.k)*r.w); !ok {
 				note(o)
 				break
 			}
 			pl.slots, pl.cut = pl.slots[:0], outcome{}
-			if pl.fill(r, p, plSite, d, r.k, 0) == r.k {
+			if pl.fill(r, p, fleet.LevelSite, d, r.k, 0) == r.k {
 				return pl.slots, outcome{}
 			}
 			note(pl.fillFailure())
@@ -190,13 +195,13 @@ func (pl *placer) fillFailure() outcome {
 	return outcome{code: Fragmented}
 }
 
-// fill selects up to want accelerators under domain d (pool level l),
+// fill selects up to want accelerators under domain d of level l,
 // appending slots; it returns how many it selected. Ancestors' headroom
 // has been checked by the caller; each child's own headroom is checked
 // here. It never changes the snapshot.
-func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int32 {
+func (pl *placer) fill(r *request, p *pool, l fleet.Level, d, want int32, depth int) int32 {
 	s := pl.s
-	if l == plNode {
+	if l == fleet.LevelNode {
 		fm := s.nodeFreeMask(p, d)
 		n := int32(bits.OnesCount64(fm))
 		if r.perNode > 0 {
@@ -219,39 +224,30 @@ func (pl *placer) fill(r *request, p *pool, l int, d, want int32, depth int) int
 		}
 		return want
 	}
-	// children of d at level l-1
-	var lo, hi int32
-	var doms []fleet.Domain
-	switch l {
-	case plSite:
-		lo, hi = s.f.Sites[d].First, s.f.Sites[d].End
-	default:
-		doms = s.levelDomains(l)
-		lo, hi = doms[d].First, doms[d].End
-	}
+	// children of d, one level down
+	lo, hi := s.f.Children(l, d)
 	for len(pl.kids) <= depth {
 		pl.kids = append(pl.kids, nil)
 	}
 	kids := pl.kids[depth][:0]
-	cl := l - 1
+	cl := l + 1
 	b := p.lv[cl]
 	for c := lo; c < hi; c++ {
 		fr := b.free[c-p.off[cl]]
 		if fr == 0 {
 			continue
 		}
-		if cl > plNode && r.w > 0 {
-			fl := 4 - cl
-			room := (s.limit[fl][c] - s.draw[fl][c]) / r.w
+		if cl != fleet.LevelNode && r.w > 0 {
+			room := (s.limit[cl][c] - s.draw[cl][c]) / r.w
 			if room < int64(fr) {
 				fr = int32(max(room, 0))
 				if pl.cut.code == "" {
-					pl.cut = outcome{code: Power, level: fleet.Level(fl), dom: c}
+					pl.cut = outcome{code: Power, level: cl, dom: c}
 				}
 			}
 		}
 		if r.perNode > 0 {
-			if cl == plNode {
+			if cl == fleet.LevelNode {
 				if fr < r.perNode {
 					continue
 				}

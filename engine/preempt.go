@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"stargate/fleet"
 )
 
 // victim is a running job that a preemptor may stop.
@@ -54,7 +56,7 @@ func (ps *pass) fitsWithout(p *Pending, elig []int32, vs []*victim) bool {
 	for _, pi := range elig {
 		pp := s.pools[pi]
 		r := request{k: int32(p.Job.Accelerators), perNode: int32(p.Job.PerNode), w: pp.drawW(&p.Job)}
-		r.maxL = topLevel(&p.Job, pp)
+		r.top = topLevel(&p.Job, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}
@@ -132,17 +134,19 @@ func (ps *pass) cheapestBounded(p *Pending, elig []int32, cands []*victim) []*vi
 	for _, pi := range elig {
 		pp := s.pools[pi]
 		r := request{k: k, perNode: int32(j.PerNode)}
-		r.maxL = topLevel(j, pp)
+		r.top = topLevel(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}
 		// every level from the tightest that can hold the job up to the
 		// highest it may span: a wider domain may offer a cheaper set
-		l := plNode
-		for l < r.maxL && pp.cap[l] < k {
-			l++
-		}
-		for ; l <= r.maxL; l++ {
+		for _, l := range upward {
+			if l < r.top {
+				break
+			}
+			if pp.cap[l] < k && l != r.top {
+				continue
+			}
 			if set := ps.victimsIn(pp, pi, l, k, cands); set != nil && (best == nil || set.better(best)) {
 				best = set
 			}
@@ -332,8 +336,8 @@ func (ps *pass) preempt(p *Pending) bool {
 }
 
 // victimsIn returns the cheapest victim set that frees k accelerators in
-// one domain of pool level l of pool pi, or nil.
-func (ps *pass) victimsIn(pp *pool, pi int32, l int, k int32, cands []*victim) *victimSet {
+// one domain of level l of pool pi, or nil.
+func (ps *pass) victimsIn(pp *pool, pi int32, l fleet.Level, k int32, cands []*victim) *victimSet {
 	s := ps.s
 	var best *victimSet
 	// accelerators each victim would free in each domain of level l,
@@ -347,7 +351,7 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l int, k int32, cands []*victim) *
 			if s.nodeState[sl.Node] != Up {
 				continue
 			}
-			gains = append(gains, gain{dom: s.ancestor(plNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
+			gains = append(gains, gain{dom: s.f.Ancestor(fleet.LevelNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
 		}
 	}
 	sort.Slice(gains, func(a, b int) bool {
@@ -374,7 +378,7 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l int, k int32, cands []*victim) *
 		group := merged[i:jEnd]
 		i = jEnd
 		free := pp.free
-		if l < plSite {
+		if l != fleet.LevelSite {
 			free = pp.lv[l].free[d-pp.off[l]]
 		}
 		if set := cheapest(group, k-free); set != nil && (best == nil || set.better(best)) {

@@ -190,8 +190,8 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 	// free counts and draw, recounted
 	for pi, p := range s.pools {
 		var free int32
-		lv := [plSite][]int32{}
-		for l := plNode; l < plSite; l++ {
+		lv := [fleet.LevelNode + 1][]int32{}
+		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
 			lv[l] = make([]int32, len(p.lv[l].free))
 		}
 		for n := range f.Nodes {
@@ -200,16 +200,15 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 			}
 			c := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
 			free += c
-			d := int32(n)
-			for l := plNode; l < plSite; l++ {
-				lv[l][d-p.off[l]] += c
-				d = s.parent(l, d)
+			path := f.Path(n)
+			for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
+				lv[l][path[l]-p.off[l]] += c
 			}
 		}
 		if free != p.free {
 			t.Fatalf("pool %d: free %d, recount %d", pi, p.free, free)
 		}
-		for l := plNode; l < plSite; l++ {
+		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
 			for i, c := range lv[l] {
 				b := p.lv[l]
 				if b.free[i] != c {
@@ -312,9 +311,9 @@ func checkTopology(t *rapid.T, s *Snapshot, a *Alloc) {
 		return
 	}
 	l := topLevel(&a.Job, s.pools[a.pool])
-	d := s.ancestor(plNode, a.Slots[0].Node, l)
+	d := s.f.Path(int(a.Slots[0].Node))[l]
 	for _, sl := range a.Slots {
-		if s.ancestor(plNode, sl.Node, l) != d {
+		if s.f.Path(int(sl.Node))[l] != d {
 			t.Fatalf("job %d requires %s but spans domains", a.Job.ID, a.Job.Topology)
 		}
 	}

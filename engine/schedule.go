@@ -149,7 +149,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	for _, pi := range elig {
 		pp := s.pools[pi]
 		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL = topLevel(j, pp)
+		r.top = topLevel(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}
@@ -194,7 +194,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	for _, c := range order {
 		pp := s.pools[c.pool]
 		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL = topLevel(j, pp)
+		r.top = topLevel(j, pp)
 		slots, out := e.pl.place(&r, pp)
 		if slots == nil {
 			if first.code == "" || (first.code != Power && out.code == Power) {
@@ -239,7 +239,7 @@ func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
 	for _, pi := range elig {
 		pp := ps.s.pools[pi]
 		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.maxL = topLevel(j, pp)
+		r.top = topLevel(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}

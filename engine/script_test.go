@@ -363,11 +363,10 @@ func (h *harness) where(slots []Slot) string {
 	}
 	// common ancestor
 	for l := fleet.LevelRack; ; l-- {
-		pl := 4 - int(l)
-		d := h.s.ancestor(plNode, slots[0].Node, pl)
+		d := h.f.Path(int(slots[0].Node))[l]
 		same := true
 		for _, s := range slots[1:] {
-			if h.s.ancestor(plNode, s.Node, pl) != d {
+			if h.f.Path(int(s.Node))[l] != d {
 				same = false
 				break
 			}

@@ -54,27 +54,23 @@ type Alloc struct {
 	requeues  int
 }
 
-// Pool levels: the index levels of a pool, from the node up. A fleet level
-// is 4 minus the pool level.
-const (
-	plNode = iota
-	plRack
-	plRow
-	plHall
-	plSite
-)
+// upward lists the levels of the power tree from the node up to the site,
+// the order in which placement widens its search.
+var upward = [...]fleet.Level{fleet.LevelNode, fleet.LevelRack, fleet.LevelRow, fleet.LevelHall, fleet.LevelSite}
 
 // pool indexes the nodes of one node model in one site: the free
 // accelerators of every node, rack, row and hall, bucketed by free count.
 type pool struct {
-	site     int32
-	model    int // node model, index in the catalog
-	accel    int // accelerator model, index in the catalog
-	perNode  int32
-	nvlRack  bool // the NVLink domain is the rack
-	lv       [plSite]*buckets
-	off      [plSite]int32 // global index of local id 0 at each level
-	cap      [plSite + 1]int32
+	site    int32
+	model   int // node model, index in the catalog
+	accel   int // accelerator model, index in the catalog
+	perNode int32
+	nvlRack bool // the NVLink domain is the rack
+	// by level, hall to node (the site's entry is unused): free counts
+	// bucketed, the global index of local id 0, and the largest domain
+	cap      [fleet.LevelNode + 1]int32 // cap[LevelSite] is the pool's total
+	lv       [fleet.LevelNode + 1]*buckets
+	off      [fleet.LevelNode + 1]int32
 	total    int32 // accelerators of the pool
 	free     int32 // free accelerators on Up nodes
 	maxW     float64
@@ -153,7 +149,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			continue
 		}
 		for i := range doms {
-			site := s.siteOf(fleet.Level(lv), int32(i))
+			site := f.Ancestor(fleet.Level(lv), int32(i), fleet.LevelSite)
 			s.limit[lv][i] = int64(float64(doms[i].LimitW) * f.Sites[site].Oversubscription)
 		}
 	}
@@ -166,7 +162,8 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		if m.Accelerators > 64 {
 			return nil, fmt.Errorf("%w (%s has %d)", ErrNodeTooLarge, m.Name, m.Accelerators)
 		}
-		site := s.ancestor(plNode, int32(n), plSite)
+		path := f.Path(n)
+		site := path[fleet.LevelSite]
 		key := [2]int{int(site), int(nd.Model)}
 		p, ok := poolOf[key]
 		if !ok {
@@ -177,13 +174,9 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		s.nodePool[n] = p
 		a := f.NodeAccelerator(n)
 		idle := int64(math.Round(m.IdleW(a)))
-		rack := nd.Rack
-		row := f.Racks[rack].Parent
-		hall := f.Rows[row].Parent
-		s.draw[fleet.LevelRack][rack] += idle
-		s.draw[fleet.LevelRow][row] += idle
-		s.draw[fleet.LevelHall][hall] += idle
-		s.draw[fleet.LevelSite][site] += idle
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			s.draw[l][path[l]] += idle
+		}
 	}
 	for n := range f.Nodes {
 		p := s.pools[s.nodePool[n]]
@@ -191,13 +184,12 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		p.total += int32(f.NodeAccelerators(n))
 	}
 	for _, p := range s.pools {
-		for l := plNode; l < plSite; l++ {
-			b := p.lv[l]
-			for _, fr := range b.free {
+		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
+			for _, fr := range p.lv[l].free {
 				p.cap[l] = max(p.cap[l], fr)
 			}
 		}
-		p.cap[plSite] = p.total
+		p.cap[fleet.LevelSite] = p.total
 	}
 	return s, nil
 }
@@ -219,17 +211,16 @@ func (s *Snapshot) newPool(site int32, model int) *pool {
 	r0, r1 := rangeOf(f.Halls, h0, h1)
 	k0, k1 := rangeOf(f.Rows, r0, r1)
 	n0, n1 := rangeOf(f.Racks, k0, k1)
-	lo := [plSite][2]int32{{n0, n1}, {k0, k1}, {r0, r1}, {h0, h1}}
-	for l := plNode; l < plSite; l++ {
+	var lo [fleet.LevelNode + 1][2]int32
+	lo[fleet.LevelHall], lo[fleet.LevelRow], lo[fleet.LevelRack], lo[fleet.LevelNode] = [2]int32{h0, h1}, [2]int32{r0, r1}, [2]int32{k0, k1}, [2]int32{n0, n1}
+	for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
 		p.off[l] = lo[l][0]
 		n := int(lo[l][1] - lo[l][0])
 		// the largest free count a domain of this level can have
-		maxFree := 0
-		switch l {
-		case plNode:
-			maxFree = m.Accelerators
-		default:
-			doms := s.levelDomains(l)
+		maxFree := m.Accelerators
+		if l != fleet.LevelNode {
+			doms := f.Domains(l)
+			maxFree = 0
 			for i := lo[l][0]; i < lo[l][1]; i++ {
 				maxFree = max(maxFree, int(doms[i].Accelerators))
 			}
@@ -247,65 +238,22 @@ func rangeOf(doms []fleet.Domain, a, b int32) (int32, int32) {
 	return doms[a].First, doms[b-1].End
 }
 
-func (s *Snapshot) levelDomains(l int) []fleet.Domain {
-	switch l {
-	case plRack:
-		return s.f.Racks
-	case plRow:
-		return s.f.Rows
-	case plHall:
-		return s.f.Halls
-	}
-	return nil
-}
-
-// parent returns the parent (one pool level up) of domain d at level l.
-func (s *Snapshot) parent(l int, d int32) int32 {
-	switch l {
-	case plNode:
-		return s.f.Nodes[d].Rack
-	case plRack:
-		return s.f.Racks[d].Parent
-	case plRow:
-		return s.f.Rows[d].Parent
-	case plHall:
-		return s.f.Halls[d].Parent
-	}
-	return -1
-}
-
-// ancestor returns the global index of d's ancestor at pool level to.
-func (s *Snapshot) ancestor(l int, d int32, to int) int32 {
-	for ; l < to; l++ {
-		d = s.parent(l, d)
-	}
-	return d
-}
-
-func (s *Snapshot) siteOf(l fleet.Level, d int32) int32 {
-	return s.ancestor(4-int(l), d, plSite)
-}
-
 // addFree changes the free count of node n (in pool p) and its ancestors.
 func (s *Snapshot) addFree(p *pool, n, delta int32) {
 	d := n
-	for l := plNode; l < plSite; l++ {
+	for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
 		p.lv[l].add(d-p.off[l], delta)
-		d = s.parent(l, d)
+		d = s.f.Parent(l, d)
 	}
 	p.free += delta
 }
 
 // addDraw changes the expected draw of node n's rack and its ancestors.
 func (s *Snapshot) addDraw(n int32, w int64) {
-	rack := s.f.Nodes[n].Rack
-	row := s.f.Racks[rack].Parent
-	hall := s.f.Rows[row].Parent
-	site := s.f.Halls[hall].Parent
-	s.draw[fleet.LevelRack][rack] += w
-	s.draw[fleet.LevelRow][row] += w
-	s.draw[fleet.LevelHall][hall] += w
-	s.draw[fleet.LevelSite][site] += w
+	path := s.f.Path(int(n))
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		s.draw[l][path[l]] += w
+	}
 }
 
 // nodeFreeMask returns the free accelerators of node n.

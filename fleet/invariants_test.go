@@ -102,4 +102,23 @@ func checkInvariants(t tb, f *fleet.Fleet) {
 			t.Fatalf("node %d: index %d in its rack, want %d", i, n.Index, want)
 		}
 	}
+	// A node's path: each level inside its parent's child range, and
+	// Ancestor and SiteOfNode agree with it.
+	for i := range f.Nodes {
+		p := f.Path(i)
+		if p[fleet.LevelNode] != int32(i) {
+			t.Fatalf("node %d: path ends at %d", i, p[fleet.LevelNode])
+		}
+		for l := fleet.LevelSite; l < fleet.LevelNode; l++ {
+			if first, end := f.Children(l, p[l]); p[l+1] < first || p[l+1] >= end {
+				t.Fatalf("node %d: %v %d is not among the children [%d,%d) of %v %d", i, l+1, p[l+1], first, end, l, p[l])
+			}
+			if a := f.Ancestor(fleet.LevelNode, int32(i), l); a != p[l] {
+				t.Fatalf("node %d: ancestor at %v is %d, path says %d", i, l, a, p[l])
+			}
+		}
+		if f.SiteOfNode(i) != int(p[fleet.LevelSite]) {
+			t.Fatalf("node %d: SiteOfNode %d, path %d", i, f.SiteOfNode(i), p[fleet.LevelSite])
+		}
+	}
 }

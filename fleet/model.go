@@ -93,10 +93,61 @@ func (f *Fleet) NodeAccelerator(i int) *Accelerator {
 func (f *Fleet) NodeAccelerators(i int) int { return f.NodeModel(i).Accelerators }
 
 // SiteOfNode returns the site index of node i.
-func (f *Fleet) SiteOfNode(i int) int {
-	rack := f.Racks[f.Nodes[i].Rack]
-	row := f.Rows[rack.Parent]
-	return int(f.Halls[row.Parent].Parent)
+func (f *Fleet) SiteOfNode(i int) int { return int(f.Path(i)[LevelSite]) }
+
+// Path is a node's place in the power tree: the index of its site, hall,
+// row and rack in their slices, and of the node itself, by Level.
+type Path [LevelNode + 1]int32
+
+// Path returns node n's path, from its site down to the node.
+func (f *Fleet) Path(n int) Path {
+	var p Path
+	p[LevelNode] = int32(n)
+	for l := LevelNode; l > LevelSite; l-- {
+		p[l-1] = f.Parent(l, p[l])
+	}
+	return p
+}
+
+// Parent returns the index of the parent of domain d of level l: a node's
+// rack, a rack's row, a row's hall, a hall's site; -1 for a site.
+func (f *Fleet) Parent(l Level, d int32) int32 {
+	switch l {
+	case LevelNode:
+		return f.Nodes[d].Rack
+	case LevelRack:
+		return f.Racks[d].Parent
+	case LevelRow:
+		return f.Rows[d].Parent
+	case LevelHall:
+		return f.Halls[d].Parent
+	}
+	return -1
+}
+
+// Ancestor returns the index of the ancestor at level to of domain d of
+// level l (to at or above l; d itself when to is l).
+func (f *Fleet) Ancestor(l Level, d int32, to Level) int32 {
+	for ; l > to; l-- {
+		d = f.Parent(l, d)
+	}
+	return d
+}
+
+// Children returns the range [first, end) of domain d's children in the
+// slice of the level below l (a site's halls, ..., a rack's nodes).
+func (f *Fleet) Children(l Level, d int32) (first, end int32) {
+	switch l {
+	case LevelSite:
+		return f.Sites[d].First, f.Sites[d].End
+	case LevelHall:
+		return f.Halls[d].First, f.Halls[d].End
+	case LevelRow:
+		return f.Rows[d].First, f.Rows[d].End
+	case LevelRack:
+		return f.Racks[d].First, f.Racks[d].End
+	}
+	return 0, 0
 }
 
 // RackPath returns "site/hall/row/rack" for rack i.

@@ -51,22 +51,21 @@ func newFeasibility(f *fleet.Fleet) *feasibility {
 		c := &fe.pools[nd.Model][f.SiteOfNode(i)]
 		c.total += n
 		c.node = max(c.node, n)
-		rack := nd.Rack
-		row := f.Racks[rack].Parent
-		racks[dom{nd.Model, rack}] += n
-		rows[dom{nd.Model, row}] += n
-		halls[dom{nd.Model, f.Rows[row].Parent}] += n
+		path := f.Path(i)
+		racks[dom{nd.Model, path[fleet.LevelRack]}] += n
+		rows[dom{nd.Model, path[fleet.LevelRow]}] += n
+		halls[dom{nd.Model, path[fleet.LevelHall]}] += n
 	}
 	for d, n := range racks {
-		c := &fe.pools[d.model][f.Halls[f.Rows[f.Racks[d.i].Parent].Parent].Parent]
+		c := &fe.pools[d.model][f.Ancestor(fleet.LevelRack, d.i, fleet.LevelSite)]
 		c.rack = max(c.rack, n)
 	}
 	for d, n := range rows {
-		c := &fe.pools[d.model][f.Halls[f.Rows[d.i].Parent].Parent]
+		c := &fe.pools[d.model][f.Ancestor(fleet.LevelRow, d.i, fleet.LevelSite)]
 		c.row = max(c.row, n)
 	}
 	for d, n := range halls {
-		c := &fe.pools[d.model][f.Halls[d.i].Parent]
+		c := &fe.pools[d.model][f.Ancestor(fleet.LevelHall, d.i, fleet.LevelSite)]
 		c.hall = max(c.hall, n)
 	}
 	for m := range fe.pools {

@@ -71,26 +71,18 @@ func (s *Sim) initPower() {
 
 // addNode adds dMean and dAmp watts at node n and every domain above it.
 func (s *Sim) addNode(n int32, dMean, dAmp float64) {
-	f := s.f
-	rack := f.Nodes[n].Rack
-	row := f.Racks[rack].Parent
-	hall := f.Rows[row].Parent
-	site := f.Halls[hall].Parent
-	for li, d := range [...]int32{site, hall, row, rack} {
-		s.mean[li][d] += dMean
-		s.amp[li][d] += dAmp
+	path := s.f.Path(int(n))
+	for li, l := range levels {
+		s.mean[li][path[l]] += dMean
+		s.amp[li][path[l]] += dAmp
 	}
 }
 
 // touch re-checks the domains above node n after a change.
 func (s *Sim) touch(n int32) {
-	f := s.f
-	rack := f.Nodes[n].Rack
-	row := f.Racks[rack].Parent
-	hall := f.Rows[row].Parent
-	site := f.Halls[hall].Parent
-	for li, d := range [...]int32{site, hall, row, rack} {
-		s.check(li, d)
+	path := s.f.Path(int(n))
+	for li, l := range levels {
+		s.check(li, path[l])
 	}
 }
 
