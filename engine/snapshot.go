@@ -84,13 +84,15 @@ type pool struct {
 	preemptAcc  map[int]int32
 }
 
-// Snapshot is the engine's view of the fleet: which accelerators are free,
-// which jobs run where, each node's health and the expected and measured
-// draw at every level of the power tree. It is built once from a Fleet and
-// then changed incrementally, by Engine.Schedule and Engine.Control (which
-// apply their own decisions), by Release when a job ends, and by
+// Snapshot is the engine's live, mutable state of the fleet, not a frozen
+// copy: which accelerators are free, which jobs run where, each node's
+// health and the expected and measured draw at every level of the power
+// tree. A driver keeps one for as long as it runs: it is built once from a
+// Fleet and then changed in place, by Engine.Schedule and Engine.Control
+// (which apply their own decisions), by Release when a job ends, and by
 // SetNodeState and SetMeasured. Each change costs O(accelerators touched ×
-// tree depth); nothing rescans the fleet. A Snapshot is not safe for
+// tree depth); nothing rescans the fleet. A driver that needs a copy
+// builds another with NewSnapshot and Restore. A Snapshot is not safe for
 // concurrent use.
 type Snapshot struct {
 	f         *fleet.Fleet
