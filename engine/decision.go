@@ -62,7 +62,10 @@ type Wait struct {
 // Result is the outcome of one scheduling pass.
 type Result struct {
 	Decisions []Decision
-	// Waiting lists the jobs still pending, in queue order.
+	// Waiting lists the jobs this pass tried and left waiting, in the
+	// order tried, with why. A pass stops once nothing further can start:
+	// Engine.Reason and Engine.Waits say why every other job waits. Its
+	// storage is reused by the engine's next pass.
 	Waiting []Wait
 	// Placed counts Place decisions; Preempted counts Preempt decisions.
 	Placed, Preempted int

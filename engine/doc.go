@@ -45,7 +45,7 @@
 //		case engine.Dispatch: // d.Job goes to site d.Site (a Place follows)
 //		}
 //	}
-//	for _, w := range res.Waiting { /* show snap.Describe(w.Reason) */ }
+//	for _, w := range eng.Waits() { /* show snap.Describe(w.Reason) */ }
 //
 //	snap.Release(id, now)         // a job completed or was cancelled while running
 //	eng.FailNode(snap, node, now) // a node was lost: its jobs are requeued with backoff

@@ -62,6 +62,23 @@ type Engine struct {
 	usageAt time.Time
 	seen    map[string]float64 // tenants' accelerator-seconds at the last pass
 
+	// the queue's bookkeeping (queue.go)
+	passN    uint64 // passes run
+	passing  bool
+	at       time.Time          // the last pass's time
+	incoming []*Pending         // requeued during a pass, queued after it
+	sorted   bool               // pending is in the static order
+	removedN int                // marked entries in pending
+	sizes    map[int]int        // pending jobs by accelerators asked
+	bySize   map[int]*sizeQueue // the same, in the static order
+	minK     int
+	untried  Reason // why the jobs the last pass did not reach wait
+	waitBuf  []Wait // Result.Waiting's storage, reused by every pass
+
+	classes   map[classKey]int32
+	classList []classKey
+	classElig [][]int32 // by class, for snap
+
 	snap  *Snapshot           // the snapshot the caches below belong to
 	elig  map[eligKey][]int32 // eligible pools by job constraint
 	pl    placer
@@ -69,6 +86,42 @@ type Engine struct {
 }
 
 type eligKey struct{ model, region, site string }
+
+// classKey is what decides where a job may go and how it is refused: jobs
+// of one class and size fail alike, and a larger one fails where a smaller
+// one did (the pass memo). Each pending job knows its class by number.
+type classKey struct {
+	elig     eligKey
+	topo     Topology
+	req      bool
+	perNode  int
+	fraction float64
+}
+
+// classOf returns the number of j's class, adding it when new.
+func (e *Engine) classOf(j *Job) int32 {
+	k := classKey{elig: eligKey{strings.ToLower(j.Model), j.Region, j.Site}, topo: j.Topology, req: j.TopologyRequired,
+		perNode: j.PerNode, fraction: j.PowerFraction}
+	c, ok := e.classes[k]
+	if !ok {
+		c = int32(len(e.classList))
+		e.classes[k] = c
+		e.classList = append(e.classList, k)
+	}
+	return c
+}
+
+// classEligible returns the pools a class of jobs may use.
+func (e *Engine) classEligible(c int32) []int32 {
+	for int(c) >= len(e.classElig) {
+		e.classElig = append(e.classElig, nil)
+	}
+	if e.classElig[c] == nil {
+		k := e.classList[c]
+		e.classElig[c] = e.eligible(&Job{Model: k.elig.model, Region: k.elig.region, Site: k.elig.site})
+	}
+	return e.classElig[c]
+}
 
 // New returns an engine configured by cfg.
 func New(cfg Config) (*Engine, error) {
@@ -105,7 +158,8 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{}}, nil
+	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
+		sizes: map[int]int{}, bySize: map[int]*sizeQueue{}, classes: map[classKey]int32{}}, nil
 }
 
 // Config returns the engine's configuration with defaults filled in.
@@ -124,15 +178,6 @@ func (e *Engine) Submit(j Job, now time.Time) error {
 	return nil
 }
 
-func (e *Engine) push(p *Pending) {
-	if p.Seq == 0 {
-		e.seq++
-		p.Seq = e.seq
-	}
-	e.pending = append(e.pending, p)
-	e.byID[p.Job.ID] = p
-}
-
 // Cancel removes a pending job; it reports whether the job was pending.
 // A running job is stopped by the driver and released from the snapshot.
 func (e *Engine) Cancel(id JobID) bool {
@@ -140,8 +185,7 @@ func (e *Engine) Cancel(id JobID) bool {
 	if !ok {
 		return false
 	}
-	p.removed = true
-	delete(e.byID, id)
+	e.remove(p)
 	return true
 }
 
@@ -229,6 +273,7 @@ func (e *Engine) bind(s *Snapshot) {
 	if e.snap != s {
 		e.snap = s
 		e.elig = map[eligKey][]int32{}
+		e.classElig = nil
 		e.pl = placer{s: s}
 	}
 }
@@ -263,18 +308,6 @@ func (e *Engine) eligible(j *Job) []int32 {
 	}
 	e.elig[k] = ps
 	return ps
-}
-
-// compact drops removed entries from the queue.
-func (e *Engine) compact() {
-	out := e.pending[:0]
-	for _, p := range e.pending {
-		if !p.removed {
-			out = append(out, p)
-		}
-	}
-	clear(e.pending[len(out):])
-	e.pending = out
 }
 
 // Queue returns the pending jobs in submission order.

@@ -21,6 +21,10 @@ type Pending struct {
 	Requeues int
 
 	removed bool
+	class   int32  // its class of constraints (classKey)
+	since   uint64 // the first pass that considers it
+	tried   uint64 // the last pass that tried it, with why
+	why     Reason
 }
 
 // Blocking says how a pass goes on after a job that cannot start.
@@ -163,6 +167,9 @@ var (
 	_ QueuePolicy = priorityPolicy{}
 	_ QueuePolicy = fairPolicy{}
 	_ QueuePolicy = backfillPolicy{}
+	_ StaticOrder = fifoPolicy{}
+	_ StaticOrder = priorityPolicy{}
+	_ StaticOrder = backfillPolicy{}
 	_ SitePolicy  = packSites{}
 	_ SitePolicy  = capacitySites{}
 	_ SitePolicy  = priceSites{}
@@ -177,6 +184,7 @@ func (fifoPolicy) Blocking() Blocking { return StopAtBlocked }
 func (fifoPolicy) Order(q []*Pending, _ QueueView) {
 	sort.Slice(q, func(i, j int) bool { return q[i].Seq < q[j].Seq })
 }
+func (fifoPolicy) Less(a, b *Pending) bool { return a.Seq < b.Seq }
 
 // priorityPolicy orders by priority, then submission; it skips over jobs
 // that do not fit.
@@ -186,13 +194,15 @@ func (priorityPolicy) Name() string                    { return "priority" }
 func (priorityPolicy) Blocking() Blocking              { return SkipBlocked }
 func (priorityPolicy) Order(q []*Pending, _ QueueView) { byPriority(q) }
 
-func byPriority(q []*Pending) {
-	sort.Slice(q, func(i, j int) bool {
-		if q[i].Job.Priority != q[j].Job.Priority {
-			return q[i].Job.Priority > q[j].Job.Priority
-		}
-		return q[i].Seq < q[j].Seq
-	})
+func (priorityPolicy) Less(a, b *Pending) bool { return priorityLess(a, b) }
+
+func byPriority(q []*Pending) { sort.Slice(q, func(i, j int) bool { return priorityLess(q[i], q[j]) }) }
+
+func priorityLess(a, b *Pending) bool {
+	if a.Job.Priority != b.Job.Priority {
+		return a.Job.Priority > b.Job.Priority
+	}
+	return a.Seq < b.Seq
 }
 
 // backfillPolicy is priority order with EASY backfill.
@@ -201,6 +211,7 @@ type backfillPolicy struct{}
 func (backfillPolicy) Name() string                    { return "backfill" }
 func (backfillPolicy) Blocking() Blocking              { return ReserveForHead }
 func (backfillPolicy) Order(q []*Pending, _ QueueView) { byPriority(q) }
+func (backfillPolicy) Less(a, b *Pending) bool         { return priorityLess(a, b) }
 
 // fairPolicy interleaves tenants by weighted, decayed usage: the next job
 // is always the best (priority, then submission) job of the tenant with

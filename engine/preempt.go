@@ -304,6 +304,7 @@ func (ps *pass) preempt(p *Pending) bool {
 		s.free(v.a) // booked below only if the preemption is committed
 	}
 	ps.memo = nil // capacity came back: earlier refusals may not hold
+	clear(ps.fits)
 	mark := len(ps.res.Decisions)
 	resv := ps.resv
 	ps.resv.active = false // the preemptor may use any pool

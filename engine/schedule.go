@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/bits"
 	"sort"
 	"time"
 )
@@ -17,13 +18,9 @@ type choice struct {
 // cannot be placed under these constraints, no larger one can in the same
 // pass, as long as nothing is released.
 type memoKey struct {
-	elig     eligKey
-	topo     Topology
-	req      bool
-	perNode  int
-	fraction float64
-	excl     int32 // the pool excluded by a reservation, -1 if none
-	held     bool  // a reservation was held (see reservation)
+	class int32 // the job's constraints (see classKey)
+	excl  int32 // the pool excluded by a reservation, -1 if none
+	held  bool  // a reservation was held (see reservation)
 }
 
 type memo struct {
@@ -38,6 +35,7 @@ type pass struct {
 	now  time.Time
 	res  *Result
 	memo map[memoKey]memo
+	fits map[memoKey]int32 // the largest job known to fit without the hold
 	resv reservation
 	// site energy at now, computed once per pass
 	energy    []SiteView
@@ -51,60 +49,116 @@ type pass struct {
 // queue before returning them: placed jobs leave the queue and hold their
 // accelerators in s; preempted jobs are released from s and requeued with
 // backoff. The driver then carries the decisions out in its own world.
+//
+// A pass stops as soon as nothing further can start: under strict FIFO at
+// the first job that cannot, otherwise once no pool has room for the
+// smallest pending job (under backfill, once the head is reserved) and no
+// preemption is left to try. Result.Waiting
+// lists the jobs the pass tried and left waiting; Engine.Reason and
+// Engine.Waits tell why any other pending job waits.
 func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.bind(s)
 	e.account(s, now)
-	e.compact()
-	e.queue.Order(e.pending, QueueView{Now: now, Usage: e.usage, Weight: e.weight})
-	res := Result{}
+	e.sortQueue(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
+	e.beginPass(now)
+	res := Result{Waiting: e.waitBuf[:0]}
 	ps := &pass{e: e, s: s, now: now, res: &res}
 	mode := e.queue.Blocking()
-	stopped := false
+	if mode != StopAtBlocked {
+		e.untried = reason(InsufficientFree)
+	}
+	so, static := e.queue.(StaticOrder)
 	attempts := 0
-	queue := e.pending // requeued victims are appended after; not seen this pass
-	for _, p := range queue {
-		if p.removed {
+	room := ps.room()
+	// Jobs are read in order from the queue until nothing further could
+	// start but a job small enough for what is free: from then on (greedy
+	// order, or backfill once the head is reserved, and no preemption left
+	// to try) only the jobs that small are visited, through the queues by
+	// size, still in order.
+	var bySize *cursors
+	next := 0
+	for {
+		var p *Pending
+		if bySize != nil {
+			if p = bySize.next(room); p == nil {
+				break
+			}
+		} else {
+			if next == len(e.pending) {
+				break
+			}
+			p = e.pending[next]
+			next++
+		}
+		if p.removed || p.since > e.passN {
 			continue
 		}
 		j := &p.Job
 		if now.Before(p.NotBefore) {
-			ps.wait(p, reason(Backoff))
-			continue
+			continue // waits out its backoff (Engine.Reason says so)
 		}
-		if stopped {
-			ps.wait(p, reason(FIFOBlocked))
-			continue
+		skip := (mode == SkipBlocked || mode == ReserveForHead && ps.resv.active) &&
+			(!e.cfg.Preemption || attempts >= e.cfg.MaxPreemptions)
+		if skip && room < e.smallest() {
+			break
+		}
+		if skip && static && bySize == nil {
+			bySize = e.startCursors(so, p, room)
+			continue // p comes again through its size queue, if small enough
 		}
 		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.tenants[j.Tenant]+j.Accelerators > q {
 			ps.wait(p, reason(Quota))
-			stopped = mode == StopAtBlocked
+			if mode == StopAtBlocked {
+				e.untried = reason(FIFOBlocked)
+				break
+			}
 			continue
 		}
 		why, ok := ps.try(p)
+		if !ok && e.cfg.Preemption && attempts < e.cfg.MaxPreemptions && preemptable(why.Code) {
+			attempts++
+			ok = ps.preempt(p)
+		}
 		if ok {
+			room = ps.room()
 			continue
 		}
-		if e.cfg.Preemption && attempts < e.cfg.MaxPreemptions && preemptable(why.Code) {
-			attempts++
-			if ps.preempt(p) {
-				continue
-			}
-		}
+		ps.wait(p, why)
 		switch {
 		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough:
 			// it can never run as asked: it holds nothing back
 		case mode == StopAtBlocked:
-			stopped = true
+			e.untried = reason(FIFOBlocked)
 		case mode == ReserveForHead:
 			if !ps.resv.active {
 				ps.reserve(p)
+				room = ps.room()
 			}
 		}
-		ps.wait(p, why)
+		if e.untried.Code == FIFOBlocked {
+			break
+		}
 	}
 	ps.unhold()
-	e.compact()
+	e.endPass()
+	e.waitBuf = res.Waiting
 	return res
+}
+
+// room returns the most free accelerators of any pool, counting what a
+// backfill reservation holds (a job that ends before the head may use it).
+func (ps *pass) room() int {
+	n := int32(0)
+	for pi, pp := range ps.s.pools {
+		f := pp.free
+		if ps.resv.holding && int32(pi) == ps.resv.pool {
+			for _, sl := range ps.resv.held {
+				f += int32(bits.OnesCount64(sl.Mask))
+			}
+		}
+		n = max(n, f)
+	}
+	return int(n)
 }
 
 // preemptable reports whether freeing accelerators could cure a refusal.
@@ -113,6 +167,7 @@ func preemptable(c Code) bool {
 }
 
 func (ps *pass) wait(p *Pending, r Reason) {
+	p.tried, p.why = ps.e.passN, r
 	ps.res.Waiting = append(ps.res.Waiting, Wait{Job: p.Job.ID, Reason: r})
 }
 
@@ -120,7 +175,7 @@ func (ps *pass) wait(p *Pending, r Reason) {
 func (ps *pass) try(p *Pending) (Reason, bool) {
 	e, s := ps.e, ps.s
 	j := &p.Job
-	elig := e.eligible(j)
+	elig := e.classEligible(p.class)
 	if len(elig) == 0 {
 		return reason(NoMatchingAccelerators), false
 	}
@@ -137,9 +192,12 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		ps.unhold()
 		defer ps.hold()
 	}
-	mk := memoKey{elig: eligKey{j.Model, j.Region, j.Site}, topo: j.Topology, req: j.TopologyRequired,
-		perNode: j.PerNode, fraction: j.PowerFraction, excl: excl, held: rv.holding}
+	mk := memoKey{class: p.class, excl: excl, held: rv.holding}
+	reserved := func() bool { return rv.active && rv.holding && ps.fitsUnheldMemo(j, elig, mk) }
 	if m, ok := ps.memo[mk]; ok && k >= m.k {
+		if reserved() {
+			return reason(Reserved), false
+		}
 		return m.reason, false
 	}
 	order := e.order[:0]
@@ -210,9 +268,8 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		return Reason{}, true
 	}
 	switch {
-	case why.Code != "":
-	case rv.active && rv.holding && ps.fitsUnheld(j, elig):
-		why = reason(Reserved)
+	case why.Code != "": // reserved: the excluded pool has room
+		return why, false
 	case first.code == Power:
 		why = Reason{Code: Power, Level: first.level, Domain: first.dom}
 	case anyFree:
@@ -220,15 +277,43 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	default:
 		why = reason(InsufficientFree)
 	}
-	if why.Code != Reserved {
-		if ps.memo == nil {
-			ps.memo = map[memoKey]memo{}
-		}
-		if m, ok := ps.memo[mk]; !ok || k < m.k {
-			ps.memo[mk] = memo{k: k, reason: why}
-		}
+	// what refused it is remembered for its kind; whether it waits for
+	// the head is asked each time
+	if ps.memo == nil {
+		ps.memo = map[memoKey]memo{}
+	}
+	if m, ok := ps.memo[mk]; !ok || k < m.k {
+		ps.memo[mk] = memo{k: k, reason: why}
+	}
+	if reserved() {
+		return reason(Reserved), false
 	}
 	return why, false
+}
+
+// fitsUnheldMemo is fitsUnheld, remembered for the pass: a job that fits
+// without the hold means one of its kind no larger fits too, until the
+// next placement takes capacity; a job that failed without the hold means
+// one no smaller fails too (the memo). A job larger than any pool's free
+// and held accelerators cannot fit: the hold is not touched for it, so
+// that a pass that skips such jobs decides exactly as one that tries them.
+func (ps *pass) fitsUnheldMemo(j *Job, elig []int32, mk memoKey) bool {
+	k := int32(j.Accelerators)
+	mk.held = false
+	if m, ok := ps.memo[mk]; ok && k >= m.k {
+		return false
+	}
+	if f, ok := ps.fits[mk]; ok && k <= f {
+		return true
+	}
+	if k > int32(ps.room()) || !ps.fitsUnheld(j, elig) {
+		return false
+	}
+	if ps.fits == nil {
+		ps.fits = map[memoKey]int32{}
+	}
+	ps.fits[mk] = max(ps.fits[mk], k)
+	return true
 }
 
 // fitsUnheld reports whether j could be placed now if the reservation
@@ -260,8 +345,8 @@ func (ps *pass) place(p *Pending, pi int32, slots []Slot, w int64, why Reason, c
 	}
 	ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Place, Job: p.Job.ID, Site: a.Site, Slots: a.Slots, Reason: why})
 	ps.res.Placed++
-	p.removed = true
-	delete(ps.e.byID, p.Job.ID)
+	ps.e.remove(p)
+	clear(ps.fits) // capacity was taken
 }
 
 // siteView describes a site for the site policy.

@@ -183,7 +183,7 @@ func (h *harness) run(b block) string {
 		for _, d := range r.Decisions {
 			out.WriteString(h.decision(d) + "\n")
 		}
-		for _, w := range r.Waiting {
+		for _, w := range h.e.Waits() {
 			fmt.Fprintf(&out, "wait %d %s\n", w.Job, h.s.Describe(w.Reason))
 		}
 	case "complete":

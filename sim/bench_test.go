@@ -104,3 +104,45 @@ func BenchmarkSyntheticYear(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSaturated replays ITP 2021 cluster04 (15,802 jobs) on
+// testdata/itp-256.yaml, 256 H100, where jobs wait for days: every pass
+// meets a long queue. One sub-benchmark per queue policy.
+//
+//	go test ./sim -run '^$' -bench Saturated -benchtime 1x
+func BenchmarkSaturated(b *testing.B) {
+	path := "../../shared/data/traces/itp2021/cluster04.csv"
+	r, err := os.Open(path)
+	if err != nil {
+		b.Skip("ITP 2021 cluster04 not found under ../../shared/data (it ships in ../shared)")
+	}
+	jobs, _, err := trace.ReadJobs(r, path, trace.ITPColumns, trace.Options{Strict: true, Tenant: "cluster04"})
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	trace.SortBySubmit(jobs)
+	f, err := fleet.Load("testdata/itp-256.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the targets are for one core
+	for _, policy := range []string{"fifo", "priority", "fair", "backfill"} {
+		b.Run(policy, func(b *testing.B) {
+			for b.Loop() {
+				cfg := Default()
+				cfg.Engine.Queue = policy
+				s, err := New(f, jobs, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := s.Run()
+				if r.JobsCompleted != len(jobs) {
+					b.Fatalf("completed %d of %d", r.JobsCompleted, len(jobs))
+				}
+				b.ReportMetric(r.WallS, "s/run")
+				b.ReportMetric(float64(r.Events)/r.WallS, "events/s")
+			}
+		})
+	}
+}

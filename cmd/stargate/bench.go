@@ -393,7 +393,7 @@ func benchPass(f *fleet.Fleet, o *benchEngineOptions, rep *benchReport) error {
 		t0 = time.Now()
 		res = e.Schedule(s, benchEpoch.Add(time.Second))
 		rep.SecondPassS = time.Since(t0).Seconds()
-		rep.SecondPassWaiting = len(res.Waiting)
+		rep.SecondPassWaiting = e.Queued()
 	}
 	rep.Pass100kPendingS, rep.PassMinS, rep.PassMaxS = medianRange(secs)
 	return nil
@@ -553,7 +553,7 @@ func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady
 	}
 	slices.SortStableFunc(fill, func(a, b fillJob) int { return a.start.Compare(b.start) })
 	batch := max(1, len(fill)/512)
-	for i := 0; i < len(fill) && len(res.Waiting) < steadyBacklog; i += batch {
+	for i := 0; i < len(fill) && e.Queued() < steadyBacklog; i += batch {
 		part := fill[i:min(i+batch, len(fill))]
 		now = part[len(part)-1].start
 		for _, fj := range part {
@@ -568,7 +568,7 @@ func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady
 	if ends.Len() == 0 {
 		return st, nil // the shape fits no site of this fleet
 	}
-	for i, w := range res.Waiting {
+	for i, w := range e.Waits() {
 		if i >= steadyBacklog {
 			e.Cancel(w.Job)
 			delete(runFor, w.Job)
@@ -605,7 +605,7 @@ func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady
 			}
 		}
 		busy += float64(s.Allocated()) / float64(f.Accelerators)
-		waiting += len(res.Waiting)
+		waiting += e.Queued()
 	}
 	st.Passes = len(times)
 	st.VirtualS = now.Sub(start).Seconds()
@@ -631,9 +631,9 @@ func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady
 			st.PowerRefusedByLevel[l.String()]++
 		}
 	}
-	if len(res.Waiting) > 0 {
+	if ws := e.Waits(); len(ws) > 0 {
 		st.LastWaiting = map[string]int{}
-		for _, w := range res.Waiting {
+		for _, w := range ws {
 			st.LastWaiting[string(w.Reason.Code)]++
 		}
 	}

@@ -318,7 +318,7 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 			s.pending[name] = true // the engine requeued it
 		}
 	}
-	for _, w := range res.Waiting {
+	for _, w := range s.eng.Waits() {
 		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
 	}
 	// The power controller: a fresh measured draw against the limits,

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"sort"
+	"time"
+)
+
+// The pending queue. A pass must cost what changed, not the queue's
+// length, so the queue is kept in the policy's order between passes when
+// the policy allows it (StaticOrder): an arrival is inserted at its place,
+// a job that leaves is only marked, and the slice is compacted once half
+// of it is marked. A pass reads the queue from the head and stops as soon
+// as nothing further can start; the jobs it did not reach are described
+// on demand (Engine.Reason, Engine.Waits) rather than one by one.
+
+// StaticOrder is implemented by queue policies whose order of two waiting
+// jobs never changes (fifo, priority, backfill). The engine then keeps its
+// queue in that order as jobs arrive instead of sorting it every pass, and
+// Order is not called. Less must agree with Order and break ties by Seq.
+type StaticOrder interface {
+	Less(a, b *Pending) bool
+}
+
+// push adds p to the queue. During a pass (a preempted job requeued) it
+// waits in incoming until the pass ends, so that the pass does not see it.
+func (e *Engine) push(p *Pending) {
+	if p.Seq == 0 {
+		e.seq++
+		p.Seq = e.seq
+	}
+	p.removed = false
+	p.since = e.passN + 1
+	p.class = e.classOf(&p.Job)
+	e.byID[p.Job.ID] = p
+	k := p.Job.Accelerators
+	e.sizes[k]++
+	if k < e.minK {
+		e.minK = k
+	}
+	if e.passing {
+		e.incoming = append(e.incoming, p)
+		return
+	}
+	e.insert(p)
+}
+
+// insert puts p in the queue: at its place under a static order, else at
+// the end (the next pass sorts).
+func (e *Engine) insert(p *Pending) {
+	so, ok := e.queue.(StaticOrder)
+	if !ok {
+		e.pending = append(e.pending, p)
+		e.sorted = false
+		return
+	}
+	e.pending = insertOrdered(e.pending, p, so)
+	sq := e.bySize[p.Job.Accelerators]
+	if sq == nil {
+		sq = &sizeQueue{k: p.Job.Accelerators}
+		e.bySize[sq.k] = sq
+	}
+	sq.jobs = insertOrdered(sq.jobs, p, so)
+}
+
+// insertOrdered inserts p into q, kept in so's order.
+func insertOrdered(q []*Pending, p *Pending, so StaticOrder) []*Pending {
+	n := len(q)
+	if n == 0 || !so.Less(p, q[n-1]) {
+		return append(q, p) // the usual case: it goes last
+	}
+	i := sort.Search(n, func(i int) bool { return so.Less(p, q[i]) })
+	q = append(q, nil)
+	copy(q[i+1:], q[i:])
+	q[i] = p
+	return q
+}
+
+// sizeQueue holds the pending jobs that ask for k accelerators, in the
+// static order, so that a pass can visit only the jobs small enough to fit
+// what is free.
+type sizeQueue struct {
+	k       int
+	jobs    []*Pending
+	removed int
+}
+
+// cursor walks one sizeQueue during a pass.
+type cursor struct {
+	sq *sizeQueue
+	i  int
+}
+
+// cursors merges the sizeQueues of jobs no larger than a bound, in the
+// static order: a min-heap of cursors by their current job.
+type cursors struct {
+	so StaticOrder
+	h  []cursor
+}
+
+func (c *cursors) less(a, b int) bool {
+	return c.so.Less(c.h[a].sq.jobs[c.h[a].i], c.h[b].sq.jobs[c.h[b].i])
+}
+
+func (c *cursors) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(c.h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(c.h) && c.less(r, l) {
+			m = r
+		}
+		if !c.less(m, i) {
+			return
+		}
+		c.h[i], c.h[m] = c.h[m], c.h[i]
+		i = m
+	}
+}
+
+// start positions a cursor on every size queue of jobs no larger than
+// bound, at the first job not before from (every job when from is nil).
+func (e *Engine) startCursors(so StaticOrder, from *Pending, bound int) *cursors {
+	c := &cursors{so: so}
+	for k, sq := range e.bySize {
+		if k > bound {
+			continue
+		}
+		i := 0
+		if from != nil {
+			i = sort.Search(len(sq.jobs), func(i int) bool { return !so.Less(sq.jobs[i], from) })
+		}
+		if i < len(sq.jobs) {
+			c.h = append(c.h, cursor{sq, i})
+		}
+	}
+	for i := len(c.h)/2 - 1; i >= 0; i-- {
+		c.down(i)
+	}
+	return c
+}
+
+// next returns the next job in order among those no larger than bound,
+// or nil. Queues of larger jobs drop out for the rest of the pass: the
+// bound only shrinks as jobs are placed.
+func (c *cursors) next(bound int) *Pending {
+	for len(c.h) > 0 {
+		top := &c.h[0]
+		if top.sq.k > bound {
+			c.pop()
+			continue
+		}
+		p := top.sq.jobs[top.i]
+		if top.i++; top.i == len(top.sq.jobs) {
+			c.pop()
+		} else {
+			c.down(0)
+		}
+		return p
+	}
+	return nil
+}
+
+func (c *cursors) pop() {
+	n := len(c.h) - 1
+	c.h[0] = c.h[n]
+	c.h = c.h[:n]
+	c.down(0)
+}
+
+// remove marks p as no longer pending (placed or cancelled).
+func (e *Engine) remove(p *Pending) {
+	if p.removed {
+		return
+	}
+	p.removed = true
+	e.removedN++
+	if sq := e.bySize[p.Job.Accelerators]; sq != nil {
+		sq.removed++
+	}
+	delete(e.byID, p.Job.ID)
+	k := p.Job.Accelerators
+	if e.sizes[k]--; e.sizes[k] == 0 {
+		delete(e.sizes, k)
+		if k == e.minK {
+			e.minK = 0 // recomputed when next asked
+		}
+	}
+}
+
+// smallest returns the fewest accelerators any pending job asks for, or 0
+// for an empty queue.
+func (e *Engine) smallest() int {
+	if e.minK == 0 || e.sizes[e.minK] == 0 {
+		e.minK = 0
+		for k := range e.sizes {
+			if e.minK == 0 || k < e.minK {
+				e.minK = k
+			}
+		}
+	}
+	return e.minK
+}
+
+// compact drops marked entries from the queue once they are half of it.
+func (e *Engine) compact(force bool) {
+	if !force && e.removedN*2 < len(e.pending) {
+		return
+	}
+	out := e.pending[:0]
+	for _, p := range e.pending {
+		if !p.removed {
+			out = append(out, p)
+		}
+	}
+	clear(e.pending[len(out):])
+	e.pending = out
+	e.removedN = 0
+}
+
+// sortQueue puts the queue in the policy's order for a pass: nothing to do
+// under a static order, else a compaction and the policy's sort.
+func (e *Engine) sortQueue(v QueueView) {
+	if _, ok := e.queue.(StaticOrder); ok && e.sorted {
+		return
+	}
+	e.compact(true)
+	e.queue.Order(e.pending, v)
+	_, e.sorted = e.queue.(StaticOrder)
+}
+
+// beginPass and endPass bracket a pass: arrivals during it join the queue
+// when it ends.
+func (e *Engine) beginPass(now time.Time) {
+	e.passN++
+	e.passing = true
+	e.at = now
+	e.untried = Reason{}
+}
+
+func (e *Engine) endPass() {
+	e.passing = false
+	for _, p := range e.incoming {
+		if !p.removed {
+			e.insert(p)
+		}
+	}
+	clear(e.incoming)
+	e.incoming = e.incoming[:0]
+	e.compact(false)
+	for k, sq := range e.bySize {
+		if sq.removed*2 < len(sq.jobs) {
+			continue
+		}
+		out := sq.jobs[:0]
+		for _, p := range sq.jobs {
+			if !p.removed {
+				out = append(out, p)
+			}
+		}
+		clear(sq.jobs[len(out):])
+		sq.jobs, sq.removed = out, 0
+		if len(out) == 0 {
+			delete(e.bySize, k)
+		}
+	}
+}
+
+// Reason returns why a pending job waits, as of the last pass: the reason
+// the pass gave it, or, for a job the pass did not reach because nothing
+// further could start, the reason that applied to it then; the zero
+// Reason for a job no pass has considered yet. It reports false for a job
+// that is not pending.
+func (e *Engine) Reason(id JobID) (Reason, bool) {
+	p, ok := e.byID[id]
+	if !ok {
+		return Reason{}, false
+	}
+	return e.reasonOf(p), true
+}
+
+func (e *Engine) reasonOf(p *Pending) Reason {
+	if p.since > e.passN {
+		return Reason{}
+	}
+	if p.tried == e.passN && p.why.Code != "" {
+		return p.why
+	}
+	if e.at.Before(p.NotBefore) {
+		return reason(Backoff)
+	}
+	if e.untried.Code == FIFOBlocked || e.snap == nil {
+		return e.untried
+	}
+	// the pass stopped because no pool had room for the smallest job: say
+	// what a try would have said first
+	j := &p.Job
+	if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && e.snap.tenants[j.Tenant]+j.Accelerators > q {
+		return reason(Quota)
+	}
+	elig := e.eligible(j)
+	if len(elig) == 0 {
+		return reason(NoMatchingAccelerators)
+	}
+	static := false
+	for _, pi := range elig {
+		pp := e.snap.pools[pi]
+		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode)}
+		r.top = topLevel(j, pp)
+		if staticFit(&r, pp) {
+			static = true
+			break
+		}
+	}
+	if !static {
+		return reason(NoDomainLargeEnough)
+	}
+	return e.untried
+}
+
+// Waits returns every job that was pending at the last pass, in the order
+// the pass considered them, with the reason each waits (see Reason). It
+// costs the queue's length: it is for drivers that show every job.
+func (e *Engine) Waits() []Wait {
+	out := make([]Wait, 0, len(e.byID))
+	for _, p := range e.pending {
+		if !p.removed && p.since <= e.passN {
+			out = append(out, Wait{Job: p.Job.ID, Reason: e.reasonOf(p)})
+		}
+	}
+	return out
+}
