@@ -71,6 +71,8 @@ type Engine struct {
 	removedN int                // marked entries in pending
 	sizes    map[int]int        // pending jobs by accelerators asked
 	bySize   map[int]*sizeQueue // the same, in the static order
+	lazyFair bool               // the built-in fair policy, merged lazily
+	byTenant map[string]*tenantQueue
 	minK     int
 	untried  Reason // why the jobs the last pass did not reach wait
 	waitBuf  []Wait // Result.Waiting's storage, reused by every pass
@@ -158,8 +160,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
-		sizes: map[int]int{}, bySize: map[int]*sizeQueue{}, classes: map[classKey]int32{}}, nil
+	e := &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
+		sizes: map[int]int{}, bySize: map[int]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
+	_, e.lazyFair = q.(fairPolicy)
+	return e, nil
 }
 
 // Config returns the engine's configuration with defaults filled in.

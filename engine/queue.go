@@ -47,6 +47,16 @@ func (e *Engine) push(p *Pending) {
 // insert puts p in the queue: at its place under a static order, else at
 // the end (the next pass sorts).
 func (e *Engine) insert(p *Pending) {
+	if e.lazyFair {
+		e.pending = append(e.pending, p)
+		tq := e.byTenant[p.Job.Tenant]
+		if tq == nil {
+			tq = &tenantQueue{name: p.Job.Tenant}
+			e.byTenant[tq.name] = tq
+		}
+		tq.jobs = insertOrdered(tq.jobs, p, priorityPolicy{})
+		return
+	}
 	so, ok := e.queue.(StaticOrder)
 	if !ok {
 		e.pending = append(e.pending, p)
@@ -179,6 +189,9 @@ func (e *Engine) remove(p *Pending) {
 	if sq := e.bySize[p.Job.Accelerators]; sq != nil {
 		sq.removed++
 	}
+	if tq := e.byTenant[p.Job.Tenant]; tq != nil {
+		tq.removed++
+	}
 	delete(e.byID, p.Job.ID)
 	k := p.Job.Accelerators
 	if e.sizes[k]--; e.sizes[k] == 0 {
@@ -222,7 +235,7 @@ func (e *Engine) compact(force bool) {
 // sortQueue puts the queue in the policy's order for a pass: nothing to do
 // under a static order, else a compaction and the policy's sort.
 func (e *Engine) sortQueue(v QueueView) {
-	if _, ok := e.queue.(StaticOrder); ok && e.sorted {
+	if _, ok := e.queue.(StaticOrder); ok && e.sorted || e.lazyFair {
 		return
 	}
 	e.compact(true)
@@ -263,6 +276,22 @@ func (e *Engine) endPass() {
 		sq.jobs, sq.removed = out, 0
 		if len(out) == 0 {
 			delete(e.bySize, k)
+		}
+	}
+	for t, tq := range e.byTenant {
+		if tq.removed*2 < len(tq.jobs) {
+			continue
+		}
+		out := tq.jobs[:0]
+		for _, p := range tq.jobs {
+			if !p.removed {
+				out = append(out, p)
+			}
+		}
+		clear(tq.jobs[len(out):])
+		tq.jobs, tq.removed = out, 0
+		if len(out) == 0 {
+			delete(e.byTenant, t)
 		}
 	}
 }
@@ -324,10 +353,120 @@ func (e *Engine) reasonOf(p *Pending) Reason {
 // costs the queue's length: it is for drivers that show every job.
 func (e *Engine) Waits() []Wait {
 	out := make([]Wait, 0, len(e.byID))
-	for _, p := range e.pending {
+	q := e.pending
+	if e.lazyFair {
+		q = make([]*Pending, 0, len(e.byID))
+		for _, p := range e.pending {
+			if !p.removed {
+				q = append(q, p)
+			}
+		}
+		e.queue.Order(q, QueueView{Now: e.at, Usage: e.usage, Weight: e.weight})
+	}
+	for _, p := range q {
 		if !p.removed && p.since <= e.passN {
 			out = append(out, Wait{Job: p.Job.ID, Reason: e.reasonOf(p)})
 		}
 	}
 	return out
+}
+
+// The fair policy's order changes with usage, but within a tenant it is
+// the static priority order. The engine keeps each tenant's jobs in that
+// order and a pass merges the tenants lazily, by their share as the
+// policy's Order computes it (usage per weight, plus what the jobs already
+// taken this pass would use): it pays for the jobs it reaches, not for
+// the whole queue.
+
+// tenantQueue holds one tenant's pending jobs in priority order.
+type tenantQueue struct {
+	name    string
+	jobs    []*Pending
+	removed int
+}
+
+// fairCursor is a tenant in the merge: its next job and its share.
+type fairCursor struct {
+	tq            *tenantQueue
+	i             int
+	share, weight float64
+}
+
+type fairMerge struct{ h []*fairCursor }
+
+func (m *fairMerge) less(a, b int) bool {
+	x, y := m.h[a], m.h[b]
+	if x.share != y.share {
+		return x.share < y.share
+	}
+	return x.tq.jobs[x.i].Seq < y.tq.jobs[y.i].Seq
+}
+
+func (m *fairMerge) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(m.h) {
+			return
+		}
+		c := l
+		if r := l + 1; r < len(m.h) && m.less(r, l) {
+			c = r
+		}
+		if !m.less(c, i) {
+			return
+		}
+		m.h[i], m.h[c] = m.h[c], m.h[i]
+		i = c
+	}
+}
+
+// skipRemoved moves a cursor past jobs that left the queue; it reports
+// whether one remains.
+func (c *fairCursor) skipRemoved() bool {
+	for c.i < len(c.tq.jobs) && c.tq.jobs[c.i].removed {
+		c.i++
+	}
+	return c.i < len(c.tq.jobs)
+}
+
+// startFair begins the lazy fair merge of a pass.
+func (e *Engine) startFair(v QueueView) *fairMerge {
+	m := &fairMerge{}
+	for t, tq := range e.byTenant {
+		c := &fairCursor{tq: tq, weight: 1}
+		if v.Weight != nil {
+			c.weight = v.Weight(t)
+		}
+		c.share = v.Usage[t] / c.weight
+		if c.skipRemoved() {
+			m.h = append(m.h, c)
+		}
+	}
+	for i := len(m.h)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	return m
+}
+
+// next returns the next job in fair order, or nil, and charges its
+// tenant for it as Order does.
+func (m *fairMerge) next() *Pending {
+	if len(m.h) == 0 {
+		return nil
+	}
+	c := m.h[0]
+	p := c.tq.jobs[c.i]
+	c.i++
+	d := p.Job.Duration
+	if d <= 0 {
+		d = fairCharge
+	}
+	c.share += float64(p.Job.Accelerators) * d.Seconds() / c.weight
+	if !c.skipRemoved() {
+		n := len(m.h) - 1
+		m.h[0] = m.h[n]
+		m.h = m.h[:n]
+	}
+	m.down(0)
+	return p
 }

@@ -76,10 +76,18 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	// to try) only the jobs that small are visited, through the queues by
 	// size, still in order.
 	var bySize *cursors
+	var fair *fairMerge
+	if e.lazyFair {
+		fair = e.startFair(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
+	}
 	next := 0
 	for {
 		var p *Pending
-		if bySize != nil {
+		if fair != nil {
+			if p = fair.next(); p == nil {
+				break
+			}
+		} else if bySize != nil {
 			if p = bySize.next(room); p == nil {
 				break
 			}
