@@ -76,6 +76,8 @@ type Engine struct {
 	minK     int
 	untried  Reason // why the jobs the last pass did not reach wait
 	waitBuf  []Wait // Result.Waiting's storage, reused by every pass
+	// the pass memo: refusals, and jobs known to fit without the hold
+	memo, fits memoTable
 
 	classes   map[classKey]int32
 	classList []classKey

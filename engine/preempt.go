@@ -303,8 +303,8 @@ func (ps *pass) preempt(p *Pending) bool {
 	for _, v := range best.vs {
 		s.free(v.a) // booked below only if the preemption is committed
 	}
-	ps.memo = nil // capacity came back: earlier refusals may not hold
-	clear(ps.fits)
+	e.memo.reset() // capacity came back: earlier refusals may not hold
+	e.fits.reset()
 	mark := len(ps.res.Decisions)
 	resv := ps.resv
 	ps.resv.active = false // the preemptor may use any pool

@@ -250,6 +250,8 @@ func (e *Engine) beginPass(now time.Time) {
 	e.passing = true
 	e.at = now
 	e.untried = Reason{}
+	e.memo.reset()
+	e.fits.reset()
 }
 
 func (e *Engine) endPass() {

@@ -28,14 +28,55 @@ type memo struct {
 	reason Reason
 }
 
+// memoTable holds what a pass remembers by memoKey, in a slice by class
+// (and the held and excluded flags) rather than a map: a pass asks it for
+// nearly every job it reaches. Entries of an older generation are stale,
+// so that forgetting everything costs nothing.
+type memoTable struct {
+	gen  uint64
+	ents []memoEnt
+}
+
+type memoEnt struct {
+	gen uint64
+	memo
+}
+
+func (t *memoTable) slot(mk memoKey) int {
+	i := int(mk.class) * 4
+	if mk.held {
+		i += 2
+	}
+	if mk.excl >= 0 {
+		i++ // a pass excludes at most one pool
+	}
+	return i
+}
+
+func (t *memoTable) get(mk memoKey) (memo, bool) {
+	if i := t.slot(mk); i < len(t.ents) && t.ents[i].gen == t.gen {
+		return t.ents[i].memo, true
+	}
+	return memo{}, false
+}
+
+func (t *memoTable) put(mk memoKey, m memo) {
+	i := t.slot(mk)
+	for i >= len(t.ents) {
+		t.ents = append(t.ents, memoEnt{})
+	}
+	t.ents[i] = memoEnt{gen: t.gen, memo: m}
+}
+
+// reset forgets every entry.
+func (t *memoTable) reset() { t.gen++ }
+
 // pass is the state of one scheduling pass.
 type pass struct {
 	e    *Engine
 	s    *Snapshot
 	now  time.Time
 	res  *Result
-	memo map[memoKey]memo
-	fits map[memoKey]int32 // the largest job known to fit without the hold
 	resv reservation
 	// site energy at now, computed once per pass
 	energy    []SiteView
@@ -202,7 +243,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	}
 	mk := memoKey{class: p.class, excl: excl, held: rv.holding}
 	reserved := func() bool { return rv.active && rv.holding && ps.fitsUnheldMemo(j, elig, mk) }
-	if m, ok := ps.memo[mk]; ok && k >= m.k {
+	if m, ok := e.memo.get(mk); ok && k >= m.k {
 		if reserved() {
 			return reason(Reserved), false
 		}
@@ -287,11 +328,8 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	}
 	// what refused it is remembered for its kind; whether it waits for
 	// the head is asked each time
-	if ps.memo == nil {
-		ps.memo = map[memoKey]memo{}
-	}
-	if m, ok := ps.memo[mk]; !ok || k < m.k {
-		ps.memo[mk] = memo{k: k, reason: why}
+	if m, ok := e.memo.get(mk); !ok || k < m.k {
+		e.memo.put(mk, memo{k: k, reason: why})
 	}
 	if reserved() {
 		return reason(Reserved), false
@@ -308,19 +346,19 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 func (ps *pass) fitsUnheldMemo(j *Job, elig []int32, mk memoKey) bool {
 	k := int32(j.Accelerators)
 	mk.held = false
-	if m, ok := ps.memo[mk]; ok && k >= m.k {
+	e := ps.e
+	if m, ok := e.memo.get(mk); ok && k >= m.k {
 		return false
 	}
-	if f, ok := ps.fits[mk]; ok && k <= f {
+	if f, ok := e.fits.get(mk); ok && k <= f.k {
 		return true
 	}
 	if k > int32(ps.room()) || !ps.fitsUnheld(j, elig) {
 		return false
 	}
-	if ps.fits == nil {
-		ps.fits = map[memoKey]int32{}
+	if f, ok := e.fits.get(mk); !ok || k > f.k {
+		e.fits.put(mk, memo{k: k})
 	}
-	ps.fits[mk] = max(ps.fits[mk], k)
 	return true
 }
 
@@ -354,7 +392,7 @@ func (ps *pass) place(p *Pending, pi int32, slots []Slot, w int64, why Reason, c
 	ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Place, Job: p.Job.ID, Site: a.Site, Slots: a.Slots, Reason: why})
 	ps.res.Placed++
 	ps.e.remove(p)
-	clear(ps.fits) // capacity was taken
+	ps.e.fits.reset() // capacity was taken
 }
 
 // siteView describes a site for the site policy.
