@@ -63,19 +63,20 @@ type Engine struct {
 	seen    map[string]float64 // tenants' accelerator-seconds at the last pass
 
 	// the queue's bookkeeping (queue.go)
-	passN    uint64 // passes run
-	passing  bool
-	at       time.Time          // the last pass's time
-	incoming []*Pending         // requeued during a pass, queued after it
-	sorted   bool               // pending is in the static order
-	removedN int                // marked entries in pending
-	sizes    map[int]int        // pending jobs by accelerators asked
-	bySize   map[int]*sizeQueue // the same, in the static order
-	lazyFair bool               // the built-in fair policy, merged lazily
-	byTenant map[string]*tenantQueue
-	minK     int
-	untried  Reason // why the jobs the last pass did not reach wait
-	waitBuf  []Wait // Result.Waiting's storage, reused by every pass
+	passN     uint64 // passes run
+	passing   bool
+	at        time.Time              // the last pass's time
+	incoming  []*Pending             // requeued during a pass, queued after it
+	sorted    bool                   // pending is in the static order
+	removedN  int                    // marked entries in pending
+	sizes     map[int]int            // pending jobs by accelerators asked
+	bySize    map[sizeKey]*sizeQueue // the same by duration too, in the static order
+	lazyFair  bool                   // the built-in fair policy, merged lazily
+	byTenant  map[string]*tenantQueue
+	minK      int
+	untried   Reason // why the jobs the last pass did not reach wait
+	lastBound bound  // what the last pass could still start when it ended
+	waitBuf   []Wait // Result.Waiting's storage, reused by every pass
 	// the pass memo: refusals, and jobs known to fit without the hold
 	memo, fits memoTable
 
@@ -163,7 +164,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
-		sizes: map[int]int{}, bySize: map[int]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
+		sizes: map[int]int{}, bySize: map[sizeKey]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
 	_, e.lazyFair = q.(fairPolicy)
 	return e, nil
 }

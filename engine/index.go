@@ -56,6 +56,52 @@ func (b *buckets) add(id, delta int32) {
 	b.nonEmpty[nf>>6] |= 1 << (uint(nf) & 63)
 }
 
+// moved records one add, so that undo can put the domain back exactly
+// where it was in its bucket: the order of a bucket decides which of
+// equally free domains a best fit takes.
+type moved struct {
+	b        *buckets
+	id       int32
+	from     int32 // its free count before
+	fromSlot int32 // its position in that bucket
+}
+
+// addLogged is add, appending what undo needs to log.
+func (b *buckets) addLogged(id, delta int32, log []moved) []moved {
+	if delta == 0 {
+		return log
+	}
+	log = append(log, moved{b: b, id: id, from: b.free[id], fromSlot: b.pos[id]})
+	b.add(id, delta)
+	return log
+}
+
+// undo reverts one logged add; adds must be undone in reverse order, with
+// nothing else changed in between.
+func (m moved) undo() {
+	b := m.b
+	nf := b.free[m.id]
+	h := b.head[nf]
+	h = h[:len(h)-1] // m.id is last: it was appended by the add undone
+	b.head[nf] = h
+	if len(h) == 0 {
+		b.nonEmpty[nf>>6] &^= 1 << (uint(nf) & 63)
+	}
+	old := b.head[m.from]
+	if int(m.fromSlot) == len(old) {
+		old = append(old, m.id)
+	} else {
+		other := old[m.fromSlot] // the last one, moved into its slot
+		b.pos[other] = int32(len(old))
+		old = append(old, other)
+		old[m.fromSlot] = m.id
+	}
+	b.head[m.from] = old
+	b.pos[m.id] = m.fromSlot
+	b.free[m.id] = m.from
+	b.nonEmpty[m.from>>6] |= 1 << (uint(m.from) & 63)
+}
+
 // atLeast returns the smallest non-empty bucket f >= k, or -1.
 func (b *buckets) atLeast(k int32) int32 {
 	if k < 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/bits"
 	"sort"
 	"time"
 )
@@ -64,10 +65,11 @@ func (e *Engine) insert(p *Pending) {
 		return
 	}
 	e.pending = insertOrdered(e.pending, p, so)
-	sq := e.bySize[p.Job.Accelerators]
+	key := sizeKeyOf(&p.Job)
+	sq := e.bySize[key]
 	if sq == nil {
-		sq = &sizeQueue{k: p.Job.Accelerators}
-		e.bySize[sq.k] = sq
+		sq = &sizeQueue{sizeKey: key}
+		e.bySize[key] = sq
 	}
 	sq.jobs = insertOrdered(sq.jobs, p, so)
 }
@@ -85,13 +87,52 @@ func insertOrdered(q []*Pending, p *Pending, so StaticOrder) []*Pending {
 	return q
 }
 
-// sizeQueue holds the pending jobs that ask for k accelerators, in the
-// static order, so that a pass can visit only the jobs small enough to fit
-// what is free.
+// sizeQueue holds the pending jobs that ask for k accelerators and run
+// about as long (a duration class), in the static order, so that a pass
+// can visit only the jobs small enough to fit what is free, and, past a
+// backfill reservation, short enough to end before the head starts.
 type sizeQueue struct {
-	k       int
+	sizeKey
 	jobs    []*Pending
 	removed int
+}
+
+// sizeKey is a job's size and duration class: durations in [2^(c-1),
+// 2^c) seconds are class c (under a second, 0); unknown durations are
+// class noDuration and never end before anything.
+type sizeKey struct {
+	k  int
+	dc uint8
+}
+
+const noDuration = 255
+
+func sizeKeyOf(j *Job) sizeKey {
+	if j.Duration <= 0 {
+		return sizeKey{j.Accelerators, noDuration}
+	}
+	return sizeKey{j.Accelerators, uint8(bits.Len64(uint64(j.Duration / time.Second)))}
+}
+
+// shortest returns the least duration of the class.
+func (k sizeKey) shortest() time.Duration {
+	if k.dc == 0 {
+		return 0
+	}
+	return time.Duration(1<<(k.dc-1)) * time.Second
+}
+
+// bound is what a pass can still start: any job of up to free
+// accelerators, and, of up to held (free plus what a backfill reservation
+// holds), those that run no longer than window (none when window < 0).
+type bound struct {
+	free, held int
+	window     time.Duration
+}
+
+// admits reports whether a job of queue k might still start.
+func (b bound) admits(k sizeKey) bool {
+	return k.k <= b.free || k.k <= b.held && k.dc != noDuration && b.window >= 0 && k.shortest() <= b.window
 }
 
 // cursor walks one sizeQueue during a pass.
@@ -129,12 +170,12 @@ func (c *cursors) down(i int) {
 	}
 }
 
-// start positions a cursor on every size queue of jobs no larger than
-// bound, at the first job not before from (every job when from is nil).
-func (e *Engine) startCursors(so StaticOrder, from *Pending, bound int) *cursors {
+// startCursors positions a cursor on every size queue the bound admits,
+// at the first job not before from (every job when from is nil).
+func (e *Engine) startCursors(so StaticOrder, from *Pending, b bound) *cursors {
 	c := &cursors{so: so}
 	for k, sq := range e.bySize {
-		if k > bound {
+		if !b.admits(k) {
 			continue
 		}
 		i := 0
@@ -151,13 +192,13 @@ func (e *Engine) startCursors(so StaticOrder, from *Pending, bound int) *cursors
 	return c
 }
 
-// next returns the next job in order among those no larger than bound,
-// or nil. Queues of larger jobs drop out for the rest of the pass: the
-// bound only shrinks as jobs are placed.
-func (c *cursors) next(bound int) *Pending {
+// next returns the next job in order among the queues the bound admits,
+// or nil. Queues it no longer admits drop out for the rest of the pass:
+// the bound only shrinks as jobs are placed.
+func (c *cursors) next(b bound) *Pending {
 	for len(c.h) > 0 {
 		top := &c.h[0]
-		if top.sq.k > bound {
+		if !b.admits(top.sq.sizeKey) {
 			c.pop()
 			continue
 		}
@@ -186,7 +227,7 @@ func (e *Engine) remove(p *Pending) {
 	}
 	p.removed = true
 	e.removedN++
-	if sq := e.bySize[p.Job.Accelerators]; sq != nil {
+	if sq := e.bySize[sizeKeyOf(&p.Job)]; sq != nil {
 		sq.removed++
 	}
 	if tq := e.byTenant[p.Job.Tenant]; tq != nil {
@@ -346,6 +387,11 @@ func (e *Engine) reasonOf(p *Pending) Reason {
 	}
 	if !static {
 		return reason(NoDomainLargeEnough)
+	}
+	if b := e.lastBound; e.untried.Code == InsufficientFree && b.window >= 0 && j.Accelerators <= b.held {
+		// small enough for what the head's reservation holds, but it
+		// would still run when the head starts
+		return reason(Reserved)
 	}
 	return e.untried
 }

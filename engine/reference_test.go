@@ -152,13 +152,15 @@ func TestIncrementalEqualsFull(t *testing.T) {
 }
 
 // lazyAgrees: a job the incremental pass did not reach, because no pool had
-// room for it, is said to wait for free accelerators (or never to fit,
-// when no domain is large enough, or for its tenant's quota as the pass
-// left it); the full pass tried it and may have named instead what refused
-// a smaller job of its kind in the same pass (the memo).
+// room for it, is said to wait for free accelerators (or for the head's
+// reservation, when it would fit what that holds but run past the head's
+// start; or never to fit, when no domain is large enough; or for its
+// tenant's quota as the pass left it); the full pass tried it and may have
+// named instead what refused a smaller job of its kind in the same pass
+// (the memo), or found it could not fit even without the reservation.
 func lazyAgrees(lazy, full Reason) bool {
 	switch lazy.Code {
-	case InsufficientFree, NoDomainLargeEnough:
+	case InsufficientFree, NoDomainLargeEnough, Reserved:
 	case Quota:
 		// derived after the pass: jobs of its tenant placed after the
 		// full pass tried it used up the quota, whatever refused it then

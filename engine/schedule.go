@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"sort"
 	"time"
+
+	"stargate/fleet"
 )
 
 // choice is a pool a job may be placed in, with its rank for this job.
@@ -82,6 +84,7 @@ type pass struct {
 	energy    []SiteView
 	energyOK  []bool
 	preempted int
+	undoLog   []moved
 }
 
 // Schedule runs one scheduling pass at now: it considers the pending jobs
@@ -110,7 +113,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	}
 	so, static := e.queue.(StaticOrder)
 	attempts := 0
-	room := ps.room()
+	room := ps.bound()
 	// Jobs are read in order from the queue until nothing further could
 	// start but a job small enough for what is free: from then on (greedy
 	// order, or backfill once the head is reserved, and no preemption left
@@ -148,7 +151,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 		}
 		skip := (mode == SkipBlocked || mode == ReserveForHead && ps.resv.active) &&
 			(!e.cfg.Preemption || attempts >= e.cfg.MaxPreemptions)
-		if skip && room < e.smallest() {
+		if skip && room.held < e.smallest() {
 			break
 		}
 		if skip && static && bySize == nil {
@@ -169,7 +172,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			ok = ps.preempt(p)
 		}
 		if ok {
-			room = ps.room()
+			room = ps.bound()
 			continue
 		}
 		ps.wait(p, why)
@@ -181,17 +184,31 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 		case mode == ReserveForHead:
 			if !ps.resv.active {
 				ps.reserve(p)
-				room = ps.room()
+				room = ps.bound()
 			}
 		}
 		if e.untried.Code == FIFOBlocked {
 			break
 		}
 	}
+	e.lastBound = ps.bound()
 	ps.unhold()
 	e.endPass()
 	e.waitBuf = res.Waiting
 	return res
+}
+
+// bound returns what the pass can still start (see bound).
+func (ps *pass) bound() bound {
+	b := bound{window: -1}
+	for _, pp := range ps.s.pools {
+		b.free = max(b.free, int(pp.free))
+	}
+	b.held = ps.room()
+	if r := &ps.resv; r.holding {
+		b.window = r.at.Sub(ps.now)
+	}
+	return b
 }
 
 // room returns the most free accelerators of any pool, counting what a
@@ -364,9 +381,44 @@ func (ps *pass) fitsUnheldMemo(j *Job, elig []int32, mk memoKey) bool {
 
 // fitsUnheld reports whether j could be placed now if the reservation
 // were not held: if so, it waits for the head, not for capacity.
+//
+// It lifts the hold with every index change logged and puts it back by
+// undoing them, so that the free indexes are left exactly as they were,
+// bucket order included: asking must not change where later jobs go.
 func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
-	ps.unhold()
-	defer ps.hold()
+	r := &ps.resv
+	if !r.holding {
+		return false
+	}
+	s := ps.s
+	pp := s.pools[r.pool]
+	log := ps.undoLog[:0]
+	for _, sl := range r.held {
+		s.nodeMask[sl.Node] &^= sl.Mask
+		c := int32(bits.OnesCount64(sl.Mask))
+		d := sl.Node
+		for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
+			log = pp.lv[l].addLogged(d-pp.off[l], c, log)
+			d = s.f.Parent(l, d)
+		}
+		pp.free += c
+	}
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] -= h.w
+	}
+	defer func() {
+		for i := len(log) - 1; i >= 0; i-- {
+			log[i].undo()
+		}
+		for _, sl := range r.held {
+			s.nodeMask[sl.Node] |= sl.Mask
+			pp.free -= int32(bits.OnesCount64(sl.Mask))
+		}
+		for _, h := range r.watts {
+			s.draw[h.level][h.dom] += h.w
+		}
+		ps.undoLog = log[:0]
+	}()
 	for _, pi := range elig {
 		pp := ps.s.pools[pi]
 		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode), w: pp.drawW(j)}
