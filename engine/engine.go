@@ -205,7 +205,10 @@ func (e *Engine) Pending(id JobID) (*Pending, bool) {
 // Queued returns the number of pending jobs.
 func (e *Engine) Queued() int { return len(e.byID) }
 
-// Usage returns a tenant's decayed accelerator-seconds as of the last pass.
+// Usage returns a tenant's decayed accelerator-seconds as of the last
+// pass. Only a queue policy that orders by usage keeps it (fair, and a
+// policy added to a Registry without a static order); under fifo,
+// priority and backfill it is 0.
 func (e *Engine) Usage(tenant string) float64 { return e.usage[tenant] }
 
 // Requeue stops a running job (its node failed, or the driver lost it) and

@@ -14,7 +14,9 @@ import (
 // a reason, as the engine did before passes learned to stop early.
 func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	e.bind(s)
-	e.account(s, now)
+	if _, static := e.queue.(StaticOrder); !static {
+		e.account(s, now)
+	}
 	e.compact(true)
 	e.queue.Order(e.pending, QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	e.beginPass(now)

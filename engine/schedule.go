@@ -102,7 +102,9 @@ type pass struct {
 // Engine.Waits tell why any other pending job waits.
 func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.bind(s)
-	e.account(s, now)
+	if _, static := e.queue.(StaticOrder); !static {
+		e.account(s, now) // the order reads the tenants' usage
+	}
 	e.sortQueue(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	e.beginPass(now)
 	res := Result{Waiting: e.waitBuf[:0]}

@@ -232,6 +232,9 @@ var DefaultCarbon = map[string]float64{
 // (DefaultCarbon), matching its name without regard to case ("Gas" is
 // gas), and whether there is one.
 func DefaultCarbonOf(source string) (float64, bool) {
+	if c, ok := DefaultCarbon[source]; ok {
+		return c, true // the usual spelling, without a lowered copy
+	}
 	c, ok := DefaultCarbon[strings.ToLower(source)]
 	return c, ok
 }
