@@ -153,19 +153,24 @@ func (c *cursors) less(a, b int) bool {
 }
 
 func (c *cursors) down(i int) {
+	siftDown(len(c.h), i, c.less, func(a, b int) { c.h[a], c.h[b] = c.h[b], c.h[a] })
+}
+
+// siftDown restores a binary min-heap of n entries from entry i down.
+func siftDown(n, i int, less func(a, b int) bool, swap func(a, b int)) {
 	for {
 		l := 2*i + 1
-		if l >= len(c.h) {
+		if l >= n {
 			return
 		}
 		m := l
-		if r := l + 1; r < len(c.h) && c.less(r, l) {
+		if r := l + 1; r < n && less(r, l) {
 			m = r
 		}
-		if !c.less(m, i) {
+		if !less(m, i) {
 			return
 		}
-		c.h[i], c.h[m] = c.h[m], c.h[i]
+		swap(i, m)
 		i = m
 	}
 }
@@ -451,21 +456,7 @@ func (m *fairMerge) less(a, b int) bool {
 }
 
 func (m *fairMerge) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(m.h) {
-			return
-		}
-		c := l
-		if r := l + 1; r < len(m.h) && m.less(r, l) {
-			c = r
-		}
-		if !m.less(c, i) {
-			return
-		}
-		m.h[i], m.h[c] = m.h[c], m.h[i]
-		i = c
-	}
+	siftDown(len(m.h), i, m.less, func(a, b int) { m.h[a], m.h[b] = m.h[b], m.h[a] })
 }
 
 // skipRemoved moves a cursor past jobs that left the queue; it reports

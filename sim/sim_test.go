@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -401,14 +402,12 @@ func TestAllocatedEqualsWork(t *testing.T) {
 	}
 }
 
-// One DGX H100 job overloads an 8 kW row: its peak is 2,560 W idle plus
-// 8 × (764 W mean + 63 W swing) = 9,176 W. After the 5 s reaction delay it
-// is capped at 350 W per accelerator (half of TDP) against a peak demand of
-// 70 + 630 × 0.9 = 637 W, so it runs at (350/637)^(1/3) of full speed. The
-// capped row draws 6,880 W, too much to lift the cap below 90% of 8 kW.
-func TestCapSlowdownCurve(t *testing.T) {
-	f, err := fleet.Parse(strings.NewReader(`
-oversubscription: 2
+// oneJobOnARow runs one 8-GPU job of an hour on a DGX H100 alone in a row
+// of limitKW (oversubscription 2, so that admission lets it start), with a
+// 5 s reaction delay.
+func oneJobOnARow(t *testing.T, limitKW int) *Result {
+	t.Helper()
+	f, err := fleet.Parse(strings.NewReader(fmt.Sprintf(`oversubscription: 2
 regions:
   - name: r
     sites:
@@ -420,9 +419,9 @@ regions:
           - limit_kw: 500
             rows:
               - name: row
-                limit_kw: 8
+                limit_kw: %d
                 racks: [{limit_kw: 45, nodes: [{model: dgx-h100, count: 1}]}]
-`))
+`, limitKW)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +433,16 @@ regions:
 		t.Fatal(err)
 	}
 	r := s.Run()
+	return r
+}
+
+// One DGX H100 job overloads an 8 kW row: its peak is 2,560 W idle plus
+// 8 × (764 W mean + 63 W swing) = 9,176 W. After the 5 s reaction delay it
+// is capped at 350 W per accelerator (half of TDP) against a peak demand of
+// 70 + 630 × 0.9 = 637 W, so it runs at (350/637)^(1/3) of full speed. The
+// capped row draws 6,880 W, too much to lift the cap below 90% of 8 kW.
+func TestCapSlowdownCurve(t *testing.T) {
+	r := oneJobOnARow(t, 8)
 	rate := math.Cbrt(350.0 / 637.0)
 	want := 5 + (3600-5)/rate
 	if got := r.Jobs[0].Finish; math.Abs(got-want) > 1e-6 {
@@ -454,33 +463,7 @@ regions:
 // line, 8,820 W) but peaks at 9,176 W in its compute phase, over the
 // breaker's rating. It must be capped after the reaction delay.
 func TestControllerSeesTheSwing(t *testing.T) {
-	f, err := fleet.Parse(strings.NewReader(`
-oversubscription: 2
-regions:
-  - name: r
-    sites:
-      - name: s
-        substation_mw: 1
-        pue: 1.0
-        energy: [{source: nuclear, share: 1}]
-        halls:
-          - limit_kw: 500
-            rows:
-              - name: row
-                limit_kw: 9
-                racks: [{limit_kw: 45, nodes: [{model: dgx-h100, count: 1}]}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs := []trace.Job{{ID: "j", Tenant: "t", Submit: 0, Duration: 3600, Accelerators: 8}}
-	cfg := Default()
-	cfg.ReactionDelay = 5 * time.Second
-	s, err := New(f, jobs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := s.Run()
+	r := oneJobOnARow(t, 9)
 	if r.CapEvents != 1 {
 		t.Errorf("cap events %d, want 1: the row peaks over its rating on the swing alone", r.CapEvents)
 	}
