@@ -106,19 +106,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		s.log.Warn("metrics: job counts", "err", err)
 	}
-	if nodes, err := s.store.Nodes(ctx); err == nil {
-		byState := map[store.NodeState]int{store.NodeReady: 0, store.NodeDraining: 0, store.NodeLost: 0, store.NodeUnhealthy: 0}
-		for _, n := range nodes {
-			byState[n.State]++
-		}
-		for st, n := range byState {
-			ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(n), string(st))
-		}
-	}
-	ps, err := s.measurePower(ctx)
+	ps, err := s.powerNow(ctx)
 	if err != nil {
 		s.log.Warn("metrics: power", "err", err)
 		return
+	}
+	for st, n := range ps.byState {
+		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(n), string(st))
 	}
 	f := s.fleet
 	for i := range f.Sites {

@@ -33,11 +33,13 @@ type PowerReport struct {
 // powerState is the draw at every level of the tree, by fleet index.
 type powerState struct {
 	site, hall, row, rack []float64
-	nodes                 []int32 // live registered nodes per rack
+	nodes                 []int32   // live registered nodes per rack
+	contrib               []float64 // each node's part of the draw, or uncounted
+	byState               map[store.NodeState]int
 }
 
 // measurePower computes the draw at every level from the registered nodes
-// and the running jobs.
+// and the running jobs, as the store has them (powerNow keeps it).
 func (s *Server) measurePower(ctx context.Context) (*powerState, error) {
 	f := s.fleet
 	nodes, err := s.store.Nodes(ctx)
@@ -59,8 +61,14 @@ func (s *Server) measurePower(ctx context.Context) (*powerState, error) {
 		}
 	}
 	ps := &powerState{site: make([]float64, len(f.Sites)), hall: make([]float64, len(f.Halls)),
-		row: make([]float64, len(f.Rows)), rack: make([]float64, len(f.Racks)), nodes: make([]int32, len(f.Racks))}
+		row: make([]float64, len(f.Rows)), rack: make([]float64, len(f.Racks)), nodes: make([]int32, len(f.Racks)),
+		contrib: make([]float64, len(f.Nodes))}
+	for i := range ps.contrib {
+		ps.contrib[i] = uncounted
+	}
+	ps.byState = map[store.NodeState]int{store.NodeReady: 0, store.NodeDraining: 0, store.NodeLost: 0, store.NodeUnhealthy: 0}
 	for _, n := range nodes {
+		ps.byState[n.State]++
 		i, ok := s.nodeIx[n.Name]
 		if !ok || n.State == store.NodeLost {
 			continue
@@ -73,6 +81,7 @@ func (s *Server) measurePower(ctx context.Context) (*powerState, error) {
 		rack := f.Nodes[i].Rack
 		ps.rack[rack] += draw
 		ps.nodes[rack]++
+		ps.contrib[i] = draw
 	}
 	for i, r := range f.Racks {
 		ps.row[r.Parent] += ps.rack[i]
@@ -113,7 +122,7 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request, _ store.Token) er
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
-	ps, err := s.measurePower(r.Context())
+	ps, err := s.powerNow(r.Context())
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,7 @@ type Server struct {
 	live       liveCache
 	telemetry  telemetry
 	feasible   *feasibility
+	powerView  powerCache
 }
 
 // LeaseName is the name of the scheduler's leader lease.
@@ -150,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 	for i := range cfg.Fleet.Nodes {
 		s.nodeIx[cfg.Fleet.NodeName(i)] = i
 	}
+	s.store = powerStore{Store: cfg.Store, s: s}
 	s.feasible = newFeasibility(cfg.Fleet)
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()

@@ -3,8 +3,10 @@ package apibench
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"stargate/engine"
@@ -37,6 +39,14 @@ type PassResult struct {
 	Arrivals    int     `json:"arrivals"`
 	IncrementS  float64 `json:"pass_after_arrivals_s"`
 	PlacedAfter int     `json:"placed_after_arrivals"`
+	// GET /v1/power and /metrics over all these nodes: the first read of
+	// the power tree (computed from the store), then the median and p99
+	// of 50 reads of each while nothing is written (kept in memory).
+	PowerFirstS  float64 `json:"power_first_s"`
+	PowerP50MS   float64 `json:"power_p50_ms"`
+	PowerP99MS   float64 `json:"power_p99_ms"`
+	MetricsP50MS float64 `json:"metrics_p50_ms"`
+	MetricsP99MS float64 `json:"metrics_p99_ms"`
 }
 
 // MeasurePass registers nodes and pending jobs straight into a fresh
@@ -124,6 +134,33 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 		return r, err
 	}
 	r.PlacedAfter = len(after) - r.Running
+	secret, _, err := srv.MintToken(ctx, store.RoleOperator, "", "bench")
+	if err != nil {
+		return r, err
+	}
+	var metricsFirst float64
+	for _, g := range []struct {
+		path            string
+		first, p50, p99 *float64
+	}{{"/v1/power", &r.PowerFirstS, &r.PowerP50MS, &r.PowerP99MS}, {"/metrics", &metricsFirst, &r.MetricsP50MS, &r.MetricsP99MS}} {
+		times := make([]time.Duration, 0, 51)
+		for range 51 {
+			req := httptest.NewRequest("GET", g.path, nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			rec := httptest.NewRecorder()
+			t0 := time.Now()
+			srv.Handler().ServeHTTP(rec, req)
+			times = append(times, time.Since(t0))
+			if rec.Code != 200 {
+				return r, fmt.Errorf("GET %s: %d %s", g.path, rec.Code, rec.Body.String())
+			}
+		}
+		*g.first = times[0].Seconds()
+		rest := times[1:]
+		slices.Sort(rest)
+		*g.p50 = ms(rest[len(rest)/2])
+		*g.p99 = ms(rest[len(rest)*99/100])
+	}
 	return r, nil
 }
 

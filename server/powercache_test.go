@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPowerViewKeptByHeartbeats: the power tree served from memory moves
+// with every heartbeat this replica records, and stays equal to a fresh
+// computation from the store; a write it did not see (another replica's)
+// shows once the view is powerMaxAge old, not before.
+func TestPowerViewKeptByHeartbeats(t *testing.T) {
+	h := newHarness(t, nil)
+	h.register(node1)
+	h.register(node2)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	check := func(when string) {
+		t.Helper()
+		got, err := h.srv.powerNow(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := h.srv.measurePower(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got.site, got.hall, got.row, got.rack, got.nodes) != fmt.Sprint(want.site, want.hall, want.row, want.rack, want.nodes) {
+			t.Fatalf("%s: kept view %v %v, the store says %v %v", when, got.site, got.rack, want.site, want.rack)
+		}
+	}
+	check("first read")
+	for i := range 20 {
+		n := []string{node1, node2}[rng.IntN(2)]
+		draw := float64(rng.IntN(10000))
+		if r := h.do(n, "POST", NodePath(n)+"/heartbeat", fmt.Sprintf(`{"draw_w":%g}`, draw)); r.status != 200 {
+			t.Fatalf("heartbeat: %d %s", r.status, r.body)
+		}
+		check(fmt.Sprintf("after heartbeat %d", i))
+	}
+	// Another replica's heartbeat: straight into the store.
+	before, _ := h.srv.powerNow(ctx)
+	if err := h.st.Heartbeat(ctx, node1, h.clock.Now(), 123); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := h.srv.powerNow(ctx); now.site[0] != before.site[0] {
+		t.Fatalf("a write this replica did not see changed its view at once: %v -> %v", before.site[0], now.site[0])
+	}
+	h.clock.Advance(powerMaxAge)
+	check("after powerMaxAge")
+	if now, _ := h.srv.powerNow(ctx); now.site[0] == before.site[0] {
+		t.Fatalf("the view still misses another replica's write after %v", powerMaxAge)
+	}
+}
