@@ -85,7 +85,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s := c.s
-	if counts, err := s.store.JobCounts(ctx); err == nil {
+	if counts, err := s.jobCounts(ctx); err == nil {
 		running, alloc := 0, 0
 		queue := map[string]int{}
 		for _, jc := range counts {

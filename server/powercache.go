@@ -100,7 +100,49 @@ func (ps *powerState) clone() *powerState {
 	}
 }
 
-// powerStore is the server's store, telling the power cache of writes.
+// countsCache keeps the jobs counted by tenant and state for /metrics, as
+// the power view keeps the draw: dropped by this replica's writes of jobs,
+// read again from the store once powerMaxAge old.
+type countsCache struct {
+	mu     sync.Mutex
+	counts []store.JobCount
+	ok     bool
+	at     time.Time
+	gen    uint64
+}
+
+func (c *countsCache) drop() {
+	c.mu.Lock()
+	c.ok = false
+	c.gen++
+	c.mu.Unlock()
+}
+
+// jobCounts returns the jobs by tenant and state, from memory when current.
+func (s *Server) jobCounts(ctx context.Context) ([]store.JobCount, error) {
+	c := &s.countsView
+	now := s.clock.Now()
+	c.mu.Lock()
+	if c.ok && now.Sub(c.at) < powerMaxAge && !now.Before(c.at) {
+		counts := c.counts
+		c.mu.Unlock()
+		return counts, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	counts, err := s.store.JobCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.counts, c.ok, c.at = counts, true, now
+	}
+	c.mu.Unlock()
+	return counts, nil
+}
+
+// powerStore is the server's store, telling the kept views of writes.
 type powerStore struct {
 	store.Store
 	s *Server
@@ -108,7 +150,13 @@ type powerStore struct {
 
 func (p powerStore) Apply(ctx context.Context, c store.Changes) error {
 	defer p.s.powerView.drop()
+	defer p.s.countsView.drop()
 	return p.Store.Apply(ctx, c)
+}
+
+func (p powerStore) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitResult, error) {
+	defer p.s.countsView.drop()
+	return p.Store.SubmitJobs(ctx, jobs)
 }
 
 func (p powerStore) RegisterNode(ctx context.Context, n store.Node) (store.Node, error) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	"stargate/store"
 )
 
 // TestPowerViewKeptByHeartbeats: the power tree served from memory moves
@@ -52,5 +55,43 @@ func TestPowerViewKeptByHeartbeats(t *testing.T) {
 	check("after powerMaxAge")
 	if now, _ := h.srv.powerNow(ctx); now.site[0] == before.site[0] {
 		t.Fatalf("the view still misses another replica's write after %v", powerMaxAge)
+	}
+}
+
+// TestJobCountsKept: /metrics counts jobs from memory, current with this
+// replica's submits; another replica's submit shows once the counts are
+// powerMaxAge old.
+func TestJobCountsKept(t *testing.T) {
+	h := newHarness(t, nil)
+	pending := func() string {
+		t.Helper()
+		r := h.do("operator", "GET", "/metrics", "")
+		for _, l := range strings.Split(string(r.body), "\n") {
+			if strings.HasPrefix(l, `stargate_queue_depth{tenant="acme"}`) {
+				return strings.Fields(l)[1]
+			}
+		}
+		return "0"
+	}
+	if got := pending(); got != "0" {
+		t.Fatalf("pending before any submit: %s", got)
+	}
+	if r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":128}`); r.status != 201 {
+		t.Fatalf("submit: %d %s", r.status, r.body)
+	}
+	if got := pending(); got != "1" {
+		t.Fatalf("pending after this replica's submit: %s, want 1", got)
+	}
+	other := store.Job{ID: "j-other", Tenant: "acme", State: store.JobPending, Version: 1, SubmittedAt: h.clock.Now(),
+		Spec: store.JobSpec{Kind: store.KindTraining, Accelerators: 128}}
+	if _, err := h.st.SubmitJobs(context.Background(), []store.Job{other}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); got != "1" {
+		t.Fatalf("another replica's submit showed at once: %s", got)
+	}
+	h.clock.Advance(powerMaxAge)
+	if got := pending(); got != "2" {
+		t.Fatalf("pending %s after %v, want 2", got, powerMaxAge)
 	}
 }

@@ -93,6 +93,7 @@ type Server struct {
 	telemetry  telemetry
 	feasible   *feasibility
 	powerView  powerCache
+	countsView countsCache
 }
 
 // LeaseName is the name of the scheduler's leader lease.
