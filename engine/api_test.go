@@ -108,7 +108,7 @@ func TestRegistryRejectsDuplicates(t *testing.T) {
 	if _, err := New(Config{Queue: "lottery"}); !errors.Is(err, ErrUnknownPolicy) {
 		t.Fatalf("New(lottery) = %v, want ErrUnknownPolicy", err)
 	}
-	if got := strings.Join(r.QueueNames(), ","); got != "backfill,fair,fifo,priority" {
+	if got := strings.Join(r.QueueNames(), ","); got != "backfill,fair,fifo,las,priority" {
 		t.Fatalf("QueueNames = %s", got)
 	}
 	if got := strings.Join(r.SiteNames(), ","); got != "capacity,carbon,pack,price" {

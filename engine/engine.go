@@ -44,6 +44,10 @@ type Config struct {
 	FairHalfLife time.Duration
 	// Capping configures Control; see CapConfig.
 	Capping CapConfig
+	// LASThresholds are the las policy's queue thresholds, increasing, in
+	// accelerator-seconds of attained service (default
+	// DefaultLASThresholds).
+	LASThresholds []float64
 }
 
 // Engine decides which pending jobs start where, which running jobs are
@@ -80,6 +84,7 @@ type Engine struct {
 	// the pass memo: refusals, and jobs known to fit without the hold
 	memo, fits memoTable
 
+	ranker    Ranker // the policy's preemption rank, nil: Job.Priority
 	classes   map[classKey]int32
 	classList []classKey
 	classElig [][]int32 // by class, for snap
@@ -159,6 +164,15 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := q.(lasPolicy); ok && len(cfg.LASThresholds) > 0 {
+		for i, t := range cfg.LASThresholds {
+			if !(t > 0) || math.IsInf(t, 0) || i > 0 && t <= cfg.LASThresholds[i-1] {
+				return nil, fmt.Errorf("engine: las thresholds must be positive, finite and increasing, got %v", cfg.LASThresholds)
+			}
+		}
+		l.thresholds = append([]float64(nil), cfg.LASThresholds...)
+		q = l
+	}
 	st, err := cfg.Registry.Site(cfg.Sites)
 	if err != nil {
 		return nil, err
@@ -166,6 +180,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
 		sizes: map[int]int{}, bySize: map[sizeKey]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
 	_, e.lazyFair = q.(fairPolicy)
+	e.ranker, _ = q.(Ranker)
 	return e, nil
 }
 
@@ -228,7 +243,8 @@ func (e *Engine) requeue(a *Alloc, now time.Time) {
 	if back > e.cfg.MaxBackoff || back <= 0 {
 		back = e.cfg.MaxBackoff
 	}
-	e.push(&Pending{Job: a.Job, Seq: a.seq, Submitted: a.submitted, NotBefore: now.Add(back), Requeues: n})
+	e.push(&Pending{Job: a.Job, Seq: a.seq, Submitted: a.submitted, NotBefore: now.Add(back), Requeues: n,
+		Attained: a.attainedAt(now)})
 }
 
 // FailNode marks node n Down, releases the jobs running on it and
@@ -239,6 +255,15 @@ func (e *Engine) FailNode(s *Snapshot, n int, now time.Time) []JobID {
 		e.Requeue(s, id, now)
 	}
 	return ids
+}
+
+// rank is how a job ranks for preemption: its priority, or the policy's
+// rank for its attained service.
+func (e *Engine) rank(j *Job, attained float64) int {
+	if e.ranker != nil {
+		return e.ranker.Rank(j, attained)
+	}
+	return j.Priority
 }
 
 func (e *Engine) weight(t string) float64 {

@@ -300,7 +300,7 @@ func (pl *placer) fill(r *request, p *pool, l fleet.Level, d, want int32, depth 
 // commit allocates a placement chosen by place for pending job p.
 func (s *Snapshot) commit(p *Pending, pi int32, slots []Slot, w int64, now time.Time) *Alloc {
 	a := &Alloc{Job: p.Job, Site: s.pools[pi].site, Start: now, DrawW: w,
-		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues}
+		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues, attained: p.Attained}
 	if len(slots) == 1 {
 		a.one[0] = slots[0]
 		a.Slots = a.one[:]

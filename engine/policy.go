@@ -19,6 +19,9 @@ type Pending struct {
 	NotBefore time.Time
 	// Requeues counts preemptions and failures, for backoff.
 	Requeues int
+	// Attained is the service the job has had in earlier runs (it was
+	// preempted or lost its node): accelerators × seconds run.
+	Attained float64
 
 	removed bool
 	class   int32  // its class of constraints (classKey)
@@ -95,11 +98,11 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry with the built-in policies: queue
-// policies fifo, priority, fair and backfill; site policies pack,
+// policies fifo, priority, fair, backfill and las; site policies pack,
 // capacity, price and carbon.
 func NewRegistry() *Registry {
 	r := &Registry{queue: map[string]QueuePolicy{}, site: map[string]SitePolicy{}}
-	for _, p := range []QueuePolicy{fifoPolicy{}, priorityPolicy{}, fairPolicy{}, backfillPolicy{}} {
+	for _, p := range []QueuePolicy{fifoPolicy{}, priorityPolicy{}, fairPolicy{}, backfillPolicy{}, lasPolicy{DefaultLASThresholds}} {
 		if err := r.RegisterQueue(p); err != nil {
 			panic(err)
 		}
@@ -170,6 +173,8 @@ var (
 	_ StaticOrder = fifoPolicy{}
 	_ StaticOrder = priorityPolicy{}
 	_ StaticOrder = backfillPolicy{}
+	_ StaticOrder = lasPolicy{}
+	_ Ranker      = lasPolicy{}
 	_ SitePolicy  = packSites{}
 	_ SitePolicy  = capacitySites{}
 	_ SitePolicy  = priceSites{}
@@ -212,6 +217,53 @@ func (backfillPolicy) Name() string                    { return "backfill" }
 func (backfillPolicy) Blocking() Blocking              { return ReserveForHead }
 func (backfillPolicy) Order(q []*Pending, _ QueueView) { byPriority(q) }
 func (backfillPolicy) Less(a, b *Pending) bool         { return priorityLess(a, b) }
+
+// Ranker is implemented by queue policies that rank jobs for preemption
+// by something else than Job.Priority: a job may preempt running jobs of
+// a lower rank. attained is the job's service so far (accelerator-seconds,
+// its current run included for a running job).
+type Ranker interface {
+	Rank(j *Job, attained float64) int
+}
+
+// DefaultLASThresholds are the las policy's queue thresholds: 1 and 10
+// accelerator-hours of attained service.
+var DefaultLASThresholds = []float64{3600, 36000}
+
+// lasPolicy is Tiresias's discretized two-dimensional least attained
+// service (Gu et al., NSDI 2019): a job's attained service is its
+// accelerators × the time it has run, over all its runs; jobs are served
+// by the queue their service falls in (below the first threshold: queue
+// 0, served first), then in submission order, skipping what does not
+// fit. It is preemptive with Config.Preemption: a job preempts running
+// preemptible jobs of a later queue (their service counted to now), so
+// that new and short jobs go ahead of long ones without knowing their
+// durations.
+type lasPolicy struct{ thresholds []float64 }
+
+func (lasPolicy) Name() string       { return "las" }
+func (lasPolicy) Blocking() Blocking { return SkipBlocked }
+
+func (l lasPolicy) queueOf(attained float64) int {
+	i := 0
+	for i < len(l.thresholds) && attained >= l.thresholds[i] {
+		i++
+	}
+	return i
+}
+
+func (l lasPolicy) Less(a, b *Pending) bool {
+	if qa, qb := l.queueOf(a.Attained), l.queueOf(b.Attained); qa != qb {
+		return qa < qb
+	}
+	return a.Seq < b.Seq
+}
+
+func (l lasPolicy) Order(q []*Pending, _ QueueView) {
+	sort.Slice(q, func(i, j int) bool { return l.Less(q[i], q[j]) })
+}
+
+func (l lasPolicy) Rank(_ *Job, attained float64) int { return -l.queueOf(attained) }
 
 // fairPolicy interleaves tenants by weighted, decayed usage: the next job
 // is always the best (priority, then submission) job of the tenant with

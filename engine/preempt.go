@@ -13,6 +13,7 @@ import (
 // victim is a running job that a preemptor may stop.
 type victim struct {
 	a    *Alloc
+	prio int           // its rank for preemption (Job.Priority, or the policy's)
 	rank int32         // position in cost order
 	lost time.Duration // work lost if stopped now (since its last checkpoint)
 	n    int32         // its accelerators on Up nodes
@@ -75,7 +76,7 @@ func (ps *pass) fitsWithout(p *Pending, elig []int32, vs []*victim) bool {
 func setCost(vs []*victim) victimSet {
 	c := victimSet{vs: vs, maxPr: math.MinInt}
 	for _, v := range vs {
-		c.maxPr = max(c.maxPr, v.a.Job.Priority)
+		c.maxPr = max(c.maxPr, v.prio)
 		c.accel += int32(v.a.accelerators())
 		c.lost += v.lost
 	}
@@ -230,12 +231,14 @@ func (ps *pass) preempt(p *Pending) bool {
 	elig := e.eligible(j)
 	// quick reject: not enough preemptible accelerators of lower priority
 	// in any pool the job may use
-	possible := false
+	// (a policy's own rank changes as jobs run: no quick reject then)
+	possible := e.ranker != nil
+	rank := e.rank(j, p.Attained)
 	for _, pi := range elig {
 		pp := s.pools[pi]
 		n := pp.free
 		for pr, c := range pp.preemptAcc {
-			if pr < j.Priority {
+			if pr < rank {
 				n += c
 			}
 		}
@@ -262,8 +265,8 @@ func (ps *pass) preempt(p *Pending) bool {
 			if a.startKey > cutoff {
 				return false
 			}
-			if a.Job.Priority < j.Priority {
-				v := &victim{a: a, lost: lostWork(a, ps.now)}
+			if r := e.rank(&a.Job, a.attainedAt(ps.now)); r < rank {
+				v := &victim{a: a, lost: lostWork(a, ps.now), prio: r}
 				for _, sl := range a.Slots {
 					if s.nodeState[sl.Node] == Up {
 						v.n += int32(bits.OnesCount64(sl.Mask))
@@ -279,8 +282,8 @@ func (ps *pass) preempt(p *Pending) bool {
 	}
 	sort.Slice(cands, func(x, y int) bool {
 		a, b := cands[x], cands[y]
-		if a.a.Job.Priority != b.a.Job.Priority {
-			return a.a.Job.Priority < b.a.Job.Priority
+		if a.prio != b.prio {
+			return a.prio < b.prio
 		}
 		if a.lost != b.lost {
 			return a.lost < b.lost
@@ -415,7 +418,7 @@ func cheapest(group []gain, need int32) *victimSet {
 		return nil
 	}
 	// take every victim of the settled priority or lower
-	for top := group[n-1].v.a.Job.Priority; n < len(group) && group[n].v.a.Job.Priority == top; n++ {
+	for top := group[n-1].v.prio; n < len(group) && group[n].v.prio == top; n++ {
 	}
 	cands := group[:n]
 	var picked []gain
@@ -437,10 +440,10 @@ func cheapest(group []gain, need int32) *victimSet {
 			}
 		}
 	}
-	set := &victimSet{maxPr: picked[0].v.a.Job.Priority}
+	set := &victimSet{maxPr: picked[0].v.prio}
 	for _, g := range picked {
 		set.vs = append(set.vs, g.v)
-		set.maxPr = max(set.maxPr, g.v.a.Job.Priority)
+		set.maxPr = max(set.maxPr, g.v.prio)
 		set.accel += int32(g.v.a.accelerators())
 		set.lost += g.v.lost
 	}

@@ -39,7 +39,7 @@ type scenario struct {
 
 func drawScenario(t *rapid.T, f *fleet.Fleet) scenario {
 	sc := scenario{
-		queue:   rapid.SampledFrom([]string{"fifo", "priority", "fair", "backfill"}).Draw(t, "queue"),
+		queue:   rapid.SampledFrom([]string{"fifo", "priority", "fair", "backfill", "las"}).Draw(t, "queue"),
 		sites:   rapid.SampledFrom([]string{"pack", "capacity", "price", "carbon"}).Draw(t, "sites"),
 		preempt: rapid.Bool().Draw(t, "preemption"),
 	}

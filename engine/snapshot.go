@@ -50,6 +50,7 @@ type Alloc struct {
 	startKey  int64     // start, Unix ns
 	one       [1]Slot   // Slots' storage for single-node jobs
 	seq       uint64    // queue position, kept across requeues
+	attained  float64   // accelerator-seconds of earlier runs
 	submitted time.Time // first submission
 	requeues  int
 }
@@ -303,6 +304,11 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.epoch = a.Start
 	}
 	s.startSum[a.Job.Tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
+}
+
+// attainedAt is a's service to now, earlier runs included.
+func (a *Alloc) attainedAt(now time.Time) float64 {
+	return a.attained + float64(a.accelerators())*max(now.Sub(a.Start).Seconds(), 0)
 }
 
 // accelerators returns how many accelerators a holds.

@@ -39,6 +39,7 @@ type simFlags struct {
 	tokens    float64
 	load      float64
 	maxDur    time.Duration
+	las       []float64
 }
 
 func newSimCmd() *cobra.Command {
@@ -106,7 +107,9 @@ estimate, which flatters it next to real users' estimates.`,
 	fl.Float64Var(&f.cfg.Swing, "swing", def.Swing, "amplitude of the compute/communication swing, fraction of TDP - idle")
 	fl.DurationVar(&f.cfg.SwingPeriod, "swing-period", def.SwingPeriod, "period of the swing")
 	fl.DurationVar(&f.cfg.ReactionDelay, "reaction-delay", def.ReactionDelay, "power controller reaction delay")
-	fl.BoolVar(&f.cfg.Engine.Preemption, "preemption", false, "let higher-priority jobs preempt")
+	fl.BoolVar(&f.cfg.Engine.Preemption, "preemption", false, "let higher-priority jobs preempt (under las: jobs of an earlier queue)")
+	fl.Float64SliceVar(&f.las, "las-thresholds", []float64{engine.DefaultLASThresholds[0] / 3600, engine.DefaultLASThresholds[1] / 3600},
+		"las: attained service, in accelerator-hours, at which a job moves to the next queue")
 	fl.DurationVar(&f.cfg.SampleInterval, "sample", 0, "time-series sample interval (default: about 2,000 samples)")
 	fl.DurationVar(&f.cfg.PassInterval, "pass-interval", def.PassInterval, "least time between two scheduling passes")
 	fl.DurationVar(&f.cfg.Horizon, "horizon", 0, "stop at this virtual time (default: when all jobs finish)")
@@ -156,6 +159,9 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 			return fmt.Errorf("sim: --compare names %q twice", p)
 		}
 		seen[p], policies[i] = true, p
+	}
+	for _, h := range f.las {
+		f.cfg.Engine.LASThresholds = append(f.cfg.Engine.LASThresholds, h*3600)
 	}
 	var results []*sim.Result
 	for _, p := range policies {
