@@ -32,6 +32,28 @@ func lostWork(a *Alloc, now time.Time) time.Duration {
 	return ran
 }
 
+// lowestRank returns the lowest preemption rank of any running
+// preemptible job that started before cutoff, found once a pass: jobs a
+// pass stops only raise it, and jobs it starts are not yet candidates, so
+// a job that does not outrank it cannot preempt anything in the pass.
+func (ps *pass) lowestRank(cutoff int64) int {
+	if ps.lowest != nil {
+		return *ps.lowest
+	}
+	low := math.MaxInt
+	for _, pp := range ps.s.pools {
+		pp.preemptible.walk(func(a *Alloc) bool {
+			if a.startKey > cutoff {
+				return false
+			}
+			low = min(low, ps.e.rank(&a.Job, a.attainedAt(ps.now)))
+			return true
+		})
+	}
+	ps.lowest = &low
+	return low
+}
+
 // maxExactVictims bounds the candidates among which preemption searches
 // every subset; beyond it the search is bounded (see cheapestBounded).
 const maxExactVictims = 10
@@ -231,9 +253,17 @@ func (ps *pass) preempt(p *Pending) bool {
 	elig := e.eligible(j)
 	// quick reject: not enough preemptible accelerators of lower priority
 	// in any pool the job may use
-	// (a policy's own rank changes as jobs run: no quick reject then)
-	possible := e.ranker != nil
 	rank := e.rank(j, p.Attained)
+	cutoff := ps.now.Add(-max(e.cfg.MinRuntime, 1)).UnixNano()
+	// (a policy's own rank changes as jobs run: the lowest rank of any job
+	// that may be stopped is found once a pass instead)
+	possible := false
+	if e.ranker != nil {
+		if rank <= ps.lowestRank(cutoff) {
+			return false
+		}
+		possible = true
+	}
 	for _, pi := range elig {
 		pp := s.pools[pi]
 		n := pp.free
@@ -255,7 +285,6 @@ func (ps *pass) preempt(p *Pending) bool {
 	// their minimum run time)
 	// in every pool of the sites the job may use: all of a site's pools
 	// share its breakers, so stopping any of them frees watts
-	cutoff := ps.now.Add(-max(e.cfg.MinRuntime, 1)).UnixNano()
 	var cands []*victim
 	for qi, q := range s.pools {
 		if !ps.siteEligible(q.site, elig) {
@@ -358,11 +387,11 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l fleet.Level, k int32, cands []*v
 			gains = append(gains, gain{dom: s.f.Ancestor(fleet.LevelNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
 		}
 	}
-	sort.Slice(gains, func(a, b int) bool {
-		if gains[a].dom != gains[b].dom {
-			return gains[a].dom < gains[b].dom
+	slices.SortFunc(gains, func(a, b gain) int {
+		if a.dom != b.dom {
+			return int(a.dom - b.dom)
 		}
-		return gains[a].v.rank < gains[b].v.rank
+		return int(a.v.rank - b.v.rank)
 	})
 	// merge the slots of one victim in one domain
 	merged := gains[:0]

@@ -85,6 +85,7 @@ type pass struct {
 	energyOK  []bool
 	preempted int
 	undoLog   []moved
+	lowest    *int // lowestRank, once found
 }
 
 // Schedule runs one scheduling pass at now: it considers the pending jobs

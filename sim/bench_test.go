@@ -127,11 +127,12 @@ func BenchmarkSaturated(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the targets are for one core
-	for _, policy := range []string{"fifo", "priority", "fair", "backfill"} {
+	for _, policy := range []string{"fifo", "priority", "fair", "backfill", "las"} {
 		b.Run(policy, func(b *testing.B) {
 			for b.Loop() {
 				cfg := Default()
 				cfg.Engine.Queue = policy
+				cfg.Engine.Preemption = policy == "las" // Tiresias is preemptive
 				s, err := New(f, jobs, cfg)
 				if err != nil {
 					b.Fatal(err)
