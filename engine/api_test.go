@@ -123,6 +123,7 @@ func TestJobValidate(t *testing.T) {
 		{ID: 3, Accelerators: 1, PowerFraction: 1.5},
 		{ID: 4, Accelerators: 1, Duration: -time.Second},
 		{ID: 5, Accelerators: 1, Topology: 99},
+		{ID: 6, Accelerators: 1<<32 + 1}, // would be 1 in the engine's 32-bit counts
 	}
 	for _, j := range bad {
 		if err := j.Validate(); !errors.Is(err, ErrInvalidJob) {

@@ -210,7 +210,7 @@ func (ps *pass) hold() {
 	r.holding = true
 }
 
-// unhold gives back what hold took.
+// unhold gives back what hold took, for good (the pass ends).
 func (ps *pass) unhold() {
 	r := &ps.resv
 	if !r.holding {
@@ -227,4 +227,71 @@ func (ps *pass) unhold() {
 	}
 	r.held = r.held[:0]
 	r.holding = false
+}
+
+// lift gives back what the hold took for a moment, logging every move in
+// the free indexes (into log) so that restore can put them back exactly:
+// the order within a bucket decides which of equally free domains a best
+// fit takes, and looking must not change where later jobs go.
+func (ps *pass) lift(log []moved) []moved {
+	r := &ps.resv
+	s := ps.s
+	pp := s.pools[r.pool]
+	for _, sl := range r.held {
+		s.nodeMask[sl.Node] &^= sl.Mask
+		c := int32(bits.OnesCount64(sl.Mask))
+		d := sl.Node
+		for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
+			log = pp.lv[l].addLogged(d-pp.off[l], c, log)
+			d = s.f.Parent(l, d)
+		}
+		pp.free += c
+	}
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] -= h.w
+	}
+	r.holding = false
+	return log
+}
+
+// restore takes the hold back after lift, exactly, when nothing else
+// changed in between.
+func (ps *pass) restore(log []moved) {
+	r := &ps.resv
+	s := ps.s
+	pp := s.pools[r.pool]
+	for i := len(log) - 1; i >= 0; i-- {
+		log[i].undo()
+	}
+	for _, sl := range r.held {
+		s.nodeMask[sl.Node] |= sl.Mask
+		pp.free -= int32(bits.OnesCount64(sl.Mask))
+	}
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] += h.w
+	}
+	r.holding = true
+}
+
+// retake takes the hold back after lift when a job was placed meanwhile:
+// what it held and is still free (the job may have used some of it).
+func (ps *pass) retake() {
+	r := &ps.resv
+	s := ps.s
+	pp := s.pools[r.pool]
+	held := r.held[:0]
+	for _, sl := range r.held {
+		m := sl.Mask & s.nodeFreeMask(pp, sl.Node)
+		if m == 0 || s.nodeState[sl.Node] != Up {
+			continue
+		}
+		s.nodeMask[sl.Node] |= m
+		s.addFree(pp, sl.Node, -int32(bits.OnesCount64(m)))
+		held = append(held, Slot{Node: sl.Node, Mask: m})
+	}
+	r.held = held
+	for _, h := range r.watts {
+		s.draw[h.level][h.dom] += h.w
+	}
+	r.holding = true
 }

@@ -94,20 +94,25 @@
 // Queue policies order the queue and say what a pass does after a job
 // that cannot start: fifo (strict order; a blocked head holds back every
 // later job), priority (priority, then submission; skip what does not
-// fit), fair (tenants interleaved by weighted, decayed usage) and
-// backfill (priority order with EASY backfill: the first blocked job gets
-// a reservation at the time running jobs are expected to free enough
-// capacity, and later jobs start only if they do not delay it). Site
+// fit), fair (tenants interleaved by weighted, decayed usage), backfill
+// (priority order with EASY backfill: the first blocked job gets a
+// reservation at the time running jobs are expected to free enough
+// capacity, and later jobs start only if they do not delay it) and las
+// (Tiresias's least attained service: queues by accelerator-seconds run,
+// then submission). A pass reads the queue only as far as something could
+// still start; Result.Waiting lists the jobs it tried, and Engine.Reason
+// and Engine.Waits say why every pending job waits. Site
 // policies rank sites for multi-site dispatch: pack (best fit anywhere),
 // capacity, price and carbon (the site's energy mix at now);
 // Engine.RankSites shows a policy's order for a job without placing it. A
 // job never spans sites or node models.
 //
 // With Config.Preemption, a job that cannot start may stop running
-// preemptible jobs of lower priority in the sites it may use (of any
+// preemptible jobs of lower rank (their priority; under las, a later
+// queue as of now) in the sites it may use (of any
 // node model there: they share the breakers). The engine stops the
 // cheapest set of victims with which the job can then be placed, by this
-// order: the lowest highest priority stopped, then the fewest
+// order: the lowest highest rank stopped, then the fewest
 // accelerators, then the least work lost since their last checkpoints,
 // then the fewest jobs. Among up to 10 candidates it tries every subset,
 // cheapest first; among more, it takes the cheapest set that frees

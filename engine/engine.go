@@ -20,7 +20,7 @@ type Tenant struct {
 // pack dispatch, no preemption.
 type Config struct {
 	// Queue names the queue policy: fifo, priority (default), fair,
-	// backfill, or one added to Registry.
+	// backfill, las, or one added to Registry.
 	Queue string
 	// Sites names the site policy for multi-site dispatch: pack (default),
 	// capacity, price, carbon, or one added to Registry.
@@ -223,7 +223,7 @@ func (e *Engine) Queued() int { return len(e.byID) }
 // Usage returns a tenant's decayed accelerator-seconds as of the last
 // pass. Only a queue policy that orders by usage keeps it (fair, and a
 // policy added to a Registry without a static order); under fifo,
-// priority and backfill it is 0.
+// priority, backfill and las it is 0.
 func (e *Engine) Usage(tenant string) float64 { return e.usage[tenant] }
 
 // Requeue stops a running job (its node failed, or the driver lost it) and

@@ -115,14 +115,18 @@ var ErrInvalidJob = errors.New("invalid job")
 // ErrDuplicateJob is wrapped when a job's ID is already pending or running.
 var ErrDuplicateJob = errors.New("duplicate job id")
 
+// MaxAccelerators bounds a job's size: the engine counts accelerators in
+// 32 bits, and no fleet it is built for comes near this.
+const MaxAccelerators = 1 << 28
+
 // Validate reports every problem with the job, wrapping ErrInvalidJob.
 func (j *Job) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("engine: job %d: %s: %w", j.ID, fmt.Sprintf(format, args...), ErrInvalidJob))
 	}
-	if j.Accelerators < 1 {
-		bad("accelerators must be >= 1, got %d", j.Accelerators)
+	if j.Accelerators < 1 || j.Accelerators > MaxAccelerators {
+		bad("accelerators must be in [1, %d], got %d", MaxAccelerators, j.Accelerators)
 	}
 	if j.PerNode < 0 {
 		bad("per_node must be >= 0, got %d", j.PerNode)

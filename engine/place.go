@@ -38,6 +38,9 @@ type placer struct {
 	// cut is the first domain whose headroom cut a child's share during
 	// the last fill, to explain a refusal by power rather than shape.
 	cut outcome
+	// gaveUp says the last place stopped at maxCandidates domains of a
+	// level: its refusal proves nothing for other jobs.
+	gaveUp bool
 }
 
 // topLevel returns the widest level a job may span in pool p: its
@@ -127,6 +130,7 @@ const maxCandidates = 32
 // them); otherwise why not.
 func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	s := pl.s
+	pl.gaveUp = false
 	if p.free < r.k {
 		return nil, outcome{code: InsufficientFree}
 	}
@@ -163,9 +167,14 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 		}
 		b := p.lv[l]
 		tried := 0
-		for f := b.atLeast(r.k); f >= 0 && tried < maxCandidates; f = b.atLeast(f + 1) {
+	level:
+		for f := b.atLeast(r.k); f >= 0; f = b.atLeast(f + 1) {
 			h := b.head[f]
-			for i := len(h) - 1; i >= 0 && tried < maxCandidates; i-- {
+			for i := len(h) - 1; i >= 0; i-- {
+				if tried == maxCandidates {
+					pl.gaveUp = true // a refusal that may not hold for larger jobs
+					break level
+				}
 				tried++
 				d := h[i] + p.off[l]
 				if o, ok := s.headroom(l, d, int64(r.k)*r.w); !ok {

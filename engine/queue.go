@@ -346,9 +346,10 @@ func (e *Engine) endPass() {
 
 // Reason returns why a pending job waits, as of the last pass: the reason
 // the pass gave it, or, for a job the pass did not reach because nothing
-// further could start, the reason that applied to it then; the zero
-// Reason for a job no pass has considered yet. It reports false for a job
-// that is not pending.
+// further could start, the reason that applies to it (its backoff, its
+// tenant's quota as it stands now, a size no domain holds, or what the
+// pass ran out of); the zero Reason for a job no pass has considered yet.
+// It reports false for a job that is not pending.
 func (e *Engine) Reason(id JobID) (Reason, bool) {
 	p, ok := e.byID[id]
 	if !ok {
@@ -410,8 +411,8 @@ func (e *Engine) Waits() []Wait {
 	if e.lazyFair {
 		q = make([]*Pending, 0, len(e.byID))
 		for _, p := range e.pending {
-			if !p.removed {
-				q = append(q, p)
+			if !p.removed && p.since <= e.passN {
+				q = append(q, p) // as the pass had them: not those come since
 			}
 		}
 		e.queue.Order(q, QueueView{Now: e.at, Usage: e.usage, Weight: e.weight})

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 // other job's reason (Engine.Reason) must be one the full pass could give
 // it.
 func TestIncrementalEqualsFull(t *testing.T) {
-	for _, name := range []string{"tiny.yaml", "multi.yaml"} {
+	for _, name := range []string{"tiny.yaml", "multi.yaml", "wide.yaml"} {
 		f := loadTestdata(t, name)
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
@@ -125,6 +126,11 @@ func TestIncrementalEqualsFull(t *testing.T) {
 						}
 						if len(inc.Waits()) != len(b.Waiting) {
 							t.Fatalf("step %d: %d jobs wait, full pass %d", step, len(inc.Waits()), len(b.Waiting))
+						}
+						// where later jobs go depends on the order within
+						// the free-count buckets: it must match too
+						if x, y := bucketOrder(si), bucketOrder(sf); x != y {
+							t.Fatalf("step %d: free-count buckets differ:\n%s\nfull pass:\n%s", step, x, y)
 						}
 					case o.kind == 6:
 						now = now.Add(o.adv)
@@ -177,6 +183,96 @@ func lazyAgrees(lazy, full Reason) bool {
 	return false
 }
 
+// bucketOrder lists every pool's free-count buckets, in their order.
+func bucketOrder(s *Snapshot) string {
+	var b strings.Builder
+	for pi, p := range s.pools {
+		for l, bk := range p.lv {
+			if bk == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "pool %d level %d:", pi, l)
+			for f, h := range bk.head {
+				if len(h) > 0 {
+					fmt.Fprintf(&b, " %d%v", f, h)
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
 func decisions(r Result) string {
 	return fmt.Sprintf("%v placed=%d preempted=%d", r.Decisions, r.Placed, r.Preempted)
+}
+
+// TestIncrementalEqualsFullLongRuns is the same comparison over long runs
+// on wide.yaml, with backfill drawn most often and durations of minutes,
+// so that reservations are made and held through many passes: where a
+// pass lifts and retakes a reservation is where the two could part.
+func TestIncrementalEqualsFullLongRuns(t *testing.T) {
+	f := loadTestdata(t, "wide.yaml")
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := Config{Queue: rapid.SampledFrom([]string{"backfill", "backfill", "backfill", "priority", "fair", "las", "fifo"}).Draw(t, "queue"),
+			Preemption: rapid.Bool().Draw(t, "preempt")}
+		inc, err1 := New(cfg)
+		full, err2 := New(cfg)
+		si, err3 := NewSnapshot(f)
+		sf, err4 := NewSnapshot(f)
+		for _, err := range []error{err1, err2, err3, err4} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for step := range rapid.IntRange(1, 250).Draw(t, "steps") {
+			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
+			case op <= 4:
+				j := Job{ID: JobID(step + 1), Tenant: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "tenant"),
+					Priority:     rapid.IntRange(0, 2).Draw(t, "prio"),
+					Accelerators: rapid.SampledFrom([]int{1, 2, 3, 4, 5, 7, 8, 12, 16, 24, 40, 72}).Draw(t, "n"),
+					Duration:     time.Duration(rapid.SampledFrom([]int{0, 1, 2, 5, 10, 20, 30, 60, 600}).Draw(t, "dur")) * time.Minute,
+					Preemptible:  rapid.Bool().Draw(t, "preemptible"),
+				}
+				if rapid.IntRange(0, 3).Draw(t, "rack") == 0 {
+					j.Topology, j.TopologyRequired = TopologyRack, true
+				}
+				if err := inc.Submit(j, now); err != nil {
+					t.Fatal(err)
+				}
+				if err := full.Submit(j, now); err != nil {
+					t.Fatal(err)
+				}
+			case op <= 6:
+				a, b := inc.Schedule(si, now), full.scheduleFull(sf, now)
+				if x, y := decisions(a), decisions(b); x != y {
+					t.Fatalf("step %d: incremental pass decided\n%s\nfull pass decided\n%s", step, x, y)
+				}
+				if fmt.Sprint(a.Reservation) != fmt.Sprint(b.Reservation) {
+					t.Fatalf("step %d: reservation %+v, full pass %+v", step, a.Reservation, b.Reservation)
+				}
+				if x, y := bucketOrder(si), bucketOrder(sf); x != y {
+					t.Fatalf("step %d: free-count buckets differ:\n%s\nfull pass:\n%s", step, x, y)
+				}
+			case op == 7:
+				now = now.Add(time.Duration(rapid.IntRange(1, 30).Draw(t, "advance")) * time.Minute)
+			case op == 8:
+				if ids := si.Running(); len(ids) > 0 {
+					id := ids[rapid.IntRange(0, len(ids)-1).Draw(t, "release")]
+					si.Release(id, now)
+					sf.Release(id, now)
+				}
+			default:
+				n := rapid.IntRange(0, len(f.Nodes)-1).Draw(t, "node")
+				if st := NodeState(rapid.IntRange(0, 2).Draw(t, "state")); st == Down {
+					inc.FailNode(si, n, now)
+					full.FailNode(sf, n, now)
+				} else {
+					si.SetNodeState(n, st)
+					sf.SetNodeState(n, st)
+				}
+			}
+		}
+	})
 }

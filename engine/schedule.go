@@ -4,8 +4,6 @@ import (
 	"math/bits"
 	"sort"
 	"time"
-
-	"stargate/fleet"
 )
 
 // choice is a pool a job may be placed in, with its rank for this job.
@@ -84,8 +82,9 @@ type pass struct {
 	energy    []SiteView
 	energyOK  []bool
 	preempted int
-	undoLog   []moved
-	lowest    *int // lowestRank, once found
+	undoLog   []moved // fitsUnheld's
+	liftLog   []moved // try's, for a job that ends before the head
+	lowest    *int    // lowestRank, once found
 }
 
 // Schedule runs one scheduling pass at now: it considers the pending jobs
@@ -241,7 +240,7 @@ func (ps *pass) wait(p *Pending, r Reason) {
 }
 
 // try places p if it can; otherwise it returns why not.
-func (ps *pass) try(p *Pending) (Reason, bool) {
+func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	e, s := ps.e, ps.s
 	j := &p.Job
 	elig := e.classEligible(p.class)
@@ -258,8 +257,15 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		excl = rv.pool
 	}
 	if rv.active && rv.holding && j.Duration > 0 && !ps.now.Add(j.Duration).After(rv.at) {
-		ps.unhold()
-		defer ps.hold()
+		log := ps.lift(ps.liftLog[:0])
+		defer func() {
+			if placed {
+				ps.retake()
+			} else {
+				ps.restore(log)
+			}
+			ps.liftLog = log[:0]
+		}()
 	}
 	mk := memoKey{class: p.class, excl: excl, held: rv.holding}
 	reserved := func() bool { return rv.active && rv.holding && ps.fitsUnheldMemo(j, elig, mk) }
@@ -318,11 +324,13 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 		return x.pool < y.pool
 	})
 	var first outcome
+	gaveUp := false // a search stopped short: the refusal is not remembered
 	for _, c := range order {
 		pp := s.pools[c.pool]
 		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
 		r.top = topLevel(j, pp)
 		slots, out := e.pl.place(&r, pp)
+		gaveUp = gaveUp || e.pl.gaveUp
 		if slots == nil {
 			if first.code == "" || (first.code != Power && out.code == Power) {
 				first = out
@@ -348,7 +356,7 @@ func (ps *pass) try(p *Pending) (Reason, bool) {
 	}
 	// what refused it is remembered for its kind; whether it waits for
 	// the head is asked each time
-	if m, ok := e.memo.get(mk); !ok || k < m.k {
+	if m, ok := e.memo.get(mk); !gaveUp && (!ok || k < m.k) {
 		e.memo.put(mk, memo{k: k, reason: why})
 	}
 	if reserved() {
@@ -389,37 +397,12 @@ func (ps *pass) fitsUnheldMemo(j *Job, elig []int32, mk memoKey) bool {
 // undoing them, so that the free indexes are left exactly as they were,
 // bucket order included: asking must not change where later jobs go.
 func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
-	r := &ps.resv
-	if !r.holding {
+	if !ps.resv.holding {
 		return false
 	}
-	s := ps.s
-	pp := s.pools[r.pool]
-	log := ps.undoLog[:0]
-	for _, sl := range r.held {
-		s.nodeMask[sl.Node] &^= sl.Mask
-		c := int32(bits.OnesCount64(sl.Mask))
-		d := sl.Node
-		for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
-			log = pp.lv[l].addLogged(d-pp.off[l], c, log)
-			d = s.f.Parent(l, d)
-		}
-		pp.free += c
-	}
-	for _, h := range r.watts {
-		s.draw[h.level][h.dom] -= h.w
-	}
+	log := ps.lift(ps.undoLog[:0])
 	defer func() {
-		for i := len(log) - 1; i >= 0; i-- {
-			log[i].undo()
-		}
-		for _, sl := range r.held {
-			s.nodeMask[sl.Node] |= sl.Mask
-			pp.free -= int32(bits.OnesCount64(sl.Mask))
-		}
-		for _, h := range r.watts {
-			s.draw[h.level][h.dom] += h.w
-		}
+		ps.restore(log)
 		ps.undoLog = log[:0]
 	}()
 	for _, pi := range elig {

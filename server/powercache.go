@@ -28,7 +28,7 @@ type powerCache struct {
 	mu  sync.Mutex
 	ps  *powerState // nil until computed, and after a write dropped it
 	at  time.Time
-	gen uint64 // counts drops, so that a computation that raced one is not kept
+	gen uint64 // counts writes seen, so that a computation that raced one is not kept
 }
 
 // uncounted marks a node outside the draw (not registered, or lost).
@@ -72,6 +72,9 @@ func (c *powerCache) drop() {
 func (c *powerCache) beat(f *fleet.Fleet, i int, drawW float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// a computation under way may have read the node before this beat:
+	// it must not be kept
+	c.gen++
 	ps := c.ps
 	if ps == nil {
 		return
@@ -79,7 +82,6 @@ func (c *powerCache) beat(f *fleet.Fleet, i int, drawW float64) {
 	old := ps.contrib[i]
 	if drawW < 0 || old == uncounted {
 		c.ps = nil // an expected draw, or a node coming back: compute again
-		c.gen++
 		return
 	}
 	d := drawW - old

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"stargate/store"
@@ -93,5 +94,61 @@ func TestJobCountsKept(t *testing.T) {
 	h.clock.Advance(powerMaxAge)
 	if got := pending(); got != "2" {
 		t.Fatalf("pending %s after %v, want 2", got, powerMaxAge)
+	}
+}
+
+// gatedStore holds a computation of the power view after it read the
+// nodes, until released.
+type gatedStore struct {
+	store.Store
+	mu      sync.Mutex
+	armed   bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Nodes(ctx context.Context) ([]store.Node, error) {
+	n, err := g.Store.Nodes(ctx)
+	g.mu.Lock()
+	armed := g.armed
+	g.armed = false
+	g.mu.Unlock()
+	if armed {
+		close(g.reached)
+		<-g.release
+	}
+	return n, err
+}
+
+// TestPowerViewBeatDuringCompute: a heartbeat recorded while the view is
+// being computed, after the computation read the nodes, is not lost: the
+// stale result is not kept.
+func TestPowerViewBeatDuringCompute(t *testing.T) {
+	var g *gatedStore
+	h := newHarness(t, func(c *Config) {
+		g = &gatedStore{Store: c.Store, reached: make(chan struct{}), release: make(chan struct{})}
+		c.Store = g
+	})
+	h.register(node1)
+	ctx := context.Background()
+	if err := h.srv.store.Heartbeat(ctx, node1, h.clock.Now(), 1000); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.powerView.drop()
+	g.mu.Lock()
+	g.armed = true
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.srv.powerNow(ctx); close(done) }()
+	<-g.reached
+	if err := h.srv.store.Heartbeat(ctx, node1, h.clock.Now(), 5000); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	<-done
+	got, _ := h.srv.powerNow(ctx)
+	want, _ := h.srv.measurePower(ctx)
+	if got.site[0] != want.site[0] {
+		t.Fatalf("kept view %v W, the store says %v W", got.site[0], want.site[0])
 	}
 }
