@@ -267,14 +267,7 @@ func (e *Engine) compact(force bool) {
 	if !force && e.removedN*2 < len(e.pending) {
 		return
 	}
-	out := e.pending[:0]
-	for _, p := range e.pending {
-		if !p.removed {
-			out = append(out, p)
-		}
-	}
-	clear(e.pending[len(out):])
-	e.pending = out
+	e.pending = dropRemoved(e.pending)
 	e.removedN = 0
 }
 
@@ -311,37 +304,31 @@ func (e *Engine) endPass() {
 	e.incoming = e.incoming[:0]
 	e.compact(false)
 	for k, sq := range e.bySize {
-		if sq.removed*2 < len(sq.jobs) {
-			continue
-		}
-		out := sq.jobs[:0]
-		for _, p := range sq.jobs {
-			if !p.removed {
-				out = append(out, p)
+		if sq.removed*2 >= len(sq.jobs) {
+			if sq.jobs, sq.removed = dropRemoved(sq.jobs), 0; len(sq.jobs) == 0 {
+				delete(e.bySize, k)
 			}
-		}
-		clear(sq.jobs[len(out):])
-		sq.jobs, sq.removed = out, 0
-		if len(out) == 0 {
-			delete(e.bySize, k)
 		}
 	}
 	for t, tq := range e.byTenant {
-		if tq.removed*2 < len(tq.jobs) {
-			continue
-		}
-		out := tq.jobs[:0]
-		for _, p := range tq.jobs {
-			if !p.removed {
-				out = append(out, p)
+		if tq.removed*2 >= len(tq.jobs) {
+			if tq.jobs, tq.removed = dropRemoved(tq.jobs), 0; len(tq.jobs) == 0 {
+				delete(e.byTenant, t)
 			}
 		}
-		clear(tq.jobs[len(out):])
-		tq.jobs, tq.removed = out, 0
-		if len(out) == 0 {
-			delete(e.byTenant, t)
+	}
+}
+
+// dropRemoved returns q without the jobs that left the queue, in place.
+func dropRemoved(q []*Pending) []*Pending {
+	out := q[:0]
+	for _, p := range q {
+		if !p.removed {
+			out = append(out, p)
 		}
 	}
+	clear(q[len(out):])
+	return out
 }
 
 // Reason returns why a pending job waits, as of the last pass: the reason
