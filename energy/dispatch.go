@@ -64,16 +64,21 @@ func Blend(srcs []fleet.EnergySource, loadMW float64, h int) (price, carbon floa
 		}
 	}
 	var total float64
-	for i := range srcs {
-		if w := parts[i]; w > 0 {
-			price += w * Price(&srcs[i], h)
-			carbon += w * Carbon(&srcs[i], h)
+	for _, w := range parts {
+		if w > 0 {
 			total += w
 		}
 	}
-	if total > 0 {
-		price /= total
-		carbon /= total
+	if total <= 0 {
+		return 0, 0
+	}
+	// weights as fractions of the total first: with a tiny load, part ×
+	// price would underflow
+	for i := range srcs {
+		if w := parts[i] / total; w > 0 {
+			price += w * Price(&srcs[i], h)
+			carbon += w * Carbon(&srcs[i], h)
+		}
 	}
 	return price, carbon
 }
