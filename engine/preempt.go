@@ -161,18 +161,12 @@ func (ps *pass) cheapestBounded(p *Pending, elig []int32, cands []*victim) []*vi
 		if !staticFit(&r, pp) {
 			continue
 		}
-		// every level from the tightest that can hold the job up to the
-		// highest it may span: a wider domain may offer a cheaper set
-		for _, l := range upward {
-			if l < r.top {
-				break
-			}
-			if pp.cap[l] < k && l != r.top {
-				continue
-			}
-			if set := ps.victimsIn(pp, pi, l, k, cands); set != nil && (best == nil || set.better(best)) {
-				best = set
-			}
+		// the widest level the job may span: a set that frees enough in a
+		// narrower domain frees enough in the wider one holding it, which
+		// has at least as many free, so no narrower level offers a
+		// cheaper set
+		if set := ps.victimsIn(pp, pi, r.top, k, cands); set != nil && (best == nil || set.better(best)) {
+			best = set
 		}
 	}
 	var vs []*victim
