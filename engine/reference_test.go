@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"pgregory.net/rapid"
+
+	"stargate/fleet"
 )
 
 // scheduleFull is the plain pass that the engine's incremental one must
@@ -70,6 +72,69 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	return res
 }
 
+// twins are two engines on two snapshots of one fleet, told the same
+// things: one schedules with the incremental pass, the other with
+// scheduleFull.
+type twins struct {
+	t         *rapid.T
+	inc, full *Engine
+	si, sf    *Snapshot
+}
+
+func newTwins(t *rapid.T, f *fleet.Fleet, cfg Config) *twins {
+	inc, err1 := New(cfg)
+	full, err2 := New(cfg)
+	si, err3 := NewSnapshot(f)
+	sf, err4 := NewSnapshot(f)
+	for _, err := range []error{err1, err2, err3, err4} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &twins{t: t, inc: inc, full: full, si: si, sf: sf}
+}
+
+func (w *twins) submit(j Job, now time.Time) {
+	if err := w.inc.Submit(j, now); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.full.Submit(j, now); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// pass runs a pass on both and wants the same decisions, reservation and
+// free-count bucket order (where later jobs go depends on it).
+func (w *twins) pass(step int, now time.Time) (a, b Result) {
+	t := w.t
+	a, b = w.inc.Schedule(w.si, now), w.full.scheduleFull(w.sf, now)
+	if x, y := decisions(a), decisions(b); x != y {
+		t.Fatalf("step %d: incremental pass decided\n%s\nfull pass decided\n%s", step, x, y)
+	}
+	if fmt.Sprint(a.Reservation) != fmt.Sprint(b.Reservation) {
+		t.Fatalf("step %d: reservation %+v, full pass %+v", step, a.Reservation, b.Reservation)
+	}
+	if x, y := bucketOrder(w.si), bucketOrder(w.sf); x != y {
+		t.Fatalf("step %d: free-count buckets differ:\n%s\nfull pass:\n%s", step, x, y)
+	}
+	return a, b
+}
+
+func (w *twins) release(id JobID, now time.Time) {
+	w.si.Release(id, now)
+	w.sf.Release(id, now)
+}
+
+func (w *twins) setNode(n int, st NodeState, now time.Time) {
+	if st == Down {
+		w.inc.FailNode(w.si, n, now)
+		w.full.FailNode(w.sf, n, now)
+		return
+	}
+	w.si.SetNodeState(n, st)
+	w.sf.SetNodeState(n, st)
+}
+
 // TestIncrementalEqualsFull plays random scenarios on two engines, one
 // scheduling with the incremental pass and one with scheduleFull, and
 // wants the same decisions and reservation from every pass; the reasons of
@@ -82,76 +147,44 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
 				sc := drawScenario(t, f)
-				cfg := Config{Queue: sc.queue, Sites: sc.sites, Preemption: sc.preempt, Tenants: map[string]Tenant{"q": {Quota: 16}}}
-				inc, err1 := New(cfg)
-				full, err2 := New(cfg)
-				si, err3 := NewSnapshot(f)
-				sf, err4 := NewSnapshot(f)
-				for _, err := range []error{err1, err2, err3, err4} {
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
+				w := newTwins(t, f, Config{Queue: sc.queue, Sites: sc.sites, Preemption: sc.preempt, Tenants: map[string]Tenant{"q": {Quota: 16}}})
 				now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 				for step, o := range sc.ops {
 					switch {
 					case o.kind <= 3:
-						if err := inc.Submit(o.job, now); err != nil {
-							t.Fatal(err)
-						}
-						if err := full.Submit(o.job, now); err != nil {
-							t.Fatal(err)
-						}
+						w.submit(o.job, now)
 					case o.kind <= 5:
-						a, b := inc.Schedule(si, now), full.scheduleFull(sf, now)
-						if x, y := decisions(a), decisions(b); x != y {
-							t.Fatalf("step %d: incremental pass decided\n%s\nfull pass decided\n%s", step, x, y)
-						}
-						if fmt.Sprint(a.Reservation) != fmt.Sprint(b.Reservation) {
-							t.Fatalf("step %d: reservation %+v, full pass %+v", step, a.Reservation, b.Reservation)
-						}
+						a, b := w.pass(step, now)
 						want := map[JobID]Reason{}
-						for _, w := range b.Waiting {
-							want[w.Job] = w.Reason
+						for _, wt := range b.Waiting {
+							want[wt.Job] = wt.Reason
 						}
-						for _, w := range a.Waiting {
-							if want[w.Job] != w.Reason {
-								t.Fatalf("step %d: job %d tried with %s, full pass %s", step, w.Job, w.Reason, want[w.Job])
+						for _, wt := range a.Waiting {
+							if want[wt.Job] != wt.Reason {
+								t.Fatalf("step %d: job %d tried with %s, full pass %s", step, wt.Job, wt.Reason, want[wt.Job])
 							}
 						}
-						for _, w := range inc.Waits() {
-							if r := want[w.Job]; r != w.Reason && !lazyAgrees(w.Reason, r) {
-								t.Fatalf("step %d: job %d waits %s, full pass %s", step, w.Job, w.Reason, r)
+						waits := w.inc.Waits()
+						for _, wt := range waits {
+							if r := want[wt.Job]; r != wt.Reason && !lazyAgrees(wt.Reason, r) {
+								t.Fatalf("step %d: job %d waits %s, full pass %s", step, wt.Job, wt.Reason, r)
 							}
 						}
-						if len(inc.Waits()) != len(b.Waiting) {
-							t.Fatalf("step %d: %d jobs wait, full pass %d", step, len(inc.Waits()), len(b.Waiting))
-						}
-						// where later jobs go depends on the order within
-						// the free-count buckets: it must match too
-						if x, y := bucketOrder(si), bucketOrder(sf); x != y {
-							t.Fatalf("step %d: free-count buckets differ:\n%s\nfull pass:\n%s", step, x, y)
+						if len(waits) != len(b.Waiting) {
+							t.Fatalf("step %d: %d jobs wait, full pass %d", step, len(waits), len(b.Waiting))
 						}
 					case o.kind == 6:
 						now = now.Add(o.adv)
 					case o.kind == 7:
-						if ids := si.Running(); len(ids) > 0 {
-							id := ids[o.pick%len(ids)]
-							si.Release(id, now)
-							sf.Release(id, now)
-						} else if q := inc.Queue(); len(q) > 0 {
+						if ids := w.si.Running(); len(ids) > 0 {
+							w.release(ids[o.pick%len(ids)], now)
+						} else if q := w.inc.Queue(); len(q) > 0 {
 							id := q[o.pick%len(q)].Job.ID
-							inc.Cancel(id)
-							full.Cancel(id)
+							w.inc.Cancel(id)
+							w.full.Cancel(id)
 						}
 					case o.kind == 8:
-						if o.state == Down {
-							inc.FailNode(si, o.pick, now)
-							full.FailNode(sf, o.pick, now)
-						} else {
-							si.SetNodeState(o.pick, o.state)
-							sf.SetNodeState(o.pick, o.state)
-						}
+						w.setNode(o.pick, o.state, now)
 					}
 				}
 			})
@@ -214,17 +247,8 @@ func decisions(r Result) string {
 func TestIncrementalEqualsFullLongRuns(t *testing.T) {
 	f := loadTestdata(t, "wide.yaml")
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := Config{Queue: rapid.SampledFrom([]string{"backfill", "backfill", "backfill", "priority", "fair", "las", "fifo"}).Draw(t, "queue"),
-			Preemption: rapid.Bool().Draw(t, "preempt")}
-		inc, err1 := New(cfg)
-		full, err2 := New(cfg)
-		si, err3 := NewSnapshot(f)
-		sf, err4 := NewSnapshot(f)
-		for _, err := range []error{err1, err2, err3, err4} {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		w := newTwins(t, f, Config{Queue: rapid.SampledFrom([]string{"backfill", "backfill", "backfill", "priority", "fair", "las", "fifo"}).Draw(t, "queue"),
+			Preemption: rapid.Bool().Draw(t, "preempt")})
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for step := range rapid.IntRange(1, 250).Draw(t, "steps") {
 			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
@@ -238,40 +262,17 @@ func TestIncrementalEqualsFullLongRuns(t *testing.T) {
 				if rapid.IntRange(0, 3).Draw(t, "rack") == 0 {
 					j.Topology, j.TopologyRequired = TopologyRack, true
 				}
-				if err := inc.Submit(j, now); err != nil {
-					t.Fatal(err)
-				}
-				if err := full.Submit(j, now); err != nil {
-					t.Fatal(err)
-				}
+				w.submit(j, now)
 			case op <= 6:
-				a, b := inc.Schedule(si, now), full.scheduleFull(sf, now)
-				if x, y := decisions(a), decisions(b); x != y {
-					t.Fatalf("step %d: incremental pass decided\n%s\nfull pass decided\n%s", step, x, y)
-				}
-				if fmt.Sprint(a.Reservation) != fmt.Sprint(b.Reservation) {
-					t.Fatalf("step %d: reservation %+v, full pass %+v", step, a.Reservation, b.Reservation)
-				}
-				if x, y := bucketOrder(si), bucketOrder(sf); x != y {
-					t.Fatalf("step %d: free-count buckets differ:\n%s\nfull pass:\n%s", step, x, y)
-				}
+				w.pass(step, now)
 			case op == 7:
 				now = now.Add(time.Duration(rapid.IntRange(1, 30).Draw(t, "advance")) * time.Minute)
 			case op == 8:
-				if ids := si.Running(); len(ids) > 0 {
-					id := ids[rapid.IntRange(0, len(ids)-1).Draw(t, "release")]
-					si.Release(id, now)
-					sf.Release(id, now)
+				if ids := w.si.Running(); len(ids) > 0 {
+					w.release(ids[rapid.IntRange(0, len(ids)-1).Draw(t, "release")], now)
 				}
 			default:
-				n := rapid.IntRange(0, len(f.Nodes)-1).Draw(t, "node")
-				if st := NodeState(rapid.IntRange(0, 2).Draw(t, "state")); st == Down {
-					inc.FailNode(si, n, now)
-					full.FailNode(sf, n, now)
-				} else {
-					si.SetNodeState(n, st)
-					sf.SetNodeState(n, st)
-				}
+				w.setNode(rapid.IntRange(0, len(f.Nodes)-1).Draw(t, "node"), NodeState(rapid.IntRange(0, 2).Draw(t, "state")), now)
 			}
 		}
 	})
