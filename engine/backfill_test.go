@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"stargate/fleet"
 )
 
 // runStream drives the engine on the small example for a day: the site
@@ -101,14 +103,7 @@ func TestBackfillHeadNotStarved(t *testing.T) {
 // must not be backfilled ahead of the head.
 func TestBackfillHoldsWattsForTheHead(t *testing.T) {
 	f := loadTestdata(t, "mixed-row.yaml")
-	s, err := NewSnapshot(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Queue: "backfill"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, e := backfillOn(t, f)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, j := range []Job{
 		{ID: 1, Tenant: "t", Priority: 2, Accelerators: 8, Model: "h100", Duration: time.Hour, PowerFraction: 0.3},
@@ -151,14 +146,7 @@ func TestBackfillHoldsWattsForTheHead(t *testing.T) {
 // up for want of an H100 job that ends.
 func TestReservationWaitsForOtherPools(t *testing.T) {
 	f := loadTestdata(t, "mixed-row.yaml")
-	s, err := NewSnapshot(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Queue: "backfill"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, e := backfillOn(t, f)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := e.Submit(Job{ID: 1, Tenant: "t", Priority: 2, Accelerators: 8, Model: "b200", Duration: time.Hour}, t0); err != nil {
 		t.Fatal(err)
@@ -176,4 +164,17 @@ func TestReservationWaitsForOtherPools(t *testing.T) {
 	if r.Reservation == nil || r.Reservation.Job != 2 || !r.Reservation.Start.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("reservation %+v; want job 2 at +1h, when the B200 job ends", r.Reservation)
 	}
+}
+
+// backfillOn returns an empty snapshot of f and a backfill engine.
+func backfillOn(t fatalf, f *fleet.Fleet) (*Snapshot, *Engine) {
+	s, err := NewSnapshot(f)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	e, err := New(Config{Queue: "backfill"})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return s, e
 }

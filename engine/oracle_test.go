@@ -364,14 +364,7 @@ func randomJob(t *rapid.T, id JobID, prio int) Job {
 func TestBackfillKeepsItsPromise(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		f := randomFleet(t)
-		s, err := NewSnapshot(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(Config{Queue: "backfill"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, e := backfillOn(t, f)
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		id := JobID(0)
 		for range rapid.IntRange(1, 25).Draw(t, "initial") {
