@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -22,8 +23,8 @@ import (
 // load tests. Each registers with the join token, heartbeats on its own
 // goroutine with its own credential and with fake devices built from the
 // hardware the server answers, "runs" the jobs placed on it for their
-// duration_s of wall time, reports them succeeded, and applies their power
-// caps. A node's logic (simNode) is a state machine without I/O: report
+// duration_s of wall time, reports them succeeded (or, with a failure
+// rate, some of them failed part-way), and applies their power caps. A node's logic (simNode) is a state machine without I/O: report
 // builds a heartbeat, apply acts on the reply; the goroutine around it
 // sends the requests.
 
@@ -42,8 +43,14 @@ type SimConfig struct {
 	// JobDuration is how long a job whose spec gives no duration_s runs
 	// (default 60s).
 	JobDuration time.Duration
-	// Seed seeds the nodes' start offsets.
+	// Seed seeds the nodes' start offsets and the failures.
 	Seed uint64
+	// FailureRate is the fraction of job attempts that fail part-way
+	// through, as a process exiting with code 1 would (default 0: none).
+	// Whether an attempt fails, on which node of its gang and when is
+	// drawn from a stream seeded by Seed and the attempt, so that every
+	// node of a gang agrees and a run can be replayed.
+	FailureRate float64
 	// HTTP is the client every node's requests share (default: a
 	// client.New transport), so that thousands of nodes reuse a few
 	// connections.
@@ -68,7 +75,8 @@ type SimStats struct {
 	BeatErrors int64 `json:"beat_errors"`
 	Running    int64 `json:"running"` // job attempts running now
 	Started    int64 `json:"started"`
-	Finished   int64 `json:"finished"` // attempts reported succeeded
+	Finished   int64 `json:"finished"` // attempts reported succeeded (or timed out)
+	Failed     int64 `json:"failed"`   // attempts reported failed (FailureRate)
 }
 
 // Simulator runs simulated nodes; see SimConfig.
@@ -79,6 +87,7 @@ type Simulator struct {
 	registered, refused        atomic.Int64
 	beats, beatErrors          atomic.Int64
 	running, started, finished atomic.Int64
+	failed                     atomic.Int64
 	refuseOnce                 sync.Once
 	firstRefusal               error
 }
@@ -88,6 +97,9 @@ type Simulator struct {
 func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	if cfg.Server == "" || cfg.JoinToken == "" || len(cfg.Nodes) == 0 {
 		return nil, errors.New("agent: simulate: missing server, join token or nodes")
+	}
+	if !(cfg.FailureRate >= 0 && cfg.FailureRate <= 1) {
+		return nil, fmt.Errorf("agent: simulate: the failure rate must be between 0 and 1, got %g", cfg.FailureRate)
 	}
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1"
@@ -116,7 +128,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 func (s *Simulator) Stats() SimStats {
 	return SimStats{Nodes: len(s.cfg.Nodes), Registered: int(s.registered.Load()), Refused: int(s.refused.Load()),
 		Beats: s.beats.Load(), BeatErrors: s.beatErrors.Load(), Running: s.running.Load(),
-		Started: s.started.Load(), Finished: s.finished.Load()}
+		Started: s.started.Load(), Finished: s.finished.Load(), Failed: s.failed.Load()}
 }
 
 // Run runs every node until ctx ends, and returns then. A node whose
@@ -142,6 +154,7 @@ func (s *Simulator) runNode(ctx context.Context, i int, name string) {
 		return
 	}
 	n := newSimNode(name, s.cfg.JobDuration, s.cfg.Log.With("node", name))
+	n.failRate, n.seed = s.cfg.FailureRate, s.cfg.Seed
 	counted := 0 // of n's running attempts, those in s.running
 	track := func() {
 		r := n.running()
@@ -172,7 +185,9 @@ func (s *Simulator) runNode(ctx context.Context, i int, name string) {
 		case err == nil:
 			fails, rejoined = 0, false
 			s.beats.Add(1)
-			s.finished.Add(int64(n.reported(reported)))
+			ok, failed := n.reported(reported)
+			s.finished.Add(int64(ok))
+			s.failed.Add(int64(failed))
 			for _, j := range n.apply(reply, seen) {
 				s.started.Add(1)
 				if s.cfg.OnStart != nil {
@@ -258,6 +273,10 @@ type simNode struct {
 	// reads telemetry and applies caps with the very code a real node
 	// runs (Agent.telemetry, Agent.applyCap), on its fake devices.
 	shell *Agent
+	// failRate and seed draw the attempts that fail (see
+	// SimConfig.FailureRate).
+	failRate float64
+	seed     uint64
 }
 
 // simAttempt is one attempt of a job on a simulated node.
@@ -266,10 +285,12 @@ type simAttempt struct {
 	attempt  int
 	devices  []int
 	load     float64
+	run      time.Duration // its run time without a time limit
 	end      time.Time
 	ended    bool // its run time is over
 	reported bool // its end reached the server
 	timeout  bool // it ends at its time limit, before its duration
+	failed   bool // it ends failed, part-way through its duration
 }
 
 func newSimNode(name string, dur time.Duration, log *slog.Logger) *simNode {
@@ -334,7 +355,10 @@ func (n *simNode) report(now time.Time) (hb server.Heartbeat, keys []string) {
 	for _, k := range keys {
 		at := n.attempts[k]
 		o := server.JobOutcome{Job: at.job, Attempt: at.attempt, State: store.JobSucceeded}
-		if at.timeout {
+		switch {
+		case at.failed:
+			o.State, o.Message = store.JobFailed, "exit code 1"
+		case at.timeout:
 			o.State, o.Message = store.JobTimeout, "time limit reached"
 		}
 		hb.Finished = append(hb.Finished, o)
@@ -353,14 +377,21 @@ func (n *simNode) report(now time.Time) (hb server.Heartbeat, keys []string) {
 }
 
 // reported records that a heartbeat carried these attempts' ends, and
-// returns how many there were.
-func (n *simNode) reported(keys []string) int {
+// returns how many of them ended well (or at their time limit) and how
+// many failed.
+func (n *simNode) reported(keys []string) (ok, failed int) {
 	for _, k := range keys {
-		if at, ok := n.attempts[k]; ok {
+		at, known := n.attempts[k]
+		if known {
 			at.reported = true
 		}
+		if known && at.failed {
+			failed++
+		} else {
+			ok++
+		}
 	}
-	return len(keys)
+	return ok, failed
 }
 
 // apply makes the node run what a heartbeat reply assigns it, as seen at
@@ -389,6 +420,7 @@ func (n *simNode) apply(reply server.HeartbeatReply, now time.Time) []store.Job 
 				continue // it ended well here before this process knew it
 			}
 			at = newSimAttempt(p, n.dur, n.count(), now)
+			n.maybeFail(at, p, now)
 			n.attempts[k] = at
 			started = append(started, p.Job)
 			n.log.Debug("started job", "job", p.Job.ID, "attempt", p.Job.Attempts, "devices", at.devices, "until", at.end)
@@ -421,11 +453,40 @@ func newSimAttempt(p Placement, dur time.Duration, count int, now time.Time) *si
 			devs = append(devs, d)
 		}
 	}
-	at := &simAttempt{job: j.ID, attempt: j.Attempts, devices: devs, load: load, end: now.Add(dur)}
+	at := &simAttempt{job: j.ID, attempt: j.Attempts, devices: devs, load: load, run: dur, end: now.Add(dur)}
 	if limit := time.Duration(j.Spec.TimeLimitS) * time.Second; limit > 0 && limit < dur {
 		at.end, at.timeout = now.Add(limit), true
 	}
 	return at
+}
+
+// maybeFail decides whether a new attempt fails on this node, and when.
+// The draw is the attempt's, not the node's: a stream seeded by the
+// simulator's seed and the job's ID and attempt says whether the attempt
+// fails (with probability failRate), on which rank of its gang, and how
+// far into its run (10% to 90%), so every node of a gang draws the same
+// and exactly one of them fails. An attempt that would reach its time
+// limit first ends as a timeout.
+func (n *simNode) maybeFail(at *simAttempt, p Placement, now time.Time) {
+	if n.failRate <= 0 {
+		return
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", p.Job.ID, p.Job.Attempts)
+	rng := rand.New(rand.NewPCG(n.seed, h.Sum64()))
+	if rng.Float64() >= n.failRate {
+		return
+	}
+	rank := rng.IntN(max(len(p.Job.Placement), 1))
+	frac := 0.1 + 0.8*rng.Float64()
+	if rank != p.Rank {
+		return
+	}
+	end := now.Add(time.Duration(frac * float64(at.run)))
+	if !end.Before(at.end) {
+		return // its time limit comes first
+	}
+	at.end, at.failed, at.timeout = end, true, false
 }
 
 // setLoads sets each device's load to that of the attempt running on it

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -366,5 +368,121 @@ func TestSimNodeTimeLimit(t *testing.T) {
 	hb, _ := n.report(now.Add(60 * time.Second))
 	if len(hb.Finished) != 1 || hb.Finished[0].State != store.JobTimeout {
 		t.Errorf("at its limit: %+v, want a timeout", hb.Finished)
+	}
+}
+
+// With a failure rate, about that fraction of job attempts fail part-way
+// through with exit code 1, on one node of a gang only; the draw is the
+// attempt's (the same for every node and every run of a seed), and a new
+// attempt of the job draws anew.
+func TestSimNodeFailures(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	hw := server.NodeHardware{Model: "dgx-h100", Accelerator: "h100-sxm", Vendor: "nvidia", Accelerators: 8, TDPW: 700, IdleW: 70}
+	const nodes, rate, seed = 4, 0.2, 7
+	sims := make([]*simNode, nodes)
+	names := make([]string, nodes)
+	for i := range sims {
+		names[i] = "s/h/r/k/n" + string(rune('1'+i))
+		sims[i] = newSimNode(names[i], time.Minute, slog.New(slog.DiscardHandler))
+		sims[i].failRate, sims[i].seed = rate, seed
+		if err := sims[i].connect(hw, fakeClock{&now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// outcomes runs one attempt of a gang over all nodes to its end and
+	// returns, by node, what each reported and when.
+	outcomes := func(id string, attempt int) (states []store.JobState, ends []time.Duration, msgs []string) {
+		job := store.Job{ID: id, State: store.JobRunning, Attempts: attempt, Spec: store.JobSpec{Accelerators: 8 * nodes, DurationS: 100}}
+		for _, name := range names {
+			job.Placement = append(job.Placement, store.Allocation{Node: name, Accelerators: []int{0, 1, 2, 3, 4, 5, 6, 7}})
+		}
+		states, ends, msgs = make([]store.JobState, nodes), make([]time.Duration, nodes), make([]string, nodes)
+		for i, n := range sims {
+			n.apply(server.HeartbeatReply{Jobs: []store.Job{job}}, now)
+			for s := time.Duration(0); s <= 100*time.Second && states[i] == ""; s += time.Second {
+				hb, keys := n.report(now.Add(s))
+				if len(hb.Finished) > 0 {
+					states[i], ends[i], msgs[i] = hb.Finished[0].State, s, hb.Finished[0].Message
+					n.reported(keys)
+				}
+			}
+			n.apply(server.HeartbeatReply{}, now) // the server drops it
+		}
+		return states, ends, msgs
+	}
+	const attempts = 1000
+	failedAttempts := 0
+	for a := range attempts {
+		id := "job-" + strconv.Itoa(a)
+		states, ends, msgs := outcomes(id, 1)
+		failedNodes := 0
+		for i, st := range states {
+			switch {
+			case st == store.JobFailed:
+				failedNodes++
+				if ends[i] < 10*time.Second || ends[i] > 90*time.Second || msgs[i] != "exit code 1" {
+					t.Fatalf("%s failed on node %d after %v (%q); want 10%%-90%% into its 100 s, exit code 1", id, i, ends[i], msgs[i])
+				}
+			case st != store.JobSucceeded || ends[i] != 100*time.Second:
+				t.Fatalf("%s on node %d: %s after %v, want succeeded after 100s", id, i, st, ends[i])
+			}
+		}
+		if failedNodes > 1 {
+			t.Fatalf("%s failed on %d nodes of its gang; one process fails, the server stops the rest", id, failedNodes)
+		}
+		failedAttempts += failedNodes
+		// The same attempt draws the same; the next draws anew.
+		if again, _, _ := outcomes(id, 1); !slices.Equal(again, states) {
+			t.Fatalf("%s drew %v, then %v", id, states, again)
+		}
+	}
+	// 1000 attempts at 0.2: 200 expected, standard deviation about 13.
+	if failedAttempts < 150 || failedAttempts > 250 {
+		t.Errorf("%d of %d attempts failed at a rate of %g", failedAttempts, attempts, rate)
+	}
+	differ := 0
+	for a := range 100 {
+		s1, _, _ := outcomes("job-"+strconv.Itoa(a), 1)
+		s2, _, _ := outcomes("job-"+strconv.Itoa(a), 2)
+		if !slices.Equal(s1, s2) {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("a job's second attempt always draws what its first did")
+	}
+
+	// Without a rate, nothing fails; a rate out of range is refused.
+	for i := range sims {
+		sims[i].failRate = 0
+	}
+	for a := range 100 {
+		if states, _, _ := outcomes("job-"+strconv.Itoa(a), 1); slices.Contains(states, store.JobFailed) {
+			t.Fatalf("job-%d failed without a failure rate", a)
+		}
+	}
+	for _, r := range []float64{-0.1, 1.5} {
+		if _, err := NewSimulator(SimConfig{Server: "http://127.0.0.1:1", JoinToken: "x", Nodes: names, FailureRate: r}); err == nil {
+			t.Errorf("failure rate %g accepted", r)
+		}
+	}
+}
+
+// A time limit shorter than the failure point ends the attempt as a
+// timeout, not a failure.
+func TestSimNodeFailureAfterTimeLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	hw := server.NodeHardware{Model: "dgx-h100", Accelerator: "h100-sxm", Vendor: "nvidia", Accelerators: 8, TDPW: 700, IdleW: 70}
+	n := newSimNode("s/h/r/k/n1", time.Minute, slog.New(slog.DiscardHandler))
+	n.failRate, n.seed = 1, 3
+	if err := n.connect(hw, fakeClock{&now}); err != nil {
+		t.Fatal(err)
+	}
+	job := store.Job{ID: "jt", State: store.JobRunning, Attempts: 1, Spec: store.JobSpec{Accelerators: 1, DurationS: 1000, TimeLimitS: 50},
+		Placement: []store.Allocation{{Node: "s/h/r/k/n1", Accelerators: []int{0}}}}
+	n.apply(server.HeartbeatReply{Jobs: []store.Job{job}}, now)
+	hb, _ := n.report(now.Add(50 * time.Second))
+	if len(hb.Finished) != 1 || hb.Finished[0].State != store.JobTimeout {
+		t.Errorf("at its 50 s limit, failing at 100 s or later: %+v, want a timeout", hb.Finished)
 	}
 }
