@@ -85,6 +85,24 @@ if ! start_postgres; then
 	echo "postgres: not available; tests that need it will skip (run this script as root with apt-get, or set STARGATE_TEST_POSTGRES)"
 fi
 
+# The console's browser tests drive a real Chromium (Debian's, installed
+# when missing and this runs as root); without one they skip.
+find_chromium() {
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1
+}
+echo "== chromium"
+if ! find_chromium && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "chromium: installing from Debian"
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true
+fi
+if find_chromium; then
+	echo "chromium: $( (chromium --version || chromium-browser --version || google-chrome --version) 2>/dev/null | head -1)"
+elif [ "${CI:-}" = true ]; then
+	echo "chromium: could not be installed, and CI needs it for the console's browser tests"; exit 1
+else
+	echo "chromium: not available; the console's browser tests will skip (run this script as root with apt-get, or set STARGATE_TEST_CHROMIUM)"
+fi
+
 echo "== go test"
 go test -count=1 "$@" ./...
 

@@ -174,16 +174,31 @@ const tokenCacheTTL = time.Minute
 // every node of a large fleet and its people, a few tens of MB at most.
 const maxCachedTokens = 250_000
 
-// authenticate returns the request's token, or a 401 error.
+// authenticate returns the request's token, or a 401 error. A request
+// without an Authorization header may carry the console's session cookie
+// instead (see console.go).
 func (s *Server) authenticate(r *http.Request) (store.Token, error) {
-	// The scheme is case-insensitive (RFC 9110, section 11.1).
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		if hash, ok := s.sessions.hash(r, s.clock.Now()); ok {
+			if err := csrf.Check(r); err != nil {
+				return store.Token{}, errorf(http.StatusForbidden, "a cross-origin request may not use the console's session")
+			}
+			return s.tokenByHash(r, hash)
+		}
+	}
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
 	scheme, secret, ok := strings.Cut(h, " ")
 	ok = ok && strings.EqualFold(scheme, "Bearer")
 	if !ok || !strings.HasPrefix(secret, tokenPrefix) {
 		return store.Token{}, errorf(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer sgt_...)")
 	}
-	hash := store.HashSecret(strings.TrimSpace(secret))
+	return s.tokenByHash(r, store.HashSecret(strings.TrimSpace(secret)))
+}
+
+// tokenByHash returns the token whose secret hashes to hash, from the
+// cache when it is fresh, or a 401 error.
+func (s *Server) tokenByHash(r *http.Request, hash string) (store.Token, error) {
 	now := s.clock.Now()
 	s.tokens.mu.Lock()
 	c, ok := s.tokens.m[hash]

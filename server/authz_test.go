@@ -47,6 +47,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", node + "/drain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 		{"POST", node + "/undrain", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"GET", "/v1/fleet", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"GET", "/v1/tenants", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		// a stream never ends: a bad parameter shows who passes authorization
+		{"GET", "/v1/stream?x=1", "", []int{unauth, unauth, bad, bad, bad, bad, forbid, forbid, forbid}},
 		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/tokens", "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, forbid, forbid}},
 		{"DELETE", "/v1/tokens/" + spare.ID, "", []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, forbid, forbid}},

@@ -298,7 +298,14 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Toke
 		}
 		query.Limit = n
 	}
-	problems = append(problems, unknownParams(q, "state", "tenant", "after", "limit")...)
+	switch q.Get("order") {
+	case "", "oldest":
+	case "newest":
+		query.Newest = true
+	default:
+		problems = append(problems, Problem{Field: "order", Message: "must be oldest (the default) or newest"})
+	}
+	problems = append(problems, unknownParams(q, "state", "tenant", "after", "limit", "order")...)
 	if tok.Role == store.RoleUser {
 		if query.Tenant != "" && query.Tenant != tok.Tenant {
 			return errorf(http.StatusForbidden, "a user sees only its own tenant (%s)", tok.Tenant)
@@ -490,7 +497,17 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ store.Toke
 		}
 		eq.Limit = n
 	}
-	problems = append(problems, unknownParams(q, "after", "limit", "job")...)
+	if l := q.Get("last"); l != "" {
+		if q.Has("limit") {
+			problems = append(problems, Problem{Field: "last", Message: "give last or limit, not both"})
+		}
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxPage {
+			problems = append(problems, Problem{Field: "last", Message: fmt.Sprintf("must be an integer from 1 to %d", MaxPage)})
+		}
+		eq.Limit, eq.Last = n, true
+	}
+	problems = append(problems, unknownParams(q, "after", "limit", "last", "job")...)
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}

@@ -34,6 +34,7 @@ type PowerReport struct {
 type powerState struct {
 	site, hall, row, rack []float64
 	nodes                 []int32   // live registered nodes per rack
+	busy                  []int     // accelerators held by running jobs, per site
 	contrib               []float64 // each node's part of the draw, or uncounted
 	byState               map[store.NodeState]int
 }
@@ -51,6 +52,7 @@ func (s *Server) measurePower(ctx context.Context) (*powerState, error) {
 		return nil, err
 	}
 	load := map[string]float64{} // accelerator-equivalents at full power, by node
+	busy := make([]int, len(f.Sites))
 	for _, j := range running {
 		frac := j.Spec.Power
 		if frac == 0 {
@@ -58,11 +60,14 @@ func (s *Server) measurePower(ctx context.Context) (*powerState, error) {
 		}
 		for _, a := range j.Placement {
 			load[a.Node] += float64(len(a.Accelerators)) * frac
+			if i, ok := s.nodeIx[a.Node]; ok {
+				busy[f.Path(i)[fleet.LevelSite]] += len(a.Accelerators)
+			}
 		}
 	}
 	ps := &powerState{site: make([]float64, len(f.Sites)), hall: make([]float64, len(f.Halls)),
 		row: make([]float64, len(f.Rows)), rack: make([]float64, len(f.Racks)), nodes: make([]int32, len(f.Racks)),
-		contrib: make([]float64, len(f.Nodes))}
+		contrib: make([]float64, len(f.Nodes)), busy: busy}
 	for i := range ps.contrib {
 		ps.contrib[i] = uncounted
 	}

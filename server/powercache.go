@@ -98,7 +98,7 @@ func (ps *powerState) clone() *powerState {
 	return &powerState{
 		site: append([]float64(nil), ps.site...), hall: append([]float64(nil), ps.hall...),
 		row: append([]float64(nil), ps.row...), rack: append([]float64(nil), ps.rack...),
-		nodes: append([]int32(nil), ps.nodes...), byState: maps.Clone(ps.byState),
+		nodes: append([]int32(nil), ps.nodes...), busy: append([]int(nil), ps.busy...), byState: maps.Clone(ps.byState),
 	}
 }
 

@@ -28,13 +28,13 @@ type route struct {
 func (s *Server) table() []route {
 	return []route{
 		{"POST", "/v1/jobs", people, s.submitJob, "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed."},
-		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR."},
+		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR&order=oldest|newest."},
 		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
 		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
 		{"POST", "/v1/jobs/{id}/requeue", people, s.requeueJob, "Requeue a running job: its processes are stopped and it starts again after the backoff."},
 		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
 		{"GET", "/v1/jobs/{id}/logs", people, s.jobLogs, "A job's output (stdout and stderr of its processes) on every node: ?node=N&after=CURSOR&limit=N."},
-		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID."},
+		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID, or ?last=N for the newest N (oldest first)."},
 		{"POST", "/v1/nodes", joiners, s.registerNode, "Register a node of the fleet (agents, with a join token); answers the node's own credential."},
 		{"GET", "/v1/nodes", people, s.listNodes, "Registered nodes."},
 		{"GET", "/v1/nodes/{name}", people, s.getNode, "A node with its latest telemetry: per-accelerator power, utilization, memory, temperature, caps."},
@@ -42,6 +42,9 @@ func (s *Server) table() []route {
 		{"POST", "/v1/nodes/{name}/logs", nodeSpeakers, s.uploadLogs, "Ship the output of the node's job processes (the node's credential)."},
 		{"POST", "/v1/nodes/{name}/drain", operators, s.drainNode, "Drain a node: it keeps its jobs and takes no new work, also after being lost and registering again."},
 		{"POST", "/v1/nodes/{name}/undrain", operators, s.undrainNode, "Undrain a node: it takes new work again (a lost one once it is heard from)."},
+		{"GET", "/v1/fleet", people, s.fleetReport, "Every site now: draw against the substation, accelerators busy, energy mix, carbon intensity, price, cost and emissions per hour, and the last hour of draw."},
+		{"GET", "/v1/tenants", people, s.listTenants, "Tenants: fair-share weight, quota, accelerators held and jobs by state (users: their own tenant)."},
+		{"GET", "/v1/stream", people, s.stream, "Server-sent events (text/event-stream): a 'tick' every 2 s with the job counts the caller may see, and (operators) each new 'journal' event."},
 		{"GET", "/v1/power", people, s.power, "Draw vs limit at every level of the power tree, per site: ?depth=site|hall|row|rack&site=S."},
 		{"POST", "/v1/tokens", adminOnly, s.createToken, "Mint a token: role admin, operator, user (with tenant) or agent (join token)."},
 		{"GET", "/v1/tokens", adminOnly, s.listTokens, "List tokens (never their secrets)."},
@@ -58,6 +61,10 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range s.table() {
 		s.handle(mux, rt.method+" "+rt.path, rt.allowed, rt.h)
 	}
+	mux.Handle("POST /v1/session", s.observe(http.HandlerFunc(s.createSession)))
+	mux.Handle("DELETE /v1/session", s.observe(http.HandlerFunc(s.deleteSession)))
+	mux.Handle("GET /{$}", s.observe(http.HandlerFunc(s.consoleIndex)))
+	mux.Handle("GET /console/{file}", s.observe(http.HandlerFunc(s.consoleFile)))
 	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	if s.cfg.MetricsPublic {
 		mux.Handle("GET /metrics", s.observe(prom))
@@ -126,6 +133,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (flushes and
+// deadlines of the event stream).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

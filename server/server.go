@@ -58,6 +58,9 @@ type Config struct {
 	// LogKeep bounds the output kept of each job on each node, per
 	// attempt, in bytes: the oldest is trimmed (default 8 MiB).
 	LogKeep int64
+	// Tenants are the tenants' fair-share weights and quotas, as the
+	// Scheduler has them, for GET /v1/tenants.
+	Tenants map[string]TenantConfig
 	// SecretKey seals jobs' secret_env values at rest (32 bytes, AES-256);
 	// without one, jobs with secret_env are refused. Replicas sharing a
 	// store must share it (see LoadOrCreateSecretKey).
@@ -93,6 +96,10 @@ type Server struct {
 	telemetry  telemetry
 	feasible   *feasibility
 	powerView  powerCache
+	sessions   sessions
+	history    drawHistory
+	closing    chan struct{} // closed when Serve begins to shut down: event streams end
+	closeOnce  sync.Once
 	countsView countsCache
 }
 
@@ -148,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		submits: make(chan *submitReq, 8192),
 		beats:   make(chan *beatReq, 8192),
 		stopped: make(chan struct{}),
+		closing: make(chan struct{}),
 	}
 	for i := range cfg.Fleet.Nodes {
 		s.nodeIx[cfg.Fleet.NodeName(i)] = i
@@ -188,6 +196,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { s.commitLoop(ctx) })
 	}
 	wg.Go(func() { s.beatLoop(ctx) })
+	wg.Go(func() { s.sampleLoop(ctx) })
 	wg.Go(func() { s.leaderLoop(ctx) })
 	wg.Wait()
 	close(s.stopped)
@@ -219,6 +228,7 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	hs.RegisterOnShutdown(func() { s.closeOnce.Do(func() { close(s.closing) }) })
 	bg, stopBG := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(bg); close(done) }()

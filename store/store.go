@@ -171,8 +171,10 @@ type JobQuery struct {
 	States []JobState // any of these; empty: all
 	Tenant string     // empty: all
 	Node   string     // placed on this node; empty: any
-	After  string     // IDs strictly greater (pagination cursor)
+	After  string     // IDs strictly greater (pagination cursor); with Newest, strictly smaller
 	Limit  int        // <= 0: no limit
+	// Newest lists the most recently submitted first (IDs descending).
+	Newest bool
 }
 
 // Beat is one heartbeat for Store.Heartbeats.
@@ -209,4 +211,7 @@ type EventQuery struct {
 	Job   string // empty: all
 	After int64  // sequence numbers strictly greater
 	Limit int    // <= 0: no limit
+	// Last asks for the last Limit events instead of the first (still
+	// oldest first): the tail of the journal.
+	Last bool
 }

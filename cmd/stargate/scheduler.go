@@ -73,6 +73,24 @@ func joinNames(names []string) string {
 	return out
 }
 
+// tenantConfigs returns the tenants' weights and quotas, for the server's
+// GET /v1/tenants.
+func (f *schedulerFlags) tenantConfigs() (map[string]server.TenantConfig, error) {
+	tenants, err := parseTenants(f.tenants)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]server.TenantConfig, len(tenants))
+	for name, t := range tenants {
+		w := t.Weight
+		if w == 0 {
+			w = 1
+		}
+		out[name] = server.TenantConfig{Weight: w, Quota: t.Quota}
+	}
+	return out, nil
+}
+
 // scheduler returns the engine-backed scheduler of the reconcile loop.
 func (f *schedulerFlags) scheduler(fl *fleet.Fleet, log *slog.Logger) (server.Scheduler, error) {
 	tenants, err := parseTenants(f.tenants)

@@ -123,6 +123,10 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	tenants, err := f.sched.tenantConfigs()
+	if err != nil {
+		return err
+	}
 	if f.secretKeyFile == "" {
 		f.secretKeyFile = filepath.Join(f.data, server.SecretKeyFile)
 	}
@@ -142,7 +146,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	srv, err := server.New(server.Config{
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
-		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep, SecretKey: secretKey,
+		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep, SecretKey: secretKey, Tenants: tenants,
 	})
 	if err != nil {
 		return err

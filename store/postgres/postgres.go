@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -227,14 +228,18 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if q.Node != "" {
 		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = "+arg(q.Node)+")")
 	}
+	cmp, order := ">", ""
+	if q.Newest {
+		cmp, order = "<", " DESC"
+	}
 	if q.After != "" {
-		where = append(where, "id > "+arg(q.After))
+		where = append(where, "id "+cmp+" "+arg(q.After))
 	}
 	query := `SELECT ` + jobColumns + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
+	query += " ORDER BY id" + order
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -537,6 +542,9 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 		args = append(args, q.Job)
 	}
 	query += ` ORDER BY seq`
+	if q.Last {
+		query += ` DESC`
+	}
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -553,6 +561,9 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: events: %w", err)
+	}
+	if q.Last {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

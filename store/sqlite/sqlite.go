@@ -271,15 +271,19 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = ?)")
 		args = append(args, q.Node)
 	}
+	cmp, order := ">", ""
+	if q.Newest {
+		cmp, order = "<", " DESC"
+	}
 	if q.After != "" {
-		where = append(where, "id > ?")
+		where = append(where, "id "+cmp+" ?")
 		args = append(args, q.After)
 	}
 	query := `SELECT ` + jobColumns + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
+	query += " ORDER BY id" + order
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -671,6 +675,9 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 		args = append(args, q.Job)
 	}
 	query += ` ORDER BY seq`
+	if q.Last {
+		query += ` DESC`
+	}
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -688,6 +695,9 @@ func (db *DB) Events(ctx context.Context, q store.EventQuery) ([]store.Event, er
 		}
 		e.Time = store.FromUnixNano(t)
 		out = append(out, e)
+	}
+	if q.Last {
+		slices.Reverse(out)
 	}
 	return out, rows.Err()
 }

@@ -187,6 +187,8 @@ func testQuery(t *testing.T, s store.Store, _ func() store.Store) {
 	check(store.JobQuery{States: []store.JobState{store.JobPending}, Tenant: "blue", Limit: 2}, "[j01 j05]")
 	check(store.JobQuery{After: "j05", Limit: 3}, "[j06 j07 j08]")
 	check(store.JobQuery{After: "j08"}, "[j09]")
+	check(store.JobQuery{Newest: true, Limit: 3}, "[j09 j08 j07]")
+	check(store.JobQuery{Newest: true, After: "j03", Tenant: "blue"}, "[j01]")
 	check(store.JobQuery{Node: "lab/h/r/k/n2"}, "[j03]")
 	check(store.JobQuery{Tenant: "none"}, "[]")
 
@@ -512,6 +514,14 @@ func testEvents(t *testing.T, s store.Store, _ func() store.Store) {
 	after, _ := s.Events(ctx, store.EventQuery{After: all[1].Seq, Limit: 2})
 	if len(after) != 2 || after[0].Seq != all[2].Seq {
 		t.Errorf("events after %d: %+v", all[1].Seq, after)
+	}
+	tail, _ := s.Events(ctx, store.EventQuery{Limit: 2, Last: true})
+	if len(tail) != 2 || tail[0].Seq != all[3].Seq || tail[1].Seq != all[4].Seq {
+		t.Errorf("the last 2 events: %+v", tail)
+	}
+	tailJ0, _ := s.Events(ctx, store.EventQuery{Job: "j0", Limit: 2, Last: true})
+	if len(tailJ0) != 2 || tailJ0[0].Message != "2" || tailJ0[1].Message != "4" {
+		t.Errorf("the last 2 events of j0: %+v", tailJ0)
 	}
 }
 

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"stargate/energy"
+	"stargate/store"
+)
+
+// FleetReport is the body of GET /v1/fleet: every site's draw against its
+// substation, its accelerators, and what its energy costs and emits now.
+type FleetReport struct {
+	At    time.Time   `json:"at"`
+	Sites []FleetSite `json:"sites"`
+	// Totals over the sites.
+	DrawW              float64 `json:"draw_w"`
+	FacilityW          float64 `json:"facility_w"`
+	Accelerators       int     `json:"accelerators"`
+	Busy               int     `json:"busy_accelerators"`
+	CostUSDPerHour     float64 `json:"cost_usd_per_hour"`
+	EmissionsKgPerHour float64 `json:"emissions_kg_per_hour"`
+	// Nodes counts the registered nodes by state; Jobs the jobs by state
+	// (a user's own tenant's only).
+	Nodes map[store.NodeState]int `json:"nodes"`
+	Jobs  map[store.JobState]int  `json:"jobs"`
+	// History is the draw of every site over the last hour, as this
+	// replica sampled it.
+	History DrawHistory `json:"history"`
+}
+
+// FleetSite is one site of the fleet report.
+type FleetSite struct {
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	// LimitW is the substation's rating; ITLimitW the IT load it allows
+	// (LimitW / PUE).
+	LimitW   int64   `json:"limit_w"`
+	ITLimitW int64   `json:"it_limit_w"`
+	PUE      float64 `json:"pue"`
+	// DrawW is the IT draw; FacilityW the site's draw at the substation
+	// (DrawW × PUE).
+	DrawW        float64 `json:"draw_w"`
+	FacilityW    float64 `json:"facility_w"`
+	Accelerators int     `json:"accelerators"`
+	Busy         int     `json:"busy_accelerators"`
+	Nodes        int     `json:"nodes"` // registered, not lost
+	// Mix is the energy that covers the facility's draw this hour, by
+	// source; Unserved is the part no source covers.
+	Mix                []EnergyPart `json:"mix"`
+	UnservedMW         float64      `json:"unserved_mw,omitempty"`
+	CarbonGPerKWh      float64      `json:"carbon_g_per_kwh"`
+	PriceUSDPerMWh     float64      `json:"price_usd_per_mwh"`
+	CostUSDPerHour     float64      `json:"cost_usd_per_hour"`
+	EmissionsKgPerHour float64      `json:"emissions_kg_per_hour"`
+}
+
+// EnergyPart is one source's part of a site's energy this hour.
+type EnergyPart struct {
+	Source string  `json:"source"`
+	MW     float64 `json:"mw"`
+}
+
+// DrawHistory is the IT draw of each site, sampled every historyStep.
+type DrawHistory struct {
+	StepS int                  `json:"step_s"`
+	Times []time.Time          `json:"times"`
+	Sites map[string][]float64 `json:"sites"` // by site, one value per time
+}
+
+const (
+	historyStep = 10 * time.Second
+	historyLen  = 360 // an hour
+)
+
+// drawHistory keeps the last hour of site draws in a ring.
+type drawHistory struct {
+	mu    sync.Mutex
+	times []time.Time
+	draws [][]float64 // per sample, per site
+	next  int         // the oldest sample once the ring is full
+	last  time.Time
+}
+
+// add records the site draws at t, unless the last sample is more recent
+// than half a step (a sampler and a reader may both add).
+func (h *drawHistory) add(t time.Time, sites []float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.last.IsZero() && t.Sub(h.last) < historyStep/2 {
+		return
+	}
+	h.last = t
+	row := append([]float64(nil), sites...)
+	if len(h.times) < historyLen {
+		h.times = append(h.times, t)
+		h.draws = append(h.draws, row)
+		return
+	}
+	h.times[h.next], h.draws[h.next] = t, row
+	h.next = (h.next + 1) % historyLen
+}
+
+// report returns the samples, oldest first, named by site.
+func (h *drawHistory) report(names []string) DrawHistory {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := DrawHistory{StepS: int(historyStep / time.Second), Times: []time.Time{}, Sites: map[string][]float64{}}
+	for _, n := range names {
+		out.Sites[n] = []float64{}
+	}
+	for k := range h.times {
+		i := k
+		if len(h.times) == historyLen {
+			i = (h.next + k) % historyLen
+		}
+		out.Times = append(out.Times, h.times[i])
+		for si, n := range names {
+			out.Sites[n] = append(out.Sites[n], h.draws[i][si])
+		}
+	}
+	return out
+}
+
+// sampleLoop records the site draws every historyStep until ctx ends.
+func (s *Server) sampleLoop(ctx context.Context) {
+	t := time.NewTicker(historyStep)
+	defer t.Stop()
+	for {
+		if ps, err := s.powerNow(ctx); err == nil {
+			s.history.add(s.clock.Now(), ps.site)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) fleetReport(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	if problems := unknownParams(r.URL.Query()); len(problems) > 0 {
+		return badRequest(problems)
+	}
+	ps, err := s.powerNow(r.Context())
+	if err != nil {
+		return err
+	}
+	counts, err := s.jobCounts(r.Context())
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	s.history.add(now, ps.site)
+	f := s.fleet
+	h := energy.HourOfYear(now)
+	rep := FleetReport{At: now.UTC(), Sites: make([]FleetSite, 0, len(f.Sites)), Nodes: ps.byState, Jobs: map[store.JobState]int{}}
+	names := make([]string, len(f.Sites))
+	for si := range f.Sites {
+		st := &f.Sites[si]
+		names[si] = st.Name
+		fs := FleetSite{Name: st.Name, Region: f.Regions[st.Region].Name, LimitW: st.LimitW, ITLimitW: int64(float64(st.LimitW) / st.PUE),
+			PUE: st.PUE, DrawW: ps.site[si], FacilityW: ps.site[si] * st.PUE, Accelerators: int(st.Accelerators), Busy: ps.busy[si], Mix: []EnergyPart{}}
+		for hi := st.First; hi < st.End; hi++ {
+			for ri := f.Halls[hi].First; ri < f.Halls[hi].End; ri++ {
+				for ki := f.Rows[ri].First; ki < f.Rows[ri].End; ki++ {
+					fs.Nodes += int(ps.nodes[ki])
+				}
+			}
+		}
+		loadMW := fs.FacilityW / 1e6
+		parts := make([]float64, len(st.Energy))
+		fs.UnservedMW = energy.Dispatch(st.Energy, loadMW, h, parts)
+		for i, src := range st.Energy {
+			if parts[i] > 0 {
+				fs.Mix = append(fs.Mix, EnergyPart{Source: src.Source, MW: parts[i]})
+			}
+		}
+		fs.PriceUSDPerMWh, fs.CarbonGPerKWh = energy.Blend(st.Energy, loadMW, h)
+		served := loadMW - fs.UnservedMW
+		fs.CostUSDPerHour = fs.PriceUSDPerMWh * served
+		fs.EmissionsKgPerHour = fs.CarbonGPerKWh * served // g/kWh × MW = kg/h
+		rep.DrawW += fs.DrawW
+		rep.FacilityW += fs.FacilityW
+		rep.Accelerators += fs.Accelerators
+		rep.Busy += fs.Busy
+		rep.CostUSDPerHour += fs.CostUSDPerHour
+		rep.EmissionsKgPerHour += fs.EmissionsKgPerHour
+		rep.Sites = append(rep.Sites, fs)
+	}
+	for _, c := range counts {
+		if canSee(tok, c.Tenant) {
+			rep.Jobs[c.State] += c.Jobs
+		}
+	}
+	rep.History = s.history.report(names)
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// TenantConfig is a tenant's fair-share weight and accelerator quota, as
+// the scheduler was given them.
+type TenantConfig struct {
+	Weight float64 `json:"weight"`
+	Quota  int     `json:"quota,omitempty"` // accelerators at once; 0: none
+}
+
+// TenantUsage is one tenant of GET /v1/tenants.
+type TenantUsage struct {
+	Name   string  `json:"name"`
+	Weight float64 `json:"weight"`
+	Quota  int     `json:"quota,omitempty"`
+	// Configured is false for a tenant that only has jobs: weight 1, no quota.
+	Configured bool `json:"configured"`
+	// Running counts the accelerators its running jobs hold; Share is
+	// that part of all accelerators held, and FairShare the part its
+	// weight entitles it to among the tenants with work.
+	Running   int                    `json:"running_accelerators"`
+	Share     float64                `json:"share"`
+	FairShare float64                `json:"fair_share"`
+	Jobs      map[store.JobState]int `json:"jobs"`
+}
+
+// TenantList is the body of GET /v1/tenants.
+type TenantList struct {
+	Tenants []TenantUsage `json:"tenants"`
+}
+
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, tok store.Token) error {
+	if problems := unknownParams(r.URL.Query()); len(problems) > 0 {
+		return badRequest(problems)
+	}
+	counts, err := s.jobCounts(r.Context())
+	if err != nil {
+		return err
+	}
+	by := map[string]*TenantUsage{}
+	get := func(name string) *TenantUsage {
+		u := by[name]
+		if u == nil {
+			u = &TenantUsage{Name: name, Weight: 1, Jobs: map[store.JobState]int{}}
+			if c, ok := s.cfg.Tenants[name]; ok {
+				u.Weight, u.Quota, u.Configured = c.Weight, c.Quota, true
+			}
+			by[name] = u
+		}
+		return u
+	}
+	for name := range s.cfg.Tenants {
+		get(name)
+	}
+	total := 0
+	for _, c := range counts {
+		u := get(c.Tenant)
+		u.Jobs[c.State] += c.Jobs
+		if c.State == store.JobRunning {
+			u.Running += c.Accelerators
+			total += c.Accelerators
+		}
+	}
+	var weights float64
+	for _, u := range by {
+		if u.Jobs[store.JobPending]+u.Jobs[store.JobRunning] > 0 {
+			weights += u.Weight
+		}
+	}
+	out := TenantList{Tenants: []TenantUsage{}}
+	for _, u := range by {
+		if total > 0 {
+			u.Share = float64(u.Running) / float64(total)
+		}
+		if weights > 0 && u.Jobs[store.JobPending]+u.Jobs[store.JobRunning] > 0 {
+			u.FairShare = u.Weight / weights
+		}
+		if canSee(tok, u.Name) {
+			out.Tenants = append(out.Tenants, *u)
+		}
+	}
+	sort.Slice(out.Tenants, func(i, j int) bool { return out.Tenants[i].Name < out.Tenants[j].Name })
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
