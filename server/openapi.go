@@ -52,6 +52,23 @@ func (s *Server) OpenAPI() map[string]any {
 	}
 	paths["/healthz"] = map[string]any{"get": map[string]any{"summary": "Liveness; no token needed.",
 		"responses": map[string]any{"200": map[string]any{"description": "ok"}}}}
+	if get, ok := paths["/v1/stream"].(map[string]any)["get"].(map[string]any); ok {
+		get["responses"].(map[string]any)["200"] = map[string]any{
+			"description": "A server-sent event stream that does not end: 'event: tick' every 2 s with data {\"at\": time, \"jobs\": {state: count}} " +
+				"(the jobs the caller may see), and, for operators and admins, 'event: journal' with each new event of the journal as GET /v1/events gives it.",
+			"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}
+	}
+	session := map[string]any{
+		"post": map[string]any{"summary": "Sign in to the console: exchange an API token (admin, operator or user) for an HttpOnly, SameSite=Strict session cookie, " +
+			"which then authorizes /v1 requests as the token would. GET /?login=TOKEN does the same and redirects to /.",
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+				"type": "object", "required": []string{"token"}, "properties": map[string]any{"token": map[string]any{"type": "string"}}}}}},
+			"responses": map[string]any{"200": map[string]any{"description": "signed in: the caller's role and tenant, as GET /v1/status; Set-Cookie: stargate_session"},
+				"4XX": errResp}},
+		"delete": map[string]any{"summary": "Sign out of the console: the session ends.",
+			"responses": map[string]any{"204": map[string]any{"description": "signed out"}}},
+	}
+	paths["/v1/session"] = session
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info":    map[string]any{"title": "Stargate control plane", "version": "v1"},

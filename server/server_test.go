@@ -477,4 +477,12 @@ func TestOpenAPI(t *testing.T) {
 	if doc.OpenAPI == "" || doc.Paths["/v1/jobs/{id}"]["delete"] == nil || doc.Paths["/v1/nodes/{name}/drain"]["post"] == nil {
 		t.Errorf("openapi: %s", r.body[:min(len(r.body), 400)])
 	}
+	// the console's stream and session are documented
+	stream, _ := json.Marshal(doc.Paths["/v1/stream"]["get"])
+	if !strings.Contains(string(stream), "text/event-stream") || !strings.Contains(string(stream), "journal") {
+		t.Errorf("the stream's document: %s", stream)
+	}
+	if doc.Paths["/v1/session"]["post"] == nil || doc.Paths["/v1/session"]["delete"] == nil {
+		t.Errorf("the session is not documented: %v", doc.Paths["/v1/session"])
+	}
 }
