@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"stargate/internal/chart"
 	"stargate/store"
 )
 
@@ -182,6 +183,9 @@ func (s *Server) consoleFile(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) consoleAsset(w http.ResponseWriter, r *http.Request, name string) {
 	data, err := fs.ReadFile(consoleFiles, path.Join("console", path.Clean("/"+name)))
+	if name == "chart.js" {
+		data, err = []byte(chart.Script), nil // shared with the offline reports
+	}
 	if errors.Is(err, fs.ErrNotExist) || name == "" {
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: "no such console file: " + name})
 		return

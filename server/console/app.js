@@ -161,27 +161,7 @@ function table(caption, heads, rows, attrs) {
     el("tbody", {}, rows));
 }
 
-// sortable makes a table's columns sortable by clicking (or Enter on) a
-// header button; numbers sort by their data-v value.
-function sortable(tbl) {
-  const ths = tbl.querySelectorAll("thead th");
-  ths.forEach((th, i) => {
-    const label = th.textContent;
-    const b = el("button", { type: "button", class: "sort" }, label);
-    th.replaceChildren(b);
-    b.addEventListener("click", () => {
-      const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
-      ths.forEach((o) => o.removeAttribute("aria-sort"));
-      th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-      const body = tbl.tBodies[0];
-      const rows = Array.from(body.rows);
-      const key = (r) => { const c = r.cells[i]; const v = c && c.dataset.v; return v !== undefined ? Number(v) : (c ? c.textContent : ""); };
-      rows.sort((a, b2) => { const x = key(a), y = key(b2); return (x < y ? -1 : x > y ? 1 : 0) * dir; });
-      body.append(...rows);
-    });
-  });
-  return tbl;
-}
+const sortable = sgSortable;
 
 function num(text, v) { return el("td", { class: "num", "data-v": v }, text); }
 

@@ -101,3 +101,32 @@ function sgBar(value, limit, label) {
   svg.appendChild(sgNode("rect", { x: 0, y: 0, width: Math.max(0, Math.min(1, frac)) * W, height: H, class: cls }));
   return svg;
 }
+
+// sgSortable makes a table's columns sortable by clicking (or pressing
+// Enter on) a header button; cells with a data-v attribute sort by that
+// number, others by their text.
+function sgSortable(tbl) {
+  const ths = tbl.querySelectorAll("thead th");
+  ths.forEach((th, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "sort";
+    b.textContent = th.textContent;
+    th.replaceChildren(b);
+    b.addEventListener("click", () => {
+      const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+      ths.forEach((o) => o.removeAttribute("aria-sort"));
+      th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+      const body = tbl.tBodies[0];
+      const key = (r) => {
+        const c = r.cells[i];
+        const v = c && c.dataset.v;
+        return v !== undefined ? Number(v) : (c ? c.textContent : "");
+      };
+      const rows = Array.from(body.rows);
+      rows.sort((a, b2) => { const x = key(a), y = key(b2); return (x < y ? -1 : x > y ? 1 : 0) * dir; });
+      body.append(...rows);
+    });
+  });
+  return tbl;
+}

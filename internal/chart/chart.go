@@ -1,0 +1,15 @@
+// Package chart holds the charts that the console and the offline reports
+// share: one JavaScript file of plain SVG charts (line charts over time or
+// on a log scale, gauges, sortable tables), embedded in the binary. The
+// console serves it as /console/chart.js; the reports of 'stargate sim
+// --out' and 'stargate plan --html' inline it, so that both draw with the
+// same code.
+package chart
+
+import _ "embed"
+
+// Script is the chart code, a classic script that defines sgLineChart,
+// sgBar, sgSortable and their helpers.
+//
+//go:embed chart.js
+var Script string
