@@ -34,6 +34,8 @@ type apiError struct {
 	status   int
 	msg      string
 	problems []Problem
+	// retryAfter, in seconds, becomes a Retry-After header (0: none).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.msg }

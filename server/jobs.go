@@ -128,6 +128,15 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
+	if err := s.admitPending(r.Context(), tenant); err != nil {
+		return err
+	}
+	admitted := true
+	defer func() {
+		if admitted {
+			s.pending.release(tenant) // not created: give the room back
+		}
+	}()
 	// The request is identified after defaults are filled in, so that the
 	// same job asked with or without its defaults is the same request.
 	hash := sha256.Sum256([]byte(store.EncodeJSON(s.secretDigest(spec))))
@@ -155,7 +164,9 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if errors.Is(res.res.Err, store.ErrIdempotencyMismatch) {
 		return errorf(http.StatusConflict, "idempotency key %q was used for a different request (job %s)", key, res.res.Job.ID)
 	}
-	if !res.res.Created {
+	if res.res.Created {
+		admitted = false // it holds its room until the next recount
+	} else {
 		w.Header().Set(ReplayedHeader, "true")
 	}
 	w.Header().Set("Location", "/v1/jobs/"+res.res.Job.ID)

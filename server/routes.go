@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,6 +113,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, allowed roles, h han
 			status, body := statusOf(err)
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="stargate"`)
+			}
+			var ae *apiError
+			if errors.As(err, &ae) && ae.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 			}
 			if status >= 500 {
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

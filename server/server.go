@@ -58,6 +58,10 @@ type Config struct {
 	// LogKeep bounds the output kept of each job on each node, per
 	// attempt, in bytes: the oldest is trimmed (default 8 MiB).
 	LogKeep int64
+	// MaxPendingPerTenant bounds each tenant's pending jobs: a submit
+	// beyond it is a 429 (default DefaultMaxPendingPerTenant; negative:
+	// no bound).
+	MaxPendingPerTenant int
 	// Tenants are the tenants' fair-share weights and quotas, as the
 	// Scheduler has them, for GET /v1/tenants.
 	Tenants map[string]TenantConfig
@@ -97,6 +101,7 @@ type Server struct {
 	feasible   *feasibility
 	powerView  powerCache
 	sessions   sessions
+	pending    pendingGate
 	history    drawHistory
 	closing    chan struct{} // closed when Serve begins to shut down: event streams end
 	closeOnce  sync.Once
@@ -137,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if n := len(cfg.SecretKey); n != 0 && n != 32 {
 		return nil, fmt.Errorf("server: the secret key must be 32 bytes, not %d", n)
+	}
+	if cfg.MaxPendingPerTenant == 0 {
+		cfg.MaxPendingPerTenant = DefaultMaxPendingPerTenant
 	}
 	if cfg.LogKeep <= 0 {
 		cfg.LogKeep = DefaultLogKeep

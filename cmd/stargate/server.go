@@ -28,6 +28,7 @@ type serverFlags struct {
 	store            string
 	tlsCert, tlsKey  string
 	metricsPublic    bool
+	maxPending       int
 	leaderTTL        time.Duration
 	heartbeatTimeout time.Duration
 	reconcileEvery   time.Duration
@@ -80,6 +81,7 @@ committed to the store before nodes learn it.`,
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without a token")
+	fl.IntVar(&f.maxPending, "max-pending-per-tenant", server.DefaultMaxPendingPerTenant, "the most pending jobs one tenant may have: a submit beyond it is refused with 429 (0: no bound)")
 	fl.DurationVar(&f.leaderTTL, "leader-ttl", 10*time.Second, "leader lease lifetime: the bound on failover time")
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
@@ -147,6 +149,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
 		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep, SecretKey: secretKey, Tenants: tenants,
+		MaxPendingPerTenant: maxPendingOf(f.maxPending),
 	})
 	if err != nil {
 		return err
@@ -175,6 +178,14 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		fl.Sync()
 	}
 	return srv.Serve(ctx, server.ServeOptions{Listener: ln, TLSCert: f.tlsCert, TLSKey: f.tlsKey})
+}
+
+// maxPendingOf maps the flag's 0 (no bound) to the server's negative.
+func maxPendingOf(flag int) int {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 // serverGC trades memory for CPU: the control plane's heap is small and
