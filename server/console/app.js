@@ -128,10 +128,15 @@ async function signOut() {
 function startStream() {
   stopStream();
   const es = new EventSource("/v1/stream");
+  let n = 0;
   es.addEventListener("tick", (ev) => {
     $("livestate").textContent = "live";
     const tick = JSON.parse(ev.data);
-    if (state.page && state.page.refresh) { state.page.refresh(tick); }
+    n++;
+    // a hidden tab does not refresh; heavy pages refresh every few ticks
+    const p = state.page;
+    if (document.hidden || !p || !p.refresh || n % (p.every || 1) !== 0) { return; }
+    p.refresh(tick);
   });
   es.addEventListener("journal", (ev) => {
     if (state.page && state.page.journal) { state.page.journal(JSON.parse(ev.data)); }
@@ -218,6 +223,7 @@ function card(title, value, sub) {
 // and the caps in force.
 pages.power = {
   title: "Power",
+  every: 2,
   mount(main) {
     this.body = el("div", { id: "power" });
     this.open = new Set();
@@ -387,6 +393,7 @@ pages.job = {
 // Nodes: state, accelerators in use, draw, drain and undrain.
 pages.nodes = {
   title: "Nodes",
+  every: 3,
   mount(main) {
     this.filter = "";
     const q = el("input", { id: "f-node", type: "search", placeholder: "site/hall/row", size: 30 });
