@@ -1,0 +1,670 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"stargate/agent"
+	"stargate/client"
+	"stargate/engine"
+	"stargate/fleet"
+	"stargate/internal/human"
+	"stargate/server"
+	"stargate/store"
+)
+
+func init() { register(newDemoCmd) }
+
+// demoListen is where the demo serves unless told: the server's usual
+// address, or a free port on 127.0.0.1 when that one is taken.
+const demoListen = "127.0.0.1:7070"
+
+type demoFlags struct {
+	src       fleetSource
+	listen    string
+	data      string
+	noBrowser bool
+	seed      uint64
+	heartbeat time.Duration
+	speed     float64
+	failures  float64
+	queue     string
+	verbose   bool
+	listenSet bool // --listen given: a busy address is an error
+}
+
+func newDemoCmd() *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "A live fleet in one command: server, simulated nodes, tenants' jobs, and the console",
+		Long: `Demo runs a whole Stargate installation in this one process, to look at and
+to try the client commands on:
+
+  - a control plane server, as 'stargate server' runs it, on a SQLite store
+    in a temporary data directory (removed on exit) or in --data (kept);
+  - every node of the fleet as a simulated agent, as 'stargate agent
+    --simulate all' runs them: they register with a join token, heartbeat
+    with fake devices' telemetry, "run" the jobs placed on them for their
+    duration, apply power caps, and fail a few (--failures);
+  - four tenants, each with its own user token, submitting a steady stream
+    of work: training gangs across the nodes of a rack, long-running
+    inference services at a low power fraction, and preemptible batch jobs,
+    lasting tens of seconds to a few minutes, at a rate that keeps the
+    fleet busy with a queue, so that wait reasons, preemptions and, on an
+    oversubscribed fleet, power caps show.
+
+The built-in demo fleet (--example demo, the default) has three sites in two
+regions with different energy mixes and about 1,100 nodes, sized to run
+well under one core; see 'stargate plan --example demo'. --example small
+(16 nodes) is lighter still.
+
+On start it prints one line on stdout,
+
+  console: http://127.0.0.1:7070/?login=TOKEN
+
+with the admin token, and opens it in the browser unless --no-browser. The
+same token works for the client commands (--server, --token, or
+DATA/admin.token). Progress goes to stderr: when every node has
+registered, then one line of figures every 30 s. It runs until Ctrl-C,
+then stops the load, the nodes and the server, and removes the temporary
+data directory.
+
+It serves on 127.0.0.1:7070, or on a free port of 127.0.0.1 when 7070 is
+taken; --listen names an address, and then a busy one is an error.`,
+		Example: `  stargate demo                          # the demo fleet; opens the console
+  stargate demo --no-browser --seed 7    # another workload, no browser
+  stargate demo --example small --speed 5   # 16 nodes, jobs 5 times as short
+  stargate demo -f fleet.yaml --data ./demo-data --listen 127.0.0.1:8080
+
+  # meanwhile, in another terminal, with the token of the console line:
+  stargate jobs --server http://127.0.0.1:7070 --token TOKEN
+  stargate power --server http://127.0.0.1:7070 --token TOKEN`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.listenSet = cmd.Flags().Changed("listen")
+			return runDemo(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f.src.addFlags(cmd, "demo")
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", demoListen, "address to serve the API and console on (default: "+demoListen+", or a free port of 127.0.0.1 when that is taken)")
+	fl.StringVar(&f.data, "data", "", "data directory, kept on exit (default: a temporary one, removed on exit)")
+	fl.BoolVar(&f.noBrowser, "no-browser", false, "do not open the console in a browser")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the workload, the nodes' start offsets and their failures")
+	fl.DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "simulated nodes' heartbeat period: a placed job starts within about one")
+	fl.Float64Var(&f.speed, "speed", 1, "pace: jobs last 1/speed as long and arrive speed times as often")
+	fl.Float64Var(&f.failures, "failures", 0.02, "fraction of job attempts that fail part-way (exit code 1)")
+	fl.StringVar(&f.queue, "queue", "backfill", "queue policy of the scheduler: "+joinNames(engine.NewRegistry().QueueNames()))
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the server's and nodes' info messages")
+	return cmd
+}
+
+// check refuses flag values out of range, before anything starts.
+func (f *demoFlags) check() error {
+	var bad []string
+	if f.heartbeat < 100*time.Millisecond || f.heartbeat > time.Minute {
+		bad = append(bad, fmt.Sprintf("--heartbeat must be between 100ms and 1m, got %v", f.heartbeat))
+	}
+	if !(f.speed >= 0.1 && f.speed <= 100) {
+		bad = append(bad, fmt.Sprintf("--speed must be between 0.1 and 100, got %g", f.speed))
+	}
+	if !(f.failures >= 0 && f.failures <= 1) {
+		bad = append(bad, fmt.Sprintf("--failures must be a fraction between 0 and 1, got %g", f.failures))
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// demoTokenName names the tokens the demo mints.
+const demoTokenName = "demo"
+
+func runDemo(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err error) {
+	if err := f.check(); err != nil {
+		return err
+	}
+	fl, err := f.src.load()
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(stderr, "demo: "+format+"\n", args...) }
+
+	// The data directory: a temporary one is removed last, after the
+	// store is closed and the lock released (deferred calls run in
+	// reverse).
+	dir := f.data
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "stargate-demo-"); err != nil {
+			return fmt.Errorf("demo: a temporary data directory: %w", err)
+		}
+		defer func() {
+			if rmErr := os.RemoveAll(dir); rmErr != nil {
+				err = errors.Join(err, fmt.Errorf("demo: removing %s: %w", dir, rmErr))
+				return
+			}
+			say("removed %s", dir)
+		}()
+	}
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, st, err := newDemoServer(ctx, f, fl, dir, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	admin, err := demoAdminToken(ctx, srv, dir)
+	if err != nil {
+		return err
+	}
+	ln, err := demoListener(f.listen, f.listenSet)
+	if err != nil {
+		return err
+	}
+	if !f.listenSet && ln.Addr().String() != f.listen {
+		say("%s is taken; serving on %s instead", f.listen, ln.Addr())
+	}
+	base := "http://" + ln.Addr().String()
+
+	// The server runs until everything else has stopped.
+	srvCtx, stopServer := context.WithCancel(context.Background())
+	defer stopServer()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(srvCtx, server.ServeOptions{Listener: ln}) }()
+	serving := true
+	defer func() {
+		if serving {
+			stopServer()
+			<-served
+		}
+	}()
+
+	join, _, err := srv.Mint(ctx, server.TokenRequest{Role: store.RoleAgent, Name: demoTokenName})
+	if err != nil {
+		return err
+	}
+	load, err := newDemoLoad(fl, f.seed, f.speed)
+	if err != nil {
+		return err
+	}
+	for i := range load.tenants {
+		t := &load.tenants[i]
+		secret, _, err := srv.Mint(ctx, server.TokenRequest{Role: store.RoleUser, Tenant: t.name, Name: demoTokenName})
+		if err != nil {
+			return err
+		}
+		t.c = client.New(base, secret)
+	}
+
+	where := "a temporary data directory, " + dir + ", removed on exit"
+	if f.data != "" {
+		where = dir + " (kept)"
+	}
+	say("%s: %s nodes, %s accelerators in %s; store and admin.token in %s", f.src.name(),
+		human.Int(len(fl.Nodes)), human.Int(fl.Accelerators), plural(len(fl.Sites), "site"), where)
+	console := base + "/?login=" + admin
+	fmt.Fprintf(stdout, "console: %s\n", console)
+	if out, ok := stdout.(*os.File); ok {
+		out.Sync()
+	}
+	if !f.noBrowser {
+		openBrowser(console)
+	}
+
+	names := make([]string, len(fl.Nodes))
+	for i := range names {
+		names[i] = fl.NodeName(i)
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	sim, err := agent.NewSimulator(agent.SimConfig{Server: base, JoinToken: join, Nodes: names, Heartbeat: f.heartbeat,
+		Seed: f.seed, FailureRate: f.failures, Log: log})
+	if err != nil {
+		return err
+	}
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(loadCtx) }()
+	var loadWG sync.WaitGroup
+	defer func() {
+		stopLoad()
+		loadWG.Wait()
+		if simDone != nil {
+			<-simDone
+		}
+	}()
+
+	start := time.Now()
+	say("%s simulated nodes registering, heartbeat %v; Ctrl-C stops the demo", human.Int(len(names)), f.heartbeat)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	loading, note, stats := false, start, time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			say("stopping")
+			return nil
+		case err := <-served:
+			serving = false
+			return fmt.Errorf("demo: the server stopped: %w", err)
+		case err := <-simDone:
+			simDone = nil
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			return fmt.Errorf("demo: the simulated nodes: %w", err)
+		case now := <-tick.C:
+			s := sim.Stats()
+			if !loading && (s.Registered == len(names) || now.Sub(start) > time.Minute) {
+				say("%s of %s nodes registered in %.1fs; %d tenants submit jobs", human.Int(s.Registered), human.Int(len(names)),
+					now.Sub(start).Seconds(), len(load.tenants))
+				loading, stats = true, now
+				loadWG.Go(func() { load.run(loadCtx, srv.Registry(), log) })
+			}
+			if !loading && now.Sub(note) >= 5*time.Second {
+				say("%s of %s nodes registered", human.Int(s.Registered), human.Int(len(names)))
+				note = now
+			}
+			if loading && now.Sub(stats) >= 30*time.Second {
+				say("%s", readDemoCounts(srv.Registry()).line(fl.Accelerators, s))
+				stats = now
+			}
+		}
+	}
+}
+
+// newDemoServer opens the store in dir and builds the server: the engine
+// with preemption, and a power controller that settles for two
+// heartbeats after each change.
+func newDemoServer(ctx context.Context, f *demoFlags, fl *fleet.Fleet, dir string, log *slog.Logger) (*server.Server, store.Store, error) {
+	sf := schedulerFlags{queue: f.queue, sites: "pack", preemption: true, backoff: 15 * time.Second,
+		settle: 2*f.heartbeat + 5*time.Second}
+	sched, err := sf.scheduler(fl, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := server.LoadOrCreateSecretKey(filepath.Join(dir, server.SecretKeyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, _, err := server.OpenStore(ctx, "sqlite", dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.New(server.Config{Store: st, Fleet: fl, Log: log, Scheduler: sched, SecretKey: key,
+		HeartbeatTimeout: max(30*time.Second, 4*f.heartbeat), ID: "demo"})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return srv, st, nil
+}
+
+// demoAdminToken returns the admin token of DATA/admin.token: the one
+// Bootstrap writes into a new data directory, or the one a directory
+// given with --data already holds (a new one when it holds none).
+func demoAdminToken(ctx context.Context, srv *server.Server, dir string) (string, error) {
+	if _, err := srv.Bootstrap(ctx, dir); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, server.AdminTokenFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err = srv.ResetAdmin(ctx, dir); err == nil {
+			b, err = os.ReadFile(path)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo: the admin token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// demoListener listens on addr; when addr was not given and is taken, on
+// a free port of 127.0.0.1.
+func demoListener(addr string, given bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil || given {
+		return ln, err
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// openBrowser opens url in the desktop's browser, best effort: without
+// one, or without a desktop, nothing happens.
+func openBrowser(url string) {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if cmd.Start() == nil {
+		go cmd.Wait()
+	}
+}
+
+// demoCounts are the figures of the demo's progress line, read from the
+// server's metrics.
+type demoCounts struct {
+	pending, running, allocated int
+	byState                     map[store.JobState]int
+	caps                        int     // cap decisions so far
+	drawW                       float64 // the sites' IT draw
+}
+
+// readDemoCounts reads the server's metrics registry (in process: the
+// same figures /metrics serves).
+func readDemoCounts(reg prometheus.Gatherer) demoCounts {
+	c := demoCounts{byState: map[store.JobState]int{}}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			label := func(name string) string {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == name {
+						return l.GetValue()
+					}
+				}
+				return ""
+			}
+			switch mf.GetName() {
+			case "stargate_jobs":
+				c.byState[store.JobState(label("state"))] += int(m.GetGauge().GetValue())
+			case "stargate_queue_depth":
+				c.pending += int(m.GetGauge().GetValue())
+			case "stargate_running_jobs":
+				c.running = int(m.GetGauge().GetValue())
+			case "stargate_accelerators_allocated":
+				c.allocated = int(m.GetGauge().GetValue())
+			case "stargate_decisions_total":
+				if label("action") == string(server.ActCap) {
+					c.caps = int(m.GetCounter().GetValue())
+				}
+			case "stargate_power_draw_watts":
+				if label("level") == "site" {
+					c.drawW += m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return c
+}
+
+// line is the periodic progress line.
+func (c demoCounts) line(accelerators int, s agent.SimStats) string {
+	return fmt.Sprintf("%s jobs running on %s of %s accelerators (%.0f%%), %s queued; %s succeeded, %s failed; %.2f MW; %s power caps so far",
+		human.Int(c.running), human.Int(c.allocated), human.Int(accelerators), 100*float64(c.allocated)/float64(max(accelerators, 1)),
+		human.Int(c.pending), human.Int(c.byState[store.JobSucceeded]), human.Int(c.byState[store.JobFailed]+c.byState[store.JobTimeout]),
+		c.drawW/1e6, human.Int(c.caps))
+}
+
+// The demo's workload: tenants submitting a mix of training gangs,
+// inference services and batch jobs, drawn from a seeded stream, at a
+// pace that keeps the fleet busy and a queue in front of it.
+
+// Job kinds of the demo's workload, indexes of demoTenant.mix.
+const (
+	demoTraining = iota
+	demoInference
+	demoBatch
+)
+
+// demoTenant is one tenant of the workload: its share of the jobs and its
+// mix of kinds.
+type demoTenant struct {
+	name  string
+	share float64
+	mix   [3]float64 // training, inference, batch
+	c     *client.Client
+}
+
+// demoTenants are the workload's tenants.
+func demoTenants() []demoTenant {
+	return []demoTenant{
+		{name: "frontier-lab", share: 0.35, mix: [3]float64{0.7, 0, 0.3}},
+		{name: "chatco", share: 0.25, mix: [3]float64{0.15, 0.7, 0.15}},
+		{name: "biolab", share: 0.2, mix: [3]float64{0.3, 0, 0.7}},
+		{name: "vision", share: 0.2, mix: [3]float64{0.3, 0.3, 0.4}},
+	}
+}
+
+// demoPool is the fleet's nodes of one model: a job never spans two.
+type demoPool struct {
+	accel        string // accelerator model
+	perNode      int    // accelerators per node
+	rackNodes    int    // the most nodes of the model in one rack
+	nodes        int
+	accelerators int
+}
+
+// demoPools lists the fleet's node models, in catalog order.
+func demoPools(fl *fleet.Fleet) []demoPool {
+	byModel := map[uint16]int{}
+	var pools []demoPool
+	inRack := map[[2]int32]int{} // (rack, model) -> nodes
+	for i, n := range fl.Nodes {
+		k, ok := byModel[n.Model]
+		if !ok {
+			k = len(pools)
+			byModel[n.Model] = k
+			pools = append(pools, demoPool{accel: fl.NodeAccelerator(i).Name, perNode: fl.NodeAccelerators(i)})
+		}
+		p := &pools[k]
+		p.nodes++
+		p.accelerators += p.perNode
+		key := [2]int32{n.Rack, int32(n.Model)}
+		inRack[key]++
+		p.rackNodes = max(p.rackNodes, inRack[key])
+	}
+	return pools
+}
+
+// demoLoad decides what the tenants submit. step is a state machine
+// without I/O: given the server's counts, it returns the jobs to submit
+// now; run does the submitting.
+type demoLoad struct {
+	rng      *rand.Rand
+	pools    []demoPool
+	weights  []float64 // of the pools: each is offered work in proportion to its accelerators
+	tenants  []demoTenant
+	speed    float64
+	capacity int     // accelerators of the fleet
+	queue    int     // pending jobs the load keeps at most
+	rate     float64 // jobs per second once the fleet is busy
+	seq      int
+}
+
+// demoSubmit is one job step decides to submit.
+type demoSubmit struct {
+	tenant int
+	spec   store.JobSpec
+}
+
+// newDemoLoad prepares the workload of a fleet. A job's node model is
+// drawn so that each model is offered work in proportion to its
+// accelerators (a model of large nodes and racks gets fewer, larger
+// jobs), and jobs arrive, once the fleet is busy, at 1.3 times the rate
+// at which the fleet can run them, so that a queue stands. Both come
+// from a sample of the stream.
+func newDemoLoad(fl *fleet.Fleet, seed uint64, speed float64) (*demoLoad, error) {
+	l := &demoLoad{rng: rand.New(rand.NewPCG(seed, 0xd3e0)), pools: demoPools(fl), tenants: demoTenants(), speed: speed,
+		capacity: fl.Accelerators}
+	if len(l.pools) == 0 || l.capacity == 0 {
+		return nil, errors.New("demo: the fleet has no accelerators")
+	}
+	l.queue = min(max(l.capacity/200, 8), 60)
+	// the mean work (accelerator-seconds) of a job of each pool
+	const n = 1000
+	l.weights = make([]float64, len(l.pools))
+	for i, p := range l.pools {
+		sample := &demoLoad{rng: rand.New(rand.NewPCG(seed, 0x5a3e)), pools: []demoPool{p}, weights: []float64{1},
+			tenants: l.tenants, speed: speed}
+		work := 0.0
+		for range n {
+			s := sample.next().spec
+			work += float64(s.Accelerators) * float64(s.DurationS)
+		}
+		l.weights[i] = float64(p.accelerators) / (work / n)
+		// pool i runs weights[i] of its jobs per second, full
+		l.rate += 1.3 * l.weights[i]
+	}
+	return l, nil
+}
+
+// step returns the jobs to submit for one second of the demo, given the
+// server's counts: while the fleet has room, enough to fill the queue;
+// once it is busy, Poisson arrivals at the load's rate, as long as fewer
+// than queue jobs wait.
+func (l *demoLoad) step(c demoCounts) []demoSubmit {
+	room := l.queue - c.pending
+	if room <= 0 {
+		return nil
+	}
+	n := room
+	if float64(c.allocated) >= 0.9*float64(l.capacity) {
+		n = min(n, l.poisson(l.rate))
+	}
+	out := make([]demoSubmit, n)
+	for i := range out {
+		out[i] = l.next()
+	}
+	return out
+}
+
+// poisson draws from a Poisson distribution of mean m (Knuth's method;
+// m is small here).
+func (l *demoLoad) poisson(m float64) int {
+	limit, k, p := math.Exp(-m), 0, l.rng.Float64()
+	for p > limit && k < 1000 {
+		k++
+		p *= l.rng.Float64()
+	}
+	return k
+}
+
+// pick draws an index with probability proportional to its weight.
+func (l *demoLoad) pick(weights ...float64) int {
+	sum := 0.0
+	for _, w := range weights {
+		sum += w
+	}
+	x := l.rng.Float64() * sum
+	for i, w := range weights {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(weights) - 1
+}
+
+// uniform draws from [lo, hi).
+func (l *demoLoad) uniform(lo, hi float64) float64 { return lo + (hi-lo)*l.rng.Float64() }
+
+// seconds is a run time of s seconds at the demo's speed, at least one.
+func (l *demoLoad) seconds(s float64) int64 { return max(1, int64(math.Round(s/l.speed))) }
+
+// next draws the next job: its tenant, then its node model by the pools'
+// weights, then its kind by the tenant's mix, then its shape.
+func (l *demoLoad) next() demoSubmit {
+	shares := make([]float64, len(l.tenants))
+	for i, t := range l.tenants {
+		shares[i] = t.share
+	}
+	ti := l.pick(shares...)
+	t := l.tenants[ti]
+	p := l.pools[l.pick(l.weights...)]
+	l.seq++
+	var s store.JobSpec
+	switch l.pick(t.mix[:]...) {
+	case demoTraining:
+		// a gang of half a rack, a rack or two racks of nodes
+		half := max(p.rackNodes/2, min(2, p.rackNodes))
+		nodes := []int{half, p.rackNodes, 2 * p.rackNodes}[l.pick(4, 3, 1)]
+		nodes = max(1, min(nodes, p.nodes/4))
+		s = store.JobSpec{Kind: store.KindTraining, Priority: 50, Accelerators: nodes * p.perNode, PerNode: p.perNode,
+			Model: p.accel, Topology: "rack", Power: l.uniform(0.75, 0.95), DurationS: l.seconds(l.uniform(60, 240)),
+			CheckpointS: l.seconds(30), MaxRestarts: 2}
+		if nodes > p.rackNodes {
+			s.Topology = "row"
+		}
+		s.Name = fmt.Sprintf("%s-%05d", []string{"pretrain", "finetune", "rlhf"}[l.pick(2, 2, 1)], l.seq)
+	case demoInference:
+		acc := min(p.perNode, []int{1, 2, 4, 8}[l.pick(3, 3, 2, 2)])
+		s = store.JobSpec{Kind: store.KindInference, Priority: 100, Accelerators: acc, Topology: "node", TopologyRequired: true,
+			Power: l.uniform(0.3, 0.5), DurationS: l.seconds(l.uniform(180, 420)), MaxRestarts: 3}
+		if l.rng.Float64() < 0.5 {
+			s.Model = p.accel
+		}
+		s.Name = fmt.Sprintf("%s-%05d", []string{"chat", "embed", "rerank"}[l.pick(3, 1, 1)], l.seq)
+	default:
+		acc := min(p.perNode, []int{1, 2, 4, 8}[l.pick(3, 3, 2, 2)])
+		s = store.JobSpec{Kind: store.KindBatch, Priority: 0, Preemptible: true, Accelerators: acc, Topology: "node",
+			Power: l.uniform(0.55, 0.8), DurationS: l.seconds(l.uniform(20, 90))}
+		s.Name = fmt.Sprintf("%s-%05d", []string{"eval", "etl", "tokenize", "sweep"}[l.pick(3, 2, 2, 1)], l.seq)
+	}
+	s.Tenant = t.name
+	return demoSubmit{tenant: ti, spec: s}
+}
+
+// run submits the load's jobs once a second until ctx ends, each with its
+// tenant's token. A refused job is logged, not retried.
+func (l *demoLoad) run(ctx context.Context, reg prometheus.Gatherer, log *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	refused := 0
+	for {
+		for _, sub := range l.step(readDemoCounts(reg)) {
+			if _, err := l.tenants[sub.tenant].c.SubmitSpec(ctx, sub.spec, ""); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if refused++; refused == 1 {
+					log.Warn("demo: a job was refused", "tenant", sub.spec.Tenant, "job", sub.spec.Name, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// plural is "1 site", "3 sites".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return human.Int(n) + " " + noun + "s"
+}
