@@ -327,3 +327,32 @@ func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
 	_, err := c.do(ctx, "GET", "/v1/tokens", nil, nil, &out)
 	return out.Tokens, err
 }
+
+// Tenants lists the tenants with their weights, quotas and usage (a user
+// sees its own tenant).
+func (c *Client) Tenants(ctx context.Context) (server.TenantList, error) {
+	var out server.TenantList
+	_, err := c.do(ctx, "GET", "/v1/tenants", nil, nil, &out)
+	return out, err
+}
+
+// CreateTenant creates a tenant (admin only).
+func (c *Client) CreateTenant(ctx context.Context, req server.TenantRequest) (store.Tenant, error) {
+	var out store.Tenant
+	_, err := c.do(ctx, "POST", "/v1/tenants", jsonBody(req), nil, &out)
+	return out, err
+}
+
+// SetTenant changes a tenant's weight or quota (admin only); a nil field
+// keeps its value.
+func (c *Client) SetTenant(ctx context.Context, name string, req server.TenantRequest) (store.Tenant, error) {
+	var out store.Tenant
+	_, err := c.do(ctx, "PUT", "/v1/tenants/"+url.PathEscape(name), jsonBody(req), nil, &out)
+	return out, err
+}
+
+// DeleteTenant deletes a tenant (admin only); its jobs stay.
+func (c *Client) DeleteTenant(ctx context.Context, name string) error {
+	_, err := c.do(ctx, "DELETE", "/v1/tenants/"+url.PathEscape(name), nil, nil, nil)
+	return err
+}

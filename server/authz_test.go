@@ -49,6 +49,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/power", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
 		{"GET", "/v1/fleet", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
 		{"GET", "/v1/tenants", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"POST", "/v1/tenants", `{"name":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{"PUT", "/v1/tenants/green", `{"weight":2}`, []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, forbid, forbid}},
+		{"DELETE", "/v1/tenants/green", "", []int{unauth, unauth, 204, forbid, forbid, forbid, forbid, forbid, forbid}},
 		// a stream never ends: a bad parameter shows who passes authorization
 		{"GET", "/v1/stream?x=1", "", []int{unauth, unauth, bad, bad, bad, bad, forbid, forbid, forbid}},
 		{"POST", "/v1/tokens", `{"role":"user","tenant":"green"}`, []int{unauth, unauth, created, forbid, forbid, forbid, forbid, forbid, forbid}},
@@ -67,6 +70,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		path = strings.Replace(path, node+"/", "/v1/nodes/{name}/", 1)
 		path = strings.Replace(path, "/v1/tokens/"+spare.ID, "/v1/tokens/{id}", 1)
+		path = strings.Replace(path, "/v1/tenants/green", "/v1/tenants/{name}", 1)
 		covered[m.method+" "+path] = true
 		for i, w := range who {
 			r := h.do(w, m.method, m.path, m.body)

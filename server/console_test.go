@@ -224,6 +224,16 @@ func TestTenantsReport(t *testing.T) {
 		c.Scheduler = placeFirst{}
 		c.Tenants = map[string]TenantConfig{"acme": {Weight: 2, Quota: 16}, "idle": {Weight: 5}}
 	})
+	ctx := context.Background()
+	if _, err := h.srv.SeedTenants(ctx); err != nil { // Run seeds too: one of them stores them
+		t.Fatal(err)
+	}
+	if ts, err := h.st.Tenants(ctx); err != nil || len(ts) != 2 {
+		t.Fatalf("the flags' tenants in the store: %+v %v", ts, err)
+	}
+	if n, err := h.srv.SeedTenants(ctx); err != nil || n != 0 {
+		t.Errorf("seeded %d tenants again: %v", n, err)
+	}
 	h.register(node1)
 	h.register(node2)
 	h.submit("acme", `{"accelerators":8}`)

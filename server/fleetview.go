@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -201,85 +200,3 @@ func (s *Server) fleetReport(w http.ResponseWriter, r *http.Request, tok store.T
 	return nil
 }
 
-// TenantConfig is a tenant's fair-share weight and accelerator quota, as
-// the scheduler was given them.
-type TenantConfig struct {
-	Weight float64 `json:"weight"`
-	Quota  int     `json:"quota,omitempty"` // accelerators at once; 0: none
-}
-
-// TenantUsage is one tenant of GET /v1/tenants.
-type TenantUsage struct {
-	Name   string  `json:"name"`
-	Weight float64 `json:"weight"`
-	Quota  int     `json:"quota,omitempty"`
-	// Configured is false for a tenant that only has jobs: weight 1, no quota.
-	Configured bool `json:"configured"`
-	// Running counts the accelerators its running jobs hold; Share is
-	// that part of all accelerators held, and FairShare the part its
-	// weight entitles it to among the tenants with work.
-	Running   int                    `json:"running_accelerators"`
-	Share     float64                `json:"share"`
-	FairShare float64                `json:"fair_share"`
-	Jobs      map[store.JobState]int `json:"jobs"`
-}
-
-// TenantList is the body of GET /v1/tenants.
-type TenantList struct {
-	Tenants []TenantUsage `json:"tenants"`
-}
-
-func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, tok store.Token) error {
-	if problems := unknownParams(r.URL.Query()); len(problems) > 0 {
-		return badRequest(problems)
-	}
-	counts, err := s.jobCounts(r.Context())
-	if err != nil {
-		return err
-	}
-	by := map[string]*TenantUsage{}
-	get := func(name string) *TenantUsage {
-		u := by[name]
-		if u == nil {
-			u = &TenantUsage{Name: name, Weight: 1, Jobs: map[store.JobState]int{}}
-			if c, ok := s.cfg.Tenants[name]; ok {
-				u.Weight, u.Quota, u.Configured = c.Weight, c.Quota, true
-			}
-			by[name] = u
-		}
-		return u
-	}
-	for name := range s.cfg.Tenants {
-		get(name)
-	}
-	total := 0
-	for _, c := range counts {
-		u := get(c.Tenant)
-		u.Jobs[c.State] += c.Jobs
-		if c.State == store.JobRunning {
-			u.Running += c.Accelerators
-			total += c.Accelerators
-		}
-	}
-	var weights float64
-	for _, u := range by {
-		if u.Jobs[store.JobPending]+u.Jobs[store.JobRunning] > 0 {
-			weights += u.Weight
-		}
-	}
-	out := TenantList{Tenants: []TenantUsage{}}
-	for _, u := range by {
-		if total > 0 {
-			u.Share = float64(u.Running) / float64(total)
-		}
-		if weights > 0 && u.Jobs[store.JobPending]+u.Jobs[store.JobRunning] > 0 {
-			u.FairShare = u.Weight / weights
-		}
-		if canSee(tok, u.Name) {
-			out.Tenants = append(out.Tenants, *u)
-		}
-	}
-	sort.Slice(out.Tenants, func(i, j int) bool { return out.Tenants[i].Name < out.Tenants[j].Name })
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}

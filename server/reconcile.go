@@ -34,6 +34,9 @@ type ScheduleInput struct {
 	// Generation changes whenever the state may differ from what the
 	// previous call's decisions implied.
 	Generation uint64
+	// Tenants are the tenants' weights and quotas as the store has them
+	// now (a tenant not listed has weight 1 and no quota).
+	Tenants map[string]TenantConfig
 	// MeasuredAt is when the nodes' measured draw (Node.DrawW) was read;
 	// between two reads it stays the same, and a power controller should
 	// not act twice on one reading.
@@ -245,8 +248,12 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	if pending, err = s.holdBack(ctx, &c, pending); err != nil {
 		return fmt.Errorf("server: reconcile: dependencies: %w", err)
 	}
+	tenants, err := s.tenantConfigs(ctx)
+	if err != nil {
+		return fmt.Errorf("server: reconcile: tenants: %w", err)
+	}
 	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes,
-		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt})
+		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt, Tenants: tenants})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
 	}

@@ -199,6 +199,9 @@ func (s *Server) ID() string { return s.cfg.ID }
 // leader election and the reconcile loop. Submits are accepted only while
 // Run runs.
 func (s *Server) Run(ctx context.Context) error {
+	if _, err := s.SeedTenants(ctx); err != nil {
+		s.log.Warn("the tenants of the flags were not stored", "err", err)
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < s.cfg.Committers; i++ {
 		wg.Go(func() { s.commitLoop(ctx) })

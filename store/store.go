@@ -112,6 +112,16 @@ type Store interface {
 	// then nothing changes.
 	SetNodeToken(ctx context.Context, t Token) error
 
+	// Tenants lists the tenants (the queues of the fair share) by name.
+	Tenants(ctx context.Context) ([]Tenant, error)
+	// PutTenant stores a tenant: with create, a new one (ErrExists when
+	// the name is taken); without, a change to an existing one
+	// (ErrNotFound when there is none).
+	PutTenant(ctx context.Context, t Tenant, create bool) error
+	// DeleteTenant removes a tenant by name, or returns ErrNotFound. Its
+	// jobs stay; they take the default weight and no quota.
+	DeleteTenant(ctx context.Context, name string) error
+
 	// AppendLogs stores chunks in one transaction, assigning Seq in input
 	// order. Writers append each stream in order: a chunk that ends at or
 	// before its stream's stored end is skipped, so a retried append is

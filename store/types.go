@@ -264,3 +264,16 @@ type Lease struct {
 	Epoch     int64
 	ExpiresAt time.Time
 }
+
+// Tenant is a queue of the fair share: its weight, and the most its
+// running jobs may hold at once. A tenant without a record has weight 1
+// and no quota.
+type Tenant struct {
+	Name string `json:"name"`
+	// Weight is the tenant's share under the fair policy, relative to the
+	// other tenants with work (> 0).
+	Weight float64 `json:"weight"`
+	// Quota caps the accelerators its running jobs hold at once (0: none).
+	Quota     int       `json:"quota,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}

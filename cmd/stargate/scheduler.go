@@ -32,7 +32,7 @@ func (f *schedulerFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.preemption, "preemption", false, "let jobs preempt lower-priority preemptible ones")
 	fl.DurationVar(&f.backoff, "backoff", time.Minute, "delay before a preempted or requeued job may start again (doubles per requeue)")
 	fl.DurationVar(&f.settle, "cap-settle", 15*time.Second, "after capping or uncapping, how long the power controller waits for new measurements before it decides again")
-	fl.StringArrayVar(&f.tenants, "tenant", nil, "a tenant's fair-share weight and optional accelerator quota: NAME=WEIGHT[:QUOTA] (repeatable)")
+	fl.StringArrayVar(&f.tenants, "tenant", nil, "a tenant's fair-share weight and optional accelerator quota: NAME=WEIGHT[:QUOTA] (repeatable); seeds a store with no tenants, then 'stargate tenant' manages them")
 }
 
 // parseTenants reads --tenant values: NAME=WEIGHT or NAME=WEIGHT:QUOTA.

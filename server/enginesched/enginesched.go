@@ -296,6 +296,14 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 			out, err = nil, fmt.Errorf("enginesched: engine panic: %v", r)
 		}
 	}()
+	if in.Tenants != nil && !s.sameTenants(in.Tenants) {
+		// weights and quotas shape the engine's queues: build it again
+		s.cfg.Tenants = make(map[string]engine.Tenant, len(in.Tenants))
+		for name, t := range in.Tenants {
+			s.cfg.Tenants[name] = engine.Tenant{Weight: t.Weight, Quota: t.Quota}
+		}
+		s.built = false
+	}
 	if !s.built || in.Generation != s.gen {
 		if err := s.reset(); err != nil {
 			return nil, fmt.Errorf("enginesched: %w", err)
@@ -342,6 +350,19 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		}
 	}
 	return out, nil
+}
+
+// sameTenants reports whether the tenants are those the engine has.
+func (s *Scheduler) sameTenants(ts map[string]server.TenantConfig) bool {
+	if len(ts) != len(s.cfg.Tenants) {
+		return false
+	}
+	for name, t := range ts {
+		if e, ok := s.cfg.Tenants[name]; !ok || e.Weight != t.Weight || e.Quota != t.Quota {
+			return false
+		}
+	}
+	return true
 }
 
 // measure sets the measured IT draw of every rack, row, hall and site from

@@ -90,4 +90,11 @@ var migrations = []string{
 	);
 	CREATE INDEX job_logs_job ON job_logs (job, seq);
 	ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
+	// 6: tenants managed at run time.
+	`CREATE TABLE tenants (
+		name       TEXT COLLATE "C" PRIMARY KEY,
+		weight     DOUBLE PRECISION NOT NULL,
+		quota      INTEGER NOT NULL DEFAULT 0,
+		updated_at BIGINT NOT NULL
+	);`,
 }

@@ -685,3 +685,53 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// Tenants implements store.Store.
+func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := db.pool.Query(ctx, `SELECT name, weight, quota, updated_at FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tenants: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Tenant, error) {
+		var t store.Tenant
+		var at int64
+		err := r.Scan(&t.Name, &t.Weight, &t.Quota, &at)
+		t.UpdatedAt = store.FromUnixNano(at)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tenants: %w", err)
+	}
+	return out, nil
+}
+
+// PutTenant implements store.Store.
+func (db *DB) PutTenant(ctx context.Context, t store.Tenant, create bool) error {
+	q := `UPDATE tenants SET weight = $1, quota = $2, updated_at = $3 WHERE name = $4`
+	if create {
+		q = `INSERT INTO tenants (weight, quota, updated_at, name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+	}
+	tag, err := db.pool.Exec(ctx, q, t.Weight, t.Quota, store.UnixNano(t.UpdatedAt), t.Name)
+	if err != nil {
+		return fmt.Errorf("postgres: put tenant: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		if create {
+			return fmt.Errorf("postgres: tenant %s: %w", t.Name, store.ErrExists)
+		}
+		return fmt.Errorf("postgres: tenant %s: %w", t.Name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteTenant implements store.Store.
+func (db *DB) DeleteTenant(ctx context.Context, name string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM tenants WHERE name = $1`, name)
+	if err != nil {
+		return fmt.Errorf("postgres: delete tenant: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: tenant %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}

@@ -89,4 +89,11 @@ var migrations = []string{
 	);
 	CREATE INDEX job_logs_job ON job_logs (job, seq);
 	ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
+	// 6: tenants managed at run time.
+	`CREATE TABLE tenants (
+		name       TEXT PRIMARY KEY,
+		weight     REAL NOT NULL,
+		quota      INTEGER NOT NULL DEFAULT 0,
+		updated_at INTEGER NOT NULL
+	);`,
 }

@@ -826,3 +826,55 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// Tenants implements store.Store.
+func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT name, weight, quota, updated_at FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Tenant
+	for rows.Next() {
+		var t store.Tenant
+		var at int64
+		if err := rows.Scan(&t.Name, &t.Weight, &t.Quota, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: tenants: %w", err)
+		}
+		t.UpdatedAt = store.FromUnixNano(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// PutTenant implements store.Store.
+func (db *DB) PutTenant(ctx context.Context, t store.Tenant, create bool) error {
+	q := `UPDATE tenants SET weight = ?, quota = ?, updated_at = ? WHERE name = ?`
+	args := []any{t.Weight, t.Quota, store.UnixNano(t.UpdatedAt), t.Name}
+	if create {
+		q = `INSERT INTO tenants (weight, quota, updated_at, name) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	}
+	res, err := db.w.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: put tenant: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		if create {
+			return fmt.Errorf("sqlite: tenant %s: %w", t.Name, store.ErrExists)
+		}
+		return fmt.Errorf("sqlite: tenant %s: %w", t.Name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteTenant implements store.Store.
+func (db *DB) DeleteTenant(ctx context.Context, name string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM tenants WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete tenant: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("sqlite: tenant %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}

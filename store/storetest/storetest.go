@@ -34,6 +34,7 @@ func Run(t *testing.T, f Factory) {
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
 		{"Events", testEvents},
 		{"Tokens", testTokens},
+		{"Tenants", testTenants},
 		{"NodeTokens", testNodeTokens},
 		{"Logs", testLogs},
 		{"LogTrim", testLogTrim},
@@ -522,6 +523,44 @@ func testEvents(t *testing.T, s store.Store, _ func() store.Store) {
 	tailJ0, _ := s.Events(ctx, store.EventQuery{Job: "j0", Limit: 2, Last: true})
 	if len(tailJ0) != 2 || tailJ0[0].Message != "2" || tailJ0[1].Message != "4" {
 		t.Errorf("the last 2 events of j0: %+v", tailJ0)
+	}
+}
+
+func testTenants(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	if ts, err := s.Tenants(ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("no tenants yet: %v %v", ts, err)
+	}
+	blue := store.Tenant{Name: "blue", Weight: 2, Quota: 64, UpdatedAt: t0}
+	if err := s.PutTenant(ctx, blue, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTenant(ctx, store.Tenant{Name: "acme", Weight: 0.5, UpdatedAt: t0}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTenant(ctx, blue, true); !errors.Is(err, store.ErrExists) {
+		t.Errorf("create twice: %v", err)
+	}
+	if err := s.PutTenant(ctx, store.Tenant{Name: "ghost", Weight: 1, UpdatedAt: t0}, false); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("set a missing tenant: %v", err)
+	}
+	blue.Weight, blue.Quota, blue.UpdatedAt = 3, 0, t0.Add(time.Second)
+	if err := s.PutTenant(ctx, blue, false); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	ts, err := s.Tenants(ctx)
+	if err != nil || len(ts) != 2 || ts[0].Name != "acme" || ts[0].Weight != 0.5 || ts[1] != blue {
+		t.Fatalf("tenants after a reopen: %+v %v", ts, err)
+	}
+	if err := s.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete twice: %v", err)
+	}
+	if ts, _ := s.Tenants(ctx); len(ts) != 1 || ts[0].Name != "blue" {
+		t.Errorf("after delete: %+v", ts)
 	}
 }
 
