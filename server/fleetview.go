@@ -199,4 +199,3 @@ func (s *Server) fleetReport(w http.ResponseWriter, r *http.Request, tok store.T
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
-
