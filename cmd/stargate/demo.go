@@ -35,6 +35,10 @@ func init() { register(newDemoCmd) }
 // address, or a free port on 127.0.0.1 when that one is taken.
 const demoListen = "127.0.0.1:7070"
 
+// demoMaxNodes bounds the fleet the demo simulates: every node
+// heartbeats from this process.
+const demoMaxNodes = 20_000
+
 type demoFlags struct {
 	src       fleetSource
 	listen    string
@@ -104,7 +108,7 @@ taken; --listen names an address, and then a busy one is an error.`,
 	}
 	f.src.addFlags(cmd, "demo")
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", demoListen, "address to serve the API and console on (default: "+demoListen+", or a free port of 127.0.0.1 when that is taken)")
+	fl.StringVar(&f.listen, "listen", demoListen, "address to serve the API and console on; when not given and taken, a free port of 127.0.0.1")
 	fl.StringVar(&f.data, "data", "", "data directory, kept on exit (default: a temporary one, removed on exit)")
 	fl.BoolVar(&f.noBrowser, "no-browser", false, "do not open the console in a browser")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the workload, the nodes' start offsets and their failures")
@@ -144,6 +148,10 @@ func runDemo(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err e
 	fl, err := f.src.load()
 	if err != nil {
 		return err
+	}
+	if len(fl.Nodes) > demoMaxNodes {
+		return fmt.Errorf("demo: %s has %s nodes; the demo simulates every node in this process and takes at most %s (replay a workload on a large fleet with 'stargate sim')",
+			f.src.name(), human.Int(len(fl.Nodes)), human.Int(demoMaxNodes))
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(stderr, "demo: "+format+"\n", args...) }
 

@@ -244,6 +244,7 @@ func TestDemoFlagErrors(t *testing.T) {
 		{[]string{"--example", "nope"}, "no built-in fleet"},
 		{[]string{"--example", "small", "-f", "x.yaml"}, "not both"},
 		{[]string{"--queue", "nope", "--example", "small"}, "nope"},
+		{[]string{"--example", "million-gpu"}, "at most 20,000"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := Run(context.Background(), append([]string{"demo", "--no-browser", "--listen", "127.0.0.1:0"}, tc.args...), &stdout, &stderr)
