@@ -5,6 +5,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"stargate/engine"
 )
@@ -21,7 +22,7 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 		r.util = s.cfg.Inference.Load[min(len(s.cfg.Inference.Load)-1, int(s.now/s.cfg.Inference.Bucket))]
 	}
 	s.power(i, +1)
-	s.allocated += s.jobs[i].Accelerators
+	s.hold(i, +1)
 	s.scheduleFinish(i)
 }
 
@@ -62,9 +63,20 @@ func (s *Sim) release(i int) {
 		s.uncapCount(i)
 		r.capW = 0
 	}
-	s.allocated -= s.jobs[i].Accelerators
+	s.hold(i, -1)
 	r.slots = nil
 	r.ver++
+}
+
+// hold counts job i's accelerators as allocated (sign +1) or no longer
+// (−1): in all, per site and per tenant group.
+func (s *Sim) hold(i int, sign int) {
+	n := s.jobs[i].Accelerators
+	s.allocated += sign * n
+	s.groupAlloc[s.group[i]] += sign * n
+	for _, sl := range s.runs[i].slots {
+		s.siteAlloc[s.f.SiteOfNode(int(sl.Node))] += sign * bits.OnesCount64(sl.Mask)
+	}
 }
 
 // stop ends a run that did not finish (failure or preemption): work since

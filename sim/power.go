@@ -117,6 +117,22 @@ func (s *Sim) check(li int, d int32) {
 	}
 }
 
+// hottest returns the domain of level li with the least headroom now.
+func (s *Sim) hottest(li int) Hot {
+	mean, amp, rated := s.mean[li], s.amp[li], s.rated[li]
+	best, ratio := int32(-1), 0.0
+	for d, limit := range rated {
+		// peak/limit > ratio, without a division per domain
+		if limit > 0 && (best < 0 || mean[d]+amp[d] > ratio*limit) {
+			best, ratio = int32(d), (mean[d]+amp[d])/limit
+		}
+	}
+	if best < 0 {
+		return Hot{Domain: -1}
+	}
+	return Hot{Domain: best, Ratio: ratio, KW: (mean[best] + amp[best]) / 1e3, LimitKW: rated[best] / 1e3}
+}
+
 func (s *Sim) wantControl(at time.Duration) {
 	if s.ctrlAt >= 0 && s.ctrlAt <= at {
 		return

@@ -95,18 +95,42 @@ func WriteJobsCSV(w io.Writer, r *Result) error {
 }
 
 // WriteSeriesCSV writes the time series: one row per sample, with each
-// site's draw, peak and limit.
+// site's draw, peak and limit, then caps, failures and preemptions so far,
+// the fleet's emissions, the hottest domain of each level of the power
+// tree, each site's utilization, carbon intensity and price, and the
+// accelerators each tenant (of Result.Tenants) holds.
 func WriteSeriesCSV(w io.Writer, r *Result) error {
 	cw := csv.NewWriter(w)
 	head := []string{"t_s", "utilization", "queued", "running"}
 	for _, n := range r.SiteNames {
 		head = append(head, n+"_mw", n+"_peak_mw", n+"_limit_mw")
 	}
+	head = append(head, "capped_jobs", "capped_accelerators", "failures", "preemptions", "emissions_tco2_per_h")
+	for _, l := range r.Levels {
+		head = append(head, "hottest_"+l.Level, "hottest_"+l.Level+"_kw", "hottest_"+l.Level+"_limit_kw")
+	}
+	for _, n := range r.SiteNames {
+		head = append(head, n+"_utilization", n+"_carbon_g_kwh", n+"_price_usd_mwh")
+	}
+	for _, t := range r.Tenants {
+		head = append(head, "tenant_"+t.Name+"_accelerators")
+	}
 	cw.Write(head)
 	for _, p := range r.Series {
 		rec := []string{num(p.T), num(p.Utilization), strconv.Itoa(p.Queued), strconv.Itoa(p.Running)}
 		for i := range r.SiteNames {
 			rec = append(rec, num(p.SiteMW[i]), num(p.SitePeakMW[i]), num(r.SiteLimitMW[i]))
+		}
+		rec = append(rec, strconv.Itoa(p.CappedJobs), strconv.Itoa(p.CappedAccelerators), strconv.Itoa(p.Failures),
+			strconv.Itoa(p.Preemptions), num(p.EmissionsTPerH))
+		for _, h := range p.Hottest {
+			rec = append(rec, h.Name, num(h.KW), num(h.LimitKW))
+		}
+		for i := range r.SiteNames {
+			rec = append(rec, num(p.SiteUtilization[i]), num(p.SiteCarbon[i]), num(p.SitePrice[i]))
+		}
+		for _, n := range p.TenantAccelerators {
+			rec = append(rec, strconv.Itoa(n))
 		}
 		cw.Write(rec)
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"stargate/energy"
 )
 
 // Sample is one point of the time series.
@@ -16,6 +18,41 @@ type Sample struct {
 	// swing's phase at T) and the envelope's peak (mean + swing).
 	SiteMW     []float64
 	SitePeakMW []float64
+	// SiteUtilization is, per site, its allocated accelerators over all.
+	SiteUtilization []float64
+	// SiteCarbon and SitePrice are, per site, the intensity (gCO2/kWh)
+	// and price (USD/MWh) of the energy that covers its facility draw at
+	// T, blended by energy.Blend; EmissionsTPerH is the fleet's rate of
+	// emissions at that draw and intensity, in tCO2 an hour.
+	SiteCarbon     []float64
+	SitePrice      []float64
+	EmissionsTPerH float64
+	// Hottest is, per level of Result.Levels (site, hall, row, rack), the
+	// domain with the least headroom at T.
+	Hottest []Hot
+	// CappedJobs and CappedAccelerators run under a power cap at T.
+	CappedJobs         int
+	CappedAccelerators int
+	// Failures and Preemptions count those so far.
+	Failures    int
+	Preemptions int
+	// TenantAccelerators is, per entry of Result.Tenants, the
+	// accelerators that its running jobs hold.
+	TenantAccelerators []int
+}
+
+// Hot is the domain of one level of the power tree whose peak draw (mean
+// + swing) is the highest fraction of its rating at one instant. The
+// domain that peaks hottest over a run is only known at its end, and the
+// series of every domain would cost the fleet's size at every sample; the
+// hottest at each instant is the level's least headroom, what decides
+// whether the next placement or cap happens.
+type Hot struct {
+	Domain  int32   // index in its level, -1 if the level has no rated domain
+	Name    string  // its path, as LevelPower.PeakDomain
+	Ratio   float64 // peak draw / rating
+	KW      float64 // peak draw
+	LimitKW float64 // rating
 }
 
 // LevelPower is the peak draw of one level of the power tree.
@@ -42,6 +79,10 @@ type SiteResult struct {
 	EnergyMWh     float64 `json:"energy_mwh"` // facility energy, PUE included
 	EmissionsTCO2 float64 `json:"emissions_tco2"`
 	CostUSD       float64 `json:"cost_usd"`
+	Accelerators  int     `json:"accelerators"`
+	// Utilization is its allocated accelerator-seconds over the run (from
+	// the start to the last finish), as Result.Utilization.
+	Utilization float64 `json:"utilization"`
 }
 
 // JobRecord is one job's outcome, for the per-job CSV.
@@ -106,11 +147,19 @@ type Result struct {
 	WallS                  float64      `json:"wall_s"`
 	EventsPerS             float64      `json:"events_per_s"`
 
+	// MaxQueued is the longest the queue was at a sample.
+	MaxQueued int `json:"max_queued"`
+	// Tenants are the tenants that asked for the most, and the others
+	// (see MaxTenantGroups).
+	Tenants []TenantResult `json:"tenants"`
+
 	Jobs   []JobRecord `json:"-"`
 	Series []Sample    `json:"-"`
 	// SiteNames and SiteLimitMW label the series.
 	SiteNames   []string  `json:"-"`
 	SiteLimitMW []float64 `json:"-"`
+	// Config is the run's configuration, its engine's defaults filled in.
+	Config Config `json:"-"`
 }
 
 // sample records one point of the time series.
@@ -123,12 +172,30 @@ func (s *Sim) sample() {
 	if (s.now % s.cfg.SwingPeriod) >= s.cfg.SwingPeriod/2 {
 		phase = -1
 	}
+	h := energy.HourOfYear(s.cfg.Start.Add(s.now))
+	n := len(s.f.Sites)
+	p.SiteMW, p.SitePeakMW = make([]float64, n), make([]float64, n)
+	p.SiteUtilization, p.SiteCarbon, p.SitePrice = make([]float64, n), make([]float64, n), make([]float64, n)
 	for si := range s.f.Sites {
+		site := &s.f.Sites[si]
 		m, a := s.mean[0][si], s.amp[0][si]
-		p.SiteMW = append(p.SiteMW, (m+phase*a)/1e6)
-		p.SitePeakMW = append(p.SitePeakMW, (m+a)/1e6)
+		p.SiteMW[si] = (m + phase*a) / 1e6
+		p.SitePeakMW[si] = (m + a) / 1e6
 		s.siteEnergy[si].peakW = max(s.siteEnergy[si].peakW, m+a)
+		if s.siteAccels[si] > 0 {
+			p.SiteUtilization[si] = float64(s.siteAlloc[si]) / float64(s.siteAccels[si])
+		}
+		facilityMW := m * site.PUE / 1e6
+		p.SitePrice[si], p.SiteCarbon[si] = energy.Blend(site.Energy, facilityMW, h)
+		p.EmissionsTPerH += facilityMW * p.SiteCarbon[si] / 1e3 // MW × g/kWh = kg/h
 	}
+	p.Hottest = make([]Hot, len(levels))
+	for li := range levels {
+		p.Hottest[li] = s.hottest(li)
+	}
+	p.CappedJobs, p.CappedAccelerators = s.capped, s.cappedAccels
+	p.Failures, p.Preemptions = s.failures, s.preemptions
+	p.TenantAccelerators = append([]int(nil), s.groupAlloc...)
 	s.series = append(s.series, p)
 }
 
@@ -141,6 +208,10 @@ func (s *Sim) result(wall time.Duration) *Result {
 		CapEvents: s.capEvents, CappedSeconds: s.cappedSecs, CappedGPUHours: s.cappedAccelSecs / 3600,
 	}
 	r.JobsRejected = s.rejected
+	r.Config = s.cfg
+	for i := range s.series {
+		r.MaxQueued = max(r.MaxQueued, s.series[i].Queued)
+	}
 	r.AllocatedGPUHours = s.accelSecs / 3600
 	if s.nTrace > 0 && s.f.Accelerators > 0 {
 		if span := (s.arrivalEnd - seconds(s.jobs[0].Submit)).Seconds(); span > 0 {
@@ -192,6 +263,8 @@ func (s *Sim) result(wall time.Duration) *Result {
 	sort.Float64s(wait)
 	r.AvgJCT, r.P50JCT, r.P95JCT, r.P99JCT = mean(jct), percentile(jct, 50), percentile(jct, 95), percentile(jct, 99)
 	r.AvgWait, r.P50Wait, r.P95Wait, r.P99Wait = mean(wait), percentile(wait, 50), percentile(wait, 95), percentile(wait, 99)
+	r.Tenants = s.tenantResults(r.Jobs)
+	s.nameHottest()
 	for li, l := range levels {
 		pk := s.peak[li]
 		lp := LevelPower{Level: l.String(), PeakRatio: round(pk.ratio, 6), SecondsAbove: s.overSecs[li], LongestAbove: s.overLongest[li]}
@@ -205,8 +278,12 @@ func (s *Sim) result(wall time.Duration) *Result {
 	for si := range s.f.Sites {
 		se := &s.siteEnergy[si]
 		site := &s.f.Sites[si]
-		r.Sites = append(r.Sites, SiteResult{Name: site.Name, LimitMW: s.rated[0][si] / 1e6, PeakMW: se.peakW / 1e6,
-			EnergyMWh: se.mwh, EmissionsTCO2: se.tco2, CostUSD: se.usd})
+		sr := SiteResult{Name: site.Name, LimitMW: s.rated[0][si] / 1e6, PeakMW: se.peakW / 1e6,
+			EnergyMWh: se.mwh, EmissionsTCO2: se.tco2, CostUSD: se.usd, Accelerators: s.siteAccels[si]}
+		if s.lastFinish > 0 && s.siteAccels[si] > 0 {
+			sr.Utilization = s.siteSecs[si] / (s.lastFinish.Seconds() * float64(s.siteAccels[si]))
+		}
+		r.Sites = append(r.Sites, sr)
 		r.EnergyMWh += se.mwh
 		r.EmissionsTCO2 += se.tco2
 		r.CostUSD += se.usd
@@ -214,6 +291,27 @@ func (s *Sim) result(wall time.Duration) *Result {
 		r.SiteLimitMW = append(r.SiteLimitMW, s.rated[0][si]/1e6)
 	}
 	return r
+}
+
+// nameHottest fills in the names of the hottest domains of the series.
+func (s *Sim) nameHottest() {
+	names := make([]map[int32]string, len(levels))
+	for li := range names {
+		names[li] = map[int32]string{}
+	}
+	for i := range s.series {
+		for li, h := range s.series[i].Hottest {
+			if h.Domain < 0 {
+				continue
+			}
+			n, ok := names[li][h.Domain]
+			if !ok {
+				n = s.snap.DomainName(levels[li], h.Domain)
+				names[li][h.Domain] = n
+			}
+			s.series[i].Hottest[li].Name = n
+		}
+	}
 }
 
 func round(x float64, digits int) float64 {

@@ -98,9 +98,20 @@ type Sim struct {
 	completed         int
 	failures          int
 	events            int
+	preemptions       int
 	series            []Sample
 	sampleEvery       time.Duration
 	parts             []float64
+
+	// per site: accelerators, and those allocated now
+	siteAccels, siteAlloc []int
+	siteSecs              []float64 // allocated accelerator-seconds
+	// tenant groups (see groupTenants): each job's group, and per group
+	// the accelerators held now and the accelerator-seconds held so far
+	group      []uint8
+	groupNames []string
+	groupAlloc []int
+	groupSecs  []float64
 }
 
 type peakRec struct {
@@ -148,6 +159,13 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 	}
 	s.initPower()
 	s.siteEnergy = make([]siteEnergy, len(f.Sites))
+	s.siteAccels = make([]int, len(f.Sites))
+	s.siteAlloc = make([]int, len(f.Sites))
+	s.siteSecs = make([]float64, len(f.Sites))
+	for si := range f.Sites {
+		s.siteAccels[si] = int(f.Sites[si].Accelerators)
+	}
+	s.groupTenants()
 	s.parts = make([]float64, 16)
 	s.sampleEvery = cfg.SampleInterval
 	if s.sampleEvery == 0 {
@@ -260,12 +278,16 @@ func (s *Sim) advance(t time.Duration) {
 	}
 	dt := (t - s.lastT).Seconds()
 	s.accelSecs += float64(s.allocated) * dt
+	for g, n := range s.groupAlloc {
+		s.groupSecs[g] += float64(n) * dt
+	}
 	if s.capped > 0 {
 		s.cappedSecs += dt
 		s.cappedAccelSecs += float64(s.cappedAccels) * dt
 	}
 	for si := range s.f.Sites {
 		s.integrate(si, s.lastT, t)
+		s.siteSecs[si] += float64(s.siteAlloc[si]) * dt
 	}
 	s.lastT, s.now = t, t
 }
@@ -332,6 +354,7 @@ func (s *Sim) pass() {
 		case engine.Preempt:
 			s.stop(i, false)
 			s.runs[i].preempts++
+			s.preemptions++
 			s.wakeAfterBackoff(d.Job)
 		}
 	}
