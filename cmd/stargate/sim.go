@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,14 +66,16 @@ Workloads:
                            --inference-accelerators whose load follows the
                            requests' tokens per minute over --tokens-per-s each
   --synthetic              generated jobs (--jobs, --span, --sizes, --duration-median, --tenants)
-With no --trace, a synthetic workload runs. --scale K replicates the workload
+With no --trace, a synthetic workload runs: by default jobs arrive for 6 h
+offering 1.5 times the fleet's accelerator-hours, so that they queue and
+policies differ. --scale K replicates the workload
 into K tenants with shifted arrivals to fill a large fleet. Bad rows are
 skipped and counted (the first line numbers are shown), or fail with --strict.
 
 The same --seed gives the same result, byte for byte, except the wall time
 (wall_s, events_per_s). Backfill is given each job's true duration as its
 estimate, which flatters it next to real users' estimates.`,
-		Example: `  stargate sim                                     # synthetic day on the built-in example fleet
+		Example: `  stargate sim                                     # 6 h of synthetic jobs at 150% load on the built-in example fleet
   stargate sim --compare fifo,backfill,fair --out run/
   stargate sim -f examples/small.yaml --trace itp:../shared/data/traces/itp2021/cluster05.csv
   stargate sim --trace csv:jobs.csv --columns submit=start,duration=runtime,gpus=gpus,unit=60
@@ -86,9 +89,9 @@ estimate, which flatters it next to real users' estimates.`,
 	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,unit=1")
 	fl.BoolVar(&f.synthetic, "synthetic", false, "generate a synthetic workload (the default when no --trace is given)")
 	fl.IntVar(&f.syn.Jobs, "jobs", 0, "synthetic: number of jobs (default: enough for --load)")
-	fl.Float64Var(&f.load, "load", 0.5, "synthetic: offered load, the jobs' accelerator-hours over the fleet's during --span")
-	fl.DurationVar(&f.span, "span", time.Duration(syn.Span)*time.Second, "synthetic: arrivals spread over this long")
-	fl.StringVar(&f.sizes, "sizes", "1:40,2:8,4:8,8:24,16:6,64:8,256:4,1024:2", "synthetic: job sizes as accelerators:weight,...")
+	fl.Float64Var(&f.load, "load", sim.DefaultLoad, "synthetic: offered load, the jobs' accelerator-hours over the fleet's during --span (above 1, jobs queue)")
+	fl.DurationVar(&f.span, "span", sim.DefaultSpan, "synthetic: arrivals spread over this long")
+	fl.StringVar(&f.sizes, "sizes", sizesFlag(trace.DefaultSizes), "synthetic: job sizes as accelerators:weight,...")
 	fl.DurationVar(&f.median, "duration-median", time.Duration(syn.DurationMedian)*time.Second, "synthetic: median job duration (log-normal)")
 	fl.Float64Var(&f.syn.DurationSigma, "duration-sigma", syn.DurationSigma, "synthetic: log-normal sigma of durations")
 	fl.DurationVar(&f.maxDur, "duration-max", time.Duration(syn.MaxDuration)*time.Second, "synthetic: longest job duration")
@@ -191,6 +194,15 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	return sim.WriteTable(cmd.OutOrStdout(), results)
 }
 
+// sizesFlag writes job sizes as --sizes reads them: "1:40,8:24".
+func sizesFlag(sizes []trace.Size) string {
+	parts := make([]string, len(sizes))
+	for i, z := range sizes {
+		parts[i] = strconv.Itoa(z.Accelerators) + ":" + strconv.FormatFloat(z.Weight, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
 // workload builds the jobs: synthetic, traces, or both.
 func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators int) ([]trace.Job, error) {
 	var jobs []trace.Job
@@ -207,7 +219,7 @@ func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators i
 			if !(f.load > 0 && f.load <= 10) {
 				return nil, fmt.Errorf("sim: --load must be in (0, 10], got %g", f.load)
 			}
-			syn.Jobs = max(1, int(f.load*float64(accelerators)*syn.Span/syn.MeanAcceleratorSeconds()))
+			syn.Jobs = sim.JobsForLoad(&syn, accelerators, f.load)
 		}
 		g, err := trace.NewGenerator(syn)
 		if err != nil {
