@@ -21,14 +21,15 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Stargate is a control plane and digital twin for fleets of AI datacenters,
 where power, not floor space, is the binding constraint.
 
+  demo    a live fleet in one command: server, simulated nodes, tenants' jobs, console
   plan    how many accelerators a site's power feeds; energy, emissions, cost
   sim     replay a workload on a fleet with the scheduling engine, on a virtual clock
   bench   measure the engine (bench engine), the API (bench api), agents at scale (bench agents)
-  server  run the control plane: durable store, API, scheduler, metrics
+  server  run the control plane: durable store, API, scheduler, metrics, web console at /
   agent   run a node: register it, run the jobs placed there, apply power caps
           (--simulate N runs N simulated nodes in one process)
 
-  submit, jobs, job, cancel, logs, nodes, drain, undrain, power, events, token
+  submit, jobs, job, cancel, logs, nodes, drain, undrain, power, events, token, tenant
           client commands for a running server (--server, --token)
 
 Every command runs on the built-in example fleet when no file is given
