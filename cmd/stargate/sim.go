@@ -41,6 +41,7 @@ type simFlags struct {
 	load      float64
 	maxDur    time.Duration
 	las       []float64
+	synJobs   int // the synthetic jobs generated
 }
 
 func newSimCmd() *cobra.Command {
@@ -183,7 +184,9 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 		results = append(results, r)
 	}
 	if f.outDir != "" {
-		if err := writeSimDir(f.outDir, "Stargate sim: "+f.src.name(), results); err != nil {
+		params := append([]sim.Param{{Name: "fleet", Value: fmt.Sprintf("%s: %s accelerators in %s",
+			f.src.name(), human.Int(fl.Accelerators), sim.Plural(len(fl.Sites), "site"))}}, f.workloadParams(cmd, len(jobs))...)
+		if err := writeSimDir(f.outDir, "Stargate sim: "+f.src.name(), params, results); err != nil {
 			return err
 		}
 	}
@@ -226,6 +229,7 @@ func (f *simFlags) workload(cmd *cobra.Command, stderr io.Writer, accelerators i
 			return nil, err
 		}
 		jobs = g.All()
+		f.synJobs = len(jobs)
 	} else {
 		for _, name := range []string{"jobs", "load", "span", "sizes", "duration-median", "duration-sigma", "duration-max", "tenants"} {
 			if cmd.Flags().Changed(name) {
@@ -317,7 +321,30 @@ func (f *simFlags) readInference(path string, stderr io.Writer) error {
 	return nil
 }
 
-func writeSimDir(dir, title string, rs []*sim.Result) error {
+// workloadParams describes the workload for the report.
+func (f *simFlags) workloadParams(cmd *cobra.Command, jobs int) []sim.Param {
+	var ps []sim.Param
+	if len(f.traces) == 0 || f.synthetic {
+		load := fmt.Sprintf("%g%% of the fleet's accelerator-hours", 100*f.load)
+		if cmd.Flags().Changed("jobs") {
+			load = "set by --jobs"
+		}
+		ps = append(ps,
+			sim.Param{Name: "synthetic workload", Value: fmt.Sprintf("%s jobs arriving over %s, offered load %s", human.Int(f.synJobs), sim.DurationText(f.span), load)},
+			sim.Param{Name: "job sizes (accelerators:weight)", Value: f.sizes},
+			sim.Param{Name: "job durations", Value: fmt.Sprintf("log-normal, median %s, sigma %g, at most %s", sim.DurationText(f.median), f.syn.DurationSigma, sim.DurationText(f.maxDur))},
+			sim.Param{Name: "tenants", Value: strconv.Itoa(f.syn.Tenants)})
+	}
+	for _, t := range f.traces {
+		ps = append(ps, sim.Param{Name: "trace", Value: t})
+	}
+	if f.scale > 1 {
+		ps = append(ps, sim.Param{Name: "scale", Value: fmt.Sprintf("×%d (tenants with shifted arrivals)", f.scale)})
+	}
+	return append(ps, sim.Param{Name: "jobs in all", Value: human.Int(jobs)})
+}
+
+func writeSimDir(dir, title string, params []sim.Param, rs []*sim.Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -336,5 +363,5 @@ func writeSimDir(dir, title string, rs []*sim.Result) error {
 			return err
 		}
 	}
-	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return sim.WriteHTML(w, title, rs) })
+	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return sim.WriteHTML(w, title, params, rs) })
 }

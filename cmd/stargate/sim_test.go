@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 func TestSimCompareJSONAndOut(t *testing.T) {
@@ -42,8 +47,12 @@ func TestSimCompareJSONAndOut(t *testing.T) {
 		}
 	}
 	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
-	if !strings.Contains(string(page), "<polyline") || strings.Contains(string(page), "<script") {
-		t.Error("report.html should have inline SVG charts and no scripts")
+	for _, want := range []string{"function sgLineChart", `<script type="application/json" id="sg-data">`, `<table class="sortable">`,
+		"<dt>fleet</dt><dd>example small: 128 accelerators in 1 site</dd>", "<dt>seed</dt><dd>1</dd>",
+		"200 jobs arriving over 2 h", "1:3,8:2,32:1", "fifo, backfill, fair"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 }
 
@@ -142,4 +151,75 @@ func TestSimKeepsDefaults(t *testing.T) {
 	if want := (0 + 9 + 8) / 3.0; r.AvgWait < want-1e-9 || r.AvgWait > want+1e-9 {
 		t.Errorf("avg wait %v s, want %v", r.AvgWait, want)
 	}
+}
+
+// The sim report drawn by a real browser from a file, offline: every
+// figure gets its chart, the completion-time CDF is labelled in round,
+// positive hours, every tick is a round number, the tables sort, and the
+// page passes the accessibility audit the console passes.
+func TestSimReportInBrowser(t *testing.T) {
+	exe := chromium(t)
+	dir := t.TempDir()
+	out, err := run(t, "sim", "--example", "small", "--jobs", "300", "--span", "2h", "--sizes", "1:3,8:2,32:1",
+		"--compare", "fifo,fair", "--failures", "--mtbf", "300h", "--out", dir, "-q")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	checkReportInBrowser(t, exe, filepath.Join(dir, "report.html"), "sim-report")
+	ctx := browser(t, exe)
+	do(t, ctx, chromedp.Navigate("file://"+filepath.Join(dir, "report.html")))
+	waitJS(t, ctx, "the charts", "document.body.dataset.drawn", 10*time.Second)
+	ticks := js[[]string](t, ctx, `Array.from(document.querySelectorAll("#c-jct-cdf svg text.tick")).map(e => e.textContent)`)
+	hours := 0
+	for _, tk := range ticks {
+		if v, ok := strings.CutSuffix(tk, " h"); ok {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(x > 0) {
+				t.Errorf("JCT CDF tick %q: not a positive number of hours", tk)
+			}
+			if m := x / math.Pow(10, math.Floor(math.Log10(x)+1e-9)); math.Abs(m-1) > 1e-9 && math.Abs(m-2) > 1e-9 && math.Abs(m-5) > 1e-9 {
+				t.Errorf("JCT CDF tick %q: not 1, 2 or 5 times a power of ten", tk)
+			}
+			hours++
+		}
+	}
+	if hours < 2 {
+		t.Errorf("JCT CDF ticks %q: want at least two in hours", ticks)
+	}
+	// Sorting by the average wait puts the rows in its order.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`section[aria-labelledby="queue"] table th:nth-child(6) button`)))
+	waits := js[[]float64](t, ctx, `Array.from(document.querySelectorAll('section[aria-labelledby="queue"] table tbody tr')).map(r => Number(r.cells[5].dataset.v))`)
+	if len(waits) != 2 || waits[0] > waits[1] {
+		t.Errorf("after sorting by the average wait: %v", waits)
+	}
+}
+
+// checkReportInBrowser opens a report file in a fresh browser and checks
+// what every report must do: draw a chart in every figure, with round
+// ticks, and pass the accessibility audit.
+func checkReportInBrowser(t *testing.T, exe, path, name string) {
+	t.Helper()
+	ctx := browser(t, exe)
+	do(t, ctx, chromedp.Navigate("file://"+path))
+	waitJS(t, ctx, "the charts", "document.body.dataset.drawn", 10*time.Second)
+	figures := js[int](t, ctx, `document.querySelectorAll("figure").length`)
+	charts := js[int](t, ctx, `document.querySelectorAll("figure > svg.chart").length`)
+	if figures == 0 || charts != figures {
+		t.Errorf("%d charts in %d figures", charts, figures)
+	}
+	// Every tick is a round number: at most two significant digits.
+	ticks := js[[]string](t, ctx, `Array.from(document.querySelectorAll("svg.chart text.tick")).map(e => e.textContent)`)
+	for _, tk := range ticks {
+		v := strings.ReplaceAll(strings.Fields(tk + " x")[0], ",", "")
+		v = strings.TrimLeft(strings.TrimPrefix(v, "−"), "0.")
+		v = strings.TrimRight(strings.ReplaceAll(v, ".", ""), "0")
+		if len(v) > 2 {
+			t.Errorf("tick %q is not a round number", tk)
+		}
+	}
+	if len(ticks) < 4*figures {
+		t.Errorf("%d ticks for %d charts", len(ticks), figures)
+	}
+	shoot(t, ctx, name)
+	audit(t, ctx, name)
 }
