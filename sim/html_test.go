@@ -23,7 +23,7 @@ type reportData struct {
 		LogX       bool              `json:"logX"`
 		Limit      float64           `json:"limit"`
 		LimitLabel string            `json:"limitLabel"`
-		Refs       []refLine         `json:"refs"`
+		Refs       []chart.Ref       `json:"refs"`
 		Stack      bool              `json:"stack"`
 		Series     []json.RawMessage `json:"series"`
 		series     []reportSeries    // decoded
@@ -110,7 +110,7 @@ func compareRuns(t *testing.T) []*Result {
 // charts carry what a reader came for, each with its unit.
 func TestReportCharts(t *testing.T) {
 	rs := compareRuns(t)
-	page, d, byID := readReport(t, []Param{{"fleet", "row of 16 DGX H100"}, {"synthetic workload", "300 jobs"}}, rs)
+	page, d, byID := readReport(t, []Param{{Name: "fleet", Value: "row of 16 DGX H100"}, {Name: "synthetic workload", Value: "300 jobs"}}, rs)
 	if !strings.Contains(page, "<script>"+chart.Script+"</script>") {
 		t.Error("the page does not inline the chart code")
 	}
@@ -207,7 +207,7 @@ func TestReportCharts(t *testing.T) {
 // are on the page, and nothing is fetched from a network.
 func TestReportTablesAndParams(t *testing.T) {
 	rs := compareRuns(t)
-	page, _, _ := readReport(t, []Param{{"fleet", "row of 16 DGX H100"}, {"synthetic workload", "300 jobs"}}, rs)
+	page, _, _ := readReport(t, []Param{{Name: "fleet", Value: "row of 16 DGX H100"}, {Name: "synthetic workload", Value: "300 jobs"}}, rs)
 	if n := strings.Count(page, `<table class="sortable">`); n < 7 {
 		t.Errorf("%d sortable tables, want the queue, levels, caps, sites, tenants, energy and failures", n)
 	}
