@@ -105,6 +105,31 @@ func TestPassSkipsAJobCancelledMeanwhile(t *testing.T) {
 	}
 }
 
+// A wait decision about a job that changed meanwhile but stays pending is
+// dropped, and the pass commits the placement of the others.
+func TestPassSkipsAWaitOnAJobChangedMeanwhile(t *testing.T) {
+	sched := changeDuring{change: func(j *store.Job, now time.Time) { j.Reasons = []string{"touched meanwhile"} }}
+	h := newHarness(t, func(c *Config) { c.Scheduler = &sched })
+	h.register(node1)
+	ctx := context.Background()
+	a := h.submit("acme", `{"accelerators":8}`)
+	b := h.submit("acme", `{"accelerators":8}`) // waits: node1 has 8
+	sched.st, sched.job = h.st, b.ID
+	gen := h.srv.generation.Load()
+	if err := h.srv.Reconcile(ctx); err != nil {
+		t.Fatalf("the pass failed whole: %v", err)
+	}
+	if j, _ := h.st.Job(ctx, a.ID); j.State != store.JobRunning {
+		t.Errorf("the placed job: %s, want running", j.State)
+	}
+	if j, _ := h.st.Job(ctx, b.ID); j.State != store.JobPending || len(j.Reasons) != 1 || j.Reasons[0] != "touched meanwhile" {
+		t.Errorf("the changed job: %s %v", j.State, j.Reasons)
+	}
+	if h.srv.generation.Load() != gen {
+		t.Errorf("a conflict about a wait forced the scheduler to rebuild")
+	}
+}
+
 // Text no store keeps faithfully is refused with a 400, not stored
 // altered or failing with a 500: invalid UTF-8 in a body, a key given
 // twice, NUL or invalid UTF-8 in a path or a query value.

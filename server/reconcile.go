@@ -326,9 +326,11 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 // that ended after the pass read it (cancelled, or reported ended by its
 // nodes) fails the change set with a version conflict: such decisions are
 // dropped and the rest committed, instead of the whole pass; the ended
-// job leaves the scheduler's state at the next pass by itself. A conflict
-// on a job still active fails the pass as a whole (and the scheduler
-// rebuilds), since other decisions may rest on it.
+// job leaves the scheduler's state at the next pass by itself. So is a
+// decision that leaves a job in its state (a wait reason, a cap) about a
+// job that changed meanwhile (a heartbeat said one node of its gang is
+// done). A conflict on a placement or a preemption fails the pass as a
+// whole (and the scheduler rebuilds), since other decisions may rest on it.
 func (s *Server) commitDecisions(ctx context.Context, c store.Changes) (dropped int, err error) {
 	for try := 0; ; try++ {
 		conflict := s.commit(ctx, c)
@@ -355,12 +357,16 @@ func (s *Server) commitDecisions(ctx context.Context, c store.Changes) (dropped 
 				keep = append(keep, j)
 				continue
 			}
-			if ok && !f.State.Final() {
-				// Still active: other decisions of the pass may rest on
-				// this one (a placement on the devices of a preemption),
-				// so none of them is safe to keep.
+			if ok && !f.State.Final() && j.State != f.State {
+				// Still active, and the decision moved it (a placement
+				// or a preemption): other decisions of the pass may rest
+				// on it (a placement on the devices of a preemption), so
+				// none of them is safe to keep.
 				return dropped, conflict
 			}
+			// Ended meanwhile, or a decision that leaves the job where
+			// it is (a wait reason, a cap): nothing else rests on it,
+			// and the next pass decides it again.
 			gone[j.ID] = true
 		}
 		if len(gone) == 0 {
