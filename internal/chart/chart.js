@@ -198,14 +198,16 @@ function sgLegendLayout(series, W) {
 }
 
 // sgBar is a horizontal gauge of value against limit, as a <meter>-like
-// SVG with its percentage; the class says how close to the limit it is.
-function sgBar(value, limit, label) {
+// SVG with its percentage; the class says how close to the limit it is,
+// or with opts.plain it is a part of a whole, with no warning in its
+// colour (class bar-part).
+function sgBar(value, limit, label, opts) {
   const frac = limit > 0 ? value / limit : 0;
   const W = 120, H = 12;
   const svg = sgNode("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", class: "bar" });
   svg.setAttribute("aria-label", `${label}: ${(frac * 100).toFixed(1)}% of its limit`);
   svg.appendChild(sgNode("rect", { x: 0, y: 0, width: W, height: H, class: "bar-bg" }));
-  const cls = frac >= 0.95 ? "bar-hot" : frac >= 0.8 ? "bar-warm" : "bar-ok";
+  const cls = opts && opts.plain ? "bar-part" : frac >= 0.95 ? "bar-hot" : frac >= 0.8 ? "bar-warm" : "bar-ok";
   svg.appendChild(sgNode("rect", { x: 0, y: 0, width: Math.max(0, Math.min(1, frac)) * W, height: H, class: cls }));
   return svg;
 }

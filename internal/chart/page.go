@@ -103,14 +103,16 @@ type Table struct {
 }
 
 // Cell is a table cell: Text shown; V its number, to sort by (HasV) and,
-// with Bar, drawn as a gauge of V against 1 before the text. Num aligns
-// it right.
+// with Bar, drawn as a gauge of V against 1 before the text (coloured by
+// how close to 1 it is, or plainly with Part: a part of a whole). Num
+// aligns it right.
 type Cell struct {
 	Text string
 	V    float64
 	HasV bool
 	Num  bool
 	Bar  bool
+	Part bool
 }
 
 // Text is a cell of text.
@@ -119,10 +121,17 @@ func Text(s string) Cell { return Cell{Text: s} }
 // Number is a right-aligned cell that sorts by v.
 func Number(text string, v float64) Cell { return Cell{Text: text, V: v, HasV: true, Num: true} }
 
-// Gauge is a fraction as a percentage after a gauge; gauges line up on
-// the left.
+// Gauge is a fraction of a limit as a percentage after a gauge that warns
+// as it nears 1; gauges line up on the left.
 func Gauge(f float64) Cell {
 	return Cell{Text: fmt.Sprintf("%.1f%%", 100*f), V: f, HasV: true, Bar: true}
+}
+
+// Share is a part of a whole as a percentage after a plain gauge.
+func Share(f float64) Cell {
+	c := Gauge(f)
+	c.Part = true
+	return c
 }
 
 // Head returns a table's head row.
@@ -179,7 +188,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{if .Figures}}<div class="charts">{{range .Figures}}<figure id="{{.ID}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>{{end}}
 {{range .Tables}}<div class="scroll"><table class="sortable">{{if .Caption}}<caption>{{.Caption}}</caption>{{end}}
 <thead><tr>{{range .Head}}<th scope="col"{{if .Num}} class="num"{{end}}>{{.Text}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Bar}} class="bar" data-bar="{{.V}}"{{else if .Num}} class="num"{{end}}{{if .HasV}} data-v="{{.V}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Bar}} class="bar" data-bar="{{.V}}"{{if .Part}} data-part{{end}}{{else if .Num}} class="num"{{end}}{{if .HasV}} data-v="{{.V}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody></table></div>
 {{end}}</section>
 {{end}}</main>
@@ -199,7 +208,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
   }
   for (const td of document.querySelectorAll("td[data-bar]")) {
     td.insertBefore(document.createTextNode(" "), td.firstChild);
-    td.insertBefore(sgBar(Number(td.dataset.bar), 1, td.closest("tr").cells[0].textContent), td.firstChild);
+    td.insertBefore(sgBar(Number(td.dataset.bar), 1, td.closest("tr").cells[0].textContent, { plain: td.dataset.part !== undefined }), td.firstChild);
   }
   document.querySelectorAll("table.sortable").forEach(sgSortable);
   document.body.dataset.drawn = String(D.charts.length);
