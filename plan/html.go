@@ -1,177 +1,282 @@
 package plan
 
+// The offline report of a plan: one page that works without a network,
+// drawn with the console's chart code (internal/chart) like the sim
+// report. It says what the fleet can power and what it leaves unused,
+// then how each site's energy mix covers its draw hour by hour.
+
 import (
 	"fmt"
-	"html/template"
 	"io"
-	"sort"
+	"strconv"
 	"strings"
+
+	"stargate/energy"
+	"stargate/fleet"
+	"stargate/internal/chart"
+	"stargate/internal/human"
 )
 
-// WriteHTML writes a self-contained page (inline SVG, no scripts, no
-// network) with the site table, each site's power budget and energy mix.
-func (r *Report) WriteHTML(w io.Writer, title string) error {
-	var table strings.Builder
-	if err := r.WriteTable(&table); err != nil {
+// Param is one of the parameters the report lists: a name and a value
+// with its unit.
+type Param = chart.Param
+
+// WriteHTML writes the report of a plan of f (the fleet r was computed
+// from, whose energy sources it dispatches hour by hour): key figures, the
+// power budget and unused power of each site, a typical day of each
+// site's energy mix with its intensity and price, and sortable tables of
+// every figure. params say how the plan was asked (what-ifs), before the
+// report's own load factor and household.
+func (r *Report) WriteHTML(w io.Writer, title string, f *fleet.Fleet, params []Param) error {
+	srcs, err := siteSources(r, f)
+	if err != nil {
 		return err
 	}
-	return pageTmpl.Execute(w, map[string]any{
-		"Title":        title,
-		"Budget":       template.HTML(budgetChart(r)),
-		"Mix":          template.HTML(mixChart(r)),
-		"Table":        table.String(),
-		"Totals":       r.Totals,
-		"LF":           r.LoadFactor,
-		"Accelerators": float64(r.Totals.Accelerators),
-	})
-}
-
-var pageTmpl = template.Must(template.New("plan").Funcs(template.FuncMap{"mw": mw, "count": count, "usd": usd}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
-.kpi{display:flex;gap:1.5em;flex-wrap:wrap}.kpi div{background:#f4f6f8;padding:.6em 1em;border-radius:6px}
-.kpi b{display:block;font-size:1.3em}
-pre{font-size:12px;overflow-x:auto;background:#fafafa;padding:1em}
-svg text{font:12px system-ui,sans-serif}
-</style></head><body>
-<h1>{{.Title}}</h1>
-<div class="kpi">
-<div><b>{{mw .Totals.SubstationMW}} MW</b>substation</div>
-<div><b>{{mw .Totals.ITMW}} MW</b>IT power</div>
-<div><b>{{count .Accelerators}}</b>accelerators installed</div>
-<div><b>{{mw .Totals.AnnualGWh}} GWh</b>a year ({{count .Totals.Households}} households)</div>
-<div><b>{{count .Totals.EmissionsTCO2}} t</b>CO2 a year</div>
-<div><b>{{usd .Totals.EnergyCostUSD}} USD</b>energy a year</div>
-</div>
-<h2>Power budget by site (MW)</h2>
-<p>Substation rating, the IT power it leaves at the site's PUE, the rated power of installed nodes and their expected draw at load factor {{printf "%.2f" .LF}}.</p>
-{{.Budget}}
-<h2>Energy mix by site (GWh per year)</h2>
-{{.Mix}}
-<h2>Figures</h2>
-<pre>{{.Table}}</pre>
-</body></html>
-`))
-
-var budgetSeries = []struct {
-	name, color string
-	get         func(*Figures) float64
-}{
-	{"substation", "#9aa5b1", func(f *Figures) float64 { return f.SubstationMW }},
-	{"IT power", "#4c78a8", func(f *Figures) float64 { return f.ITMW }},
-	{"nameplate", "#f58518", func(f *Figures) float64 { return f.NameplateMW }},
-	{"expected draw", "#54a24b", func(f *Figures) float64 { return f.DrawMW }},
-}
-
-func budgetChart(r *Report) string {
-	const left, width, barH, gap = 140, 700, 10, 14
-	var maxV float64
-	for i := range r.Sites {
-		for _, s := range budgetSeries {
-			maxV = max(maxV, s.get(&r.Sites[i].Figures))
-		}
+	p := &chart.Page{Title: title, ParamsTitle: "Assumptions", Xs: map[string][]chart.Num{}}
+	t := &r.Totals
+	unused := t.ITMW - t.DrawMW
+	p.Lead = r.lead(unused)
+	p.Cards = []Param{
+		{Name: "substations", Value: mw(t.SubstationMW) + " MW"},
+		{Name: "IT power (substation / PUE)", Value: mw(t.ITMW) + " MW"},
+		{Name: "accelerators installed", Value: count(float64(t.Accelerators))},
+		{Name: "expected IT draw", Value: mw(t.DrawMW) + " MW"},
+		{Name: "IT power unused at that draw", Value: mw(unused) + " MW"},
+		{Name: fmt.Sprintf("a year (%s households)", count(t.Households)), Value: mw(t.AnnualGWh) + " GWh"},
+		{Name: "emissions a year", Value: count(t.EmissionsTCO2) + " tCO2"},
+		{Name: "energy cost a year", Value: usd(t.EnergyCostUSD) + " USD"},
 	}
-	if maxV == 0 {
-		maxV = 1
+	p.Params = append(append([]Param{}, params...),
+		Param{Name: "load factor", Value: fmt.Sprintf("%.2f: a node draws idle + %.2f × (rated − idle)", r.LoadFactor, r.LoadFactor)},
+		Param{Name: "household", Value: count(r.HouseholdKWh) + " kWh a year"},
+		Param{Name: "hours", Value: "a typical day is the mean of each hour of the day over the year's 8,760, in UTC"})
+
+	budget := chart.Section{ID: "power", Title: "Power budget and unused power by site",
+		Notes: []string{"IT power is the substation's rating over the site's PUE; draw is the installed nodes' expected IT draw at the load factor, nameplate their rated power. Unused is the IT power that the draw leaves, and room is how many more accelerators of the site's model its IT power would feed."}}
+	budget.Tables = append(budget.Tables, r.budgetTable())
+	p.Sections = append(p.Sections, budget)
+
+	mix := chart.Section{ID: "mix", Title: "Energy mix hour by hour",
+		Notes: []string{"Each site's facility draw (expected IT draw × PUE) dispatched hour by hour by the site's energy mix: capacity sources (mw) first, each up to its output that hour, then the shares split the rest. Shown as a typical day: each hour of the day averaged over the year."}}
+	hours := make([]chart.Num, 0, 48)
+	for h := range 24 {
+		hours = append(hours, chart.Num(h), chart.Num(h+1)) // each hour a flat step
 	}
-	group := len(budgetSeries)*barH + gap
-	h := len(r.Sites)*group + 40
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">`, left+width+120, h)
+	p.Xs["hour"] = hours
+	zero, day := 0.0, 24.0
+	var carbon, price []chart.Series
 	for i := range r.Sites {
 		s := &r.Sites[i]
-		y := 10 + i*group
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+len(budgetSeries)*barH/2+4, template.HTMLEscapeString(s.Name))
-		for k, ser := range budgetSeries {
-			v := ser.get(&s.Figures)
-			wpx := v / maxV * width
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s MW</title></rect>`,
-				left, y+k*barH, wpx, barH-1, ser.color, ser.name, mw(v))
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10">%s</text>`, float64(left)+wpx+4, y+k*barH+barH-2, mw(v))
+		d := typicalDay(srcs[i], s.FacilityMW)
+		var ss []chart.Series
+		for k, src := range srcs[i] {
+			ss = append(ss, chart.Series{Name: src.Source, Xs: "hour", Values: steps(d.parts[k]), Cls: sourceClass(src.Source, k)})
 		}
+		if d.anyUnserved {
+			ss = append(ss, chart.Series{Name: "not covered", Xs: "hour", Values: steps(d.unserved), Cls: "src-unserved"})
+		}
+		c := chart.Line{ID: fmt.Sprintf("c-mix-%d", i), Label: s.Name + ": facility draw by source, a typical day", Unit: "MW",
+			XUnit: "h", XMin: &zero, XMax: &day, Stack: true, Series: ss,
+			Limit: s.SubstationMW, LimitLabel: "substation " + mw(s.SubstationMW) + " MW"}
+		p.Charts = append(p.Charts, c)
+		mix.Figures = append(mix.Figures, chart.Figure{ID: c.ID, Caption: fmt.Sprintf(
+			"%s draws %s MW (PUE %.2f) of its substation's %s MW, leaving %s MW; hour of the day in UTC. A year: %s GWh, %s tCO2, %s USD.",
+			s.Name, mw(s.FacilityMW), s.PUE, mw(s.SubstationMW), mw(s.SubstationMW-s.FacilityMW), mw(s.AnnualGWh), count(s.EmissionsTCO2), usd(s.EnergyCostUSD))})
+		carbon = append(carbon, chart.Series{Name: s.Name, Xs: "hour", Values: steps(d.carbon)})
+		price = append(price, chart.Series{Name: s.Name, Xs: "hour", Values: steps(d.price)})
 	}
-	legend(&b, 10, h-14, budgetNames(), budgetColors())
-	b.WriteString(`</svg>`)
-	return b.String()
+	for _, c := range []chart.Line{
+		{ID: "c-carbon", Label: "Carbon intensity of each site's energy, a typical day", Unit: "gCO2/kWh", XUnit: "h", XMin: &zero, XMax: &day, Series: carbon},
+		{ID: "c-price", Label: "Price of each site's energy, a typical day", Unit: "USD/MWh", XUnit: "h", XMin: &zero, XMax: &day, Series: price},
+	} {
+		p.Charts = append(p.Charts, c)
+	}
+	mix.Figures = append(mix.Figures,
+		chart.Figure{ID: "c-carbon", Caption: "The intensity of the energy that covers each site's draw, weighted by what each source gives, by hour of the day (UTC)."},
+		chart.Figure{ID: "c-price", Caption: "The price of the energy that covers each site's draw, weighted by what each source gives, by hour of the day (UTC)."})
+	mix.Tables = append(mix.Tables, r.mixTable())
+	p.Sections = append(p.Sections, mix)
+
+	figs := chart.Section{ID: "figures", Title: "A year by site, region and fleet"}
+	figs.Tables = append(figs.Tables, r.yearTable())
+	p.Sections = append(p.Sections, figs)
+	return p.Write(w)
 }
 
-func budgetNames() []string {
-	out := make([]string, len(budgetSeries))
-	for i, s := range budgetSeries {
-		out[i] = s.name
+// siteSources returns the energy sources of each site of r, from f.
+func siteSources(r *Report, f *fleet.Fleet) ([][]fleet.EnergySource, error) {
+	if f == nil || len(f.Sites) != len(r.Sites) {
+		return nil, fmt.Errorf("plan: the report needs the fleet it was computed from")
+	}
+	out := make([][]fleet.EnergySource, len(r.Sites))
+	for i := range r.Sites {
+		if f.Sites[i].Name != r.Sites[i].Name {
+			return nil, fmt.Errorf("plan: site %d is %q in the report, %q in the fleet", i, r.Sites[i].Name, f.Sites[i].Name)
+		}
+		out[i] = f.Sites[i].Energy
+	}
+	return out, nil
+}
+
+// day is a typical day of a site's mix: per hour of the day, the mean
+// over the year of each source's MW, the MW no source covers, and the
+// blended intensity (gCO2/kWh) and price (USD/MWh).
+type day struct {
+	parts         [][]float64 // [source][hour]
+	unserved      []float64
+	anyUnserved   bool
+	carbon, price []float64
+}
+
+// typicalDay dispatches a constant facility draw over every hour of the
+// year by energy.Dispatch and averages each hour of the day.
+func typicalDay(srcs []fleet.EnergySource, drawMW float64) day {
+	const days = fleet.HoursPerYear / 24
+	d := day{parts: make([][]float64, len(srcs)), unserved: make([]float64, 24), carbon: make([]float64, 24), price: make([]float64, 24)}
+	for k := range srcs {
+		d.parts[k] = make([]float64, 24)
+	}
+	parts := make([]float64, len(srcs))
+	for h := 0; h < fleet.HoursPerYear; h++ {
+		un := energy.Dispatch(srcs, drawMW, h, parts)
+		for k := range srcs {
+			d.parts[k][h%24] += parts[k] / days
+		}
+		d.unserved[h%24] += un / days
+		price, carbon := energy.Blend(srcs, drawMW, h)
+		d.price[h%24] += price / days
+		d.carbon[h%24] += carbon / days
+		d.anyUnserved = d.anyUnserved || un > 1e-9
+	}
+	return d
+}
+
+// steps repeats each hour's value at its start and end, for flat steps
+// over the "hour" x values.
+func steps(v []float64) []chart.Num {
+	out := make([]chart.Num, 0, 2*len(v))
+	for _, x := range v {
+		out = append(out, chart.Num(x), chart.Num(x))
 	}
 	return out
 }
 
-func budgetColors() []string {
-	out := make([]string, len(budgetSeries))
-	for i, s := range budgetSeries {
-		out[i] = s.color
+// sourceClass colours a source by its kind where the stylesheet knows it
+// (see the report's source colours), by its place otherwise.
+func sourceClass(source string, k int) string {
+	switch s := strings.ToLower(source); s {
+	case "coal", "gas", "nuclear", "solar", "wind", "hydro", "grid", "storage", "oil", "geothermal", "biomass":
+		return "src-" + s
 	}
-	return out
+	return "s" + strconv.Itoa(k%8)
 }
 
-var sourceColors = map[string]string{
-	"coal": "#4d4d4d", "gas": "#e45756", "nuclear": "#b279a2", "solar": "#eeca3b",
-	"wind": "#72b7b2", "hydro": "#4c78a8", "grid": "#9d755d", "storage": "#54a24b",
-}
-
-func mixChart(r *Report) string {
-	const left, width, barH = 140, 700, 18
-	seen := map[string]bool{}
-	var maxV float64
-	for i := range r.Sites {
-		maxV = max(maxV, r.Sites[i].AnnualGWh)
-		for _, m := range r.Sites[i].Mix {
-			seen[strings.ToLower(m.Source)] = true
+func (r *Report) lead(unused float64) []string {
+	t := &r.Totals
+	out := []string{fmt.Sprintf("%s in %s: %s MW of substations leave %s MW for IT, which feeds %s accelerators installed (room for %s of each site's model).",
+		plural(len(r.Sites), "site"), plural(len(r.Regions), "region"), mw(t.SubstationMW), mw(t.ITMW), count(float64(t.Accelerators)), count(float64(t.MaxAccelerators)))}
+	if len(r.Sites) > 0 {
+		most := &r.Sites[0]
+		for i := range r.Sites {
+			if r.Sites[i].ITMW-r.Sites[i].DrawMW > most.ITMW-most.DrawMW {
+				most = &r.Sites[i]
+			}
 		}
+		out = append(out, fmt.Sprintf("At load factor %.2f they draw %s MW of IT power, %.0f%% of it: %s MW is unused, the most at %s (%s MW of %s).",
+			r.LoadFactor, mw(t.DrawMW), pct(t.DrawMW, t.ITMW), mw(unused), most.Name, mw(most.ITMW-most.DrawMW), mw(most.ITMW)))
 	}
-	if maxV == 0 {
-		maxV = 1
+	s := fmt.Sprintf("A year takes %s GWh, as much as %s households, emits %s tCO2 (%s gCO2/kWh) and costs %s USD in energy.",
+		mw(t.AnnualGWh), count(t.Households), count(t.EmissionsTCO2), count(intensity(t.EmissionsTCO2, t.AnnualGWh)), usd(t.EnergyCostUSD))
+	if t.UnservedGWh > 0 {
+		s += fmt.Sprintf(" %s GWh of it no source covers: those sites' mixes hold capacity sources alone.", mw(t.UnservedGWh))
 	}
-	var sources []string
-	for s := range seen {
-		sources = append(sources, s)
+	return append(out, s)
+}
+
+func pct(x, of float64) float64 {
+	if of <= 0 {
+		return 0
 	}
-	sort.Strings(sources)
-	colors := make([]string, len(sources))
-	for i, s := range sources {
-		colors[i] = colorOf(s)
+	return 100 * x / of
+}
+
+// intensity is gCO2/kWh from tonnes and GWh.
+func intensity(t, gwh float64) float64 {
+	if gwh <= 0 {
+		return 0
 	}
-	h := len(r.Sites)*(barH+8) + 40
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">`, left+width+260, h)
+	return t / gwh
+}
+
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return human.Int(n) + " " + thing + "s"
+}
+
+func mwCell(x float64) chart.Cell { return chart.Number(mw(x), x) }
+
+func countCell(x float64) chart.Cell { return chart.Number(count(x), x) }
+
+func usdCell(x float64) chart.Cell { return chart.Number(usd(x), x) }
+
+func fraction(x, of float64) float64 {
+	if of <= 0 {
+		return 0
+	}
+	return x / of
+}
+
+func (r *Report) budgetTable() chart.Table {
+	t := chart.Table{Head: chart.Head("site", "model", "substation (MW)", "PUE", "IT (MW)", "draw (MW)",
+		"unused IT (MW)", "draw / IT", "nameplate (MW)", "accelerators", "room for (accelerators)")}
 	for i := range r.Sites {
 		s := &r.Sites[i]
-		y := 10 + i*(barH+8)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+barH-5, template.HTMLEscapeString(s.Name))
-		x := float64(left)
+		t.Rows = append(t.Rows, []chart.Cell{chart.Text(s.Name), chart.Text(s.Model), mwCell(s.SubstationMW),
+			chart.Number(strconv.FormatFloat(s.PUE, 'f', 2, 64), s.PUE), mwCell(s.ITMW), mwCell(s.DrawMW),
+			mwCell(s.ITMW - s.DrawMW), chart.Gauge(fraction(s.DrawMW, s.ITMW)), mwCell(s.NameplateMW),
+			countCell(float64(s.Accelerators)), countCell(float64(max(0, s.MaxAccelerators-s.Accelerators)))})
+	}
+	t.AlignHead()
+	return t
+}
+
+func (r *Report) mixTable() chart.Table {
+	t := chart.Table{Caption: "A year of each site's mix.",
+		Head: chart.Head("site", "source", "energy (GWh/yr)", "share", "emissions (tCO2/yr)", "intensity (gCO2/kWh)", "cost (USD/yr)", "price (USD/MWh)")}
+	for i := range r.Sites {
+		s := &r.Sites[i]
 		for _, m := range s.Mix {
-			wpx := m.GWh / maxV * width
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s GWh (%.0f%%), %s tCO2</title></rect>`,
-				x, y, wpx, barH, colorOf(m.Source), template.HTMLEscapeString(m.Source), mw(m.GWh), m.Share*100, count(m.EmissionsTCO2))
-			x += wpx
+			price := 0.0
+			if m.GWh > 0 {
+				price = m.CostUSD / (m.GWh * 1e3)
+			}
+			in := intensity(m.EmissionsTCO2, m.GWh)
+			t.Rows = append(t.Rows, []chart.Cell{chart.Text(s.Name), chart.Text(m.Source), mwCell(m.GWh), chart.Share(m.Share),
+				countCell(m.EmissionsTCO2), chart.Number(count(in), in), usdCell(m.CostUSD), chart.Number(mw(price), price)})
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10">%s GWh, %s tCO2</text>`, x+4, y+barH-5, mw(s.AnnualGWh), count(s.EmissionsTCO2))
 	}
-	legend(&b, 10, h-14, sources, colors)
-	b.WriteString(`</svg>`)
-	return b.String()
+	t.AlignHead()
+	return t
 }
 
-func colorOf(source string) string {
-	if c, ok := sourceColors[strings.ToLower(source)]; ok {
-		return c
+func (r *Report) yearTable() chart.Table {
+	t := chart.Table{Caption: "Sites, then regions and the fleet. Capex counts nodes and facility where the fleet file gives prices.",
+		Head: chart.Head("site, region or fleet", "region", "accelerators", "expected draw (MW)", "energy (GWh/yr)", "emissions (tCO2/yr)",
+			"intensity (gCO2/kWh)", "energy cost (USD/yr)", "not covered (GWh/yr)", "capex (USD)")}
+	row := func(name, region string, f *Figures) []chart.Cell {
+		in := intensity(f.EmissionsTCO2, f.AnnualGWh)
+		return []chart.Cell{chart.Text(name), chart.Text(region), countCell(float64(f.Accelerators)), mwCell(f.DrawMW), mwCell(f.AnnualGWh),
+			countCell(f.EmissionsTCO2), chart.Number(count(in), in), usdCell(f.EnergyCostUSD), mwCell(f.UnservedGWh), usdCell(f.CapexUSD)}
 	}
-	return "#bab0ac"
-}
-
-func legend(b *strings.Builder, x, y int, names, colors []string) {
-	for i, n := range names {
-		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`,
-			x, y, colors[i], x+14, y+9, template.HTMLEscapeString(n))
-		x += 24 + 7*len(n)
+	for i := range r.Sites {
+		t.Rows = append(t.Rows, row(r.Sites[i].Name, r.Sites[i].Region, &r.Sites[i].Figures))
 	}
+	for i := range r.Regions {
+		t.Rows = append(t.Rows, row("region "+r.Regions[i].Name, r.Regions[i].Name, &r.Regions[i].Figures))
+	}
+	t.Rows = append(t.Rows, row("fleet", "", &r.Totals))
+	t.AlignHead()
+	return t
 }

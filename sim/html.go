@@ -604,7 +604,7 @@ func tenantTable(rs []*Result) chart.Table {
 				name = fmt.Sprintf("%s (%d tenants)", Others, tr.Tenants)
 			}
 			t.Rows = append(t.Rows, policyCells(rs, r, chart.Text(name), countCell(float64(tr.JobsSubmitted)), countCell(float64(tr.JobsCompleted)),
-				countCell(tr.DemandGPUHours), countCell(tr.HeldGPUHours), chart.Gauge(tr.Share), durCell(tr.AvgWait), durCell(tr.P95Wait)))
+				countCell(tr.DemandGPUHours), countCell(tr.HeldGPUHours), chart.Share(tr.Share), durCell(tr.AvgWait), durCell(tr.P95Wait)))
 		}
 	}
 	t.AlignHead()

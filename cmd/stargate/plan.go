@@ -88,7 +88,8 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 		return err
 	}
 	if f.html != "" {
-		if err := writeFile(f.html, func(w io.Writer) error { return r.WriteHTML(w, "Stargate plan: "+f.src.name()) }); err != nil {
+		params := f.params(cmd)
+		if err := writeFile(f.html, func(w io.Writer) error { return r.WriteHTML(w, "Stargate plan: "+f.src.name(), fl, params) }); err != nil {
 			return err
 		}
 	}
@@ -99,6 +100,24 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 		return r.WriteCSV(out)
 	}
 	return r.WriteTable(out)
+}
+
+// params says, for the report, what the plan was asked: the fleet and the
+// what-ifs.
+func (f *planFlags) params(cmd *cobra.Command) []plan.Param {
+	ps := []plan.Param{{Name: "fleet", Value: f.src.name()}}
+	whatIf := func(flag, name, value string) {
+		if cmd.Flags().Changed(flag) {
+			ps = append(ps, plan.Param{Name: name, Value: value})
+		}
+	}
+	whatIf("pue", "what if: PUE", fmt.Sprintf("%.2f at every site", f.opts.PUE))
+	whatIf("accelerator", "what if: accelerator", "every site filled with "+f.opts.Accelerator+" up to its IT power")
+	whatIf("oversubscription", "what if: oversubscription", fmt.Sprintf("%g at every site", f.opts.Oversubscription))
+	if len(ps) == 1 {
+		ps = append(ps, plan.Param{Name: "what if", Value: "none: the fleet file's figures"})
+	}
+	return ps
 }
 
 func runSizing(cmd *cobra.Command, f *planFlags, out io.Writer) error {

@@ -72,9 +72,25 @@ func TestPlanHTMLAndCSV(t *testing.T) {
 		t.Errorf("csv output:\n%s", out)
 	}
 	b, err := os.ReadFile(page)
-	if err != nil || !bytes.Contains(b, []byte("<svg")) {
+	if err != nil || !bytes.Contains(b, []byte("function sgLineChart")) || !bytes.Contains(b, []byte(`id="c-mix-0"`)) ||
+		!bytes.Contains(b, []byte("<dt>fleet</dt><dd>example stargate</dd>")) {
 		t.Errorf("html report: %v", err)
 	}
+}
+
+// The plan report drawn by a real browser from a file, offline, with a
+// what-if among its assumptions.
+func TestPlanReportInBrowser(t *testing.T) {
+	exe := chromium(t)
+	page := filepath.Join(t.TempDir(), "plan.html")
+	if out, err := run(t, "plan", "--html", page, "--pue", "1.1"); err != nil {
+		t.Fatal(err, out)
+	}
+	b, _ := os.ReadFile(page)
+	if !bytes.Contains(b, []byte("<dt>what if: PUE</dt><dd>1.10 at every site</dd>")) {
+		t.Error("the report does not say which what-if it answers")
+	}
+	checkReportInBrowser(t, exe, page, "plan-report")
 }
 
 func TestPlanErrors(t *testing.T) {
