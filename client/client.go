@@ -356,3 +356,17 @@ func (c *Client) DeleteTenant(ctx context.Context, name string) error {
 	_, err := c.do(ctx, "DELETE", "/v1/tenants/"+url.PathEscape(name), nil, nil, nil)
 	return err
 }
+
+// Hold holds a pending job: it leaves the queue until released.
+func (c *Client) Hold(ctx context.Context, id string) (store.Job, error) {
+	var out store.Job
+	_, err := c.do(ctx, "POST", server.JobPath(id)+"/hold", nil, nil, &out)
+	return out, err
+}
+
+// Release releases a held job back to the queue.
+func (c *Client) Release(ctx context.Context, id string) (store.Job, error) {
+	var out store.Job
+	_, err := c.do(ctx, "POST", server.JobPath(id)+"/release", nil, nil, &out)
+	return out, err
+}

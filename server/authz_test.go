@@ -36,6 +36,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/jobs/" + job.ID + "/events", "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
 		{"DELETE", "/v1/jobs/" + job.ID, "", []int{unauth, unauth, ok, ok, ok, missing, forbid, forbid, forbid}},
+		// the job is cancelled by now: people get as far as the conflict
+		{"POST", "/v1/jobs/" + job.ID + "/hold", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
+		{"POST", "/v1/jobs/" + job.ID + "/release", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"POST", "/v1/jobs/" + job.ID + "/requeue", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 		{"POST", "/v1/nodes", `{"name":"lab/hall-a/row-2/rack-1/n1"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok, forbid, forbid}},

@@ -143,7 +143,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	now := s.clock.Now().UTC()
 	req := &submitReq{
 		job: store.Job{ID: s.ids.next(now), Tenant: tenant, Spec: spec, State: store.JobPending, SubmittedAt: now,
-			Version: 1, IdempotencyKey: key, RequestHash: hex.EncodeToString(hash[:])},
+			Version: 1, IdempotencyKey: key, RequestHash: hex.EncodeToString(hash[:]), Held: spec.Hold},
 		done: make(chan submitRes, 1),
 	}
 	s.seal(&req.job)

@@ -101,6 +101,7 @@ func specSchema() map[string]any {
 			"duration_s":        integer, "checkpoint_s": integer,
 			"power":       map[string]any{"type": "number", "minimum": 0, "maximum": 1},
 			"preemptible": map[string]any{"type": "boolean"},
+			"hold":        map[string]any{"type": "boolean"},
 			"command":     map[string]any{"type": "array", "items": str},
 			"env":         map[string]any{"type": "object", "additionalProperties": str},
 		}}

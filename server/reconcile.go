@@ -244,7 +244,9 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 		}
 	}
 	c := store.Changes{Fence: fence}
-	// Jobs whose dependencies are not met are not the scheduler's yet.
+	// Held jobs, and jobs whose dependencies are not met, are not the
+	// scheduler's yet.
+	pending = withoutHeld(&c, pending)
 	if pending, err = s.holdBack(ctx, &c, pending); err != nil {
 		return fmt.Errorf("server: reconcile: dependencies: %w", err)
 	}

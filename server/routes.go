@@ -32,6 +32,8 @@ func (s *Server) table() []route {
 		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR&order=oldest|newest."},
 		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
 		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
+		{"POST", "/v1/jobs/{id}/hold", people, s.holdJob, "Hold a pending job: it leaves the queue until released (a job submitted with hold: true starts held)."},
+		{"POST", "/v1/jobs/{id}/release", people, s.releaseJob, "Release a held job: it goes back to the queue."},
 		{"POST", "/v1/jobs/{id}/requeue", people, s.requeueJob, "Requeue a running job: its processes are stopped and it starts again after the backoff."},
 		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
 		{"GET", "/v1/jobs/{id}/logs", people, s.jobLogs, "A job's output (stdout and stderr of its processes) on every node: ?node=N&after=CURSOR&limit=N."},

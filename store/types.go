@@ -98,6 +98,9 @@ type JobSpec struct {
 	// processes are stopped (SIGTERM, grace_s, SIGKILL) and the job ends
 	// timeout (0: no limit).
 	TimeLimitS int64 `json:"time_limit_s,omitempty" yaml:"time_limit_s"`
+	// Hold submits the job held: it waits, out of the scheduler's queue,
+	// until it is released (POST /v1/jobs/{id}/release).
+	Hold bool `json:"hold,omitempty" yaml:"hold"`
 }
 
 // Dependency is one job another waits for.
@@ -148,6 +151,9 @@ type Job struct {
 	// its processes failed (each failure within MaxRestarts requeues it).
 	Attempts    int       `json:"attempts"`
 	Failures    int       `json:"failures,omitempty"`
+	// Held keeps a pending job out of the scheduler's queue until it is
+	// released.
+	Held bool `json:"held,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`

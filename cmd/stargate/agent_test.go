@@ -247,6 +247,43 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("hold and release", func(t *testing.T) {
+		mark := filepath.Join(dir, "held-ran")
+		j := submit(t, store.JobSpec{Accelerators: 1, Hold: true, Env: map[string]string{"MARK": mark},
+			Command: []string{"sh", "-c", `touch "$MARK"`}})
+		// the nodes are idle: a job not held would run within a few passes
+		time.Sleep(1500 * time.Millisecond)
+		if got, _ := c.Job(ctx, j.ID); got.State != store.JobPending || !got.Held {
+			t.Fatalf("a held job: %s held=%v", got.State, got.Held)
+		}
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatalf("a held job ran")
+		}
+		if out := cli(t, url, admin, "release", j.ID); !strings.Contains(out, "released "+j.ID) {
+			t.Errorf("release said %q", out)
+		}
+		waitState(t, c, j.ID, store.JobSucceeded, 30*time.Second)
+		if _, err := os.Stat(mark); err != nil {
+			t.Errorf("the released job did not run: %v", err)
+		}
+		// hold and release by command on a job waiting behind a full node
+		blocker := submit(t, store.JobSpec{Accelerators: 16, Command: []string{"sleep", "100"}, GraceS: 1})
+		waitState(t, c, blocker.ID, store.JobRunning, 30*time.Second)
+		k := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"true"}})
+		if out := cli(t, url, admin, "hold", k.ID); !strings.Contains(out, "held "+k.ID) {
+			t.Errorf("hold said %q", out)
+		}
+		if _, err := c.Cancel(ctx, blocker.ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if got, _ := c.Job(ctx, k.ID); got.State != store.JobPending {
+			t.Fatalf("a job held while it waited: %s", got.State)
+		}
+		cli(t, url, admin, "release", k.ID)
+		waitState(t, c, k.ID, store.JobSucceeded, 30*time.Second)
+	})
+
 	t.Run("time limit", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, TimeLimitS: 1, GraceS: 1, Command: []string{"sleep", "100"}})
 		j = waitState(t, c, j.ID, store.JobTimeout, 30*time.Second)

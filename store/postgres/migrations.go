@@ -97,4 +97,6 @@ var migrations = []string{
 		quota      INTEGER NOT NULL DEFAULT 0,
 		updated_at BIGINT NOT NULL
 	);`,
+	// 7: jobs held out of the queue until released.
+	`ALTER TABLE jobs ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;`,
 }

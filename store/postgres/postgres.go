@@ -99,14 +99,14 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w, failures`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held`
 
 func scanJob(s pgx.Row) (store.Job, error) {
 	var j store.Job
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -137,6 +137,7 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 		accels      = make([]int32, n)
 		submitted   = make([]int64, n)
 		versions    = make([]int64, n)
+		held        = make([]bool, n)
 		keys        = make([]*string, n)
 		out         = make([]store.SubmitResult, n)
 		createdByID = map[string]bool{}
@@ -144,7 +145,7 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 	for i, j := range jobs {
 		ids[i], tenants[i], states[i], specs[i] = j.ID, j.Tenant, string(j.State), store.EncodeJSON(j.Spec)
 		reasons[i], hashes[i] = listJSON(j.Reasons), j.RequestHash
-		accels[i], submitted[i], versions[i] = int32(j.Spec.Accelerators), store.UnixNano(j.SubmittedAt), j.Version
+		accels[i], submitted[i], versions[i], held[i] = int32(j.Spec.Accelerators), store.UnixNano(j.SubmittedAt), j.Version, j.Held
 		if j.IdempotencyKey != "" {
 			k := j.IdempotencyKey
 			keys[i] = &k
@@ -152,11 +153,11 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, accelerators, submitted_at,
-				idem_key, request_hash, version)
+				idem_key, request_hash, version, held)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[],
-				$8::text[], $9::text[], $10::bigint[])
+				$8::text[], $9::text[], $10::bigint[], $11::bool[])
 			ON CONFLICT DO NOTHING RETURNING id`,
-			ids, tenants, states, specs, reasons, accels, submitted, keys, hashes, versions)
+			ids, tenants, states, specs, reasons, accels, submitted, keys, hashes, versions, held)
 		if err != nil {
 			return err
 		}
@@ -322,9 +323,9 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		var checks []*check // one per queued statement; nil: no row count to check
 		for _, j := range c.Jobs {
 			b.Queue(`UPDATE jobs SET state = $1, reasons = $2, placement = $3, attempts = $4,
-				failures = $5, started_at = $6, ended_at = $7, cap_w = $8, version = version + 1 WHERE id = $9 AND version = $10`,
+				failures = $5, started_at = $6, ended_at = $7, cap_w = $8, held = $11, version = version + 1 WHERE id = $9 AND version = $10`,
 				string(j.State), listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-				j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+				j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version, j.Held)
 			checks = append(checks, &check{"jobs", "id", "job", j.ID})
 			b.Queue(`DELETE FROM allocations WHERE job_id = $1`, j.ID)
 			checks = append(checks, nil)

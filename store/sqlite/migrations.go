@@ -96,4 +96,6 @@ var migrations = []string{
 		quota      INTEGER NOT NULL DEFAULT 0,
 		updated_at INTEGER NOT NULL
 	);`,
+	// 7: jobs held out of the queue until released.
+	`ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;`,
 }

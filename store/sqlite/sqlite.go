@@ -167,7 +167,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w, failures`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -176,7 +176,7 @@ func scanJob(s scanner) (store.Job, error) {
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -203,15 +203,15 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 	out := make([]store.SubmitResult, len(jobs))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, failures, accelerators,
-			submitted_at, started_at, ended_at, idem_key, request_hash, version)
-			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			submitted_at, started_at, ended_at, idem_key, request_hash, version, held)
+			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for i, j := range jobs {
 			res, err := ins.ExecContext(ctx, j.ID, j.Tenant, j.State, store.EncodeJSON(j.Spec), listJSON(j.Reasons),
-				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version)
+				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held)
 			if err != nil {
 				return err
 			}
@@ -392,7 +392,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		}
 		if len(c.Jobs) > 0 {
 			upd, err := tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				failures = ?, started_at = ?, ended_at = ?, cap_w = ?, version = version + 1 WHERE id = ? AND version = ?`)
+				failures = ?, started_at = ?, ended_at = ?, cap_w = ?, held = ?, version = version + 1 WHERE id = ? AND version = ?`)
 			if err != nil {
 				return err
 			}
@@ -401,7 +401,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			var allocs [][]any
 			for _, j := range c.Jobs {
 				res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-					j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version)
+					j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.Held, j.ID, j.Version)
 				if err != nil {
 					return err
 				}

@@ -29,6 +29,7 @@ func Run(t *testing.T, f Factory) {
 		{"Query", testQuery},
 		{"ApplyCompareAndSet", testApply},
 		{"Failures", testFailures},
+		{"Held", testHeld},
 		{"Nodes", testNodes},
 		{"DrainOutlivesLost", testDrainOutlivesLost},
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
@@ -251,6 +252,36 @@ func testApply(t *testing.T, s store.Store, _ func() store.Store) {
 	ghost := newJob("ghost", "acme", 1)
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testHeld checks that a job submitted held, released and held again
+// keeps the flag through every read and a reopen.
+func testHeld(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	h := newJob("h", "acme", 1)
+	h.Held = true
+	mustSubmit(t, s, h, newJob("i", "acme", 1))
+	if got := mustJob(t, s, "h"); !got.Held {
+		t.Fatalf("submitted held: %+v", got)
+	}
+	if got := mustJob(t, s, "i"); got.Held {
+		t.Fatalf("submitted without hold: held")
+	}
+	h = mustJob(t, s, "h")
+	h.Held = false
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{h}}); err != nil {
+		t.Fatal(err)
+	}
+	i := mustJob(t, s, "i")
+	i.Held = true
+	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{i}}); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	list, err := s.Jobs(ctx, store.JobQuery{Tenant: "acme"})
+	if err != nil || len(list) != 2 || list[0].Held || !list[1].Held {
+		t.Errorf("after release and hold: %+v %v", list, err)
 	}
 }
 
