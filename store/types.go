@@ -149,11 +149,11 @@ type Job struct {
 	CapW float64 `json:"cap_w,omitempty"`
 	// Attempts counts the times the job was started; Failures the times
 	// its processes failed (each failure within MaxRestarts requeues it).
-	Attempts    int       `json:"attempts"`
-	Failures    int       `json:"failures,omitempty"`
+	Attempts int `json:"attempts"`
+	Failures int `json:"failures,omitempty"`
 	// Held keeps a pending job out of the scheduler's queue until it is
 	// released.
-	Held bool `json:"held,omitempty"`
+	Held        bool      `json:"held,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`
