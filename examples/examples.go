@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"stargate/fleet"
 )
 
 //go:embed *.yaml
@@ -32,4 +34,14 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Fleet loads the built-in fleet with this name.
+func Fleet(name string) (*fleet.Fleet, error) {
+	r, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return fleet.Parse(r)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,12 +42,7 @@ func TestInfeasibleJobsRefused(t *testing.T) {
 // The verdict agrees with a recount from the node list, by name, on a
 // fleet of several sites, regions and models.
 func TestFeasibilityAgreesWithARecount(t *testing.T) {
-	r, err := examples.Open("stargate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fleet.Parse(r.(io.Reader))
-	r.Close()
+	f, err := examples.Fleet("stargate")
 	if err != nil {
 		t.Fatal(err)
 	}

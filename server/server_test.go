@@ -36,12 +36,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 func smallFleet(t testing.TB) *fleet.Fleet {
-	r, err := examples.Open("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	f, err := fleet.Parse(r)
+	f, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,12 +66,7 @@ func BenchmarkITP2021(b *testing.B) {
 //
 //	go test ./sim -run '^$' -bench SyntheticYear -benchtime 1x
 func BenchmarkSyntheticYear(b *testing.B) {
-	r, err := examples.Open("million-gpu")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := fleet.Parse(r)
-	r.Close()
+	f, err := examples.Fleet("million-gpu")
 	if err != nil {
 		b.Fatal(err)
 	}

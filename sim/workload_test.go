@@ -5,7 +5,6 @@ import (
 
 	"stargate/engine"
 	"stargate/examples"
-	"stargate/fleet"
 	"stargate/trace"
 )
 
@@ -14,12 +13,7 @@ import (
 // and --compare shows nothing: fifo holds jobs behind a blocked head,
 // backfill lets some past it, fair starts whatever fits.
 func TestDefaultWorkloadQueues(t *testing.T) {
-	r, err := examples.Open("stargate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fleet.Parse(r)
-	r.Close()
+	f, err := examples.Fleet("stargate")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"stargate/client"
 	"stargate/examples"
-	"stargate/fleet"
 	"stargate/server"
 	"stargate/store/sqlite"
 )
@@ -26,9 +24,7 @@ func testServer(t *testing.T) (url, admin string, srv *server.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := examples.Open("small")
-	fl, err := fleet.Parse(r.(io.Reader))
-	r.Close()
+	fl, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,12 +126,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("healthz: %v", err)
 	}
 
-	r, err := examples.Open("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := fleet.Parse(r)
-	r.Close()
+	fl, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,12 +283,7 @@ func TestDemoListener(t *testing.T) {
 // full; every job fits the fleet's nodes, and the jobs of every kind and
 // several tenants come.
 func TestDemoLoad(t *testing.T) {
-	r, err := examples.Open("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := fleet.Parse(r)
-	r.Close()
+	fl, err := examples.Fleet("demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,12 +343,7 @@ func TestDemoLoad(t *testing.T) {
 // and yet stays within what the engine admits (rating × ratio), so the
 // engine places the work and the power controller must cap it.
 func TestDemoFleetBindsPower(t *testing.T) {
-	r, err := examples.Open("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := fleet.Parse(r)
-	r.Close()
+	fl, err := examples.Fleet("demo")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"stargate/client"
 	"stargate/engine"
 	"stargate/examples"
-	"stargate/fleet"
 	"stargate/server"
 	"stargate/server/enginesched"
 	"stargate/store"
@@ -125,12 +124,7 @@ func scrapeLiveFleet(t *testing.T) (srvMetrics, agentMetrics exposition) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := examples.Open("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := fleet.Parse(r)
-	r.Close()
+	fl, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}

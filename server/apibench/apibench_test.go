@@ -10,16 +10,10 @@ import (
 
 	"stargate/client"
 	"stargate/examples"
-	"stargate/fleet"
 )
 
 func TestRunShort(t *testing.T) {
-	r, err := examples.Open("small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fleet.Parse(r)
-	r.Close()
+	f, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}

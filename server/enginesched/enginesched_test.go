@@ -2,7 +2,6 @@ package enginesched_test
 
 import (
 	"context"
-	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"stargate/client"
 	"stargate/engine"
 	"stargate/examples"
-	"stargate/fleet"
 	"stargate/server"
 	"stargate/server/enginesched"
 	"stargate/store"
@@ -43,9 +41,7 @@ type env struct {
 
 func setup(t *testing.T, cfg engine.Config) *env {
 	t.Helper()
-	r, _ := examples.Open("small")
-	fl, err := fleet.Parse(r.(io.Reader))
-	r.Close()
+	fl, err := examples.Fleet("small")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +194,7 @@ func TestRebuildFromTheStore(t *testing.T) {
 	nodes, _ := e.st.Nodes(ctx)
 	pending, _ := e.st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}})
 	running, _ := e.st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobRunning}})
-	r, _ := examples.Open("small")
-	fl, _ := fleet.Parse(r.(io.Reader))
-	r.Close()
+	fl, _ := examples.Fleet("small")
 	fresh, _ := enginesched.New(fl, engine.Config{}, enginesched.Options{})
 	ds, err := fresh.Schedule(ctx, server.ScheduleInput{Now: e.clock.Now(), Fleet: fl, Nodes: nodes, Pending: pending, Running: running, Generation: 7})
 	if err != nil {
