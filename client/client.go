@@ -107,6 +107,16 @@ func jsonBody(v any) []byte {
 // optional idempotency key. replayed is true when the server answered
 // with the job of an earlier submit with the same key.
 func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key string) (job store.Job, replayed bool, err error) {
+	jobs, replayed, err := c.SubmitAll(ctx, spec, contentType, key)
+	if len(jobs) > 0 {
+		job = jobs[0]
+	}
+	return job, replayed, err
+}
+
+// SubmitAll submits a spec as Submit does and returns every job it made:
+// the one job, or the elements of an array (a spec with array).
+func (c *Client) SubmitAll(ctx context.Context, spec []byte, contentType, key string) (jobs []store.Job, replayed bool, err error) {
 	h := http.Header{}
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
@@ -114,8 +124,17 @@ func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key strin
 	if key != "" {
 		h.Set(server.IdempotencyHeader, key)
 	}
-	hdr, err := c.do(ctx, "POST", "/v1/jobs", spec, h, &job)
-	return job, hdr.Get(server.ReplayedHeader) == "true", err
+	// one job, or an array's answer: both decode here
+	var out struct {
+		store.Job
+		Jobs []store.Job `json:"jobs"`
+	}
+	hdr, err := c.do(ctx, "POST", "/v1/jobs", spec, h, &out)
+	jobs = out.Jobs
+	if jobs == nil && out.ID != "" {
+		jobs = []store.Job{out.Job}
+	}
+	return jobs, hdr.Get(server.ReplayedHeader) == "true", err
 }
 
 // SubmitSpec submits a spec value.
@@ -158,6 +177,7 @@ func (c *Client) Events(ctx context.Context, after int64, limit int, job string)
 type JobQuery struct {
 	States []string
 	Tenant string
+	Array  string // the elements of this array
 	After  string
 	Limit  int
 }
@@ -170,6 +190,9 @@ func (c *Client) Jobs(ctx context.Context, q JobQuery) (server.JobList, error) {
 	}
 	if q.Tenant != "" {
 		v.Set("tenant", q.Tenant)
+	}
+	if q.Array != "" {
+		v.Set("array", q.Array)
 	}
 	if q.After != "" {
 		v.Set("after", q.After)

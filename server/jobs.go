@@ -128,13 +128,16 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
-	if err := s.admitPending(r.Context(), tenant); err != nil {
+	if spec.Array != "" {
+		return s.submitArray(w, r, spec, key)
+	}
+	if err := s.admitPending(r.Context(), tenant, 1); err != nil {
 		return err
 	}
 	admitted := true
 	defer func() {
 		if admitted {
-			s.pending.release(tenant) // not created: give the room back
+			s.pending.release(tenant, 1) // not created: give the room back
 		}
 	}()
 	// The request is identified after defaults are filled in, so that the
@@ -295,7 +298,7 @@ const MaxPage = 1000
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	q := r.URL.Query()
 	var problems []Problem
-	query := store.JobQuery{Tenant: q.Get("tenant"), After: q.Get("after"), Limit: 100}
+	query := store.JobQuery{Tenant: q.Get("tenant"), After: q.Get("after"), Limit: 100, Array: q.Get("array")}
 	for _, st := range splitList(q["state"]) {
 		if !store.JobState(st).Valid() {
 			problems = append(problems, Problem{Field: "state", Message: fmt.Sprintf("unknown state %q", st)})
@@ -316,7 +319,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, tok store.Toke
 	default:
 		problems = append(problems, Problem{Field: "order", Message: "must be oldest (the default) or newest"})
 	}
-	problems = append(problems, unknownParams(q, "state", "tenant", "after", "limit", "order")...)
+	problems = append(problems, unknownParams(q, "state", "tenant", "after", "limit", "order", "array")...)
 	if tok.Role == store.RoleUser {
 		if query.Tenant != "" && query.Tenant != tok.Tenant {
 			return errorf(http.StatusForbidden, "a user sees only its own tenant (%s)", tok.Tenant)

@@ -30,9 +30,9 @@ type pendingGate struct {
 	at      time.Time
 }
 
-// admitPending takes room for one more pending job of a tenant, or
-// answers 429 when the tenant has as many as it may.
-func (s *Server) admitPending(ctx context.Context, tenant string) error {
+// admitPending takes room for n more pending jobs of a tenant, or
+// answers 429 when the tenant would have more than it may.
+func (s *Server) admitPending(ctx context.Context, tenant string, n int) error {
 	limit := s.cfg.MaxPendingPerTenant
 	if limit <= 0 {
 		return nil
@@ -43,22 +43,20 @@ func (s *Server) admitPending(ctx context.Context, tenant string) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if n := g.counts[tenant]; n >= limit {
-		w := errorf(http.StatusTooManyRequests, "tenant %s has %d pending jobs, the most one tenant may have (the server's --max-pending-per-tenant %d): wait until some start, or cancel some", tenant, n, limit)
+	if have := g.counts[tenant]; have+n > limit {
+		w := errorf(http.StatusTooManyRequests, "tenant %s has %d pending jobs, and %d more would pass the most one tenant may have (the server's --max-pending-per-tenant %d): wait until some start, or cancel some", tenant, have, n, limit)
 		w.retryAfter = int(pendingRecount / time.Second)
 		return w
 	}
-	g.counts[tenant]++
+	g.counts[tenant] += n
 	return nil
 }
 
 // release gives back the room taken for a submit that was not created (a
 // replay of an existing job, or a failed commit).
-func (g *pendingGate) release(tenant string) {
+func (g *pendingGate) release(tenant string, n int) {
 	g.mu.Lock()
-	if g.counts[tenant] > 0 {
-		g.counts[tenant]--
-	}
+	g.counts[tenant] = max(0, g.counts[tenant]-n)
 	g.mu.Unlock()
 }
 

@@ -247,6 +247,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	// Held jobs, and jobs whose dependencies are not met, are not the
 	// scheduler's yet.
 	pending = withoutHeld(&c, pending)
+	pending = arrayLimit(&c, pending, running)
 	if pending, err = s.holdBack(ctx, &c, pending); err != nil {
 		return fmt.Errorf("server: reconcile: dependencies: %w", err)
 	}

@@ -28,8 +28,8 @@ type route struct {
 
 func (s *Server) table() []route {
 	return []route{
-		{"POST", "/v1/jobs", people, s.submitJob, "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed."},
-		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&limit=N&after=CURSOR&order=oldest|newest."},
+		{"POST", "/v1/jobs", people, s.submitJob, "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed; a spec with array answers its elements, committed together."},
+		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&array=ID&limit=N&after=CURSOR&order=oldest|newest."},
 		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
 		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
 		{"POST", "/v1/jobs/{id}/hold", people, s.holdJob, "Hold a pending job: it leaves the queue until released (a job submitted with hold: true starts held)."},

@@ -139,6 +139,11 @@ func (s *Server) validateSpec(sp *store.JobSpec) []Problem {
 	if total > maxCommandBytes {
 		bad("command", "at most %d bytes in all", maxCommandBytes)
 	}
+	if sp.Array != "" {
+		if _, _, err := parseArray(sp.Array); err != nil {
+			bad("array", "%v", err)
+		}
+	}
 	if len(sp.Env) > maxEnv {
 		bad("env", "at most %d variables", maxEnv)
 	}

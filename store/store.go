@@ -181,6 +181,7 @@ type JobQuery struct {
 	States []JobState // any of these; empty: all
 	Tenant string     // empty: all
 	Node   string     // placed on this node; empty: any
+	Array  string     // the elements of this array (its ArrayJob); empty: any
 	After  string     // IDs strictly greater (pagination cursor); with Newest, strictly smaller
 	Limit  int        // <= 0: no limit
 	// Newest lists the most recently submitted first (IDs descending).

@@ -101,6 +101,11 @@ type JobSpec struct {
 	// Hold submits the job held: it waits, out of the scheduler's queue,
 	// until it is released (POST /v1/jobs/{id}/release).
 	Hold bool `json:"hold,omitempty" yaml:"hold"`
+	// Array submits one job per index, as Slurm's --array: "0-99",
+	// "1,3,5-9", "0-15:4" (every 4th), and "%N" bounds how many elements
+	// run at once ("0-99%10"). Each element runs with STARGATE_ARRAY_INDEX
+	// and STARGATE_ARRAY_JOB_ID in its environment.
+	Array string `json:"array,omitempty" yaml:"array"`
 }
 
 // Dependency is one job another waits for.
@@ -153,7 +158,11 @@ type Job struct {
 	Failures int `json:"failures,omitempty"`
 	// Held keeps a pending job out of the scheduler's queue until it is
 	// released.
-	Held        bool      `json:"held,omitempty"`
+	Held bool `json:"held,omitempty"`
+	// ArrayJob is, for an element of an array, the ID of the array's
+	// first element (the array's name); ArrayIndex its index.
+	ArrayJob    string    `json:"array_job,omitempty"`
+	ArrayIndex  int       `json:"array_index,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`

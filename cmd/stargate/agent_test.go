@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -282,6 +284,59 @@ func TestAgentsRunJobs(t *testing.T) {
 		}
 		cli(t, url, admin, "release", k.ID)
 		waitState(t, c, k.ID, store.JobSucceeded, 30*time.Second)
+	})
+
+	t.Run("an array of 20 with %4 never runs more than 4 at once", func(t *testing.T) {
+		runs := filepath.Join(dir, "array-runs")
+		spec := filepath.Join(dir, "array.yaml")
+		os.WriteFile(spec, []byte(`tenant: acme
+name: sweep
+accelerators: 1
+array: 0-19%4
+env: {RUNS: `+runs+`}
+command: [sh, -c, 'echo "start $STARGATE_ARRAY_INDEX $(date +%s%N)" >> "$RUNS"; sleep 0.3; echo "end $STARGATE_ARRAY_INDEX $(date +%s%N)" >> "$RUNS"']
+`), 0o644)
+		out := cli(t, url, admin, "submit", spec)
+		m := regexp.MustCompile(`submitted array (\S+): 20 jobs`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("submit said %q", out)
+		}
+		waitFor(t, "every element to succeed", 90*time.Second, func() bool {
+			l, err := c.Jobs(ctx, client.JobQuery{Array: m[1], States: []string{"succeeded"}, Limit: 100})
+			return err == nil && len(l.Jobs) == 20
+		})
+		data, _ := os.ReadFile(runs)
+		type ev struct {
+			at    int64
+			delta int
+		}
+		var evs []ev
+		seen := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var what, idx string
+			var at int64
+			if _, err := fmt.Sscan(line, &what, &idx, &at); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			d := 1
+			if what == "end" {
+				d = -1
+			} else {
+				seen[idx] = true
+			}
+			evs = append(evs, ev{at, d})
+		}
+		sort.Slice(evs, func(i, j int) bool {
+			return evs[i].at < evs[j].at || evs[i].at == evs[j].at && evs[i].delta < evs[j].delta
+		})
+		now, most := 0, 0
+		for _, e := range evs {
+			now += e.delta
+			most = max(most, now)
+		}
+		if len(seen) != 20 || most > 4 || most < 2 {
+			t.Errorf("%d elements ran, at most %d at once (want 20, at most 4)", len(seen), most)
+		}
 	})
 
 	t.Run("time limit", func(t *testing.T) {

@@ -25,6 +25,7 @@ type jobsFlags struct {
 	clientFlags
 	states []string
 	tenant string
+	array  string
 	limit  int
 	all    bool
 	after  string
@@ -42,6 +43,7 @@ first, with where each runs or why it waits. Users see their tenant's jobs.`,
 		Example: `  stargate jobs
   stargate jobs --state pending --tenant acme
   stargate jobs --state all --all -o json
+  stargate jobs --array j01k8e85qor1h194bq4sh --state all  # the elements of an array
   stargate jobs --watch                     # the listing again every 2 s, until interrupted`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runJobs(cmd.Context(), &f, cmd.OutOrStdout()) },
@@ -50,6 +52,7 @@ first, with where each runs or why it waits. Users see their tenant's jobs.`,
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.states, "state", []string{"pending", "running"}, "jobs in these states (pending, running, succeeded, failed, cancelled, timeout), or all")
 	fl.StringVar(&f.tenant, "tenant", "", "only this tenant's jobs")
+	fl.StringVar(&f.array, "array", "", "only the elements of this array (its ID: that of its first element)")
 	fl.IntVar(&f.limit, "limit", 100, "jobs per page")
 	fl.BoolVar(&f.all, "all", false, "follow every page")
 	fl.StringVar(&f.after, "after", "", "start after this job ID (the next page a listing names)")
@@ -97,7 +100,7 @@ func listJobs(ctx context.Context, c *client.Client, f *jobsFlags, stdout io.Wri
 	if len(states) == 1 && states[0] == "all" {
 		states = nil
 	}
-	q := client.JobQuery{States: states, Tenant: f.tenant, Limit: f.limit, After: f.after}
+	q := client.JobQuery{States: states, Tenant: f.tenant, Array: f.array, Limit: f.limit, After: f.after}
 	var jobs []store.Job
 	next := ""
 	for {

@@ -62,10 +62,10 @@ Give your own key to make retries across separate commands safe too.`,
 // submitWithRetry submits, retrying with the same idempotency key when the
 // answer is lost (a network error or a 5xx): the server then returns the
 // job the first attempt committed instead of creating a second.
-func submitWithRetry(ctx context.Context, c *client.Client, data []byte, ctype, key string) (store.Job, bool, error) {
+func submitWithRetry(ctx context.Context, c *client.Client, data []byte, ctype, key string) ([]store.Job, bool, error) {
 	delay := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		j, replayed, err := c.Submit(ctx, data, ctype, key)
+		j, replayed, err := c.SubmitAll(ctx, data, ctype, key)
 		var apiErr *client.Error
 		retryable := err != nil && (!errors.As(err, &apiErr) || apiErr.Status >= 500)
 		if !retryable || attempt == 4 {
@@ -104,18 +104,24 @@ func runSubmit(ctx context.Context, f *submitFlags, files []string, stdin io.Rea
 		case len(files) > 1:
 			key = fmt.Sprintf("%s-%d", key, i)
 		}
-		j, replayed, err := submitWithRetry(ctx, c, data, contentType(file, data), key)
+		made, replayed, err := submitWithRetry(ctx, c, data, contentType(file, data), key)
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		if f.output == "table" {
+		if f.output == "table" && len(made) > 0 {
 			verb := "submitted"
 			if replayed {
 				verb = "already submitted"
 			}
-			fmt.Fprintf(stdout, "%s %s (tenant %s, %d accelerators)\n", verb, j.ID, j.Tenant, j.Spec.Accelerators)
+			j := made[0]
+			if j.ArrayJob != "" {
+				fmt.Fprintf(stdout, "%s array %s: %d jobs, %s to %s (tenant %s, %d accelerators each; stargate jobs --array %s)\n",
+					verb, j.ArrayJob, len(made), j.ID, made[len(made)-1].ID, j.Tenant, j.Spec.Accelerators, j.ArrayJob)
+			} else {
+				fmt.Fprintf(stdout, "%s %s (tenant %s, %d accelerators)\n", verb, j.ID, j.Tenant, j.Spec.Accelerators)
+			}
 		}
-		jobs = append(jobs, j)
+		jobs = append(jobs, made...)
 	}
 	if f.output == "json" {
 		return printJSON(stdout, jobs)

@@ -99,4 +99,8 @@ var migrations = []string{
 	);`,
 	// 7: jobs held out of the queue until released.
 	`ALTER TABLE jobs ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;`,
+	// 8: job arrays.
+	`ALTER TABLE jobs ADD COLUMN array_job TEXT COLLATE "C" NOT NULL DEFAULT '',
+		ADD COLUMN array_index INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX jobs_array ON jobs (array_job) WHERE array_job <> '';`,
 }

@@ -99,14 +99,14 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held, array_job, array_index`
 
 func scanJob(s pgx.Row) (store.Job, error) {
 	var j store.Job
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held, &j.ArrayJob, &j.ArrayIndex); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -138,6 +138,8 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 		submitted   = make([]int64, n)
 		versions    = make([]int64, n)
 		held        = make([]bool, n)
+		arrays      = make([]string, n)
+		indexes     = make([]int32, n)
 		keys        = make([]*string, n)
 		out         = make([]store.SubmitResult, n)
 		createdByID = map[string]bool{}
@@ -146,6 +148,7 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 		ids[i], tenants[i], states[i], specs[i] = j.ID, j.Tenant, string(j.State), store.EncodeJSON(j.Spec)
 		reasons[i], hashes[i] = listJSON(j.Reasons), j.RequestHash
 		accels[i], submitted[i], versions[i], held[i] = int32(j.Spec.Accelerators), store.UnixNano(j.SubmittedAt), j.Version, j.Held
+		arrays[i], indexes[i] = j.ArrayJob, int32(j.ArrayIndex)
 		if j.IdempotencyKey != "" {
 			k := j.IdempotencyKey
 			keys[i] = &k
@@ -153,11 +156,11 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, accelerators, submitted_at,
-				idem_key, request_hash, version, held)
+				idem_key, request_hash, version, held, array_job, array_index)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[],
-				$8::text[], $9::text[], $10::bigint[], $11::bool[])
+				$8::text[], $9::text[], $10::bigint[], $11::bool[], $12::text[], $13::int[])
 			ON CONFLICT DO NOTHING RETURNING id`,
-			ids, tenants, states, specs, reasons, accels, submitted, keys, hashes, versions, held)
+			ids, tenants, states, specs, reasons, accels, submitted, keys, hashes, versions, held, arrays, indexes)
 		if err != nil {
 			return err
 		}
@@ -228,6 +231,9 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	}
 	if q.Node != "" {
 		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = "+arg(q.Node)+")")
+	}
+	if q.Array != "" {
+		where = append(where, "array_job = "+arg(q.Array))
 	}
 	cmp, order := ">", ""
 	if q.Newest {

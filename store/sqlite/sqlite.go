@@ -167,7 +167,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 const jobColumns = `id, tenant, state, spec, reasons, placement, attempts, submitted_at, started_at, ended_at,
-	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held`
+	COALESCE(idem_key, ''), request_hash, version, cap_w, failures, held, array_job, array_index`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -176,7 +176,7 @@ func scanJob(s scanner) (store.Job, error) {
 	var spec, reasons, placement string
 	var sub, start, end int64
 	if err := s.Scan(&j.ID, &j.Tenant, &j.State, &spec, &reasons, &placement, &j.Attempts, &sub, &start, &end,
-		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held); err != nil {
+		&j.IdempotencyKey, &j.RequestHash, &j.Version, &j.CapW, &j.Failures, &j.Held, &j.ArrayJob, &j.ArrayIndex); err != nil {
 		return j, err
 	}
 	j.SubmittedAt, j.StartedAt, j.EndedAt = store.FromUnixNano(sub), store.FromUnixNano(start), store.FromUnixNano(end)
@@ -203,15 +203,15 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 	out := make([]store.SubmitResult, len(jobs))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, failures, accelerators,
-			submitted_at, started_at, ended_at, idem_key, request_hash, version, held)
-			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			submitted_at, started_at, ended_at, idem_key, request_hash, version, held, array_job, array_index)
+			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for i, j := range jobs {
 			res, err := ins.ExecContext(ctx, j.ID, j.Tenant, j.State, store.EncodeJSON(j.Spec), listJSON(j.Reasons),
-				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held)
+				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held, j.ArrayJob, j.ArrayIndex)
 			if err != nil {
 				return err
 			}
@@ -270,6 +270,10 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if q.Node != "" {
 		where = append(where, "id IN (SELECT job_id FROM allocations WHERE node = ?)")
 		args = append(args, q.Node)
+	}
+	if q.Array != "" {
+		where = append(where, "array_job = ?")
+		args = append(args, q.Array)
 	}
 	cmp, order := ">", ""
 	if q.Newest {

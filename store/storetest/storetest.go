@@ -30,6 +30,7 @@ func Run(t *testing.T, f Factory) {
 		{"ApplyCompareAndSet", testApply},
 		{"Failures", testFailures},
 		{"Held", testHeld},
+		{"Arrays", testArrays},
 		{"Nodes", testNodes},
 		{"DrainOutlivesLost", testDrainOutlivesLost},
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
@@ -252,6 +253,32 @@ func testApply(t *testing.T, s store.Store, _ func() store.Store) {
 	ghost := newJob("ghost", "acme", 1)
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testArrays checks that the elements of an array keep their array and
+// index, and that a query selects them.
+func testArrays(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	var jobs []store.Job
+	for i := range 3 {
+		j := newJob(fmt.Sprintf("a%d", i), "acme", 1)
+		j.ArrayJob, j.ArrayIndex = "a0", i*5
+		jobs = append(jobs, j)
+	}
+	mustSubmit(t, s, append(jobs, newJob("b", "acme", 1))...)
+	s = reopen()
+	list, err := s.Jobs(ctx, store.JobQuery{Array: "a0"})
+	if err != nil || len(list) != 3 {
+		t.Fatalf("the array's elements: %+v %v", list, err)
+	}
+	for i, j := range list {
+		if j.ArrayJob != "a0" || j.ArrayIndex != i*5 {
+			t.Errorf("element %d: array %q index %d", i, j.ArrayJob, j.ArrayIndex)
+		}
+	}
+	if b := mustJob(t, s, "b"); b.ArrayJob != "" || b.ArrayIndex != 0 {
+		t.Errorf("a job outside any array: %+v", b)
 	}
 }
 
