@@ -106,9 +106,10 @@ fi
 echo "== go test"
 go test -count=1 "$@" ./...
 
-# The request decoder meets hostile bodies: fuzz it for a bounded time
-# on every run (seeds alone run above).
+# The request decoder and the array expression meet hostile input: fuzz
+# them for a bounded time on every run (seeds alone run above).
 if [ $# -eq 0 ]; then
 	echo "== fuzz (10 s)"
 	go test -run '^$' -fuzz '^FuzzDecodeStrict$' -fuzztime 10s ./server
+	go test -run '^$' -fuzz '^FuzzParseArray$' -fuzztime 5s ./server
 fi
