@@ -109,7 +109,7 @@ go test -count=1 "$@" ./...
 # The request decoder and the array expression meet hostile input: fuzz
 # them for a bounded time on every run (seeds alone run above).
 if [ $# -eq 0 ]; then
-	echo "== fuzz (10 s)"
+	echo "== fuzz (15 s)"
 	go test -run '^$' -fuzz '^FuzzDecodeStrict$' -fuzztime 10s ./server
 	go test -run '^$' -fuzz '^FuzzParseArray$' -fuzztime 5s ./server
 fi
