@@ -393,3 +393,15 @@ func (c *Client) Release(ctx context.Context, id string) (store.Job, error) {
 	_, err := c.do(ctx, "POST", server.JobPath(id)+"/release", nil, nil, &out)
 	return out, err
 }
+
+// DryRun asks what would happen to a spec if it were submitted now; nothing
+// is stored.
+func (c *Client) DryRun(ctx context.Context, spec []byte, contentType string) (server.DryRun, error) {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	var out server.DryRun
+	_, err := c.do(ctx, "POST", "/v1/jobs?dry_run=true", spec, h, &out)
+	return out, err
+}

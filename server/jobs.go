@@ -128,6 +128,19 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if len(problems) > 0 {
 		return badRequest(problems)
 	}
+	switch r.URL.Query().Get("dry_run") {
+	case "", "false":
+	case "true":
+		// a fresh ID, never stored, sorts after every job submitted so far
+		job := store.Job{ID: s.ids.next(s.clock.Now().UTC()), Tenant: tenant, Spec: spec, State: store.JobPending, SubmittedAt: s.clock.Now().UTC(), Held: spec.Hold}
+		if spec.Array != "" { // the first element stands for the array
+			indices, _, _ := parseArray(spec.Array)
+			job = arrayElements(job, indices[:1], nil)[0]
+		}
+		return s.dryRun(w, r, job)
+	default:
+		return badRequest([]Problem{{Field: "dry_run", Message: "must be true or false"}})
+	}
 	if spec.Array != "" {
 		return s.submitArray(w, r, spec, key)
 	}

@@ -22,7 +22,8 @@ func init() { register(newSubmitCmd) }
 
 type submitFlags struct {
 	clientFlags
-	key string
+	key    string
+	dryRun bool
 }
 
 func newSubmitCmd() *cobra.Command {
@@ -41,6 +42,14 @@ committed to the server's store. Specs are YAML or JSON:
   duration_s: 86400        # estimate, used by backfill
   preemptible: true
   command: [torchrun, train.py]
+  array: 0-99%10           # one job per index, at most 10 running (optional)
+  hold: true               # wait until 'stargate release' (optional)
+
+--dry-run submits nothing: it answers where the next pass would place the
+job now, or why it would wait and behind what, and which running jobs it
+would stop, as 'nomad job plan' and 'sbatch --test-only'. A spec that no
+node, domain or site of the fleet could ever hold is refused either way,
+naming the constraint.
 
 Each submit carries an idempotency key (--idempotency-key, or one made up
 for the call), and a submit whose answer is lost to a network error or a
@@ -48,7 +57,8 @@ for the call), and a submit whose answer is lost to a network error or a
 Give your own key to make retries across separate commands safe too.`,
 		Example: `  stargate submit job.yaml
   stargate submit --idempotency-key nightly-2026-05-01 job.yaml
-  echo '{"accelerators": 8}' | stargate submit -`,
+  echo '{"accelerators": 8}' | stargate submit -
+  stargate submit --dry-run job.yaml     # where would it run now, or why would it wait?`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSubmit(cmd.Context(), &f, args, cmd.InOrStdin(), cmd.OutOrStdout())
@@ -56,6 +66,7 @@ Give your own key to make retries across separate commands safe too.`,
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&f.key, "idempotency-key", "", "idempotency key (with several files, FILE's index is appended)")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "submit nothing: say where each job would run now, or why it would wait")
 	return cmd
 }
 
@@ -95,6 +106,12 @@ func runSubmit(ctx context.Context, f *submitFlags, files []string, stdin io.Rea
 		}
 		if err != nil {
 			return err
+		}
+		if f.dryRun {
+			if err := printDryRun(ctx, c, file, data, f.output, stdout); err != nil {
+				return err
+			}
+			continue
 		}
 		key := f.key
 		switch {
@@ -142,4 +159,28 @@ func contentType(file string, data []byte) string {
 		return "application/json"
 	}
 	return "application/yaml"
+}
+
+// printDryRun asks the server what would happen to a spec, and says it.
+func printDryRun(ctx context.Context, c *client.Client, file string, data []byte, output string, stdout io.Writer) error {
+	d, err := c.DryRun(ctx, data, contentType(file, data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if output == "json" {
+		return printJSON(stdout, d)
+	}
+	if d.Starts {
+		var where []string
+		for _, a := range d.Placement {
+			where = append(where, fmt.Sprintf("%s×%d", a.Node, len(a.Accelerators)))
+		}
+		fmt.Fprintf(stdout, "%s: would start now on %s\n", file, strings.Join(where, ", "))
+		if len(d.Preempts) > 0 {
+			fmt.Fprintf(stdout, "  stopping %s\n", strings.Join(d.Preempts, ", "))
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: would wait: %s (%d jobs pending)\n", file, strings.Join(d.Reasons, "; "), d.Queued)
+	return nil
 }

@@ -36,6 +36,7 @@ type Options struct {
 // Scheduler is a server.Scheduler backed by the engine.
 type Scheduler struct {
 	cfg   engine.Config
+	base  engine.Config // as New was given it: never changed, read by WhatIf
 	opts  Options
 	fleet *fleet.Fleet
 	log   *slog.Logger
@@ -70,7 +71,7 @@ func New(f *fleet.Fleet, cfg engine.Config, opts Options) (*Scheduler, error) {
 	if opts.Settle <= 0 {
 		opts.Settle = 15 * time.Second
 	}
-	s := &Scheduler{cfg: cfg, opts: opts, fleet: f, log: opts.Log, nodeIx: make(map[string]int, len(f.Nodes))}
+	s := &Scheduler{cfg: cfg, base: cfg, opts: opts, fleet: f, log: opts.Log, nodeIx: make(map[string]int, len(f.Nodes))}
 	for i := range f.Nodes {
 		s.nodeIx[f.NodeName(i)] = i
 	}
@@ -350,6 +351,18 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		}
 	}
 	return out, nil
+}
+
+// WhatIf implements server.WhatIf: a scratch scheduler, built from the
+// same configuration, decides on the input; this one is not touched, so
+// a dry run may ask while the reconcile loop schedules.
+func (s *Scheduler) WhatIf(ctx context.Context, in server.ScheduleInput) ([]server.Decision, error) {
+	scratch, err := New(s.fleet, s.base, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	in.MeasuredAt = time.Time{} // no power control: placement only
+	return scratch.Schedule(ctx, in)
 }
 
 // sameTenants reports whether the tenants are those the engine has.
