@@ -71,11 +71,6 @@ func Procs(p Placement, base map[string]string) ([]Proc, error) {
 		}
 		world += len(a.Accelerators)
 	}
-	devices := make([]string, len(p.Devices))
-	for i, d := range p.Devices {
-		devices[i] = strconv.Itoa(d)
-	}
-	visible := strings.Join(devices, ",")
 	env := map[string]string{}
 	for k, v := range base {
 		env[k] = v
@@ -98,8 +93,8 @@ func Procs(p Placement, base map[string]string) ([]Proc, error) {
 		"MASTER_ADDR", p.Master, "MASTER_PORT", strconv.Itoa(port),
 		"PET_NNODES", strconv.Itoa(len(j.Placement)), "PET_NODE_RANK", strconv.Itoa(p.Rank),
 		"PET_NPROC_PER_NODE", strconv.Itoa(max(perNode, 1)), "PET_MASTER_ADDR", p.Master, "PET_MASTER_PORT", strconv.Itoa(port))
-	for _, k := range visibleVars(p.Vendor) {
-		env[k] = visible
+	for k, v := range visibleEnv(p.Vendor, p.Devices, env) {
+		env[k] = v
 	}
 	if j.Spec.Launch != store.LaunchAccelerator {
 		return []Proc{{Argv: j.Spec.Command, Env: envList(env)}}, nil
@@ -114,17 +109,80 @@ func Procs(p Placement, base map[string]string) ([]Proc, error) {
 	return procs, nil
 }
 
-// visibleVars are the variables that tell a vendor's runtime which
-// devices a process may use. On AMD only ROCR_VISIBLE_DEVICES is set:
-// HIP_VISIBLE_DEVICES (and CUDA_VISIBLE_DEVICES under ROCm) index within
-// the devices ROCr shows, so setting both to node indices would be wrong.
-func visibleVars(vendor string) []string {
+// visibleEnv returns the variables that tell a vendor's runtime which
+// devices (by their index on the node) a process may use, chosen by the
+// accelerator's vendor as the catalog names it; an unknown vendor gets
+// NVIDIA's. env is the process's environment so far (the job's own), read
+// only where a runtime's numbering depends on it.
+//
+//   - nvidia: CUDA_VISIBLE_DEVICES, and NVIDIA_VISIBLE_DEVICES for the
+//     container runtime.
+//   - amd: ROCR_VISIBLE_DEVICES only. HIP_VISIBLE_DEVICES (and
+//     CUDA_VISIBLE_DEVICES under ROCm) index within the devices ROCr
+//     shows, so setting them to node indices too would be wrong.
+//   - huawei (Ascend): ASCEND_RT_VISIBLE_DEVICES.
+//   - kunlunxin (Kunlun, also spelled baidu): XPU_VISIBLE_DEVICES.
+//   - aws (Trainium): NEURON_RT_VISIBLE_CORES, which counts NeuronCores,
+//     not chips: a Trainium2 chip has 8 physical cores, shown as 8 /
+//     NEURON_LOGICAL_NC_CONFIG logical ones (the runtime's default
+//     configuration is 2, so 4 a chip), and device d holds the cores from
+//     d × that on.
+//   - google (TPU): TPU_VISIBLE_CHIPS.
+func visibleEnv(vendor string, devices []int, env map[string]string) map[string]string {
+	list := indexList(devices)
 	switch strings.ToLower(vendor) {
 	case "amd":
-		return []string{"ROCR_VISIBLE_DEVICES"}
+		return map[string]string{"ROCR_VISIBLE_DEVICES": list}
+	case "huawei":
+		return map[string]string{"ASCEND_RT_VISIBLE_DEVICES": list}
+	case "kunlunxin", "baidu":
+		return map[string]string{"XPU_VISIBLE_DEVICES": list}
+	case "aws":
+		return map[string]string{"NEURON_RT_VISIBLE_CORES": neuronCores(devices, neuronCoresPerChip(env))}
+	case "google":
+		return map[string]string{"TPU_VISIBLE_CHIPS": list}
 	default:
-		return []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}
+		return map[string]string{"CUDA_VISIBLE_DEVICES": list, "NVIDIA_VISIBLE_DEVICES": list}
 	}
+}
+
+// trainium2Cores is the physical NeuronCores of one Trainium2 chip.
+const trainium2Cores = 8
+
+// neuronCoresPerChip is the logical NeuronCores a Trainium2 chip shows:
+// its physical cores over the logical core configuration the job asks for
+// (NEURON_LOGICAL_NC_CONFIG, 1 or 2; the runtime's default is 2).
+func neuronCoresPerChip(env map[string]string) int {
+	if env["NEURON_LOGICAL_NC_CONFIG"] == "1" {
+		return trainium2Cores
+	}
+	return trainium2Cores / 2
+}
+
+// neuronCores lists the logical cores of the devices, as ranges ("4-7",
+// "0-3,8-11"): the runtime reads a range, and a list of them.
+func neuronCores(devices []int, per int) string {
+	ds := append([]int(nil), devices...)
+	sort.Ints(ds)
+	var parts []string
+	for i := 0; i < len(ds); {
+		j := i
+		for j+1 < len(ds) && ds[j+1] == ds[j]+1 {
+			j++
+		}
+		parts = append(parts, strconv.Itoa(ds[i]*per)+"-"+strconv.Itoa((ds[j]+1)*per-1))
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// indexList writes device indices the way the runtimes read them: "1,3,5".
+func indexList(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 func envList(m map[string]string) []string {

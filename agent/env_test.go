@@ -137,21 +137,7 @@ func checkGang(t tb, j store.Job, vendor string, addrs map[string]string) {
 			}
 			check("MASTER_PORT", masterPort)
 			check("PET_MASTER_PORT", masterPort)
-			switch strings.ToLower(vendor) {
-			case "amd":
-				check("ROCR_VISIBLE_DEVICES", joinInts(a.Accelerators))
-				for _, k := range []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"} {
-					if v, ok := e[k]; ok {
-						t.Errorf("%s: %s=%q set on AMD", where, k, v)
-					}
-				}
-			default:
-				check("CUDA_VISIBLE_DEVICES", joinInts(a.Accelerators))
-				check("NVIDIA_VISIBLE_DEVICES", joinInts(a.Accelerators))
-				if v, ok := e["ROCR_VISIBLE_DEVICES"]; ok {
-					t.Errorf("%s: ROCR_VISIBLE_DEVICES=%q set on %q", where, v, vendor)
-				}
-			}
+			checkDevices(t, where, vendor, a.Accelerators, e, j.Spec.Env)
 			if j.Spec.Launch != store.LaunchAccelerator {
 				check("PET_NPROC_PER_NODE", strconv.Itoa(max(len(a.Accelerators), 1)))
 				for _, k := range []string{"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK"} {
@@ -191,6 +177,130 @@ func TestProcsGangPerNode(t *testing.T) {
 func TestProcsAMDShowsOnlyROCr(t *testing.T) {
 	checkGang(t, gang(store.LaunchAccelerator), "amd", gangAddrs)
 	checkGang(t, gang(store.LaunchNode), "AMD", gangAddrs)
+}
+
+// deviceVars are the variables by which the runtimes of the catalog's
+// vendors are told which devices a process may use.
+var deviceVars = []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+	"ASCEND_RT_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES", "NEURON_RT_VISIBLE_CORES", "TPU_VISIBLE_CHIPS"}
+
+// wantDevices is what a process on devices ds must see, by vendor, as
+// each vendor's runtime documents it. For Trainium the value is the set
+// of NeuronCores, recounted core by core (4 logical cores a Trainium2
+// chip, 8 when the job asks for NEURON_LOGICAL_NC_CONFIG=1).
+func wantDevices(vendor string, ds []int, jobEnv map[string]string) map[string]string {
+	list := joinInts(ds)
+	switch strings.ToLower(vendor) {
+	case "amd":
+		return map[string]string{"ROCR_VISIBLE_DEVICES": list}
+	case "huawei":
+		return map[string]string{"ASCEND_RT_VISIBLE_DEVICES": list}
+	case "kunlunxin", "baidu":
+		return map[string]string{"XPU_VISIBLE_DEVICES": list}
+	case "google":
+		return map[string]string{"TPU_VISIBLE_CHIPS": list}
+	case "aws":
+		per := 4
+		if jobEnv["NEURON_LOGICAL_NC_CONFIG"] == "1" {
+			per = 8
+		}
+		var cores []int
+		for _, d := range ds {
+			for c := range per {
+				cores = append(cores, d*per+c)
+			}
+		}
+		slices.Sort(cores)
+		return map[string]string{"NEURON_RT_VISIBLE_CORES": joinInts(cores)}
+	}
+	return map[string]string{"CUDA_VISIBLE_DEVICES": list, "NVIDIA_VISIBLE_DEVICES": list}
+}
+
+// expandRanges reads "0-3,8-11" (or "1,3") back into "0,1,2,3,8,9,10,11".
+func expandRanges(t tb, s string) string {
+	t.Helper()
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || b < a {
+			t.Fatalf("%q is not a list of core ranges", s)
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	return joinInts(out)
+}
+
+// checkDevices checks one process's device variables: exactly its
+// vendor's, set to its devices; no other vendor's unless the job set it.
+func checkDevices(t tb, where, vendor string, ds []int, e, jobEnv map[string]string) {
+	t.Helper()
+	want := wantDevices(vendor, ds, jobEnv)
+	for _, k := range deviceVars {
+		got, ok := e[k]
+		w, wanted := want[k]
+		switch {
+		case wanted && k == "NEURON_RT_VISIBLE_CORES":
+			if !ok || expandRanges(t, got) != w {
+				t.Errorf("%s: %s=%q, want the cores %s", where, k, got, w)
+			}
+		case wanted:
+			if !ok || got != w {
+				t.Errorf("%s: %s=%q (set %v), want %q", where, k, got, ok, w)
+			}
+		case ok && jobEnv[k] != got:
+			t.Errorf("%s: %s=%q set on vendor %q", where, k, got, vendor)
+		}
+	}
+}
+
+// TestProcsVendorDevices: every vendor of the catalog, in any case, gets
+// its runtime's variables and no other's, on every node of a gang, in
+// both launch modes.
+func TestProcsVendorDevices(t *testing.T) {
+	for _, vendor := range []string{"nvidia", "NVIDIA", "amd", "huawei", "Huawei", "kunlunxin", "baidu", "aws", "AWS", "google", "", "fake"} {
+		for _, launch := range []string{store.LaunchAccelerator, store.LaunchNode} {
+			checkGang(t, gang(launch), vendor, gangAddrs)
+		}
+	}
+	// Trainium: the job's logical core configuration sets the numbering.
+	j := gang(store.LaunchNode)
+	j.Spec.Env = map[string]string{"NEURON_LOGICAL_NC_CONFIG": "1"}
+	checkGang(t, j, "aws", gangAddrs)
+	e := procsOf(t, j, "site/n-b", "aws", gangAddrs, nil)[0]
+	if got := e["NEURON_RT_VISIBLE_CORES"]; got != "32-39,48-55" {
+		t.Errorf("devices 4,6 at 8 cores a chip: NEURON_RT_VISIBLE_CORES=%q, want 32-39,48-55", got)
+	}
+	j.Spec.Env = nil
+	e = procsOf(t, j, "site/n-c", "aws", gangAddrs, nil)[0]
+	if got := e["NEURON_RT_VISIBLE_CORES"]; got != "4-7,12-15,20-23,28-31" {
+		t.Errorf("devices 1,3,5,7 at 4 cores a chip: NEURON_RT_VISIBLE_CORES=%q", got)
+	}
+	e = procsOf(t, j, "site/n-a", "aws", gangAddrs, nil)[0]
+	if got := e["NEURON_RT_VISIBLE_CORES"]; got != "0-11" {
+		t.Errorf("devices 0,1,2 at 4 cores a chip: NEURON_RT_VISIBLE_CORES=%q, want one range 0-11", got)
+	}
+}
+
+// A job cannot widen its devices on any vendor: its own value of the
+// vendor's variable is replaced.
+func TestProcsVendorJobCannotWiden(t *testing.T) {
+	for vendor, k := range map[string]string{"huawei": "ASCEND_RT_VISIBLE_DEVICES", "kunlunxin": "XPU_VISIBLE_DEVICES",
+		"aws": "NEURON_RT_VISIBLE_CORES", "google": "TPU_VISIBLE_CHIPS", "amd": "ROCR_VISIBLE_DEVICES", "nvidia": "CUDA_VISIBLE_DEVICES"} {
+		j := gang(store.LaunchNode)
+		j.Spec.Env = map[string]string{k: "0-63"}
+		e := procsOf(t, j, "site/n-b", vendor, gangAddrs, nil)[0]
+		if e[k] == "0-63" {
+			t.Errorf("%s: the job's %s=0-63 came through", vendor, k)
+		}
+		checkDevices(t, vendor, vendor, []int{4, 6}, e, nil)
+	}
 }
 
 func TestLocate(t *testing.T) {
@@ -326,7 +436,7 @@ func TestProcsRandomGangs(t *testing.T) {
 				addrs[name] = fmt.Sprintf("10.1.0.%d", i)
 			}
 		}
-		vendor := rapid.SampledFrom([]string{"nvidia", "amd", "fake", ""}).Draw(t, "vendor")
+		vendor := rapid.SampledFrom([]string{"nvidia", "amd", "huawei", "kunlunxin", "aws", "google", "fake", ""}).Draw(t, "vendor")
 		checkGang(t, j, vendor, addrs)
 	})
 }
