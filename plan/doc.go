@@ -12,8 +12,9 @@
 //   - A node's rated power = accelerators × TDP + node overhead; its
 //     expected draw at load factor L = idle + L × (rated − idle).
 //   - Accelerators that fit = floor(IT W × oversubscription / node rated W)
-//     nodes × accelerators per node, in whole NVLink domains for rack-scale
-//     systems.
+//     nodes × accelerators per node, in whole scale-up domains for systems
+//     built by the rack or the group of racks (GB200 NVL72, a CloudMatrix
+//     384 supernode, a TPU pod).
 //   - Annual energy = expected IT draw × PUE × 8760 h. Capacity sources
 //     (mw) are dispatched first each hour, following their output profile;
 //     shares split the rest. Emissions and cost sum energy × intensity and

@@ -267,7 +267,8 @@ func primaryModel(cat *fleet.Catalog, nodes map[int]int) int {
 
 // Fit returns how many accelerators of node model m fit in itW watts of IT
 // power at an oversubscription ratio: whole nodes at rated power, in whole
-// NVLink domains for rack-scale systems. It returns 0 for no power (or NaN)
+// scale-up domains for systems built by the rack or the group of racks
+// (NVL72, a supernode, a TPU pod). It returns 0 for no power (or NaN)
 // and saturates at MaxFit accelerators, so no input overflows it.
 func Fit(cat *fleet.Catalog, m int, itW, oversub float64) int {
 	nm := &cat.Nodes[m]
@@ -281,8 +282,8 @@ func Fit(cat *fleet.Catalog, m int, itW, oversub float64) int {
 	if n < float64(nodes) {
 		nodes = int(n)
 	}
-	if nm.NVLinkDomain == "rack" && nm.NVLinkSize > nm.Accelerators {
-		trays := nm.NVLinkSize / per
+	if unit := nm.DomainAccelerators(); unit > nm.Accelerators {
+		trays := unit / per
 		nodes -= nodes % trays
 	}
 	return nodes * nm.Accelerators

@@ -459,3 +459,82 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs from the output (go test ./plan -update rewrites it):\n--- got\n%s", path, got)
 	}
 }
+
+// TestEveryCatalogEntry: both forms of --accelerator answer for every
+// built-in accelerator, by name and by each alias: the what-if on the
+// built-in example fleet, and the sizing question of 100,000 accelerators
+// in 150 MW sites at PUE 1.2. The sizing answer is recounted: whole
+// scale-up domains, each site's nodes within its IT power, enough sites
+// and accelerators for the target.
+func TestEveryCatalogEntry(t *testing.T) {
+	cat := fleet.DefaultCatalog()
+	f := load(t, "stargate")
+	for _, a := range cat.Accelerators {
+		for _, name := range append([]string{a.Name}, a.Aliases...) {
+			t.Run(name, func(t *testing.T) {
+				r, err := Fleet(f, with(func(o *Options) { o.Accelerator = name }))
+				if err != nil {
+					t.Fatalf("what-if: %v", err)
+				}
+				for _, s := range r.Sites {
+					if s.Model != a.Name {
+						t.Errorf("what-if: site %s counts %s, want %s", s.Name, s.Model, a.Name)
+					}
+				}
+				s, err := Size(nil, question(100_000, name, 150, 1.2))
+				if err != nil {
+					t.Fatalf("sizing: %v", err)
+				}
+				nm := &cat.Nodes[cat.NodeFor(name)]
+				unit := nm.Accelerators
+				if nm.NVLinkDomain != fleet.DomainNode {
+					unit = nm.NVLinkSize // a rack, a supernode or a pod is built whole
+				}
+				rated := float64(nm.Accelerators)*a.TDPW + nm.OverheadW
+				nodes := s.AcceleratorsPerSite / nm.Accelerators
+				switch {
+				case s.Accelerator != a.Name || s.NodeModel != nm.Name:
+					t.Errorf("sized %s on %s, want %s on %s", s.Accelerator, s.NodeModel, a.Name, nm.Name)
+				case s.AcceleratorsPerSite <= 0 || s.AcceleratorsPerSite%unit != 0:
+					t.Errorf("%d per site, not whole domains of %d", s.AcceleratorsPerSite, unit)
+				case float64(nodes)*rated > 125e6+1e-3:
+					t.Errorf("%d nodes of %g W exceed 125 MW of IT", nodes, rated)
+				case float64(nodes+unit/nm.Accelerators)*rated <= 125e6:
+					t.Errorf("%d nodes of %g W leave room for another domain in 125 MW", nodes, rated)
+				case s.SitesNeeded*s.AcceleratorsPerSite < 100_000 || (s.SitesNeeded-1)*s.AcceleratorsPerSite >= 100_000:
+					t.Errorf("%d sites of %d for 100,000", s.SitesNeeded, s.AcceleratorsPerSite)
+				case s.Accelerators < 100_000 || s.Accelerators%unit != 0 || s.Accelerators-unit >= 100_000:
+					t.Errorf("builds %d, want 100,000 rounded up to domains of %d", s.Accelerators, unit)
+				}
+				near(t, "draw_mw", s.DrawMW, float64(s.Accelerators/nm.Accelerators)*nm.DrawW(&a, 0.7)/1e6, 1e-6)
+			})
+		}
+	}
+}
+
+// The README's hand computations for two of the newer entries.
+func TestSizingNewEntriesByHand(t *testing.T) {
+	// MI355X: 8 × 1,400 W + 4,000 W = 15.2 kW a node; 125 MW feeds
+	// 8,223 nodes, 65,784 GPUs; 2 sites; 12,500 nodes drawing
+	// 3,240 + 0.7 × (15,200 − 3,240) = 11,612 W each.
+	s, err := Size(nil, question(100_000, "mi355x", 150, 1.2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.NodesPerSite != 8_223 || s.AcceleratorsPerSite != 65_784 || s.SitesNeeded != 2 || s.Accelerators != 100_000 {
+		t.Errorf("mi355x: %d nodes, %d GPUs a site, %d sites, %d built", s.NodesPerSite, s.AcceleratorsPerSite, s.SitesNeeded, s.Accelerators)
+	}
+	near(t, "mi355x draw_mw", s.DrawMW, 12_500*11_612/1e6, 1e-6)
+	// CloudMatrix 384: 11,646 W a node; 125 MW feeds 10,733 nodes, kept
+	// to whole supernodes of 48 nodes: 223 supernodes, 85,632 NPUs; 2
+	// sites; 261 supernodes built (100,224 NPUs, 12,528 nodes) drawing
+	// 3,400 + 0.7 × (11,646 − 3,400) = 9,172.2 W each.
+	s, err = Size(nil, question(100_000, "ascend-910c", 150, 1.2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.NodesPerSite != 10_704 || s.AcceleratorsPerSite != 85_632 || s.SitesNeeded != 2 || s.Accelerators != 100_224 {
+		t.Errorf("ascend-910c: %d nodes, %d NPUs a site, %d sites, %d built", s.NodesPerSite, s.AcceleratorsPerSite, s.SitesNeeded, s.Accelerators)
+	}
+	near(t, "ascend-910c draw_mw", s.DrawMW, 12_528*9_172.2/1e6, 1e-6)
+}

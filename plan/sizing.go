@@ -109,17 +109,19 @@ func Size(cat *fleet.Catalog, in SizingInput) (*Sizing, error) {
 	}
 	s.AcceleratorsPerSite = Fit(cat, m, s.ITMWPerSite*1e6, o.Oversubscription)
 	s.NodesPerSite = s.AcceleratorsPerSite / nm.Accelerators
-	// Whole nodes (and NVLink domains) for the target.
-	unit := nm.Accelerators
-	if nm.NVLinkDomain == "rack" && nm.NVLinkSize > unit {
-		unit = nm.NVLinkSize
-	}
+	// Whole nodes (and scale-up domains: NVL72 racks, supernodes, pods)
+	// for the target.
+	unit := nm.DomainAccelerators()
 	if s.AcceleratorsPerSite == 0 {
 		what := fmt.Sprintf("one %s node (%d %s, %.1f kW)", nm.Name, nm.Accelerators, acc.Name, s.NodeKW)
 		if unit > nm.Accelerators {
 			trays := unit / nm.Accelerators
-			what = fmt.Sprintf("one rack-wide NVLink domain of %d %s (%d %s nodes, %.1f kW)",
-				trays*nm.Accelerators, acc.Name, trays, nm.Name, float64(trays)*s.NodeKW)
+			domain := nm.NVLinkDomain // a supernode, a pod
+			if domain == fleet.DomainRack {
+				domain = "rack-wide NVLink domain"
+			}
+			what = fmt.Sprintf("one %s of %d %s (%d %s nodes, %.1f kW)",
+				domain, trays*nm.Accelerators, acc.Name, trays, nm.Name, float64(trays)*s.NodeKW)
 		}
 		return nil, fmt.Errorf("%w: a %g MW site at PUE %g (%.3g MW IT, oversubscription %g) cannot feed %s",
 			ErrOption, in.SiteMW, o.PUE, s.ITMWPerSite, o.Oversubscription, what)
