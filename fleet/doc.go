@@ -14,4 +14,11 @@
 // specifies, against the limit times the allowed ratio. The engine's
 // admission is stricter: it counts each node's full draw (accelerators and
 // node overhead), so a rack that loads can still refuse work for power.
+//
+// Beside the power tree, a node model names its scale-up domain: the node,
+// the rack, or a group of racks (a CloudMatrix supernode, a Trn2
+// UltraServer, a TPU pod). A group is NVLinkSize accelerators of its model
+// in consecutive racks of one row; loading checks that a row's racks make
+// whole groups, and the Fleet lists them as ScaleUps. A model may also
+// list the slice shapes it hands out (a TPU pod's "2x2x1" … "16x16x24").
 package fleet

@@ -39,6 +39,11 @@ func expand(f *File, cat *Catalog, oversub float64) *Fleet {
 		fl.Regions = append(fl.Regions, reg)
 	}
 	fl.Accelerators = int(e.accel)
+	if fl.nodeScaleUp != nil {
+		for len(fl.nodeScaleUp) < len(fl.Nodes) {
+			fl.nodeScaleUp = append(fl.nodeScaleUp, -1)
+		}
+	}
 	return fl
 }
 
@@ -77,6 +82,49 @@ func (e *expander) row(hall int32, name string, r *RowSpec) {
 	}
 	fl.Rows[idx].First, fl.Rows[idx].End = first, int32(len(fl.Racks))
 	fl.Rows[idx].FirstAccel, fl.Rows[idx].Accelerators = start, e.accel-start
+	e.scaleUps(idx)
+}
+
+// scaleUps groups the racks of row into the scale-up domains of the models
+// whose fabric spans racks: each domain takes the racks, in order, that
+// hold its model's next NVLinkSize accelerators (validation made sure they
+// come out whole).
+func (e *expander) scaleUps(row int32) {
+	fl := e.fl
+	cat := fl.Catalog
+	open := map[uint16]int{} // model → its domain being filled, index in ScaleUps
+	count := map[uint16]int{}
+	r := &fl.Rows[row]
+	for k := r.First; k < r.End; k++ {
+		rk := &fl.Racks[k]
+		for n := rk.First; n < rk.End; n++ {
+			m := fl.Nodes[n].Model
+			nm := &cat.Nodes[m]
+			if !nm.SpansRacks() {
+				continue
+			}
+			i, ok := open[m]
+			if !ok {
+				count[m]++
+				i = len(fl.ScaleUps)
+				open[m] = i
+				fl.ScaleUps = append(fl.ScaleUps, ScaleUp{Name: nm.NVLinkDomain + "-" + itoa(count[m]), Model: m, Row: row, FirstRack: k})
+			}
+			if fl.nodeScaleUp == nil {
+				fl.nodeScaleUp = make([]int32, 0, len(fl.Nodes))
+			}
+			for int32(len(fl.nodeScaleUp)) < n {
+				fl.nodeScaleUp = append(fl.nodeScaleUp, -1)
+			}
+			fl.nodeScaleUp = append(fl.nodeScaleUp, int32(i))
+			su := &fl.ScaleUps[i]
+			su.Accelerators += int32(nm.Accelerators)
+			su.EndRack = k + 1
+			if int(su.Accelerators) >= nm.NVLinkSize {
+				delete(open, m)
+			}
+		}
+	}
 }
 
 func (e *expander) rack(row int32, name string, k *RackSpec) {

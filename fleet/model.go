@@ -37,8 +37,29 @@ type Fleet struct {
 	Rows             []Domain
 	Racks            []Domain
 	Nodes            []Node
+	// ScaleUps are the scale-up domains that span racks (supernodes,
+	// pods), in tree order; see ScaleUp.
+	ScaleUps []ScaleUp
 	// Accelerators is the total number of accelerators.
 	Accelerators int
+	// nodeScaleUp is each node's index in ScaleUps, -1 for none; nil when
+	// the fleet has none.
+	nodeScaleUp []int32
+}
+
+// ScaleUp is one scale-up domain of a node model whose fabric spans racks
+// (NodeModel.SpansRacks): a supernode or a pod. It is the racks
+// [FirstRack, EndRack) of one row that hold its Accelerators, the model's
+// NVLinkSize; loading makes sure a row's racks of such a model form whole
+// domains, none straddling two, in rack order.
+type ScaleUp struct {
+	// Name is the model's domain name and its number among the row's
+	// domains of the model: "supernode-1", "pod-2".
+	Name               string
+	Model              uint16 // index into Catalog.Nodes
+	Row                int32  // index into Fleet.Rows
+	FirstRack, EndRack int32
+	Accelerators       int32
 }
 
 // Region is a group of sites; Sites[First:End].
@@ -87,6 +108,23 @@ func (f *Fleet) NodeModel(i int) *NodeModel { return &f.Catalog.Nodes[f.Nodes[i]
 // NodeAccelerator returns the catalog accelerator of node i.
 func (f *Fleet) NodeAccelerator(i int) *Accelerator {
 	return &f.Catalog.Accelerators[f.Catalog.NodeAccelerator(int(f.Nodes[i].Model))]
+}
+
+// ScaleUpOf returns the index in ScaleUps of node i's scale-up domain, or
+// -1 when its model's domain does not span racks.
+func (f *Fleet) ScaleUpOf(i int) int {
+	if f.nodeScaleUp == nil {
+		return -1
+	}
+	return int(f.nodeScaleUp[i])
+}
+
+// ScaleUpPath returns "site/hall/row/supernode-1" for ScaleUps[i].
+func (f *Fleet) ScaleUpPath(i int) string {
+	su := &f.ScaleUps[i]
+	row := f.Rows[su.Row]
+	hall := f.Halls[row.Parent]
+	return f.Sites[hall.Parent].Name + "/" + hall.Name + "/" + row.Name + "/" + su.Name
 }
 
 // NodeAccelerators returns the number of accelerators of node i.

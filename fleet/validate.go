@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -100,16 +101,30 @@ func (v *validator) catalog() {
 		}
 		switch n.NVLinkDomain {
 		case "":
-			n.NVLinkDomain = "node"
-		case "node", "rack":
+			n.NVLinkDomain = DomainNode
+		case DomainNode, DomainRack:
 		default:
-			v.c.add(join(p, "nvlink_domain"), ErrRange, "must be node or rack, got %q", n.NVLinkDomain)
+			if !domainName(n.NVLinkDomain) {
+				v.c.add(join(p, "nvlink_domain"), ErrRange, "must be node, rack or the name of a group of racks (lower case, e.g. supernode, pod), got %q", n.NVLinkDomain)
+			}
 		}
-		if n.NVLinkSize == 0 && n.NVLinkDomain == "node" {
+		if n.NVLinkSize == 0 && n.NVLinkDomain == DomainNode {
 			n.NVLinkSize = n.Accelerators
 		}
-		if n.NVLinkSize < 0 || (n.NVLinkDomain == "rack" && n.NVLinkSize < 1) {
+		switch {
+		case n.NVLinkSize < 0 || (n.NVLinkDomain == DomainRack && n.NVLinkSize < 1):
 			v.c.add(join(p, "nvlink_size"), ErrRange, "must be >= 1 for a rack-wide NVLink domain, got %d", n.NVLinkSize)
+		case n.SpansRacks() && n.Accelerators >= 1 && (n.NVLinkSize < n.Accelerators || n.NVLinkSize%n.Accelerators != 0):
+			v.c.add(join(p, "nvlink_size"), ErrRange, "a %s spans whole nodes: must be a multiple of accelerators (%d), got %d", n.NVLinkDomain, n.Accelerators, n.NVLinkSize)
+		}
+		for i, sh := range n.SliceShapes {
+			vol, err := ShapeVolume(sh)
+			switch {
+			case err != nil:
+				v.c.add(index(join(p, "slice_shapes"), i), ErrRange, "%s", strings.TrimPrefix(err.Error(), "fleet: "))
+			case n.NVLinkSize > 0 && vol > n.NVLinkSize:
+				v.c.add(index(join(p, "slice_shapes"), i), ErrRange, "slice %s of %d accelerators is larger than the scale-up domain (%d)", sh, vol, n.NVLinkSize)
+			}
 		}
 		if n.PriceUSD < 0 {
 			v.c.add(join(p, "price_usd"), ErrRange, "must be >= 0, got %g", n.PriceUSD)
@@ -246,7 +261,74 @@ func (v *validator) row(p string, r *RowSpec, names *siblings, oversub, copies f
 		watts += v.rack(index(join(p, "racks"), i), &r.Racks[i], racks, oversub, copies*float64(count))
 	}
 	v.fits(p, "limit_kw", watts, r.LimitKW*1e3, oversub, "")
+	v.scaleUps(p, r)
 	return watts * float64(count)
+}
+
+// scaleUps checks that the racks of a row make whole scale-up domains of
+// every model whose domain spans racks: taken in order, each run of racks
+// holds exactly the model's NVLinkSize accelerators, no rack straddles two
+// domains, and none is left part-filled at the row's end.
+func (v *validator) scaleUps(p string, r *RowSpec) {
+	if v.domains > MaxDomains {
+		return // too large: reported, and not worth walking
+	}
+	filled := map[int]int{} // model → accelerators of its open domain
+	for i := range r.Racks {
+		k := &r.Racks[i]
+		per := map[int]int{} // model → its accelerators in one copy of the rack
+		var order []int
+		for _, g := range k.Nodes {
+			m := v.cat.NodeFor(g.Model)
+			if m < 0 || !v.cat.Nodes[m].SpansRacks() || v.cat.Nodes[m].NVLinkSize < 1 {
+				continue
+			}
+			if _, ok := per[m]; !ok {
+				order = append(order, m)
+			}
+			per[m] += max(g.Count, 1) * v.cat.Nodes[m].Accelerators
+		}
+		for _, m := range order {
+			nm := &v.cat.Nodes[m]
+			for c := 0; c < max(k.Count, 1); c++ {
+				filled[m] += per[m]
+				if filled[m] > nm.NVLinkSize {
+					v.c.add(index(join(p, "racks"), i), ErrRange, "straddles two %ss of %s: a %s is %d accelerators of whole racks, and this rack's %d would take it to %d",
+						nm.NVLinkDomain, nm.Name, nm.NVLinkDomain, nm.NVLinkSize, per[m], filled[m])
+					delete(filled, m)
+					break
+				}
+				if filled[m] == nm.NVLinkSize {
+					filled[m] = 0
+				}
+			}
+		}
+	}
+	models := make([]int, 0, len(filled))
+	for m := range filled {
+		models = append(models, m)
+	}
+	sort.Ints(models)
+	for _, m := range models {
+		if nm, n := &v.cat.Nodes[m], filled[m]; n != 0 {
+			v.c.add(join(p, "racks"), ErrRange, "the row's last %s of %s holds %d accelerators, not %d: a row holds whole %ss",
+				nm.NVLinkDomain, nm.Name, n, nm.NVLinkSize, nm.NVLinkDomain)
+		}
+	}
+}
+
+// domainName reports whether s may name a group of racks: lower-case
+// letters, digits and dashes, starting with a letter.
+func domainName(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) rack(p string, r *RackSpec, names *siblings, oversub, copies float64) float64 {
