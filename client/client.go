@@ -405,3 +405,36 @@ func (c *Client) DryRun(ctx context.Context, spec []byte, contentType string) (s
 	_, err := c.do(ctx, "POST", "/v1/jobs?dry_run=true", spec, h, &out)
 	return out, err
 }
+
+// AccountingQuery filters GET /v1/accounting.
+type AccountingQuery struct {
+	Tenant       string
+	States       []string
+	Since, Until string // RFC 3339 times or dates
+	By           string // job (default), tenant, site or day
+	Limit        int
+	After        string
+}
+
+// Accounting returns what jobs cost: energy, cost, emissions.
+func (c *Client) Accounting(ctx context.Context, q AccountingQuery) (server.Accounting, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"tenant": q.Tenant, "since": q.Since, "until": q.Until, "by": q.By, "after": q.After} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if len(q.States) > 0 {
+		v.Set("state", strings.Join(q.States, ","))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	path := "/v1/accounting"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out server.Accounting
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out, err
+}

@@ -41,6 +41,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/v1/jobs/" + job.ID + "/release", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"POST", "/v1/jobs/" + job.ID + "/requeue", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/accounting", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
 		{"POST", "/v1/nodes", `{"name":"lab/hall-a/row-2/rack-1/n1"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok, forbid, forbid}},
 		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
 		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, ok, forbid}},

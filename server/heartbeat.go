@@ -225,6 +225,13 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Tok
 		return errorf(http.StatusNotFound, "node %s is not registered: POST /v1/nodes first", name)
 	}
 	s.telemetry.set(name, NodeTelemetry{At: now, Accelerators: hb.Accelerators, Caps: hb.Caps, Unhealthy: hb.Unhealthy})
+	// The jobs that ran here since the last heartbeat, before those that
+	// ended leave: the interval's energy is theirs.
+	jobs, err := s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}})
+	if err != nil {
+		return err
+	}
+	s.meter(r.Context(), s.nodeIx[name], name, now, hb.Accelerators, jobs)
 	for _, o := range hb.Finished {
 		if err := s.finish(r.Context(), name, o); err != nil {
 			return err
@@ -234,9 +241,10 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, tok store.Tok
 	if err != nil {
 		return err
 	}
-	jobs, err := s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}})
-	if err != nil {
-		return err
+	if len(hb.Finished) > 0 {
+		if jobs, err = s.store.Jobs(r.Context(), store.JobQuery{Node: name, States: []store.JobState{store.JobRunning}}); err != nil {
+			return err
+		}
 	}
 	if jobs == nil {
 		jobs = []store.Job{}

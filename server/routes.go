@@ -37,6 +37,7 @@ func (s *Server) table() []route {
 		{"POST", "/v1/jobs/{id}/requeue", people, s.requeueJob, "Requeue a running job: its processes are stopped and it starts again after the backoff."},
 		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
 		{"GET", "/v1/jobs/{id}/logs", people, s.jobLogs, "A job's output (stdout and stderr of its processes) on every node: ?node=N&after=CURSOR&limit=N."},
+		{"GET", "/v1/accounting", people, s.accounting, "What jobs cost: elapsed time, accelerator-hours, energy (IT and facility), cost and emissions at the site's hourly mix, energy lost to cut attempts: ?tenant=T&state=S&since=T&until=T&by=job|tenant|site|day&limit=N&after=CURSOR."},
 		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID, or ?last=N for the newest N (oldest first)."},
 		{"POST", "/v1/nodes", joiners, s.registerNode, "Register a node of the fleet (agents, with a join token); answers the node's own credential."},
 		{"GET", "/v1/nodes", people, s.listNodes, "Registered nodes."},

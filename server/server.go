@@ -102,6 +102,7 @@ type Server struct {
 	powerView  powerCache
 	sessions   sessions
 	pending    pendingGate
+	energy     energyMeter
 	history    drawHistory
 	closing    chan struct{} // closed when Serve begins to shut down: event streams end
 	closeOnce  sync.Once
@@ -208,6 +209,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.beatLoop(ctx) })
 	wg.Go(func() { s.sampleLoop(ctx) })
+	wg.Go(func() { s.meterLoop(ctx) })
 	wg.Go(func() { s.leaderLoop(ctx) })
 	wg.Wait()
 	close(s.stopped)

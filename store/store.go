@@ -112,6 +112,14 @@ type Store interface {
 	// then nothing changes.
 	SetNodeToken(ctx context.Context, t Token) error
 
+	// AddEnergy adds to jobs' energy accounts in one transaction: each
+	// record's figures are added to those of its (Job, Attempt); its Site
+	// and Source are kept (Source becomes "mixed" when two differ).
+	AddEnergy(ctx context.Context, records []JobEnergy) error
+	// Energy returns the accounts of these jobs, every attempt, ordered by
+	// job and attempt.
+	Energy(ctx context.Context, jobs []string) ([]JobEnergy, error)
+
 	// Tenants lists the tenants (the queues of the fair share) by name.
 	Tenants(ctx context.Context) ([]Tenant, error)
 	// PutTenant stores a tenant: with create, a new one (ErrExists when

@@ -292,3 +292,34 @@ type Tenant struct {
 	Quota     int       `json:"quota,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// JobEnergy is the energy account of one attempt of a job, kept from its
+// nodes' telemetry.
+type JobEnergy struct {
+	Job     string `json:"job"`
+	Attempt int    `json:"attempt"`
+	Site    string `json:"site"`
+	// EnergyJ is the IT energy of the job's accelerators; FacilityJ that
+	// times the site's PUE.
+	EnergyJ   float64 `json:"energy_j"`
+	FacilityJ float64 `json:"facility_j"`
+	// AcceleratorS counts accelerator-seconds held.
+	AcceleratorS float64 `json:"accelerator_s"`
+	// CostUSD and CO2g price the facility energy at the site's energy mix
+	// of the hour it was drawn in.
+	CostUSD float64 `json:"cost_usd"`
+	CO2g    float64 `json:"co2_g"`
+	// Source says where the energy came from: "counter" (the devices'
+	// energy counters), "power" (their power readings over the interval),
+	// "model" (the fleet's power model: no readings), or "mixed".
+	Source  string `json:"source"`
+	Samples int    `json:"samples"`
+}
+
+// Sources of a JobEnergy.
+const (
+	EnergyCounter = "counter"
+	EnergyPower   = "power"
+	EnergyModel   = "model"
+	EnergyMixed   = "mixed"
+)

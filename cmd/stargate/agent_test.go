@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -336,6 +337,39 @@ command: [sh, -c, 'echo "start $STARGATE_ARRAY_INDEX $(date +%s%N)" >> "$RUNS"; 
 		}
 		if len(seen) != 20 || most > 4 || most < 2 {
 			t.Errorf("%d elements ran, at most %d at once (want 20, at most 4)", len(seen), most)
+		}
+	})
+
+	t.Run("energy accounting from the fake devices' counters", func(t *testing.T) {
+		j := submit(t, store.JobSpec{Name: "metered", Accelerators: 8, Command: []string{"sleep", "2"}})
+		j = waitState(t, c, j.ID, store.JobSucceeded, 30*time.Second)
+		var row server.AccountRow
+		waitFor(t, "the job's account", 15*time.Second, func() bool { // accounts reach the store every few seconds
+			a, err := c.Accounting(ctx, client.AccountingQuery{States: []string{"succeeded"}, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range a.Rows {
+				if r.Job == j.ID {
+					row = r
+				}
+			}
+			return row.EnergyKWh > 0
+		})
+		// the meter counts the heartbeat intervals the job ran in: its
+		// accelerator-seconds match its run to within a few heartbeats
+		elapsed := j.EndedAt.Sub(j.StartedAt).Seconds()
+		accS := row.AcceleratorHours * 3600 / 8
+		if row.Source != "counter" || math.Abs(accS-elapsed) > 1 {
+			t.Errorf("source %q, %.2f s of 8 accelerators against a run of %.2f s", row.Source, accS, elapsed)
+		}
+		// and the fake devices drew between idle and their rated power
+		watts := row.EnergyKWh * 3.6e6 / (row.AcceleratorHours * 3600)
+		if watts < 60 || watts > 700 {
+			t.Errorf("mean draw %.0f W per H100", watts)
+		}
+		if out := cli(t, url, admin, "acct", "--by", "tenant", "--state", "succeeded"); !strings.Contains(out, "acme") || !strings.Contains(out, "total") {
+			t.Errorf("acct --by tenant: %s", out)
 		}
 	})
 

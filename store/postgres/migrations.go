@@ -103,4 +103,18 @@ var migrations = []string{
 	`ALTER TABLE jobs ADD COLUMN array_job TEXT COLLATE "C" NOT NULL DEFAULT '',
 		ADD COLUMN array_index INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX jobs_array ON jobs (array_job) WHERE array_job <> '';`,
+	// 9: jobs' energy accounts.
+	`CREATE TABLE job_energy (
+		job           TEXT COLLATE "C" NOT NULL,
+		attempt       INTEGER NOT NULL,
+		site          TEXT NOT NULL,
+		energy_j      DOUBLE PRECISION NOT NULL,
+		facility_j    DOUBLE PRECISION NOT NULL,
+		accelerator_s DOUBLE PRECISION NOT NULL,
+		cost_usd      DOUBLE PRECISION NOT NULL,
+		co2_g         DOUBLE PRECISION NOT NULL,
+		source        TEXT NOT NULL,
+		samples       INTEGER NOT NULL,
+		PRIMARY KEY (job, attempt)
+	);`,
 }

@@ -742,3 +742,44 @@ func (db *DB) DeleteTenant(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// AddEnergy implements store.Store.
+func (db *DB) AddEnergy(ctx context.Context, records []store.JobEnergy) error {
+	if len(records) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, e := range records {
+		b.Queue(`INSERT INTO job_energy (job, attempt, site, energy_j, facility_j, accelerator_s, cost_usd, co2_g, source, samples)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (job, attempt) DO UPDATE SET energy_j = job_energy.energy_j + excluded.energy_j,
+				facility_j = job_energy.facility_j + excluded.facility_j, accelerator_s = job_energy.accelerator_s + excluded.accelerator_s,
+				cost_usd = job_energy.cost_usd + excluded.cost_usd, co2_g = job_energy.co2_g + excluded.co2_g,
+				samples = job_energy.samples + excluded.samples,
+				source = CASE WHEN job_energy.source = excluded.source THEN job_energy.source ELSE 'mixed' END`,
+			e.Job, e.Attempt, e.Site, e.EnergyJ, e.FacilityJ, e.AcceleratorS, e.CostUSD, e.CO2g, e.Source, e.Samples)
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	if err != nil {
+		return fmt.Errorf("postgres: add energy: %w", err)
+	}
+	return nil
+}
+
+// Energy implements store.Store.
+func (db *DB) Energy(ctx context.Context, jobs []string) ([]store.JobEnergy, error) {
+	rows, err := db.pool.Query(ctx, `SELECT job, attempt, site, energy_j, facility_j, accelerator_s, cost_usd, co2_g, source, samples
+		FROM job_energy WHERE job = ANY($1) ORDER BY job, attempt`, jobs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: energy: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.JobEnergy, error) {
+		var e store.JobEnergy
+		err := r.Scan(&e.Job, &e.Attempt, &e.Site, &e.EnergyJ, &e.FacilityJ, &e.AcceleratorS, &e.CostUSD, &e.CO2g, &e.Source, &e.Samples)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: energy: %w", err)
+	}
+	return out, nil
+}

@@ -102,4 +102,18 @@ var migrations = []string{
 	`ALTER TABLE jobs ADD COLUMN array_job TEXT NOT NULL DEFAULT '';
 	ALTER TABLE jobs ADD COLUMN array_index INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX jobs_array ON jobs (array_job) WHERE array_job <> '';`,
+	// 9: jobs' energy accounts.
+	`CREATE TABLE job_energy (
+		job           TEXT NOT NULL,
+		attempt       INTEGER NOT NULL,
+		site          TEXT NOT NULL,
+		energy_j      REAL NOT NULL,
+		facility_j    REAL NOT NULL,
+		accelerator_s REAL NOT NULL,
+		cost_usd      REAL NOT NULL,
+		co2_g         REAL NOT NULL,
+		source        TEXT NOT NULL,
+		samples       INTEGER NOT NULL,
+		PRIMARY KEY (job, attempt)
+	);`,
 }

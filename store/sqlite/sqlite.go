@@ -882,3 +882,67 @@ func (db *DB) DeleteTenant(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+const upsertEnergy = `INSERT INTO job_energy (job, attempt, site, energy_j, facility_j, accelerator_s, cost_usd, co2_g, source, samples)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (job, attempt) DO UPDATE SET energy_j = energy_j + excluded.energy_j,
+		facility_j = facility_j + excluded.facility_j, accelerator_s = accelerator_s + excluded.accelerator_s,
+		cost_usd = cost_usd + excluded.cost_usd, co2_g = co2_g + excluded.co2_g, samples = samples + excluded.samples,
+		source = CASE WHEN source = excluded.source THEN source ELSE 'mixed' END`
+
+// AddEnergy implements store.Store.
+func (db *DB) AddEnergy(ctx context.Context, records []store.JobEnergy) error {
+	if len(records) == 0 {
+		return nil
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, upsertEnergy)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range records {
+			if _, err := st.ExecContext(ctx, e.Job, e.Attempt, e.Site, e.EnergyJ, e.FacilityJ, e.AcceleratorS,
+				e.CostUSD, e.CO2g, e.Source, e.Samples); err != nil {
+				return fmt.Errorf("sqlite: add energy: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Energy implements store.Store.
+func (db *DB) Energy(ctx context.Context, jobs []string) ([]store.JobEnergy, error) {
+	var out []store.JobEnergy
+	for start := 0; start < len(jobs); start += 500 {
+		ids := jobs[start:min(len(jobs), start+500)]
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		rows, err := db.r.QueryContext(ctx, `SELECT job, attempt, site, energy_j, facility_j, accelerator_s, cost_usd, co2_g, source, samples
+			FROM job_energy WHERE job IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) ORDER BY job, attempt`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: energy: %w", err)
+		}
+		for rows.Next() {
+			var e store.JobEnergy
+			if err := rows.Scan(&e.Job, &e.Attempt, &e.Site, &e.EnergyJ, &e.FacilityJ, &e.AcceleratorS, &e.CostUSD, &e.CO2g, &e.Source, &e.Samples); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: energy: %w", err)
+			}
+			out = append(out, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b store.JobEnergy) int {
+		if c := strings.Compare(a.Job, b.Job); c != 0 {
+			return c
+		}
+		return a.Attempt - b.Attempt
+	})
+	return out, nil
+}

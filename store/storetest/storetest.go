@@ -31,6 +31,7 @@ func Run(t *testing.T, f Factory) {
 		{"Failures", testFailures},
 		{"Held", testHeld},
 		{"Arrays", testArrays},
+		{"Energy", testEnergy},
 		{"Nodes", testNodes},
 		{"DrainOutlivesLost", testDrainOutlivesLost},
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
@@ -253,6 +254,40 @@ func testApply(t *testing.T, s store.Store, _ func() store.Store) {
 	ghost := newJob("ghost", "acme", 1)
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testEnergy checks that energy records add up by job and attempt.
+func testEnergy(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	rec := func(job string, attempt int, source string, j float64) store.JobEnergy {
+		return store.JobEnergy{Job: job, Attempt: attempt, Site: "lab", EnergyJ: j, FacilityJ: 1.5 * j, AcceleratorS: 10,
+			CostUSD: j / 1000, CO2g: j / 10, Source: source, Samples: 1}
+	}
+	if err := s.AddEnergy(ctx, []store.JobEnergy{rec("b", 1, "counter", 100), rec("a", 2, "counter", 5), rec("a", 1, "counter", 7)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEnergy(ctx, []store.JobEnergy{rec("b", 1, "counter", 50), rec("a", 2, "power", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	got, err := s.Energy(ctx, []string{"b", "a", "none"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("energy: %+v %v", got, err)
+	}
+	want := []store.JobEnergy{
+		{Job: "a", Attempt: 1, Site: "lab", EnergyJ: 7, FacilityJ: 10.5, AcceleratorS: 10, CostUSD: 0.007, CO2g: 0.7, Source: "counter", Samples: 1},
+		{Job: "a", Attempt: 2, Site: "lab", EnergyJ: 6, FacilityJ: 9, AcceleratorS: 20, CostUSD: 0.006, CO2g: 0.6, Source: "mixed", Samples: 2},
+		{Job: "b", Attempt: 1, Site: "lab", EnergyJ: 150, FacilityJ: 225, AcceleratorS: 20, CostUSD: 0.15, CO2g: 15, Source: "counter", Samples: 2},
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		near := func(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+		if g.Job != w.Job || g.Attempt != w.Attempt || g.Site != w.Site || g.Source != w.Source || g.Samples != w.Samples ||
+			!near(g.EnergyJ, w.EnergyJ) || !near(g.FacilityJ, w.FacilityJ) || !near(g.AcceleratorS, w.AcceleratorS) ||
+			!near(g.CostUSD, w.CostUSD) || !near(g.CO2g, w.CO2g) {
+			t.Errorf("record %d: %+v, want %+v", i, g, w)
+		}
 	}
 }
 
