@@ -32,6 +32,9 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"draw_w":1,"finished":[{"job":"j","attempt":1,"state":"failed"}],"accelerators":[{"index":0,"power_w":700}]}`,
 		`{"role":"agent","node_prefix":"lab/"}`,
 		`{"chunks":[{"job":"j","attempt":1,"offset":0,"data":"aGk="}]}`,
+		`{"name":"acme","weight":2.5,"quota":64}`,
+		`{"token":"sgt_x_y"}`,
+		`{"accelerators":1,"array":"0-9%2","hold":true}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -42,6 +45,8 @@ func FuzzDecodeStrict(f *testing.F) {
 		func() any { return new(Heartbeat) },
 		func() any { return new(TokenRequest) },
 		func() any { return new(LogUpload) },
+		func() any { return new(TenantRequest) },
+		func() any { return new(SessionRequest) },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, kind := range kinds {
