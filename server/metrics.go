@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"stargate/internal/buildinfo"
 	"stargate/store"
 )
 
@@ -47,7 +48,11 @@ func newMetrics(s *Server) *metrics {
 			Name: "stargate_decisions_total", Help: "Decisions committed by the reconcile loop, by action.",
 		}, []string{"action"}),
 	}
-	m.reg.MustRegister(m.apiLatency, m.commitLatency, m.batchSize, m.submitted, m.passLatency, m.decisions,
+	bi := buildinfo.Read()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "stargate_build_info", Help: "1, labelled with the running build.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "go_version": bi.GoVersion}})
+	build.Set(1)
+	m.reg.MustRegister(build, m.apiLatency, m.commitLatency, m.batchSize, m.submitted, m.passLatency, m.decisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stargate_leader", Help: "1 when this replica runs the scheduler."},
 			func() float64 {

@@ -450,6 +450,7 @@ func TestMetrics(t *testing.T) {
 		`stargate_api_request_duration_seconds_bucket{code="201",route="POST /v1/jobs"`,
 		`stargate_schedule_pass_duration_seconds_bucket`,
 		`stargate_leader 1`,
+		`stargate_build_info{go_version="go`,
 	} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

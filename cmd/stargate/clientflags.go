@@ -49,7 +49,7 @@ func (c *clientFlags) add(cmd *cobra.Command) {
 // client builds the API client from flags, environment and defaults.
 func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
-		return nil, fmt.Errorf("--output must be table or json, not %q", c.output)
+		return nil, usageError{fmt.Errorf("--output must be table or json, not %q", c.output)}
 	}
 	srv := c.server
 	if srv == "" {

@@ -15,6 +15,6 @@ func main() {
 	defer stop()
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "stargate:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

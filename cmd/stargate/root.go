@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"stargate/internal/buildinfo"
 )
 
 // commands are the subcommand constructors; each subcommand's file adds
@@ -29,11 +31,15 @@ where power, not floor space, is the binding constraint.
   agent   run a node: register it, run the jobs placed there, apply power caps
           (--simulate N runs N simulated nodes in one process)
 
-  submit, jobs, job, cancel, logs, nodes, drain, undrain, power, events, token, tenant
+  submit, jobs, job, cancel, requeue, hold, release, logs, acct, nodes, drain,
+  undrain, power, events, token, tenant
           client commands for a running server (--server, --token)
 
 Every command runs on the built-in example fleet when no file is given
-(see 'stargate plan --help').`,
+(see 'stargate plan --help').
+
+`+exitCodes,
+		Version:       buildinfo.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -42,6 +48,7 @@ Every command runs on the built-in example fleet when no file is given
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
+	markUsage(root)
 	return root
 }
 

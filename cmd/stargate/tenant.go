@@ -91,7 +91,7 @@ func newTenantSetCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := f.request(cmd, "")
 			if req.Weight == nil && req.Quota == nil {
-				return errors.New("tenant set: give --weight, --quota or both")
+				return usageError{errors.New("tenant set: give --weight, --quota or both")}
 			}
 			c, err := f.client()
 			if err != nil {
