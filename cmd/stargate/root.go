@@ -38,7 +38,7 @@ where power, not floor space, is the binding constraint.
 Every command runs on the built-in example fleet when no file is given
 (see 'stargate plan --help').
 
-`+exitCodes,
+` + exitCodes,
 		Version:       buildinfo.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
