@@ -1,0 +1,3 @@
+// Package systemd holds the systemd units of the server and the agent;
+// its test checks them with systemd-analyze verify.
+package systemd
