@@ -14,8 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"stargate/server"
-	"stargate/store"
+	"stargate/api"
 )
 
 // Client talks to one server with one token.
@@ -40,7 +39,7 @@ func New(base, token string) *Client {
 // Error is an error answer of the API.
 type Error struct {
 	Status int
-	server.ErrorBody
+	api.ErrorBody
 }
 
 // Error formats the status, the message and every problem.
@@ -106,7 +105,7 @@ func jsonBody(v any) []byte {
 // Submit sends a job spec (JSON or YAML, as contentType says) with an
 // optional idempotency key. replayed is true when the server answered
 // with the job of an earlier submit with the same key.
-func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key string) (job store.Job, replayed bool, err error) {
+func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key string) (job api.Job, replayed bool, err error) {
 	jobs, replayed, err := c.SubmitAll(ctx, spec, contentType, key)
 	if len(jobs) > 0 {
 		job = jobs[0]
@@ -116,50 +115,50 @@ func (c *Client) Submit(ctx context.Context, spec []byte, contentType, key strin
 
 // SubmitAll submits a spec as Submit does and returns every job it made:
 // the one job, or the elements of an array (a spec with array).
-func (c *Client) SubmitAll(ctx context.Context, spec []byte, contentType, key string) (jobs []store.Job, replayed bool, err error) {
+func (c *Client) SubmitAll(ctx context.Context, spec []byte, contentType, key string) (jobs []api.Job, replayed bool, err error) {
 	h := http.Header{}
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}
 	if key != "" {
-		h.Set(server.IdempotencyHeader, key)
+		h.Set(api.IdempotencyHeader, key)
 	}
 	// one job, or an array's answer: both decode here
 	var out struct {
-		store.Job
-		Jobs []store.Job `json:"jobs"`
+		api.Job
+		Jobs []api.Job `json:"jobs"`
 	}
 	hdr, err := c.do(ctx, "POST", "/v1/jobs", spec, h, &out)
 	jobs = out.Jobs
 	if jobs == nil && out.ID != "" {
-		jobs = []store.Job{out.Job}
+		jobs = []api.Job{out.Job}
 	}
-	return jobs, hdr.Get(server.ReplayedHeader) == "true", err
+	return jobs, hdr.Get(api.ReplayedHeader) == "true", err
 }
 
 // SubmitSpec submits a spec value.
-func (c *Client) SubmitSpec(ctx context.Context, spec store.JobSpec, key string) (store.Job, error) {
+func (c *Client) SubmitSpec(ctx context.Context, spec api.JobSpec, key string) (api.Job, error) {
 	j, _, err := c.Submit(ctx, jsonBody(spec), "application/json", key)
 	return j, err
 }
 
 // Job returns one job.
-func (c *Client) Job(ctx context.Context, id string) (store.Job, error) {
-	var j store.Job
-	_, err := c.do(ctx, "GET", server.JobPath(id), nil, nil, &j)
+func (c *Client) Job(ctx context.Context, id string) (api.Job, error) {
+	var j api.Job
+	_, err := c.do(ctx, "GET", api.JobPath(id), nil, nil, &j)
 	return j, err
 }
 
 // JobEvents returns a job's events.
-func (c *Client) JobEvents(ctx context.Context, id string) ([]store.Event, error) {
-	var out struct{ Events []store.Event }
-	_, err := c.do(ctx, "GET", server.JobPath(id)+"/events", nil, nil, &out)
+func (c *Client) JobEvents(ctx context.Context, id string) ([]api.Event, error) {
+	var out struct{ Events []api.Event }
+	_, err := c.do(ctx, "GET", api.JobPath(id)+"/events", nil, nil, &out)
 	return out.Events, err
 }
 
 // Events returns a page of the journal after a sequence number (job: only
 // that job's events).
-func (c *Client) Events(ctx context.Context, after int64, limit int, job string) (server.EventList, error) {
+func (c *Client) Events(ctx context.Context, after int64, limit int, job string) (api.EventList, error) {
 	v := url.Values{}
 	v.Set("after", fmt.Sprint(after))
 	if limit > 0 {
@@ -168,7 +167,7 @@ func (c *Client) Events(ctx context.Context, after int64, limit int, job string)
 	if job != "" {
 		v.Set("job", job)
 	}
-	var out server.EventList
+	var out api.EventList
 	_, err := c.do(ctx, "GET", "/v1/events?"+v.Encode(), nil, nil, &out)
 	return out, err
 }
@@ -183,7 +182,7 @@ type JobQuery struct {
 }
 
 // Jobs returns one page of jobs.
-func (c *Client) Jobs(ctx context.Context, q JobQuery) (server.JobList, error) {
+func (c *Client) Jobs(ctx context.Context, q JobQuery) (api.JobList, error) {
 	v := url.Values{}
 	if len(q.States) > 0 {
 		v.Set("state", strings.Join(q.States, ","))
@@ -204,51 +203,51 @@ func (c *Client) Jobs(ctx context.Context, q JobQuery) (server.JobList, error) {
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out server.JobList
+	var out api.JobList
 	_, err := c.do(ctx, "GET", path, nil, nil, &out)
 	return out, err
 }
 
 // Cancel cancels a job and returns it.
-func (c *Client) Cancel(ctx context.Context, id string) (store.Job, error) {
-	var j store.Job
-	_, err := c.do(ctx, "DELETE", server.JobPath(id), nil, nil, &j)
+func (c *Client) Cancel(ctx context.Context, id string) (api.Job, error) {
+	var j api.Job
+	_, err := c.do(ctx, "DELETE", api.JobPath(id), nil, nil, &j)
 	return j, err
 }
 
 // Requeue stops a running job and puts it back in the queue.
-func (c *Client) Requeue(ctx context.Context, id string) (store.Job, error) {
-	var j store.Job
-	_, err := c.do(ctx, "POST", server.JobPath(id)+"/requeue", nil, nil, &j)
+func (c *Client) Requeue(ctx context.Context, id string) (api.Job, error) {
+	var j api.Job
+	_, err := c.do(ctx, "POST", api.JobPath(id)+"/requeue", nil, nil, &j)
 	return j, err
 }
 
 // Register registers a node (with a join token) and returns it with the
 // credential that speaks for it alone.
-func (c *Client) Register(ctx context.Context, reg server.NodeRegistration) (server.NodeRegistered, error) {
-	var out server.NodeRegistered
+func (c *Client) Register(ctx context.Context, reg api.NodeRegistration) (api.NodeRegistered, error) {
+	var out api.NodeRegistered
 	_, err := c.do(ctx, "POST", "/v1/nodes", jsonBody(reg), nil, &out)
 	return out, err
 }
 
 // Node returns one node with its latest telemetry.
-func (c *Client) Node(ctx context.Context, name string) (server.NodeDetail, error) {
-	var out server.NodeDetail
-	_, err := c.do(ctx, "GET", server.NodePath(name), nil, nil, &out)
+func (c *Client) Node(ctx context.Context, name string) (api.NodeDetail, error) {
+	var out api.NodeDetail
+	_, err := c.do(ctx, "GET", api.NodePath(name), nil, nil, &out)
 	return out, err
 }
 
 // UploadLogs ships pieces of a node's job output (with the node's
 // credential); the answer says which pieces were refused for good.
-func (c *Client) UploadLogs(ctx context.Context, node string, up server.LogUpload) (server.LogStored, error) {
-	var out server.LogStored
-	_, err := c.do(ctx, "POST", server.NodePath(node)+"/logs", jsonBody(up), nil, &out)
+func (c *Client) UploadLogs(ctx context.Context, node string, up api.LogUpload) (api.LogStored, error) {
+	var out api.LogStored
+	_, err := c.do(ctx, "POST", api.NodePath(node)+"/logs", jsonBody(up), nil, &out)
 	return out, err
 }
 
 // Logs reads a job's output after a cursor (0: from the start), on one
 // node or all (""), at most limit chunks (0: the server's default).
-func (c *Client) Logs(ctx context.Context, job, node string, after int64, limit int) (server.JobLogs, error) {
+func (c *Client) Logs(ctx context.Context, job, node string, after int64, limit int) (api.JobLogs, error) {
 	v := url.Values{}
 	if node != "" {
 		v.Set("node", node)
@@ -259,48 +258,48 @@ func (c *Client) Logs(ctx context.Context, job, node string, after int64, limit 
 	if limit > 0 {
 		v.Set("limit", fmt.Sprint(limit))
 	}
-	path := server.JobPath(job) + "/logs"
+	path := api.JobPath(job) + "/logs"
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out server.JobLogs
+	var out api.JobLogs
 	_, err := c.do(ctx, "GET", path, nil, nil, &out)
 	return out, err
 }
 
 // Heartbeat reports a node alive, with its draw and finished jobs when
 // given; the reply lists the jobs the node should run.
-func (c *Client) Heartbeat(ctx context.Context, name string, hb server.Heartbeat) (server.HeartbeatReply, error) {
-	var out server.HeartbeatReply
-	_, err := c.do(ctx, "POST", server.NodePath(name)+"/heartbeat", jsonBody(hb), nil, &out)
+func (c *Client) Heartbeat(ctx context.Context, name string, hb api.Heartbeat) (api.HeartbeatReply, error) {
+	var out api.HeartbeatReply
+	_, err := c.do(ctx, "POST", api.NodePath(name)+"/heartbeat", jsonBody(hb), nil, &out)
 	return out, err
 }
 
 // Nodes lists the registered nodes.
-func (c *Client) Nodes(ctx context.Context) (server.NodeList, error) {
-	var out server.NodeList
+func (c *Client) Nodes(ctx context.Context) (api.NodeList, error) {
+	var out api.NodeList
 	_, err := c.do(ctx, "GET", "/v1/nodes", nil, nil, &out)
 	return out, err
 }
 
 // Drain drains a node: it takes no new work, also after being lost and
 // registering again, until Undrain.
-func (c *Client) Drain(ctx context.Context, name string) (store.Node, error) {
-	var n store.Node
-	_, err := c.do(ctx, "POST", server.NodePath(name)+"/drain", nil, nil, &n)
+func (c *Client) Drain(ctx context.Context, name string) (api.Node, error) {
+	var n api.Node
+	_, err := c.do(ctx, "POST", api.NodePath(name)+"/drain", nil, nil, &n)
 	return n, err
 }
 
 // Undrain returns a drained node to service.
-func (c *Client) Undrain(ctx context.Context, name string) (store.Node, error) {
-	var n store.Node
-	_, err := c.do(ctx, "POST", server.NodePath(name)+"/undrain", nil, nil, &n)
+func (c *Client) Undrain(ctx context.Context, name string) (api.Node, error) {
+	var n api.Node
+	_, err := c.do(ctx, "POST", api.NodePath(name)+"/undrain", nil, nil, &n)
 	return n, err
 }
 
 // Power returns the power tree down to depth (site, hall, row, rack; ""
 // for the server's default), for one site or all ("").
-func (c *Client) Power(ctx context.Context, depth, site string) (server.PowerReport, error) {
+func (c *Client) Power(ctx context.Context, depth, site string) (api.PowerReport, error) {
 	v := url.Values{}
 	if depth != "" {
 		v.Set("depth", depth)
@@ -312,21 +311,21 @@ func (c *Client) Power(ctx context.Context, depth, site string) (server.PowerRep
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out server.PowerReport
+	var out api.PowerReport
 	_, err := c.do(ctx, "GET", path, nil, nil, &out)
 	return out, err
 }
 
 // CreateToken mints a token (admin only).
-func (c *Client) CreateToken(ctx context.Context, req server.TokenRequest) (server.TokenCreated, error) {
-	var out server.TokenCreated
+func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.TokenCreated, error) {
+	var out api.TokenCreated
 	_, err := c.do(ctx, "POST", "/v1/tokens", jsonBody(req), nil, &out)
 	return out, err
 }
 
 // Status returns the server's status as seen with this token.
-func (c *Client) Status(ctx context.Context) (server.Status, error) {
-	var out server.Status
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var out api.Status
 	_, err := c.do(ctx, "GET", "/v1/status", nil, nil, &out)
 	return out, err
 }
@@ -345,31 +344,31 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 }
 
 // Tokens lists the tokens (admin only; never their secrets).
-func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
-	var out struct{ Tokens []store.Token }
+func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) {
+	var out struct{ Tokens []api.Token }
 	_, err := c.do(ctx, "GET", "/v1/tokens", nil, nil, &out)
 	return out.Tokens, err
 }
 
 // Tenants lists the tenants with their weights, quotas and usage (a user
 // sees its own tenant).
-func (c *Client) Tenants(ctx context.Context) (server.TenantList, error) {
-	var out server.TenantList
+func (c *Client) Tenants(ctx context.Context) (api.TenantList, error) {
+	var out api.TenantList
 	_, err := c.do(ctx, "GET", "/v1/tenants", nil, nil, &out)
 	return out, err
 }
 
 // CreateTenant creates a tenant (admin only).
-func (c *Client) CreateTenant(ctx context.Context, req server.TenantRequest) (store.Tenant, error) {
-	var out store.Tenant
+func (c *Client) CreateTenant(ctx context.Context, req api.TenantRequest) (api.Tenant, error) {
+	var out api.Tenant
 	_, err := c.do(ctx, "POST", "/v1/tenants", jsonBody(req), nil, &out)
 	return out, err
 }
 
 // SetTenant changes a tenant's weight or quota (admin only); a nil field
 // keeps its value.
-func (c *Client) SetTenant(ctx context.Context, name string, req server.TenantRequest) (store.Tenant, error) {
-	var out store.Tenant
+func (c *Client) SetTenant(ctx context.Context, name string, req api.TenantRequest) (api.Tenant, error) {
+	var out api.Tenant
 	_, err := c.do(ctx, "PUT", "/v1/tenants/"+url.PathEscape(name), jsonBody(req), nil, &out)
 	return out, err
 }
@@ -381,27 +380,27 @@ func (c *Client) DeleteTenant(ctx context.Context, name string) error {
 }
 
 // Hold holds a pending job: it leaves the queue until released.
-func (c *Client) Hold(ctx context.Context, id string) (store.Job, error) {
-	var out store.Job
-	_, err := c.do(ctx, "POST", server.JobPath(id)+"/hold", nil, nil, &out)
+func (c *Client) Hold(ctx context.Context, id string) (api.Job, error) {
+	var out api.Job
+	_, err := c.do(ctx, "POST", api.JobPath(id)+"/hold", nil, nil, &out)
 	return out, err
 }
 
 // Release releases a held job back to the queue.
-func (c *Client) Release(ctx context.Context, id string) (store.Job, error) {
-	var out store.Job
-	_, err := c.do(ctx, "POST", server.JobPath(id)+"/release", nil, nil, &out)
+func (c *Client) Release(ctx context.Context, id string) (api.Job, error) {
+	var out api.Job
+	_, err := c.do(ctx, "POST", api.JobPath(id)+"/release", nil, nil, &out)
 	return out, err
 }
 
 // DryRun asks what would happen to a spec if it were submitted now; nothing
 // is stored.
-func (c *Client) DryRun(ctx context.Context, spec []byte, contentType string) (server.DryRun, error) {
+func (c *Client) DryRun(ctx context.Context, spec []byte, contentType string) (api.DryRun, error) {
 	h := http.Header{}
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}
-	var out server.DryRun
+	var out api.DryRun
 	_, err := c.do(ctx, "POST", "/v1/jobs?dry_run=true", spec, h, &out)
 	return out, err
 }
@@ -417,7 +416,7 @@ type AccountingQuery struct {
 }
 
 // Accounting returns what jobs cost: energy, cost, emissions.
-func (c *Client) Accounting(ctx context.Context, q AccountingQuery) (server.Accounting, error) {
+func (c *Client) Accounting(ctx context.Context, q AccountingQuery) (api.Accounting, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"tenant": q.Tenant, "since": q.Since, "until": q.Until, "by": q.By, "after": q.After} {
 		if s != "" {
@@ -434,7 +433,7 @@ func (c *Client) Accounting(ctx context.Context, q AccountingQuery) (server.Acco
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out server.Accounting
+	var out api.Accounting
 	_, err := c.do(ctx, "GET", path, nil, nil, &out)
 	return out, err
 }

@@ -18,36 +18,6 @@ import (
 // complete (preempted, requeued, failed); with ?by=tenant|site|day, the
 // same summed by group.
 
-// AccountRow is one job, or one group, of the accounting.
-type AccountRow struct {
-	Key    string `json:"key,omitempty"` // the group: tenant, site or day
-	Jobs   int    `json:"jobs"`
-	Job    string `json:"job,omitempty"`
-	Name   string `json:"name,omitempty"`
-	Tenant string `json:"tenant,omitempty"`
-	State  string `json:"state,omitempty"`
-	Site   string `json:"site,omitempty"`
-	// ElapsedS is from the last attempt's start to the end.
-	ElapsedS         float64 `json:"elapsed_s"`
-	AcceleratorHours float64 `json:"accelerator_hours"`
-	EnergyKWh        float64 `json:"energy_kwh"`
-	FacilityKWh      float64 `json:"facility_kwh"`
-	CostUSD          float64 `json:"cost_usd"`
-	EmissionsKg      float64 `json:"emissions_kg"`
-	// LostKWh is the IT energy of attempts that did not complete.
-	LostKWh float64 `json:"lost_kwh"`
-	// Source says where the energy came from (see store.JobEnergy).
-	Source string `json:"source,omitempty"`
-}
-
-// Accounting is the body of GET /v1/accounting.
-type Accounting struct {
-	Rows   []AccountRow `json:"rows"`
-	Totals AccountRow   `json:"totals"`
-	// Next is the cursor of the next page of jobs (by job only).
-	Next string `json:"next,omitempty"`
-}
-
 // maxAccountJobs bounds the jobs one grouped answer reads.
 const maxAccountJobs = 1_000_000
 

@@ -158,13 +158,6 @@ func arrayElements(j store.Job, indices []int, ids func() string) []store.Job {
 	return out
 }
 
-// ArraySubmitted is the answer to the submit of an array: its elements,
-// committed together.
-type ArraySubmitted struct {
-	ArrayJob string      `json:"array_job"`
-	Jobs     []store.Job `json:"jobs"`
-}
-
 // submitArray commits the elements of an array in one transaction: all
 // or none. With an idempotency key, element i takes KEY[i], so that a
 // retry answers the elements the first attempt committed.

@@ -100,11 +100,6 @@ func (ss *sessions) end(r *http.Request) {
 // sent by a browser on its own).
 var csrf = http.NewCrossOriginProtection()
 
-// SessionRequest is the body of POST /v1/session.
-type SessionRequest struct {
-	Token string `json:"token"`
-}
-
 // signIn checks a token and opens a session for it: the cookie is set on
 // w. It answers the token's role and tenant.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, secret string) (store.Token, error) {

@@ -22,29 +22,6 @@ type WhatIf interface {
 	WhatIf(ctx context.Context, in ScheduleInput) ([]Decision, error)
 }
 
-// DryRunID names the job of a dry run in its answer (inside, it has a
-// fresh ID that sorts after every job submitted so far, as a submit's
-// would).
-const DryRunID = "dry-run"
-
-// DryRun is the answer to a dry run.
-type DryRun struct {
-	// Job is the job as it would be stored (its ID is DryRunID).
-	Job store.Job `json:"job"`
-	// Starts says whether the next pass would start it; Placement is then
-	// where.
-	Starts    bool               `json:"starts"`
-	Placement []store.Allocation `json:"placement,omitempty"`
-	// Reasons say why it would wait, naming the job it waits behind
-	// where the scheduler does.
-	Reasons []string `json:"reasons,omitempty"`
-	// Preempts lists the running jobs the pass that starts it would stop
-	// (for it, or for others it places with it).
-	Preempts []string `json:"preempts,omitempty"`
-	// Queued counts the pending jobs the scheduler would weigh with it.
-	Queued int `json:"queued"`
-}
-
 // dryRun decides a validated job against the present state.
 func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, job store.Job) error {
 	ctx := r.Context()

@@ -9,26 +9,6 @@ import (
 	"stargate/store"
 )
 
-// Problem is one thing wrong with a request, at a field path.
-type Problem struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-// String formats the problem as "field: message".
-func (p Problem) String() string {
-	if p.Field == "" {
-		return p.Message
-	}
-	return p.Field + ": " + p.Message
-}
-
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error    string    `json:"error"`
-	Problems []Problem `json:"problems,omitempty"`
-}
-
 // apiError is an error with an HTTP status, returned by handlers.
 type apiError struct {
 	status   int

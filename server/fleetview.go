@@ -10,66 +10,6 @@ import (
 	"stargate/store"
 )
 
-// FleetReport is the body of GET /v1/fleet: every site's draw against its
-// substation, its accelerators, and what its energy costs and emits now.
-type FleetReport struct {
-	At    time.Time   `json:"at"`
-	Sites []FleetSite `json:"sites"`
-	// Totals over the sites.
-	DrawW              float64 `json:"draw_w"`
-	FacilityW          float64 `json:"facility_w"`
-	Accelerators       int     `json:"accelerators"`
-	Busy               int     `json:"busy_accelerators"`
-	CostUSDPerHour     float64 `json:"cost_usd_per_hour"`
-	EmissionsKgPerHour float64 `json:"emissions_kg_per_hour"`
-	// Nodes counts the registered nodes by state; Jobs the jobs by state
-	// (a user's own tenant's only).
-	Nodes map[store.NodeState]int `json:"nodes"`
-	Jobs  map[store.JobState]int  `json:"jobs"`
-	// History is the draw of every site over the last hour, as this
-	// replica sampled it.
-	History DrawHistory `json:"history"`
-}
-
-// FleetSite is one site of the fleet report.
-type FleetSite struct {
-	Name   string `json:"name"`
-	Region string `json:"region"`
-	// LimitW is the substation's rating; ITLimitW the IT load it allows
-	// (LimitW / PUE).
-	LimitW   int64   `json:"limit_w"`
-	ITLimitW int64   `json:"it_limit_w"`
-	PUE      float64 `json:"pue"`
-	// DrawW is the IT draw; FacilityW the site's draw at the substation
-	// (DrawW × PUE).
-	DrawW        float64 `json:"draw_w"`
-	FacilityW    float64 `json:"facility_w"`
-	Accelerators int     `json:"accelerators"`
-	Busy         int     `json:"busy_accelerators"`
-	Nodes        int     `json:"nodes"` // registered, not lost
-	// Mix is the energy that covers the facility's draw this hour, by
-	// source; Unserved is the part no source covers.
-	Mix                []EnergyPart `json:"mix"`
-	UnservedMW         float64      `json:"unserved_mw,omitempty"`
-	CarbonGPerKWh      float64      `json:"carbon_g_per_kwh"`
-	PriceUSDPerMWh     float64      `json:"price_usd_per_mwh"`
-	CostUSDPerHour     float64      `json:"cost_usd_per_hour"`
-	EmissionsKgPerHour float64      `json:"emissions_kg_per_hour"`
-}
-
-// EnergyPart is one source's part of a site's energy this hour.
-type EnergyPart struct {
-	Source string  `json:"source"`
-	MW     float64 `json:"mw"`
-}
-
-// DrawHistory is the IT draw of each site, sampled every historyStep.
-type DrawHistory struct {
-	StepS int                  `json:"step_s"`
-	Times []time.Time          `json:"times"`
-	Sites map[string][]float64 `json:"sites"` // by site, one value per time
-}
-
 const (
 	historyStep = 10 * time.Second
 	historyLen  = 360 // an hour

@@ -8,83 +8,9 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
-	"time"
 
 	"stargate/store"
 )
-
-// Heartbeat is the body of POST /v1/nodes/{name}/heartbeat: an agent's
-// report of its node, sent with the node's credential.
-type Heartbeat struct {
-	// DrawW is the node's measured draw in watts (omit when unknown).
-	DrawW *float64 `json:"draw_w,omitempty"`
-	// Finished reports jobs of this node whose processes ended.
-	Finished []JobOutcome `json:"finished,omitempty"`
-	// Accelerators is the telemetry of each accelerator, by index.
-	Accelerators []AcceleratorReading `json:"accelerators,omitempty"`
-	// Caps acknowledges the power caps of the node's jobs: the limit
-	// applied, or why none could be.
-	Caps []CapAck `json:"caps,omitempty"`
-	// Unhealthy says why the node cannot take work (an accelerator
-	// vanished or reported a fatal error); empty when it is healthy. An
-	// unhealthy node keeps its jobs and gets no new ones until a
-	// heartbeat says it is healthy again.
-	Unhealthy string `json:"unhealthy,omitempty"`
-}
-
-// JobOutcome is how a job's processes on a node ended.
-type JobOutcome struct {
-	Job string `json:"job"`
-	// Attempt is the job's attempt (Job.Attempts when it was started)
-	// that ended; 0: the current one.
-	Attempt int            `json:"attempt,omitempty"`
-	State   store.JobState `json:"state"` // succeeded, failed or timeout
-	Message string         `json:"message,omitempty"`
-}
-
-// AcceleratorReading is one accelerator's telemetry in a heartbeat.
-type AcceleratorReading struct {
-	Index       int     `json:"index"`
-	UUID        string  `json:"uuid,omitempty"`
-	PowerW      float64 `json:"power_w"`
-	EnergyJ     float64 `json:"energy_j,omitempty"`
-	Util        float64 `json:"util"` // 0..1
-	MemUsedMiB  float64 `json:"mem_used_mib"`
-	MemTotalMiB float64 `json:"mem_total_mib,omitempty"`
-	TempC       float64 `json:"temp_c"`
-	SMClockMHz  float64 `json:"sm_clock_mhz,omitempty"`
-	CapW        float64 `json:"cap_w,omitempty"`
-	Fatal       string  `json:"fatal,omitempty"`
-}
-
-// CapAck is an agent's answer to a job's power cap.
-type CapAck struct {
-	Job string `json:"job"`
-	// WantW is the cap asked (0: lifted); AppliedW the limit now in force
-	// per accelerator (0: the device default).
-	WantW    float64 `json:"want_w"`
-	AppliedW float64 `json:"applied_w"`
-	Error    string  `json:"error,omitempty"`
-}
-
-// HeartbeatReply tells an agent what its node should run.
-type HeartbeatReply struct {
-	Node store.Node `json:"node"`
-	// Jobs are the running jobs placed on the node; a process of a job
-	// not listed must be stopped.
-	Jobs []store.Job `json:"jobs"`
-	// Addresses are the registered addresses of the first node (rank 0)
-	// of each job, by node name.
-	Addresses map[string]string `json:"addresses,omitempty"`
-}
-
-// NodeTelemetry is the latest telemetry a node's agent reported.
-type NodeTelemetry struct {
-	At           time.Time            `json:"at"`
-	Accelerators []AcceleratorReading `json:"accelerators,omitempty"`
-	Caps         []CapAck             `json:"caps,omitempty"`
-	Unhealthy    string               `json:"unhealthy,omitempty"`
-}
 
 // telemetry keeps the latest report of every node, in memory: it is a
 // reading, not state, and the next heartbeat brings it again.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -20,14 +19,6 @@ import (
 
 	"stargate/store"
 )
-
-// IdempotencyHeader carries the client's key that makes a submit safe to
-// retry.
-const IdempotencyHeader = "Idempotency-Key"
-
-// ReplayedHeader is set on the answer to a submit that matched an earlier
-// one by idempotency key.
-const ReplayedHeader = "Idempotent-Replayed"
 
 // idAlphabet keeps the byte order of the encoded value, so that job IDs
 // sort by submission time.
@@ -297,14 +288,6 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, tok store.Token)
 	return nil
 }
 
-// JobList is the body of GET /v1/jobs.
-type JobList struct {
-	Jobs []store.Job `json:"jobs"`
-	// Next is the cursor of the next page (pass it as ?after=); empty on
-	// the last page.
-	Next string `json:"next,omitempty"`
-}
-
 // MaxPage bounds the jobs of one page of GET /v1/jobs.
 const MaxPage = 1000
 
@@ -499,13 +482,6 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request, tok store.Tok
 	return nil
 }
 
-// EventList is the body of GET /v1/events.
-type EventList struct {
-	Events []store.Event `json:"events"`
-	// Next is the cursor of the next page (pass it as ?after=).
-	Next int64 `json:"next"`
-}
-
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ store.Token) error {
 	q := r.URL.Query()
 	var problems []Problem
@@ -552,6 +528,3 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ store.Toke
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
-
-// JobPath returns the API path of a job.
-func JobPath(id string) string { return "/v1/jobs/" + url.PathEscape(id) }

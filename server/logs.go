@@ -15,32 +15,6 @@ import (
 // node, per attempt, when Config.LogKeep is not set.
 const DefaultLogKeep = 8 << 20
 
-// LogUpload is the body of POST /v1/nodes/{name}/logs: output of the
-// node's job processes, shipped by its agent. Chunks are keyed by job,
-// attempt and offset, so that an upload retried after a lost answer is
-// stored once.
-type LogUpload struct {
-	Chunks []LogPiece `json:"chunks"`
-}
-
-// LogPiece is a piece of a job's output on the uploading node.
-type LogPiece struct {
-	Job     string `json:"job"`
-	Attempt int    `json:"attempt"`
-	// Offset is where Data starts in the job's output on this node in
-	// this attempt: bytes trimmed by the agent leave a gap.
-	Offset int64  `json:"offset"`
-	Data   []byte `json:"data"`
-}
-
-// JobLogs is the body of GET /v1/jobs/{id}/logs.
-type JobLogs struct {
-	Chunks []store.LogChunk `json:"chunks"`
-	// Next is the cursor to pass as ?after= to read on (the last chunk's
-	// Seq, or the cursor given when there was none).
-	Next int64 `json:"next"`
-}
-
 // maxLogPieces bounds the pieces of one upload.
 const maxLogPieces = 1024
 
@@ -96,13 +70,6 @@ func (s *Server) uploadLogs(w http.ResponseWriter, r *http.Request, tok store.To
 	out.Stored = len(chunks)
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// LogStored answers a log upload: how many pieces were stored, and why
-// the others were refused (they will never be taken; drop them).
-type LogStored struct {
-	Stored  int       `json:"stored"`
-	Refused []Problem `json:"refused"`
 }
 
 // maxLogOffset bounds a piece's offset: 2^53, exact in every store's

@@ -4,42 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 
 	"stargate/store"
 )
-
-// NodeRegistration is the body of POST /v1/nodes.
-type NodeRegistration struct {
-	// Name is the fleet's node name, "site/hall/row/rack/nN".
-	Name string `json:"name"`
-	// Model and Accelerators, when given, must match the fleet file.
-	Model        string            `json:"model,omitempty"`
-	Accelerators int               `json:"accelerators,omitempty"`
-	Address      string            `json:"address,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	// DrawW is the measured draw in watts (omit when unknown).
-	DrawW *float64 `json:"draw_w,omitempty"`
-}
-
-// NodeInfo is a registered node with the fleet's view of it.
-type NodeInfo struct {
-	store.Node
-	Rack string `json:"rack"`
-	// Allocated counts the accelerators held by running jobs.
-	Allocated int `json:"allocated"`
-}
-
-// NodeDetail is the body of GET /v1/nodes/{name}.
-type NodeDetail struct {
-	NodeInfo
-	// Telemetry is the latest report of the node's agent to this replica
-	// (absent when it has not reported here since the replica started).
-	Telemetry *NodeTelemetry `json:"telemetry,omitempty"`
-}
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request, _ store.Token) error {
 	name := r.PathValue("name")
@@ -70,36 +40,6 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request, _ store.Token) 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// NodeList is the body of GET /v1/nodes.
-type NodeList struct {
-	Nodes []NodeInfo `json:"nodes"`
-}
-
-// NodeRegistered is the answer to POST /v1/nodes: the node as stored, and
-// the credential that its heartbeats and logs must carry from now on. The
-// credential speaks for this node alone; registering again replaces it.
-type NodeRegistered struct {
-	Node       store.Node   `json:"node"`
-	Credential string       `json:"credential"`
-	Hardware   NodeHardware `json:"hardware"`
-}
-
-// NodeHardware is what the fleet file says a node holds, so that an agent
-// can check its devices against it and simulate them when it has none.
-type NodeHardware struct {
-	Model        string  `json:"model"`
-	Accelerator  string  `json:"accelerator"`
-	Vendor       string  `json:"vendor"`
-	Accelerators int     `json:"accelerators"`
-	TDPW         float64 `json:"tdp_w"`
-	IdleW        float64 `json:"idle_w"`
-	MemoryGB     float64 `json:"memory_gb"`
-	// OverheadW and OverheadIdleW are the node's draw outside its
-	// accelerators at full load and idle.
-	OverheadW     float64 `json:"overhead_w"`
-	OverheadIdleW float64 `json:"overhead_idle_w"`
 }
 
 // Bounds of a node's free text: labels as Kubernetes bounds them.
@@ -285,6 +225,3 @@ func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, tok store.Toke
 		return nil
 	}
 }
-
-// NodePath returns the API path of a node; its slashes are escaped.
-func NodePath(name string) string { return "/v1/nodes/" + url.PathEscape(name) }

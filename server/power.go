@@ -8,28 +8,6 @@ import (
 	"stargate/store"
 )
 
-// PowerDomain is one breaker of the power tree with its draw.
-type PowerDomain struct {
-	Level string `json:"level"`
-	Name  string `json:"name"` // full path, "site/hall/row"
-	// LimitW is the rated limit. For a site it is the substation; the IT
-	// load it allows is ITLimitW (LimitW / PUE).
-	LimitW   int64   `json:"limit_w"`
-	ITLimitW int64   `json:"it_limit_w,omitempty"`
-	PUE      float64 `json:"pue,omitempty"`
-	// DrawW is the IT draw below this domain: measured where nodes report
-	// it, otherwise expected from the running jobs' power fractions.
-	DrawW     float64       `json:"draw_w"`
-	HeadroomW float64       `json:"headroom_w"`
-	Nodes     int           `json:"nodes"` // registered, not lost
-	Children  []PowerDomain `json:"children,omitempty"`
-}
-
-// PowerReport is the body of GET /v1/power.
-type PowerReport struct {
-	Sites []PowerDomain `json:"sites"`
-}
-
 // powerState is the draw at every level of the tree, by fleet index.
 type powerState struct {
 	site, hall, row, rack []float64

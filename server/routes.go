@@ -175,17 +175,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.IsLeader()})
 }
 
-// Status is the body of GET /v1/status.
-type Status struct {
-	ID     string `json:"id"`
-	Leader bool   `json:"leader"`
-	Epoch  int64  `json:"epoch"`
-	Role   string `json:"role"`
-	Tenant string `json:"tenant,omitempty"`
-	Nodes  int    `json:"fleet_nodes"`
-	Accels int    `json:"fleet_accelerators"`
-}
-
 func (s *Server) status(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	writeJSON(w, http.StatusOK, Status{ID: s.cfg.ID, Leader: s.IsLeader(), Epoch: s.epoch.Load(), Role: string(tok.Role),
 		Tenant: tok.Tenant, Nodes: len(s.fleet.Nodes), Accels: s.fleet.Accelerators})

@@ -30,12 +30,6 @@ const streamEvery = 2 * time.Second
 // events with higher sequence numbers.
 const streamMargin = 256
 
-// StreamTick is the data of a "tick" event.
-type StreamTick struct {
-	At   time.Time              `json:"at"`
-	Jobs map[store.JobState]int `json:"jobs"`
-}
-
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, tok store.Token) error {
 	if problems := unknownParams(r.URL.Query()); len(problems) > 0 {
 		return badRequest(problems)

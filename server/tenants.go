@@ -16,12 +16,6 @@ import (
 // /v1/tenants/{name}); the scheduler's next pass honours a change. The
 // server's --tenant flags seed a store that has none.
 
-// TenantConfig is a tenant's fair-share weight and accelerator quota.
-type TenantConfig struct {
-	Weight float64 `json:"weight"`
-	Quota  int     `json:"quota,omitempty"` // accelerators at once; 0: none
-}
-
 // maxWeight bounds a tenant's weight: shares are relative, and a weight
 // beyond it would only hide a typo.
 const maxWeight = 1e6
@@ -71,35 +65,6 @@ func (s *Server) tenantConfigs(ctx context.Context) (map[string]TenantConfig, er
 		out[t.Name] = TenantConfig{Weight: t.Weight, Quota: t.Quota}
 	}
 	return out, nil
-}
-
-// TenantRequest is the body of POST /v1/tenants and PUT /v1/tenants/{name}:
-// on PUT, a field left out keeps its value.
-type TenantRequest struct {
-	Name   string   `json:"name,omitempty"`
-	Weight *float64 `json:"weight,omitempty"`
-	Quota  *int     `json:"quota,omitempty"`
-}
-
-// TenantUsage is one tenant of GET /v1/tenants.
-type TenantUsage struct {
-	Name   string  `json:"name"`
-	Weight float64 `json:"weight"`
-	Quota  int     `json:"quota,omitempty"`
-	// Configured is false for a tenant that only has jobs: weight 1, no quota.
-	Configured bool `json:"configured"`
-	// Running counts the accelerators its running jobs hold; Share is
-	// that part of all accelerators held, and FairShare the part its
-	// weight entitles it to among the tenants with work.
-	Running   int                    `json:"running_accelerators"`
-	Share     float64                `json:"share"`
-	FairShare float64                `json:"fair_share"`
-	Jobs      map[store.JobState]int `json:"jobs"`
-}
-
-// TenantList is the body of GET /v1/tenants.
-type TenantList struct {
-	Tenants []TenantUsage `json:"tenants"`
 }
 
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, tok store.Token) error {

@@ -6,23 +6,6 @@ import (
 	"stargate/store"
 )
 
-// TokenRequest is the body of POST /v1/tokens.
-type TokenRequest struct {
-	Role   store.Role `json:"role"`
-	Tenant string     `json:"tenant,omitempty"`
-	Name   string     `json:"name,omitempty"`
-	// NodePrefix limits an agent (join) token to registering nodes whose
-	// names start with it ("abilene/").
-	NodePrefix string `json:"node_prefix,omitempty"`
-}
-
-// TokenCreated is the answer to POST /v1/tokens: the only time the secret
-// is shown.
-type TokenCreated struct {
-	store.Token
-	Secret string `json:"token"`
-}
-
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ store.Token) error {
 	body, err := readBody(w, r, s.cfg.MaxBody)
 	if err != nil {

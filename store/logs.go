@@ -9,8 +9,8 @@ type LogStream struct {
 	Node    string
 }
 
-// Stream returns the stream c belongs to.
-func (c LogChunk) Stream() LogStream {
+// streamOf returns the stream c belongs to.
+func streamOf(c LogChunk) LogStream {
 	return LogStream{Job: c.Job, Attempt: c.Attempt, Node: c.Node}
 }
 
@@ -21,7 +21,7 @@ func LogStreams(chunks []LogChunk) []LogStream {
 	var out []LogStream
 	seen := map[LogStream]bool{}
 	for _, c := range chunks {
-		if s := c.Stream(); len(c.Data) > 0 && !seen[s] {
+		if s := streamOf(c); len(c.Data) > 0 && !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}
@@ -40,7 +40,7 @@ func LogStreams(chunks []LogChunk) []LogStream {
 func NewParts(chunks []LogChunk, ends map[LogStream]int64) []LogChunk {
 	out := make([]LogChunk, 0, len(chunks))
 	for _, c := range chunks {
-		s := c.Stream()
+		s := streamOf(c)
 		end, seen := ends[s]
 		cEnd := c.Offset + int64(len(c.Data))
 		if len(c.Data) == 0 || (seen && cEnd <= end) {

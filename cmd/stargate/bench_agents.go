@@ -26,9 +26,9 @@ import (
 
 	"stargate/agent"
 	"stargate/client"
+	"stargate/internal/bench"
 	"stargate/internal/human"
 	"stargate/server"
-	"stargate/server/apibench"
 	"stargate/store"
 )
 
@@ -172,7 +172,7 @@ func runBenchAgents(ctx context.Context, f *benchAgentsFlags, stdout, stderr io.
 	defer os.RemoveAll(dir)
 	storeArg := f.store
 	if rep.Store == "postgres" {
-		dsn, drop, err := apibench.FreshSchema(ctx, f.store)
+		dsn, drop, err := bench.FreshSchema(ctx, f.store)
 		if err != nil {
 			return fmt.Errorf("bench agents: %w", err)
 		}

@@ -11,8 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"stargate/client"
-	"stargate/server/apibench"
+	"stargate/internal/bench"
 )
 
 func init() { benchCmd().AddCommand(newBenchAPICmd()) }
@@ -108,16 +107,16 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if warmup == 0 {
 		warmup = -1 // none
 	}
-	opts := apibench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json", Heartbeats: f.beats,
-		Bench: client.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}
+	opts := bench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json", Heartbeats: f.beats,
+		Bench: bench.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}
 	if f.nodes > 0 {
 		f.pass.def = "million-gpu"
 		big, err := f.pass.load()
 		if err != nil {
 			return err
 		}
-		opts.Pass = apibench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals}
+		opts.Pass = bench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals}
 	}
-	_, err = apibench.Run(ctx, opts, stdout)
+	_, err = bench.Run(ctx, opts, stdout)
 	return err
 }

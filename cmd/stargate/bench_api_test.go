@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"stargate/server/apibench"
+	"stargate/internal/bench"
 )
 
 func TestBenchAPIShort(t *testing.T) {
@@ -17,7 +17,7 @@ func TestBenchAPIShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err, out, stderr.String())
 	}
-	var rep apibench.Report
+	var rep bench.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}

@@ -1,8 +1,10 @@
-// Package apibench measures the control plane's API: it starts a server
-// on 127.0.0.1 with a fresh SQLite or PostgreSQL store and drives it over
-// HTTP with concurrent submitters (client.Bench), reporting durable
-// submits per second and latency percentiles. `stargate bench api` runs it.
-package apibench
+// Package bench holds the load generators and measures of the benchmarks,
+// outside the libraries they drive: it starts a server on 127.0.0.1 with a
+// fresh SQLite or PostgreSQL store and drives it over HTTP with concurrent
+// submitters (Bench), reporting durable submits per second and latency
+// percentiles, and times reconcile passes over many nodes. `stargate bench
+// api` runs it.
+package bench
 
 import (
 	"context"
@@ -29,7 +31,7 @@ type Options struct {
 	// create (and drops) a schema in.
 	Postgres string
 	Fleet    *fleet.Fleet
-	Bench    client.BenchOptions
+	Bench    BenchOptions
 	// JSON prints a JSON report instead of a table.
 	JSON bool
 	// Heartbeats also measures node heartbeats (group-committed like
@@ -45,7 +47,7 @@ type Result struct {
 	Store string `json:"store"`
 	// Op is what was measured: submit, or heartbeat.
 	Op string `json:"op"`
-	client.BenchResult
+	BenchResult
 	// Batch is the mean number of jobs per group commit, and Commit the
 	// mean time of one.
 	Batch  float64       `json:"mean_batch"`
@@ -88,7 +90,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 	for _, kind := range o.Stores {
 		r, err := runOne(ctx, kind, o, false)
 		if err != nil {
-			return rep, fmt.Errorf("apibench: %s: %w", kind, err)
+			return rep, fmt.Errorf("bench: %s: %w", kind, err)
 		}
 		rep.Results = append(rep.Results, r)
 		if err := row(r); err != nil {
@@ -98,7 +100,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 			continue
 		}
 		if r, err = runOne(ctx, kind, o, true); err != nil {
-			return rep, fmt.Errorf("apibench: %s heartbeats: %w", kind, err)
+			return rep, fmt.Errorf("bench: %s heartbeats: %w", kind, err)
 		}
 		rep.Results = append(rep.Results, r)
 		if err := row(r); err != nil {
@@ -114,7 +116,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 		for _, kind := range o.Stores {
 			r, err := MeasurePass(ctx, kind, o.Postgres, o.Pass)
 			if err != nil {
-				return rep, fmt.Errorf("apibench: pass on %s: %w", kind, err)
+				return rep, fmt.Errorf("bench: pass on %s: %w", kind, err)
 			}
 			rep.Passes = append(rep.Passes, r)
 			if !o.JSON {
@@ -228,7 +230,7 @@ func runOne(ctx context.Context, kind string, o Options, heartbeats bool) (Resul
 			return err
 		}
 	}
-	res, err := client.Bench(ctx, c, bo)
+	res, err := Bench(ctx, c, bo)
 	if err != nil {
 		return Result{}, err
 	}

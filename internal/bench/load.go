@@ -1,9 +1,10 @@
-package client
+package bench
 
 import (
 	"context"
 	"fmt"
 	"slices"
+	"stargate/client"
 	"sync"
 	"time"
 )
@@ -41,7 +42,7 @@ type BenchResult struct {
 
 // Bench submits jobs (or runs Op) from concurrent clients for a while and
 // measures the rate of acknowledged requests and their latency.
-func Bench(ctx context.Context, c *Client, o BenchOptions) (BenchResult, error) {
+func Bench(ctx context.Context, c *client.Client, o BenchOptions) (BenchResult, error) {
 	if o.Clients <= 0 {
 		o.Clients = 64
 	}

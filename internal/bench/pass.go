@@ -1,4 +1,4 @@
-package apibench
+package bench
 
 import (
 	"context"

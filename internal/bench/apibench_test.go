@@ -1,4 +1,4 @@
-package apibench
+package bench
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"stargate/client"
 	"stargate/examples"
 )
 
@@ -23,7 +22,7 @@ func TestRunShort(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), Options{Stores: stores, Postgres: os.Getenv("STARGATE_TEST_POSTGRES"), Fleet: f,
-		Bench: client.BenchOptions{Clients: 8, Duration: 300 * time.Millisecond, Warmup: -1}}, &out)
+		Bench: BenchOptions{Clients: 8, Duration: 300 * time.Millisecond, Warmup: -1}}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
