@@ -232,7 +232,15 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	if s.cfg.Scheduler == nil {
 		return nil
 	}
-	var pending, running []store.Job
+	// sized once: a queue of a million jobs must not be copied as it grows
+	nPending := 0
+	for _, v := range active {
+		if v.State == store.JobPending {
+			nPending++
+		}
+	}
+	pending := make([]store.Job, 0, nPending)
+	running := make([]store.Job, 0, len(active)-nPending)
 	for _, v := range active {
 		j, ok := s.live.jobs[v.ID]
 		switch {
