@@ -9,13 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"stargate/internal/pgtest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"stargate/api"
 	"stargate/client"
@@ -132,46 +131,10 @@ func do(t *testing.T, method, url, token, body string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-// postgresSchema returns a DSN for a fresh schema, or "" when the suite
-// has no PostgreSQL.
-func postgresSchema(t *testing.T) string {
-	dsn := os.Getenv("STARGATE_TEST_POSTGRES")
-	if dsn == "" {
-		return ""
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("hostile_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + name
-}
-
 // stores runs a row against SQLite and, when the suite has one, PostgreSQL.
 func stores(t *testing.T, row func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { row(t, "") })
-	t.Run("postgres", func(t *testing.T) {
-		dsn := postgresSchema(t)
-		if dsn == "" {
-			t.Skip("STARGATE_TEST_POSTGRES is not set; run the suite with `bash scripts/test.sh`, which starts a throwaway PostgreSQL")
-		}
-		row(t, dsn)
-	})
+	t.Run("postgres", func(t *testing.T) { row(t, pgtest.Schema(t)) })
 }
 
 const (

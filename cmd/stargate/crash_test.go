@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"stargate/internal/pgtest"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestCrashKeepsAcknowledgedJobs(t *testing.T) {
 		t.Skip("starts server processes")
 	}
 	t.Run("sqlite", func(t *testing.T) { crashAndRestart(t) })
-	t.Run("postgres", func(t *testing.T) { crashAndRestart(t, "--store", postgresSchema(t)) })
+	t.Run("postgres", func(t *testing.T) { crashAndRestart(t, "--store", pgtest.Schema(t)) })
 }
 
 // crashAndRestart is the crash test on the store that extra selects (the

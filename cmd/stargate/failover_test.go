@@ -2,50 +2,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strings"
+	"stargate/internal/pgtest"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"stargate/client"
 	"stargate/server"
 	"stargate/store"
 )
-
-// postgresSchema returns a DSN for a fresh schema of the test database, or
-// skips the test when there is none.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("STARGATE_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("STARGATE_TEST_POSTGRES is not set; run the suite with `bash scripts/test.sh`, which starts a throwaway PostgreSQL")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("failover_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + name
-}
 
 // waitLeader polls a replica's /healthz until its leadership is want.
 func waitLeader(t *testing.T, c *client.Client, want bool, within time.Duration) time.Duration {
@@ -84,7 +50,7 @@ func TestFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	dsn := postgresSchema(t)
+	dsn := pgtest.Schema(t)
 	const ttl = time.Second
 	common := []string{"--store", dsn, "--leader-ttl", ttl.String(), "--reconcile-every", "100ms"}
 	dirA, dirB := t.TempDir(), t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"stargate/internal/pgtest"
 	"sync"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestHeartbeatsIsolatedFromABadOne(t *testing.T) {
 			dir := t.TempDir()
 			args := []string{"--data", filepath.Join(dir, "server")}
 			if backend == "postgres" {
-				args = append(args, "--store", postgresSchema(t))
+				args = append(args, "--store", pgtest.Schema(t))
 			}
 			sp := startServer(t, args...)
 			ctx := context.Background()
