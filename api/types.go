@@ -237,10 +237,13 @@ const (
 	// RoleNode is a node credential: heartbeats and logs of one node,
 	// minted at registration.
 	RoleNode Role = "node"
+	// RoleGrid is a utility's signal: it may post grid events and read
+	// them, nothing else.
+	RoleGrid Role = "grid"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RoleOperator, RoleUser, RoleAgent, RoleNode}
+var Roles = []Role{RoleAdmin, RoleOperator, RoleUser, RoleAgent, RoleNode, RoleGrid}
 
 // Token is an API credential. Only the hash of its secret is stored.
 type Token struct {
@@ -311,3 +314,49 @@ const (
 	EnergyModel   = "model"
 	EnergyMixed   = "mixed"
 )
+
+// GridEvent is a grid operator's call to cut a site's or a region's
+// draw: from Start, for Duration, to a target given as an absolute MW or
+// as a fraction of the scope's draw at the signal. A mandatory event must
+// be met; a voluntary one is met as far as PriceUSDPerMWh (what the grid
+// pays for the energy not drawn) is worth more than the work shed.
+type GridEvent struct {
+	ID string `json:"id"`
+	// ScopeKind is "site" or "region"; Scope names it in the fleet.
+	ScopeKind string    `json:"scope_kind"`
+	Scope     string    `json:"scope"`
+	Start     time.Time `json:"start"`
+	// DurationS is how long the cut holds, in seconds; NoticeS how long
+	// before Start the signal came (informational: planning starts then).
+	DurationS int64 `json:"duration_s"`
+	NoticeS   int64 `json:"notice_s,omitempty"`
+	// TargetMW is the most the scope may draw at the facility during the
+	// event; with TargetFraction instead, that fraction of its draw at
+	// Start (BaselineMW, recorded then).
+	TargetMW       float64 `json:"target_mw,omitempty"`
+	TargetFraction float64 `json:"target_fraction,omitempty"`
+	BaselineMW     float64 `json:"baseline_mw,omitempty"`
+	// Kind is mandatory or voluntary.
+	Kind           string  `json:"kind"`
+	PriceUSDPerMWh float64 `json:"price_usd_mwh,omitempty"`
+	// State is scheduled, active, ended or cancelled.
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy names the token that posted it.
+	CreatedBy string `json:"created_by,omitempty"`
+	Version   int64  `json:"version"`
+}
+
+// Grid event kinds and states.
+const (
+	GridMandatory = "mandatory"
+	GridVoluntary = "voluntary"
+
+	GridScheduled = "scheduled"
+	GridActive    = "active"
+	GridEnded     = "ended"
+	GridCancelled = "cancelled"
+)
+
+// End is when the event's cut ends.
+func (e GridEvent) End() time.Time { return e.Start.Add(time.Duration(e.DurationS) * time.Second) }

@@ -120,6 +120,16 @@ type Store interface {
 	// job and attempt.
 	Energy(ctx context.Context, jobs []string) ([]JobEnergy, error)
 
+	// CreateGridEvent stores a new grid event (Version 1); ErrExists when
+	// its ID is taken.
+	CreateGridEvent(ctx context.Context, e GridEvent) error
+	// GridEvents lists grid events in these states (none: all), by start.
+	GridEvents(ctx context.Context, states ...string) ([]GridEvent, error)
+	// UpdateGridEvent stores a change to a grid event: a compare-and-set
+	// on its Version, which becomes Version+1 (ErrConflict, or
+	// ErrNotFound).
+	UpdateGridEvent(ctx context.Context, e GridEvent) error
+
 	// Tenants lists the tenants (the queues of the fair share) by name.
 	Tenants(ctx context.Context) ([]Tenant, error)
 	// PutTenant stores a tenant: with create, a new one (ErrExists when

@@ -24,6 +24,7 @@ type (
 	LogChunk   = api.LogChunk
 	Tenant     = api.Tenant
 	JobEnergy  = api.JobEnergy
+	GridEvent  = api.GridEvent
 )
 
 const (
@@ -50,6 +51,13 @@ const (
 	RoleUser          = api.RoleUser
 	RoleAgent         = api.RoleAgent
 	RoleNode          = api.RoleNode
+	RoleGrid          = api.RoleGrid
+	GridMandatory     = api.GridMandatory
+	GridVoluntary     = api.GridVoluntary
+	GridScheduled     = api.GridScheduled
+	GridActive        = api.GridActive
+	GridEnded         = api.GridEnded
+	GridCancelled     = api.GridCancelled
 	EnergyCounter     = api.EnergyCounter
 	EnergyPower       = api.EnergyPower
 	EnergyModel       = api.EnergyModel

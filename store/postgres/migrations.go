@@ -117,4 +117,12 @@ var migrations = []string{
 		samples       INTEGER NOT NULL,
 		PRIMARY KEY (job, attempt)
 	);`,
+	// 10: grid events.
+	`CREATE TABLE grid_events (
+		id       TEXT COLLATE "C" PRIMARY KEY,
+		start_ns BIGINT NOT NULL,
+		state    TEXT NOT NULL,
+		data     TEXT NOT NULL,
+		version  BIGINT NOT NULL
+	);`,
 }

@@ -783,3 +783,65 @@ func (db *DB) Energy(ctx context.Context, jobs []string) ([]store.JobEnergy, err
 	}
 	return out, nil
 }
+
+// CreateGridEvent implements store.Store.
+func (db *DB) CreateGridEvent(ctx context.Context, e store.GridEvent) error {
+	e.Version = 1
+	tag, err := db.pool.Exec(ctx, `INSERT INTO grid_events (id, start_ns, state, data, version) VALUES ($1, $2, $3, $4, 1)
+		ON CONFLICT DO NOTHING`, e.ID, store.UnixNano(e.Start), e.State, store.EncodeJSON(e))
+	if err != nil {
+		return fmt.Errorf("postgres: create grid event: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: grid event %s: %w", e.ID, store.ErrExists)
+	}
+	return nil
+}
+
+// GridEvents implements store.Store.
+func (db *DB) GridEvents(ctx context.Context, states ...string) ([]store.GridEvent, error) {
+	q := `SELECT data, version FROM grid_events`
+	var args []any
+	if len(states) > 0 {
+		q += ` WHERE state = ANY($1)`
+		args = append(args, states)
+	}
+	rows, err := db.pool.Query(ctx, q+` ORDER BY start_ns, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: grid events: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.GridEvent, error) {
+		var data string
+		var e store.GridEvent
+		var v int64
+		if err := r.Scan(&data, &v); err != nil {
+			return e, err
+		}
+		err := store.DecodeJSON(data, &e)
+		e.Version = v
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: grid events: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateGridEvent implements store.Store.
+func (db *DB) UpdateGridEvent(ctx context.Context, e store.GridEvent) error {
+	want := e.Version
+	e.Version++
+	tag, err := db.pool.Exec(ctx, `UPDATE grid_events SET start_ns = $1, state = $2, data = $3, version = version + 1
+		WHERE id = $4 AND version = $5`, store.UnixNano(e.Start), e.State, store.EncodeJSON(e), e.ID, want)
+	if err != nil {
+		return fmt.Errorf("postgres: update grid event: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		var one int
+		if err := db.pool.QueryRow(ctx, `SELECT 1 FROM grid_events WHERE id = $1`, e.ID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: grid event %s: %w", e.ID, store.ErrNotFound)
+		}
+		return fmt.Errorf("postgres: grid event %s: %w", e.ID, store.ErrConflict)
+	}
+	return nil
+}

@@ -116,4 +116,12 @@ var migrations = []string{
 		samples       INTEGER NOT NULL,
 		PRIMARY KEY (job, attempt)
 	);`,
+	// 10: grid events.
+	`CREATE TABLE grid_events (
+		id       TEXT PRIMARY KEY,
+		start_ns INTEGER NOT NULL,
+		state    TEXT NOT NULL,
+		data     TEXT NOT NULL,
+		version  INTEGER NOT NULL
+	);`,
 }

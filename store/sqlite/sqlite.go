@@ -946,3 +946,68 @@ func (db *DB) Energy(ctx context.Context, jobs []string) ([]store.JobEnergy, err
 	})
 	return out, nil
 }
+
+// CreateGridEvent implements store.Store.
+func (db *DB) CreateGridEvent(ctx context.Context, e store.GridEvent) error {
+	e.Version = 1
+	res, err := db.w.ExecContext(ctx, `INSERT INTO grid_events (id, start_ns, state, data, version) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT DO NOTHING`, e.ID, store.UnixNano(e.Start), e.State, store.EncodeJSON(e))
+	if err != nil {
+		return fmt.Errorf("sqlite: create grid event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("sqlite: grid event %s: %w", e.ID, store.ErrExists)
+	}
+	return nil
+}
+
+// GridEvents implements store.Store.
+func (db *DB) GridEvents(ctx context.Context, states ...string) ([]store.GridEvent, error) {
+	q := `SELECT data, version FROM grid_events`
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = st
+	}
+	if len(states) > 0 {
+		q += ` WHERE state IN (` + strings.TrimSuffix(strings.Repeat("?,", len(states)), ",") + `)`
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY start_ns, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: grid events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.GridEvent
+	for rows.Next() {
+		var data string
+		var e store.GridEvent
+		var v int64
+		if err := rows.Scan(&data, &v); err != nil {
+			return nil, fmt.Errorf("sqlite: grid events: %w", err)
+		}
+		if err := store.DecodeJSON(data, &e); err != nil {
+			return nil, fmt.Errorf("sqlite: grid events: %w", err)
+		}
+		e.Version = v
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// UpdateGridEvent implements store.Store.
+func (db *DB) UpdateGridEvent(ctx context.Context, e store.GridEvent) error {
+	want := e.Version
+	e.Version++
+	res, err := db.w.ExecContext(ctx, `UPDATE grid_events SET start_ns = ?, state = ?, data = ?, version = version + 1
+		WHERE id = ? AND version = ?`, store.UnixNano(e.Start), e.State, store.EncodeJSON(e), e.ID, want)
+	if err != nil {
+		return fmt.Errorf("sqlite: update grid event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		var one int
+		if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM grid_events WHERE id = ?`, e.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: grid event %s: %w", e.ID, store.ErrNotFound)
+		}
+		return fmt.Errorf("sqlite: grid event %s: %w", e.ID, store.ErrConflict)
+	}
+	return nil
+}

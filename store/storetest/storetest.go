@@ -32,6 +32,7 @@ func Run(t *testing.T, f Factory) {
 		{"Held", testHeld},
 		{"Arrays", testArrays},
 		{"Energy", testEnergy},
+		{"GridEvents", testGridEvents},
 		{"Nodes", testNodes},
 		{"DrainOutlivesLost", testDrainOutlivesLost},
 		{"HeartbeatRevivesLost", testHeartbeatRevivesLost},
@@ -254,6 +255,47 @@ func testApply(t *testing.T, s store.Store, _ func() store.Store) {
 	ghost := newJob("ghost", "acme", 1)
 	if err := s.Apply(ctx, store.Changes{Jobs: []store.Job{ghost}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("apply to a missing job: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testGridEvents checks that grid events are kept, listed by start and
+// state, and changed by compare-and-set.
+func testGridEvents(t *testing.T, s store.Store, reopen func() store.Store) {
+	ctx := context.Background()
+	late := store.GridEvent{ID: "g2", ScopeKind: "site", Scope: "lab", Start: t0.Add(2 * time.Hour), DurationS: 3600,
+		TargetFraction: 0.75, Kind: store.GridMandatory, State: store.GridScheduled, CreatedAt: t0}
+	early := late
+	early.ID, early.Start, early.TargetFraction, early.TargetMW = "g1", t0.Add(time.Hour), 0, 1.5
+	for _, e := range []store.GridEvent{late, early} {
+		if err := s.CreateGridEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateGridEvent(ctx, early); !errors.Is(err, store.ErrExists) {
+		t.Errorf("create twice: %v", err)
+	}
+	s = reopen()
+	all, err := s.GridEvents(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != "g1" || all[0].TargetMW != 1.5 || all[1].TargetFraction != 0.75 ||
+		all[0].Version != 1 || !all[0].Start.Equal(early.Start) {
+		t.Fatalf("grid events: %+v %v", all, err)
+	}
+	g := all[0]
+	g.State, g.BaselineMW = store.GridActive, 1.9
+	if err := s.UpdateGridEvent(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateGridEvent(ctx, g); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a stale update: %v", err)
+	}
+	ghost := g
+	ghost.ID = "nope"
+	if err := s.UpdateGridEvent(ctx, ghost); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("update a missing event: %v", err)
+	}
+	active, err := s.GridEvents(ctx, store.GridActive)
+	if err != nil || len(active) != 1 || active[0].ID != "g1" || active[0].BaselineMW != 1.9 || active[0].Version != 2 {
+		t.Errorf("active events: %+v %v", active, err)
 	}
 }
 
