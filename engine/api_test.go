@@ -30,7 +30,7 @@ func TestEveryReasonExplained(t *testing.T) {
 		all.Write(b)
 	}
 	text := all.String()
-	waits := []Code{NoMatchingAccelerators, NoDomainLargeEnough, InsufficientFree, Fragmented, Power, Quota, FIFOBlocked, Reserved, Backoff}
+	waits := []Code{NoMatchingAccelerators, NoDomainLargeEnough, SliceShape, InsufficientFree, Fragmented, Power, Quota, FIFOBlocked, Reserved, Backoff}
 	for _, c := range waits {
 		if !strings.Contains(text, " "+string(c)+"\n") && !strings.Contains(text, " "+string(c)+":") {
 			t.Errorf("no script shows a job waiting for %q", c)

@@ -55,8 +55,8 @@ func (ps *pass) reserve(p *Pending) {
 	var best reservation
 	for _, pi := range ps.e.eligible(j) {
 		pp := s.pools[pi]
-		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
+		r.w = pp.drawW(j)
 		if !staticFit(&r, pp) || pp.total < k {
 			continue
 		}
@@ -244,6 +244,11 @@ func (ps *pass) lift(log []moved) []moved {
 		for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
 			log = pp.lv[l].addLogged(d-pp.off[l], c, log)
 			d = s.f.Parent(l, d)
+		}
+		if pp.grp != nil {
+			if g := pp.grpOf[s.f.Nodes[sl.Node].Rack-pp.off[fleet.LevelRack]]; g >= 0 {
+				log = pp.grp.addLogged(g, c, log)
+			}
 		}
 		pp.free += c
 	}

@@ -69,10 +69,11 @@
 //
 // Every decision and every waiting job carries a Reason: a stable Code
 // (fits, backfilled, preempting, preempted-for, over-limit, headroom;
-// no-matching-accelerators, no-domain-large-enough, insufficient-free,
-// fragmented, power, quota, fifo-blocked, reserved, backoff) and, for
-// power, the domain whose headroom refused the job. Snapshot.Describe
-// formats one for people: "power:row/lab/hall-a/row-1".
+// no-matching-accelerators, no-domain-large-enough, slice-shape,
+// insufficient-free, fragmented, power, quota, fifo-blocked, reserved,
+// backoff) and, for power, the domain whose headroom refused the job.
+// Snapshot.Describe formats one for people: "power:row/lab/hall-a/row-1",
+// "slice-shape:tpu-v6e-host(1x1,2x2,2x4,4x4,4x8,8x8,8x16,16x16)".
 //
 // # Placement
 //
@@ -88,6 +89,17 @@
 // best-fitting the remainder. Jobs may require a topology level (node,
 // NVLink domain, rack, row, hall, site), an accelerator model, a per-node
 // shape, a region or a site.
+//
+// A model's scale-up domain (what TopologyNVLink names) may span racks: a
+// supernode or a pod, a run of racks in one row (fleet.ScaleUp). Its pool
+// then also buckets those groups by free count; placement tries them
+// between the rack and the row, and a job that requires the domain goes
+// into one group or waits. A model that hands out slices (a TPU pod's
+// "2x2x1" … "16x16x24") takes only jobs whose size is a shape's volume,
+// refused otherwise with slice-shape; a slice within a host takes one
+// host, up to the largest rack (a cube) whole hosts of one rack, and
+// beyond, whole cubes of one group. The engine checks a slice's size and
+// bounds, not its position in the torus.
 //
 // # Policies
 //

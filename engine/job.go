@@ -44,8 +44,11 @@ func ParseKind(s string) (Kind, error) {
 type Topology uint8
 
 // Topology levels, from the tightest. TopologyAny packs as tightly as
-// possible without requiring anything. TopologyNVLink is the model's NVLink
-// domain: the node for DGX-style servers, the rack for NVL72.
+// possible without requiring anything. TopologyNVLink is the model's
+// scale-up domain, whatever its vendor calls the fabric: the node for
+// DGX-style servers, the rack for NVL72, the group of racks for a model
+// whose domain spans racks (a CloudMatrix supernode, a Trn2 UltraServer, a
+// TPU pod; see fleet.ScaleUp).
 const (
 	TopologyAny Topology = iota
 	TopologyNode

@@ -129,28 +129,76 @@ func checkDraw(t fatalf, s *Snapshot, w *world) {
 	}
 }
 
-// refLevel is the fleet level a job's required topology confines it to
-// on node n's model, or -1 for the node itself; site when not required.
-func refLevel(f *fleet.Fleet, n int, j *Job) fleet.Level {
+// refDomain is the domain of node n that a job's required topology
+// confines it to, as a key: the node, the rack, the row, the hall, or the
+// model's scale-up domain (the node, the rack or the group of racks that
+// fleet.ScaleUpOf names); the site (0) when nothing is required.
+func refDomain(f *fleet.Fleet, n int, j *Job) int {
+	at := func(l fleet.Level) int { return int(f.Path(n)[l]) }
 	if !j.TopologyRequired {
-		return fleet.LevelSite
+		return 0
 	}
 	switch j.Topology {
 	case TopologyNode:
-		return fleet.LevelNode
+		return at(fleet.LevelNode)
 	case TopologyNVLink:
-		if f.NodeModel(n).NVLinkDomain == "rack" {
-			return fleet.LevelRack
+		switch m := f.NodeModel(n); {
+		case m.NVLinkDomain == fleet.DomainRack:
+			return at(fleet.LevelRack)
+		case m.SpansRacks():
+			return f.ScaleUpOf(n)
 		}
-		return fleet.LevelNode
+		return at(fleet.LevelNode)
 	case TopologyRack:
-		return fleet.LevelRack
+		return at(fleet.LevelRack)
 	case TopologyRow:
-		return fleet.LevelRow
+		return at(fleet.LevelRow)
 	case TopologyHall:
-		return fleet.LevelHall
+		return at(fleet.LevelHall)
 	}
-	return fleet.LevelSite
+	return 0
+}
+
+// sliceOf is what a slice of j's size may take on node n's model, from the
+// catalog's shapes and the fleet's racks: ok is false when the size is no
+// shape of the model (it never runs there); dom is the domain it must stay
+// in (the host up to a host's size, the rack, a cube, up to the largest
+// rack of the model in the site, else the pod); host and cube are the
+// whole units it takes (0: any part). A model without shapes takes
+// anything: dom 0, no units.
+func sliceOf(f *fleet.Fleet, n int, j *Job) (dom, host, cube int, ok bool) {
+	m := f.NodeModel(n)
+	if len(m.SliceShapes) == 0 {
+		return 0, 0, 0, true
+	}
+	k := j.Accelerators
+	if _, ok := m.SliceShape(k); !ok {
+		return 0, 0, 0, false
+	}
+	largest := 0
+	site := f.SiteOfNode(n)
+	for r := range f.Racks {
+		c := 0
+		for x := f.Racks[r].First; x < f.Racks[r].End; x++ {
+			if f.Nodes[x].Model == f.Nodes[n].Model && f.SiteOfNode(int(x)) == site {
+				c += m.Accelerators
+			}
+		}
+		largest = max(largest, c)
+	}
+	if k > m.Accelerators && k%m.Accelerators == 0 && j.PerNode == 0 {
+		host = m.Accelerators
+	}
+	switch {
+	case k <= m.Accelerators:
+		return n, 0, 0, true
+	case k <= largest:
+		return int(f.Nodes[n].Rack), host, 0, true
+	}
+	if k%largest == 0 && j.PerNode == 0 {
+		cube = largest
+	}
+	return f.ScaleUpOf(n), host, cube, true
 }
 
 // eligibleNode reports whether j may run on node n: its model, site and
@@ -176,31 +224,40 @@ func eligibleNode(f *fleet.Fleet, n int, j *Job) bool {
 // returns a witness placement or nil. It does not change the world.
 func (w *world) place(j *Job) []Slot {
 	f := w.f
-	groups := map[[3]int32][]int{} // (site, node model, domain) → nodes
-	var keys [][3]int32
+	// (site, node model, required domain, slice domain) → nodes
+	groups := map[[4]int][]int{}
+	var keys [][4]int
+	units := map[[4]int][2]int{} // a slice's whole host and cube
 	for n := range f.Nodes {
 		if w.state[n] != Up || !eligibleNode(f, n, j) {
 			continue
 		}
-		l := refLevel(f, n, j)
-		dom := int32(n)
-		if l != fleet.LevelNode {
-			dom = f.Path(n)[l]
+		sd, host, cube, ok := sliceOf(f, n, j)
+		if !ok {
+			continue
 		}
-		k := [3]int32{int32(f.SiteOfNode(n)), int32(f.Nodes[n].Model), dom}
+		k := [4]int{f.SiteOfNode(n), int(f.Nodes[n].Model), refDomain(f, n, j), sd}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
+			units[k] = [2]int{host, cube}
 		}
 		groups[k] = append(groups[k], n)
 	}
 	for _, k := range keys {
 		nodes := groups[k]
+		host, cube := units[k][0], units[k][1]
+		if cube > 0 {
+			if slots := w.wholeRacks(j, nodes, cube); slots != nil {
+				return slots
+			}
+			continue
+		}
 		byFree := append([]int(nil), nodes...)
 		sort.SliceStable(byFree, func(a, b int) bool {
 			return bits.OnesCount64(w.free(byFree[a])) > bits.OnesCount64(w.free(byFree[b]))
 		})
 		for _, order := range [][]int{nodes, byFree} {
-			if slots := w.greedy(j, order); slots != nil {
+			if slots := w.greedy(j, order, host); slots != nil {
 				return slots
 			}
 		}
@@ -208,11 +265,77 @@ func (w *world) place(j *Job) []Slot {
 	return nil
 }
 
+// wholeRacks is greedy for a slice of whole cubes: it takes, rack by rack
+// in index order, the racks of nodes that hold cube accelerators and are
+// all free, as long as every breaker stays within its limit.
+func (w *world) wholeRacks(j *Job, nodes []int, cube int) []Slot {
+	f := w.f
+	byRack := map[int32][]int{}
+	var racks []int32
+	for _, n := range nodes {
+		r := f.Nodes[n].Rack
+		if _, ok := byRack[r]; !ok {
+			racks = append(racks, r)
+		}
+		byRack[r] = append(byRack[r], n)
+	}
+	var slots []Slot
+	var added [][3]int64
+	defer func() {
+		for _, a := range added {
+			w.add(int(a[0]), -a[1], a[2])
+		}
+	}()
+	need := j.Accelerators
+	for _, r := range racks {
+		if need == 0 {
+			break
+		}
+		ns := byRack[r]
+		total, whole := 0, true
+		for _, n := range ns {
+			total += f.NodeAccelerators(n)
+			whole = whole && bits.OnesCount64(w.free(n)) == f.NodeAccelerators(n)
+		}
+		if total != cube || !whole {
+			continue
+		}
+		mark, fit := len(added), true
+		for _, n := range ns {
+			c, each := int64(f.NodeAccelerators(n)), jobDraw(f, n, j)
+			if !w.fits(n, c, each) {
+				fit = false
+				break
+			}
+			w.add(n, c, each)
+			added = append(added, [3]int64{int64(n), c, each})
+		}
+		if !fit {
+			for _, a := range added[mark:] {
+				w.add(int(a[0]), -a[1], a[2])
+			}
+			added = added[:mark]
+			continue
+		}
+		for _, n := range ns {
+			slots = append(slots, Slot{Node: int32(n), Mask: w.free(n)})
+		}
+		need -= cube
+	}
+	if need > 0 {
+		return nil
+	}
+	return slots
+}
+
 func (w *world) free(n int) uint64 {
 	return ^w.used[n] & (1<<uint(w.f.NodeAccelerators(n)) - 1)
 }
 
-func (w *world) greedy(j *Job, nodes []int) []Slot {
+// greedy takes free accelerators node by node in the order given, as
+// many as every breaker allows; with host > 0 (a slice of whole hosts)
+// only whole free hosts.
+func (w *world) greedy(j *Job, nodes []int, host int) []Slot {
 	need := int64(j.Accelerators)
 	var slots []Slot
 	var added [][3]int64 // node, count, each: undone before returning
@@ -228,6 +351,11 @@ func (w *world) greedy(j *Job, nodes []int) []Slot {
 		fm := w.free(n)
 		each := jobDraw(w.f, n, j)
 		c := min(int64(bits.OnesCount64(fm)), need)
+		if host > 0 {
+			if c < int64(host) || !w.fits(n, c, each) {
+				continue
+			}
+		}
 		if j.PerNode > 0 {
 			if c < int64(j.PerNode) {
 				continue

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/bits"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,6 +15,14 @@ type request struct {
 	perNode int32       // exact accelerators per node, 0 = any
 	w       int64       // expected draw above idle per accelerator
 	top     fleet.Level // the widest level the job may span
+	// grp confines the job to one scale-up group of racks (a supernode,
+	// a pod), which lies in a row: top is then the row.
+	grp bool
+	// perRack, when > 0, takes whole racks of exactly this many (a slice
+	// of several TPU cubes).
+	perRack int32
+	// badShape: the pool hands out slices and k is the volume of none.
+	badShape bool
 }
 
 // outcome is why an attempt in a pool failed; the zero value is success.
@@ -43,34 +52,103 @@ type placer struct {
 	gaveUp bool
 }
 
-// topLevel returns the widest level a job may span in pool p: its
-// topology's level if required, else the site.
-func topLevel(j *Job, p *pool) fleet.Level {
-	if !j.TopologyRequired {
-		return fleet.LevelSite
+// makeRequest is job j's placement attempt in pool p, all but its draw:
+// the widest level it may span (its topology's if required, else the
+// site), and on a pool that hands out slices the shape's own limits.
+func makeRequest(j *Job, p *pool) request {
+	r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode)} // top: the site
+	if j.TopologyRequired || p.shapes != nil {
+		r.narrow(j, p)
 	}
-	switch j.Topology {
+	return r
+}
+
+// narrow sets what a job's required topology and the pool's slice shapes
+// ask of r.
+func (r *request) narrow(j *Job, p *pool) {
+	if j.TopologyRequired {
+		r.top, r.grp = required(j.Topology, p)
+	}
+	if p.shapes != nil {
+		r.slice(p)
+	}
+}
+
+// required is the widest level a job that requires topology t may span in
+// pool p, and whether it must keep to one scale-up group of racks (which
+// lies in a row).
+func required(t Topology, p *pool) (fleet.Level, bool) {
+	switch t {
 	case TopologyNode:
-		return fleet.LevelNode
+		return fleet.LevelNode, false
 	case TopologyNVLink:
-		if p.nvlRack {
-			return fleet.LevelRack
+		switch {
+		case p.nvlRack:
+			return fleet.LevelRack, false
+		case p.grp != nil:
+			return fleet.LevelRow, true
 		}
-		return fleet.LevelNode
+		return fleet.LevelNode, false
 	case TopologyRack:
-		return fleet.LevelRack
+		return fleet.LevelRack, false
 	case TopologyRow:
-		return fleet.LevelRow
+		return fleet.LevelRow, false
 	case TopologyHall:
-		return fleet.LevelHall
+		return fleet.LevelHall, false
 	}
-	return fleet.LevelSite
+	return fleet.LevelSite, false
+}
+
+// slice narrows r to what a slice of r.k accelerators may take in pool p:
+// within one host if it fits one; else whole hosts within one rack (a
+// TPU cube) if it fits one; else whole hosts, and whole racks when it is
+// made of them, within one scale-up group (a pod). A size that is the
+// volume of no allowed shape is refused (badShape). A tighter topology
+// the job requires still holds; a per-node shape it asks for is kept.
+func (r *request) slice(p *pool) {
+	if _, ok := slices.BinarySearch(p.shapes, r.k); !ok {
+		r.badShape = true
+		return
+	}
+	whole := r.k%p.perNode == 0
+	top, grp := fleet.LevelNode, false
+	switch {
+	case r.k <= p.perNode:
+	case r.k <= p.cube:
+		top = fleet.LevelRack
+	default:
+		// within one pod; anywhere in the site when the model has none
+		top = fleet.LevelSite
+		if p.grp != nil {
+			top, grp = fleet.LevelRow, true
+		}
+		if r.k%p.cube == 0 && r.perNode == 0 {
+			r.perRack = p.cube
+		}
+	}
+	if r.k > p.perNode && whole && r.perNode == 0 {
+		r.perNode = p.perNode
+	}
+	if top > r.top || (top == r.top && grp) {
+		r.top, r.grp = top, grp
+	}
+	if r.top > fleet.LevelRow {
+		r.grp = false
+	}
 }
 
 // staticFit reports whether the job could ever fit pool p when it is
-// empty: NoDomainLargeEnough if not.
+// empty: NoDomainLargeEnough if not (SliceShape when its size is no
+// slice the pool allows).
 func staticFit(r *request, p *pool) bool {
-	if r.k > p.cap[r.top] {
+	if r.badShape {
+		return false
+	}
+	cap := p.cap[r.top]
+	if r.grp {
+		cap = p.grpCap
+	}
+	if r.k > cap {
 		return false
 	}
 	if r.perNode > 0 && r.perNode > p.perNode {
@@ -97,10 +175,10 @@ func (s *Snapshot) headroom(l fleet.Level, d int32, w int64) (outcome, bool) {
 	}
 }
 
-// probe returns the narrowest level and the best-fit free count at which
-// the pool has a domain with room for k, ignoring power; ok is false if
-// none.
-func probe(r *request, p *pool) (level fleet.Level, fit int32, ok bool) {
+// probe returns the capacity of the narrowest domain kind in which the
+// pool has room for k, ignoring power, and the best-fit free count there;
+// ok is false if none.
+func probe(r *request, p *pool) (cap, fit int32, ok bool) {
 	if p.free < r.k {
 		return 0, 0, false
 	}
@@ -108,15 +186,23 @@ func probe(r *request, p *pool) (level fleet.Level, fit int32, ok bool) {
 		if l == fleet.LevelSite || l < r.top {
 			break
 		}
+		if l == fleet.LevelRow && p.grp != nil && p.grpCap >= r.k {
+			if f := p.grp.atLeast(r.k); f >= 0 {
+				return p.grpCap, f, true
+			}
+		}
+		if r.grp && l == fleet.LevelRow {
+			return 0, 0, false
+		}
 		if p.cap[l] < r.k {
 			continue
 		}
 		if f := p.lv[l].atLeast(r.k); f >= 0 {
-			return l, f, true
+			return p.cap[l], f, true
 		}
 	}
 	if r.top == fleet.LevelSite {
-		return fleet.LevelSite, p.free, true
+		return p.cap[fleet.LevelSite], p.free, true
 	}
 	return 0, 0, false
 }
@@ -148,6 +234,16 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	for _, l := range upward {
 		if l < r.top {
 			break
+		}
+		// a scale-up group of racks (a supernode, a pod) lies between the
+		// rack and the row: tried first, and alone when the job requires it
+		if l == fleet.LevelRow && p.grp != nil {
+			if slots := pl.placeGroup(r, p, note); slots != nil {
+				return slots, outcome{}
+			}
+			if r.grp {
+				break
+			}
 		}
 		if p.cap[l] < r.k {
 			continue
@@ -195,6 +291,40 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	return nil, first
 }
 
+// placeGroup tries the pool's scale-up groups of racks with room for r,
+// best fit first, as place tries the domains of a level: the headroom of
+// the group's row and above, then a fill of its racks. It returns the
+// slots, or nil with every refusal noted.
+func (pl *placer) placeGroup(r *request, p *pool, note func(outcome)) []Slot {
+	if p.grpCap < r.k {
+		return nil
+	}
+	s := pl.s
+	b := p.grp
+	tried := 0
+	for f := b.atLeast(r.k); f >= 0; f = b.atLeast(f + 1) {
+		h := b.head[f]
+		for i := len(h) - 1; i >= 0; i-- {
+			if tried == maxCandidates {
+				pl.gaveUp = true
+				return nil
+			}
+			tried++
+			su := &s.f.ScaleUps[p.groups[h[i]]]
+			if o, ok := s.headroom(fleet.LevelRow, su.Row, int64(r.k)*r.w); !ok {
+				note(o)
+				continue
+			}
+			pl.slots, pl.cut = pl.slots[:0], outcome{}
+			if pl.fillRange(r, p, fleet.LevelRack, su.FirstRack, su.EndRack, r.k, 0) == r.k {
+				return pl.slots
+			}
+			note(pl.fillFailure())
+		}
+	}
+	return nil
+}
+
 // fillFailure says why the last fill fell short: power if a headroom cut
 // a share, else the shape of what is free.
 func (pl *placer) fillFailure() outcome {
@@ -235,11 +365,19 @@ func (pl *placer) fill(r *request, p *pool, l fleet.Level, d, want int32, depth 
 	}
 	// children of d, one level down
 	lo, hi := s.f.Children(l, d)
+	return pl.fillRange(r, p, l+1, lo, hi, want, depth)
+}
+
+// fillRange selects up to want accelerators among the domains [lo, hi) of
+// level cl (the children of one domain, or the racks of a scale-up
+// group), largest first and best-fitting the remainder, checking each
+// one's own headroom; it returns how many it selected.
+func (pl *placer) fillRange(r *request, p *pool, cl fleet.Level, lo, hi, want int32, depth int) int32 {
+	s := pl.s
 	for len(pl.kids) <= depth {
 		pl.kids = append(pl.kids, nil)
 	}
 	kids := pl.kids[depth][:0]
-	cl := l + 1
 	b := p.lv[cl]
 	for c := lo; c < hi; c++ {
 		fr := b.free[c-p.off[cl]]
@@ -254,6 +392,12 @@ func (pl *placer) fill(r *request, p *pool, l fleet.Level, d, want int32, depth 
 					pl.cut = outcome{code: Power, level: cl, dom: c}
 				}
 			}
+		}
+		if r.perRack > 0 && cl == fleet.LevelRack {
+			if fr < r.perRack {
+				continue
+			}
+			fr = r.perRack
 		}
 		if r.perNode > 0 {
 			if cl == fleet.LevelNode {

@@ -78,8 +78,8 @@ func (ps *pass) fitsWithout(p *Pending, elig []int32, vs []*victim) bool {
 	ok := false
 	for _, pi := range elig {
 		pp := s.pools[pi]
-		r := request{k: int32(p.Job.Accelerators), perNode: int32(p.Job.PerNode), w: pp.drawW(&p.Job)}
-		r.top = topLevel(&p.Job, pp)
+		r := makeRequest(&p.Job, pp)
+		r.w = pp.drawW(&p.Job)
 		if !staticFit(&r, pp) {
 			continue
 		}
@@ -152,12 +152,10 @@ func (ps *pass) cheapestExact(p *Pending, elig []int32, cands []*victim) []*vict
 func (ps *pass) cheapestBounded(p *Pending, elig []int32, cands []*victim) []*victim {
 	s := ps.s
 	j := &p.Job
-	k := int32(j.Accelerators)
 	var best *victimSet
 	for _, pi := range elig {
 		pp := s.pools[pi]
-		r := request{k: k, perNode: int32(j.PerNode)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
 		if !staticFit(&r, pp) {
 			continue
 		}
@@ -165,7 +163,7 @@ func (ps *pass) cheapestBounded(p *Pending, elig []int32, cands []*victim) []*vi
 		// narrower domain frees enough in the wider one holding it, which
 		// has at least as many free, so no narrower level offers a
 		// cheaper set
-		if set := ps.victimsIn(pp, pi, r.top, k, cands); set != nil && (best == nil || set.better(best)) {
+		if set := ps.victimsIn(pp, pi, &r, cands); set != nil && (best == nil || set.better(best)) {
 			best = set
 		}
 	}
@@ -362,10 +360,19 @@ func (ps *pass) preempt(p *Pending) bool {
 	return true
 }
 
-// victimsIn returns the cheapest victim set that frees k accelerators in
-// one domain of level l of pool pi, or nil.
-func (ps *pass) victimsIn(pp *pool, pi int32, l fleet.Level, k int32, cands []*victim) *victimSet {
+// victimsIn returns the cheapest victim set that frees r.k accelerators
+// in one domain of level r.top of pool pi (one scale-up group when r.grp),
+// or nil.
+func (ps *pass) victimsIn(pp *pool, pi int32, r *request, cands []*victim) *victimSet {
 	s := ps.s
+	l, k := r.top, r.k
+	// domOf is the domain of node n that the job must stay in
+	domOf := func(n int32) int32 {
+		if r.grp {
+			return pp.grpOf[s.f.Nodes[n].Rack-pp.off[fleet.LevelRack]]
+		}
+		return s.f.Ancestor(fleet.LevelNode, n, l)
+	}
 	var best *victimSet
 	// accelerators each victim would free in each domain of level l,
 	// grouped by domain, victims in cost order within a domain
@@ -378,7 +385,11 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l fleet.Level, k int32, cands []*v
 			if s.nodeState[sl.Node] != Up {
 				continue
 			}
-			gains = append(gains, gain{dom: s.f.Ancestor(fleet.LevelNode, sl.Node, l), v: v, n: int32(popcount(sl.Mask))})
+			d := domOf(sl.Node)
+			if d < 0 {
+				continue
+			}
+			gains = append(gains, gain{dom: d, v: v, n: int32(popcount(sl.Mask))})
 		}
 	}
 	slices.SortFunc(gains, func(a, b gain) int {
@@ -405,7 +416,10 @@ func (ps *pass) victimsIn(pp *pool, pi int32, l fleet.Level, k int32, cands []*v
 		group := merged[i:jEnd]
 		i = jEnd
 		free := pp.free
-		if l != fleet.LevelSite {
+		switch {
+		case r.grp:
+			free = pp.grp.free[d]
+		case l != fleet.LevelSite:
 			free = pp.lv[l].free[d-pp.off[l]]
 		}
 		if set := cheapest(group, k-free); set != nil && (best == nil || set.better(best)) {

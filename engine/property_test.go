@@ -38,6 +38,12 @@ type scenario struct {
 }
 
 func drawScenario(t *rapid.T, f *fleet.Fleet) scenario {
+	return drawScenarioOf(t, f, []string{"", "", "h100", "gb200"}, []int{1, 2, 3, 4, 8, 12, 16, 24, 32, 48, 64, 200})
+}
+
+// drawScenarioOf draws a scenario whose jobs ask for the models and sizes
+// given.
+func drawScenarioOf(t *rapid.T, f *fleet.Fleet, models []string, sizes []int) scenario {
 	sc := scenario{
 		queue:   rapid.SampledFrom([]string{"fifo", "priority", "fair", "backfill", "las"}).Draw(t, "queue"),
 		sites:   rapid.SampledFrom([]string{"pack", "capacity", "price", "carbon"}).Draw(t, "sites"),
@@ -52,14 +58,14 @@ func drawScenario(t *rapid.T, f *fleet.Fleet) scenario {
 				ID:               JobID(i + 1),
 				Tenant:           rapid.SampledFrom([]string{"a", "b", "q"}).Draw(t, "tenant"),
 				Priority:         rapid.IntRange(0, 3).Draw(t, "prio"),
-				Accelerators:     rapid.SampledFrom([]int{1, 2, 3, 4, 8, 12, 16, 24, 32, 48, 64, 200}).Draw(t, "n"),
+				Accelerators:     rapid.SampledFrom(sizes).Draw(t, "n"),
 				Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
 				TopologyRequired: rapid.Bool().Draw(t, "required"),
 				Duration:         time.Duration(rapid.IntRange(0, 120).Draw(t, "dur")) * time.Minute,
 				CheckpointEvery:  time.Duration(rapid.IntRange(0, 30).Draw(t, "ckpt")) * time.Minute,
 				PowerFraction:    rapid.SampledFrom([]float64{0, 0.3, 0.7, 1}).Draw(t, "power"),
 				Preemptible:      rapid.Bool().Draw(t, "preemptible"),
-				Model:            rapid.SampledFrom([]string{"", "", "h100", "gb200"}).Draw(t, "model"),
+				Model:            rapid.SampledFrom(models).Draw(t, "model"),
 			}
 			if rapid.IntRange(0, 4).Draw(t, "shaped") == 0 {
 				j.PerNode = 4
@@ -208,6 +214,23 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 		if free != p.free {
 			t.Fatalf("pool %d: free %d, recount %d", pi, p.free, free)
 		}
+		// scale-up groups of racks, recounted from the fleet's own list
+		if p.grp != nil {
+			grp := map[int]int32{}
+			for n := range f.Nodes {
+				if s.nodePool[n] == int32(pi) && s.nodeState[n] == Up {
+					grp[f.ScaleUpOf(n)] += int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
+				}
+			}
+			for g, su := range p.groups {
+				b := p.grp
+				if c := grp[int(su)]; b.free[g] != c {
+					t.Fatalf("pool %d %s: free %d, recount %d", pi, f.ScaleUpPath(int(su)), b.free[g], c)
+				} else if h := b.head[c]; b.pos[g] >= int32(len(h)) || h[b.pos[g]] != int32(g) {
+					t.Fatalf("pool %d %s: not in bucket %d", pi, f.ScaleUpPath(int(su)), c)
+				}
+			}
+		}
 		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
 			for i, c := range lv[l] {
 				b := p.lv[l]
@@ -289,9 +312,20 @@ func checkNotFragmented(t *rapid.T, s *Snapshot, e *Engine, id JobID) {
 	if !ok {
 		t.Fatalf("waiting job %d is not pending", id)
 	}
-	if !p.Job.TopologyRequired && p.Job.PerNode == 0 {
+	if !p.Job.TopologyRequired && p.Job.PerNode == 0 && !mayTakeSlices(s.f, &p.Job) {
 		t.Fatalf("job %d (%d accelerators, any topology) refused as fragmented", id, p.Job.Accelerators)
 	}
+}
+
+// mayTakeSlices reports whether j may run on a model that hands out
+// slices: there a slice keeps to its shape's domain whatever the job asks.
+func mayTakeSlices(f *fleet.Fleet, j *Job) bool {
+	for n := range f.Nodes {
+		if len(f.NodeModel(n).SliceShapes) > 0 && eligibleNode(f, n, j) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPower: after admission no level's expected draw is over its limit.
@@ -305,16 +339,91 @@ func checkPower(t *rapid.T, s *Snapshot) {
 	}
 }
 
-// checkTopology: a job that requires a level is within one domain of it.
+// checkTopology: a job that requires a level is within one domain of it
+// (for the NVLink domain, its model's: the node, the rack or the scale-up
+// group of racks); a job on a model that hands out slices has a size one
+// of its shapes allows and keeps to the slice's bounds. Both are judged
+// from the fleet and the catalog, not from the engine's pools.
 func checkTopology(t *rapid.T, s *Snapshot, a *Alloc) {
-	if !a.Job.TopologyRequired {
+	f := s.f
+	first := int(a.Slots[0].Node)
+	m := f.NodeModel(first)
+	// same reports whether every slot's domain (by key) is the first's
+	same := func(key func(n int) int) bool {
+		for _, sl := range a.Slots {
+			if key(int(sl.Node)) != key(first) {
+				return false
+			}
+		}
+		return true
+	}
+	at := func(l fleet.Level) func(int) int { return func(n int) int { return int(f.Path(n)[l]) } }
+	if a.Job.TopologyRequired {
+		var key func(int) int
+		switch a.Job.Topology {
+		case TopologyNode:
+			key = at(fleet.LevelNode)
+		case TopologyNVLink:
+			switch {
+			case m.NVLinkDomain == fleet.DomainRack:
+				key = at(fleet.LevelRack)
+			case m.SpansRacks():
+				key = f.ScaleUpOf
+			default:
+				key = at(fleet.LevelNode)
+			}
+		case TopologyRack:
+			key = at(fleet.LevelRack)
+		case TopologyRow:
+			key = at(fleet.LevelRow)
+		case TopologyHall:
+			key = at(fleet.LevelHall)
+		default:
+			key = at(fleet.LevelSite)
+		}
+		if !same(key) {
+			t.Fatalf("job %d requires %s but spans domains", a.Job.ID, a.Job.Topology)
+		}
+	}
+	if len(m.SliceShapes) == 0 {
 		return
 	}
-	l := topLevel(&a.Job, s.pools[a.pool])
-	d := s.f.Path(int(a.Slots[0].Node))[l]
+	k := a.Job.Accelerators
+	if _, ok := m.SliceShape(k); !ok {
+		t.Fatalf("job %d of %d accelerators placed on %s, whose slices are %v", a.Job.ID, k, m.Name, m.SliceShapes)
+	}
+	// the largest rack of the model in the site: a cube
+	cube := 0
+	for k := range f.Racks {
+		n := 0
+		for x := f.Racks[k].First; x < f.Racks[k].End; x++ {
+			if f.Nodes[x].Model == f.Nodes[first].Model && f.SiteOfNode(int(x)) == f.SiteOfNode(first) {
+				n += m.Accelerators
+			}
+		}
+		cube = max(cube, n)
+	}
+	held := map[int]int{} // rack → accelerators held there
 	for _, sl := range a.Slots {
-		if s.f.Path(int(sl.Node))[l] != d {
-			t.Fatalf("job %d requires %s but spans domains", a.Job.ID, a.Job.Topology)
+		c := bits.OnesCount64(sl.Mask)
+		if k > m.Accelerators && k%m.Accelerators == 0 && a.Job.PerNode == 0 && c != m.Accelerators {
+			t.Fatalf("slice job %d takes %d of a %d-accelerator host", a.Job.ID, c, m.Accelerators)
+		}
+		held[int(f.Nodes[sl.Node].Rack)] += c
+	}
+	switch {
+	case k <= m.Accelerators && !same(at(fleet.LevelNode)):
+		t.Fatalf("slice job %d of %d spans hosts", a.Job.ID, k)
+	case k <= cube && !same(at(fleet.LevelRack)):
+		t.Fatalf("slice job %d of %d spans cubes (racks of %d)", a.Job.ID, k, cube)
+	case k > cube && !same(f.ScaleUpOf):
+		t.Fatalf("slice job %d of %d spans pods", a.Job.ID, k)
+	}
+	if k > cube && k%cube == 0 && a.Job.PerNode == 0 {
+		for rack, c := range held {
+			if c != cube {
+				t.Fatalf("slice job %d of %d takes %d of rack %d, not a whole cube of %d", a.Job.ID, k, c, rack, cube)
+			}
 		}
 	}
 }
@@ -322,6 +431,16 @@ func checkTopology(t *rapid.T, s *Snapshot, a *Alloc) {
 func TestPropertiesTiny(t *testing.T) {
 	f := loadTestdata(t, "tiny.yaml")
 	rapid.Check(t, func(t *rapid.T) { drawScenario(t, f).run(t, f) })
+}
+
+// TestPropertiesScaleUp runs the invariants and the reference placer on a
+// fleet with CloudMatrix supernodes, a Trn2 UltraServer row and TPU v6e
+// pods, with jobs of sizes that are slices and sizes that are not.
+func TestPropertiesScaleUp(t *testing.T) {
+	f := loadTestdata(t, "scaleup.yaml")
+	models := []string{"", "ascend-910c", "tpu-v6e", "trainium2", "h100"}
+	sizes := []int{1, 3, 4, 8, 12, 16, 32, 48, 64, 96, 128, 256, 384}
+	rapid.Check(t, func(t *rapid.T) { drawScenarioOf(t, f, models, sizes).run(t, f) })
 }
 
 func TestPropertiesMulti(t *testing.T) {

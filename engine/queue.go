@@ -368,11 +368,15 @@ func (e *Engine) reasonOf(p *Pending) Reason {
 	if len(elig) == 0 {
 		return reason(NoMatchingAccelerators)
 	}
+	if e.snap.sliced {
+		if why := e.snap.sliceRefusal(j, elig); why.Code != "" {
+			return why
+		}
+	}
 	static := false
 	for _, pi := range elig {
 		pp := e.snap.pools[pi]
-		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
 		if staticFit(&r, pp) {
 			static = true
 			break

@@ -24,6 +24,11 @@ const (
 	// Fragmented: enough free accelerators in total, but not together in
 	// one domain of the required topology (or node shape).
 	Fragmented Code = "fragmented"
+	// SliceShape: the job's size is the volume of no slice shape that the
+	// model it may use hands out (a TPU pod's 2x2x1, 4x4x4, ...); it will
+	// never run as asked. The Reason names a node of that model, and
+	// Snapshot.Describe lists the shapes.
+	SliceShape Code = "slice-shape"
 	// Power: the job's expected draw does not fit the headroom of the
 	// domain named by the Reason.
 	Power Code = "power"

@@ -57,7 +57,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 			}
 		}
 		switch {
-		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough:
+		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough || why.Code == SliceShape:
 		case mode == StopAtBlocked:
 			stopped = true
 		case mode == ReserveForHead:

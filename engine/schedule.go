@@ -179,7 +179,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 		}
 		ps.wait(p, why)
 		switch {
-		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough:
+		case why.Code == NoMatchingAccelerators || why.Code == NoDomainLargeEnough || why.Code == SliceShape:
 			// it can never run as asked: it holds nothing back
 		case mode == StopAtBlocked:
 			e.untried = reason(FIFOBlocked)
@@ -247,6 +247,11 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	if len(elig) == 0 {
 		return reason(NoMatchingAccelerators), false
 	}
+	if s.sliced {
+		if why := s.sliceRefusal(j, elig); why.Code != "" {
+			return why, false
+		}
+	}
 	k := int32(j.Accelerators)
 	// Backfill: a job expected to end before the head's reservation may
 	// use what it holds; a reservation with no known placement keeps
@@ -277,13 +282,17 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	}
 	order := e.order[:0]
 	static := false
+	// a pool refused the size as no slice it hands out: a refusal that
+	// says nothing of larger jobs, so it is not remembered
+	shaped := false
 	var why Reason
 	anyFree := false
 	for _, pi := range elig {
 		pp := s.pools[pi]
-		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
+		r.w = pp.drawW(j)
 		if !staticFit(&r, pp) {
+			shaped = shaped || r.badShape
 			continue
 		}
 		static = true
@@ -296,11 +305,11 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 		if pp.free >= k {
 			anyFree = true
 		}
-		l, fit, ok := probe(&r, pp)
+		cap, fit, ok := probe(&r, pp)
 		if !ok {
 			continue
 		}
-		c := choice{pool: pi, cap: pp.cap[l], fit: fit}
+		c := choice{pool: pi, cap: cap, fit: fit}
 		if e.sites.Name() != "pack" {
 			c.score = e.sites.Score(ps.siteView(pp.site, elig, j), j)
 		}
@@ -327,8 +336,8 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	gaveUp := false // a search stopped short: the refusal is not remembered
 	for _, c := range order {
 		pp := s.pools[c.pool]
-		r := request{k: k, perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
+		r.w = pp.drawW(j)
 		slots, out := e.pl.place(&r, pp)
 		gaveUp = gaveUp || e.pl.gaveUp
 		if slots == nil {
@@ -356,7 +365,7 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	}
 	// what refused it is remembered for its kind; whether it waits for
 	// the head is asked each time
-	if m, ok := e.memo.get(mk); !gaveUp && (!ok || k < m.k) {
+	if m, ok := e.memo.get(mk); !gaveUp && !shaped && (!ok || k < m.k) {
 		e.memo.put(mk, memo{k: k, reason: why})
 	}
 	if reserved() {
@@ -407,8 +416,8 @@ func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
 	}()
 	for _, pi := range elig {
 		pp := ps.s.pools[pi]
-		r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode), w: pp.drawW(j)}
-		r.top = topLevel(j, pp)
+		r := makeRequest(j, pp)
+		r.w = pp.drawW(j)
 		if !staticFit(&r, pp) {
 			continue
 		}

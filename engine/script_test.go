@@ -372,9 +372,25 @@ func (h *harness) where(slots []Slot) string {
 			}
 		}
 		if same || l == fleet.LevelSite {
-			return fmt.Sprintf("%d on %d nodes in %s", n, len(slots), h.s.DomainName(l, d))
+			return fmt.Sprintf("%d on %d nodes in %s", n, len(slots), h.domainOf(slots, l, d))
 		}
 	}
+}
+
+// domainOf names the narrowest domain holding slots whose common
+// ancestor is domain d of level l: a scale-up group of racks (a
+// supernode, a pod) when one holds them all and lies below d, else d.
+func (h *harness) domainOf(slots []Slot, l fleet.Level, d int32) string {
+	su := h.f.ScaleUpOf(int(slots[0].Node))
+	for _, s := range slots[1:] {
+		if h.f.ScaleUpOf(int(s.Node)) != su {
+			su = -1
+		}
+	}
+	if su >= 0 && l <= fleet.LevelRow && l >= fleet.LevelSite && h.f.Ancestor(fleet.LevelRow, h.f.ScaleUps[su].Row, l) == d {
+		return h.f.ScaleUpPath(su)
+	}
+	return h.s.DomainName(l, d)
 }
 
 func maskString(m uint64) string {

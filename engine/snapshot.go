@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"stargate/fleet"
@@ -77,6 +79,21 @@ type pool struct {
 	maxW     float64
 	idleW    float64
 	siteName string
+	// A model whose scale-up domain spans racks: its groups in the site
+	// (supernodes, pods) bucketed by free count by local id, each local
+	// rack's group (-1 for none), each local group's index in
+	// fleet.ScaleUps, and the largest group's accelerators.
+	grp    *buckets
+	grpOf  []int32
+	groups []int32
+	grpCap int32
+	// A model that hands out slices: the allowed sizes, sorted (nil: any
+	// size), and the largest rack's accelerators, the unit above the host
+	// (a TPU cube).
+	shapes []int32
+	cube   int32
+	// firstNode is a node of the pool, to name its model in a reason.
+	firstNode int32
 	// running jobs of known duration by expected end (for backfill), and
 	// preemptible running jobs by start (for preemption) with their
 	// accelerators by priority
@@ -118,6 +135,8 @@ type Snapshot struct {
 	done     map[string]float64
 	startSum map[string]float64
 	epoch    time.Time
+	// sliced: a pool hands out slices of fixed shapes
+	sliced bool
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -173,6 +192,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			p = int32(len(s.pools))
 			poolOf[key] = p
 			s.pools = append(s.pools, s.newPool(site, int(nd.Model)))
+			s.pools[p].firstNode = int32(n)
 		}
 		s.nodePool[n] = p
 		a := f.NodeAccelerator(n)
@@ -181,6 +201,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			s.draw[l][path[l]] += idle
 		}
 	}
+	s.scaleUps(poolOf)
 	for n := range f.Nodes {
 		p := s.pools[s.nodePool[n]]
 		s.addFree(p, int32(n), int32(f.NodeAccelerators(n)))
@@ -193,8 +214,60 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			}
 		}
 		p.cap[fleet.LevelSite] = p.total
+		if p.grp != nil {
+			for _, fr := range p.grp.free {
+				p.grpCap = max(p.grpCap, fr)
+			}
+		}
+		p.cube = p.cap[fleet.LevelRack]
 	}
 	return s, nil
+}
+
+// scaleUps gives each pool whose model's scale-up domain spans racks its
+// groups (fleet.ScaleUps in its site) and each pool that hands out slices
+// its sizes, before the free counts are first added.
+func (s *Snapshot) scaleUps(poolOf map[[2]int]int32) {
+	f := s.f
+	for i := range f.ScaleUps {
+		su := &f.ScaleUps[i]
+		site := f.Ancestor(fleet.LevelRow, su.Row, fleet.LevelSite)
+		pi, ok := poolOf[[2]int{int(site), int(su.Model)}]
+		if !ok {
+			continue
+		}
+		p := s.pools[pi]
+		if p.grpOf == nil {
+			p.grpOf = make([]int32, len(p.lv[fleet.LevelRack].free))
+			for k := range p.grpOf {
+				p.grpOf[k] = -1
+			}
+		}
+		g := int32(len(p.groups))
+		p.groups = append(p.groups, int32(i))
+		for k := su.FirstRack; k < su.EndRack; k++ {
+			p.grpOf[k-p.off[fleet.LevelRack]] = g
+		}
+	}
+	for _, p := range s.pools {
+		if p.groups != nil {
+			most := 0
+			for _, i := range p.groups {
+				most = max(most, int(f.ScaleUps[i].Accelerators))
+			}
+			p.grp = newBuckets(len(p.groups), most)
+		}
+		for _, sh := range f.Catalog.Nodes[p.model].SliceShapes {
+			if v, err := fleet.ShapeVolume(sh); err == nil {
+				p.shapes = append(p.shapes, int32(v))
+			}
+		}
+		if p.shapes != nil {
+			slices.Sort(p.shapes)
+			p.shapes = slices.Compact(p.shapes)
+			s.sliced = true
+		}
+	}
 }
 
 // newPool sizes a pool's indexes to the site's ranges at every level.
@@ -249,6 +322,11 @@ func (s *Snapshot) addFree(p *pool, n, delta int32) {
 		d = s.f.Parent(l, d)
 	}
 	p.free += delta
+	if p.grp != nil {
+		if g := p.grpOf[s.f.Nodes[n].Rack-p.off[fleet.LevelRack]]; g >= 0 {
+			p.grp.add(g, delta)
+		}
+	}
 }
 
 // addDraw changes the expected draw of node n's rack and its ancestors.
@@ -257,6 +335,24 @@ func (s *Snapshot) addDraw(n int32, w int64) {
 	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
 		s.draw[l][path[l]] += w
 	}
+}
+
+// sliceRefusal returns the SliceShape reason for j when none of the pools
+// elig could ever take it and one of them refuses its size as the volume
+// of no slice shape it hands out; else the zero Reason.
+func (s *Snapshot) sliceRefusal(j *Job, elig []int32) Reason {
+	var why Reason
+	for _, pi := range elig {
+		pp := s.pools[pi]
+		r := makeRequest(j, pp)
+		if staticFit(&r, pp) {
+			return Reason{}
+		}
+		if r.badShape && why.Code == "" {
+			why = Reason{Code: SliceShape, Level: fleet.LevelNode, Domain: pp.firstNode}
+		}
+	}
+	return why
 }
 
 // nodeFreeMask returns the free accelerators of node n.
@@ -553,8 +649,14 @@ func (s *Snapshot) DomainName(l fleet.Level, d int32) string {
 	return "?"
 }
 
-// Describe formats a reason for people: "power:row/lab/hall-a/row-1".
+// Describe formats a reason for people: "power:row/lab/hall-a/row-1";
+// for SliceShape, the model and the shapes it allows:
+// "slice-shape:tpu-v6e-host(1x1,2x2,2x4,4x4,4x8,8x8,8x16,16x16)".
 func (s *Snapshot) Describe(r Reason) string {
+	if r.Code == SliceShape && r.Level == fleet.LevelNode && r.Domain >= 0 && int(r.Domain) < len(s.f.Nodes) {
+		m := s.f.NodeModel(int(r.Domain))
+		return string(r.Code) + ":" + m.Name + "(" + strings.Join(m.SliceShapes, ",") + ")"
+	}
 	if r.Domain >= 0 {
 		return string(r.Code) + ":" + r.Level.String() + "/" + s.DomainName(r.Level, r.Domain)
 	}
