@@ -18,58 +18,154 @@ import (
 type handlerFunc func(w http.ResponseWriter, r *http.Request, tok store.Token) error
 
 // route is one endpoint of the API. The table below is the authorization
-// matrix, and the OpenAPI document is generated from it.
+// matrix, and the OpenAPI document is generated from it: the fields after
+// summary say what the handler reads and answers, as the document shows
+// it (the test of the document checks them against the handlers).
 type route struct {
 	method, path string
 	allowed      roles
 	h            handlerFunc
 	summary      string
+	// id is the operation's ID, stable: generated clients name their
+	// methods after it.
+	id string
+	// params are the query (and header) parameters the handler reads.
+	params []param
+	// in is the request body's type (a zero value); nil: none. optional:
+	// the body may be left out.
+	in       any
+	optional bool
+	// out are the success answers; errs the error statuses the handler
+	// answers beyond those every route may (see errorStatuses).
+	out  []answer
+	errs []int
+	// raw serves a public route (no token): h and allowed are unset.
+	raw http.HandlerFunc
 }
+
+// answer is one success answer of a route.
+type answer struct {
+	status int
+	body   any // the body's type (a zero value); nil: none
+	desc   string
+	// media is the body's content type (default application/json).
+	media string
+	// headers are the response headers it sets (see respHeaders).
+	headers []string
+	// events are the data types of an event stream's events, by name.
+	events map[string]any
+}
+
+// okBody is the one answer of most routes: 200 with a JSON body of body's type.
+func okBody(body any) []answer { return []answer{{status: http.StatusOK, body: body}} }
 
 func (s *Server) table() []route {
 	return []route{
-		{"POST", "/v1/jobs", people, s.submitJob, "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed; a spec with array answers its elements, committed together."},
-		{"GET", "/v1/jobs", people, s.listJobs, "List jobs: ?state=pending,running&tenant=T&array=ID&limit=N&after=CURSOR&order=oldest|newest."},
-		{"GET", "/v1/jobs/{id}", people, s.getJob, "A job: state, placement, and why it waits."},
-		{"DELETE", "/v1/jobs/{id}", people, s.cancelJob, "Cancel a job."},
-		{"POST", "/v1/jobs/{id}/hold", people, s.holdJob, "Hold a pending job: it leaves the queue until released (a job submitted with hold: true starts held)."},
-		{"POST", "/v1/jobs/{id}/release", people, s.releaseJob, "Release a held job: it goes back to the queue."},
-		{"POST", "/v1/jobs/{id}/requeue", people, s.requeueJob, "Requeue a running job: its processes are stopped and it starts again after the backoff."},
-		{"GET", "/v1/jobs/{id}/events", people, s.jobEvents, "A job's events."},
-		{"GET", "/v1/jobs/{id}/logs", people, s.jobLogs, "A job's output (stdout and stderr of its processes) on every node: ?node=N&after=CURSOR&limit=N."},
-		{"GET", "/v1/accounting", people, s.accounting, "What jobs cost: elapsed time, accelerator-hours, energy (IT and facility), cost and emissions at the site's hourly mix, energy lost to cut attempts: ?tenant=T&state=S&since=T&until=T&by=job|tenant|site|day&limit=N&after=CURSOR."},
-		{"GET", "/v1/events", operators, s.listEvents, "The journal: placements, preemptions, caps, lost nodes, cancels: ?after=SEQ&limit=N&job=ID, or ?last=N for the newest N (oldest first)."},
-		{"POST", "/v1/nodes", joiners, s.registerNode, "Register a node of the fleet (agents, with a join token); answers the node's own credential."},
-		{"GET", "/v1/nodes", people, s.listNodes, "Registered nodes."},
-		{"GET", "/v1/nodes/{name}", people, s.getNode, "A node with its latest telemetry: per-accelerator power, utilization, memory, temperature, caps."},
-		{"POST", "/v1/nodes/{name}/heartbeat", nodeSpeakers, s.heartbeat, "Heartbeat with the node's credential: draw, telemetry, finished jobs, cap acknowledgements; answers the node's jobs. The name's slashes are escaped (%2F)."},
-		{"POST", "/v1/nodes/{name}/logs", nodeSpeakers, s.uploadLogs, "Ship the output of the node's job processes (the node's credential)."},
-		{"POST", "/v1/nodes/{name}/drain", operators, s.drainNode, "Drain a node: it keeps its jobs and takes no new work, also after being lost and registering again."},
-		{"POST", "/v1/nodes/{name}/undrain", operators, s.undrainNode, "Undrain a node: it takes new work again (a lost one once it is heard from)."},
-		{"GET", "/v1/fleet", people, s.fleetReport, "Every site now: draw against the substation, accelerators busy, energy mix, carbon intensity, price, cost and emissions per hour, and the last hour of draw."},
-		{"GET", "/v1/tenants", people, s.listTenants, "Tenants: fair-share weight, quota, accelerators held and jobs by state (users: their own tenant)."},
-		{"POST", "/v1/tenants", adminOnly, s.createTenant, "Create a tenant: {name, weight (default 1), quota (accelerators, 0: none)}; the next scheduling pass honours it."},
-		{"PUT", "/v1/tenants/{name}", adminOnly, s.setTenant, "Change a tenant's weight or quota (fields left out keep their value)."},
-		{"DELETE", "/v1/tenants/{name}", adminOnly, s.deleteTenant, "Delete a tenant: its jobs stay, with weight 1 and no quota."},
-		{"GET", "/v1/stream", people, s.stream, "Server-sent events (text/event-stream): a 'tick' every 2 s with the job counts the caller may see, and (operators) each new 'journal' event."},
-		{"GET", "/v1/power", people, s.power, "Draw vs limit at every level of the power tree, per site: ?depth=site|hall|row|rack&site=S."},
-		{"POST", "/v1/tokens", adminOnly, s.createToken, "Mint a token: role admin, operator, user (with tenant) or agent (join token)."},
-		{"GET", "/v1/tokens", adminOnly, s.listTokens, "List tokens (never their secrets)."},
-		{"DELETE", "/v1/tokens/{id}", adminOnly, s.revokeToken, "Revoke a token (other replicas may accept it for up to a minute more)."},
-		{"GET", "/v1/status", anyRole, s.status, "This replica: leader or not, and the caller's role."},
-		{"GET", "/v1/openapi.json", anyRole, s.openapi, "This document."},
+		{method: "POST", path: "/v1/jobs", allowed: people, h: s.submitJob, id: "submitJob",
+			summary: "Submit a job (JSON or YAML spec; Idempotency-Key header). 201 once committed; a spec with array answers its elements, committed together; ?dry_run=true answers what would happen and stores nothing.",
+			params:  []param{qDryRun, hIdempotency}, in: store.JobSpec{},
+			out: []answer{
+				{status: http.StatusCreated, body: store.Job{}, desc: "committed: the job", headers: []string{"Location", ReplayedHeader}},
+				{status: http.StatusCreated, body: ArraySubmitted{}, desc: "committed: the array's elements", headers: []string{"Location", ReplayedHeader}},
+				{status: http.StatusOK, body: DryRun{}, desc: "a dry run (?dry_run=true): what the next pass would do; nothing stored"},
+			},
+			errs: []int{409, 429, 501, 503}},
+		{method: "GET", path: "/v1/jobs", allowed: people, h: s.listJobs, id: "listJobs",
+			summary: "List jobs, a page at a time (users: their own tenant's).",
+			params:  []param{qStates, qTenant, qArray, qJobLimit, qJobAfter, qOrder}, out: okBody(JobList{})},
+		{method: "GET", path: "/v1/jobs/{id}", allowed: people, h: s.getJob, id: "getJob",
+			summary: "A job: state, placement, and why it waits.", out: okBody(store.Job{})},
+		{method: "DELETE", path: "/v1/jobs/{id}", allowed: people, h: s.cancelJob, id: "cancelJob",
+			summary: "Cancel a job (a cancelled job again: no change; one that ended otherwise: 409).", out: okBody(store.Job{}), errs: []int{409}},
+		{method: "POST", path: "/v1/jobs/{id}/hold", allowed: people, h: s.holdJob, id: "holdJob",
+			summary: "Hold a pending job: it leaves the queue until released (a job submitted with hold: true starts held).", out: okBody(store.Job{}), errs: []int{409}},
+		{method: "POST", path: "/v1/jobs/{id}/release", allowed: people, h: s.releaseJob, id: "releaseJob",
+			summary: "Release a held job: it goes back to the queue.", out: okBody(store.Job{}), errs: []int{409}},
+		{method: "POST", path: "/v1/jobs/{id}/requeue", allowed: people, h: s.requeueJob, id: "requeueJob",
+			summary: "Requeue a running job: its processes are stopped and it starts again after the backoff.", out: okBody(store.Job{}), errs: []int{409}},
+		{method: "GET", path: "/v1/jobs/{id}/events", allowed: people, h: s.jobEvents, id: "listJobEvents",
+			summary: "A job's events, oldest first.", out: okBody(jobEventList{})},
+		{method: "GET", path: "/v1/jobs/{id}/logs", allowed: people, h: s.jobLogs, id: "getJobLogs",
+			summary: "A job's output (stdout and stderr of its processes) on every node, a page at a time.",
+			params:  []param{qLogNode, qLogAfter, qLogLimit}, out: okBody(JobLogs{})},
+		{method: "GET", path: "/v1/accounting", allowed: people, h: s.accounting, id: "getAccounting",
+			summary: "What jobs cost: elapsed time, accelerator-hours, energy (IT and facility), cost and emissions at the site's hourly mix, energy lost to cut attempts; per job (newest first, a page at a time) or summed by tenant, site or day.",
+			params:  []param{qTenant, qAcctStates, qSince, qUntil, qBy, qJobLimit, qJobAfter}, out: okBody(Accounting{})},
+		{method: "GET", path: "/v1/events", allowed: operators, h: s.listEvents, id: "listEvents",
+			summary: "The journal: placements, preemptions, caps, lost nodes, cancels; a page at a time after a sequence number, or the newest N (oldest first).",
+			params:  []param{qEventAfter, qEventLimit, qLast, qEventJob}, out: okBody(EventList{})},
+		{method: "POST", path: "/v1/nodes", allowed: joiners, h: s.registerNode, id: "registerNode",
+			summary: "Register a node of the fleet (agents, with a join token); answers the node's own credential.",
+			in:      NodeRegistration{}, out: okBody(NodeRegistered{})},
+		{method: "GET", path: "/v1/nodes", allowed: people, h: s.listNodes, id: "listNodes",
+			summary: "Registered nodes.", out: okBody(NodeList{})},
+		{method: "GET", path: "/v1/nodes/{name}", allowed: people, h: s.getNode, id: "getNode",
+			summary: "A node with its latest telemetry: per-accelerator power, utilization, memory, temperature, caps.", out: okBody(NodeDetail{})},
+		{method: "POST", path: "/v1/nodes/{name}/heartbeat", allowed: nodeSpeakers, h: s.heartbeat, id: "sendHeartbeat",
+			summary: "Heartbeat with the node's credential: draw, telemetry, finished jobs, cap acknowledgements; answers the node's jobs. The name's slashes are escaped (%2F).",
+			in:      Heartbeat{}, optional: true, out: okBody(HeartbeatReply{}), errs: []int{503}},
+		{method: "POST", path: "/v1/nodes/{name}/logs", allowed: nodeSpeakers, h: s.uploadLogs, id: "uploadLogs",
+			summary: "Ship the output of the node's job processes (the node's credential).", in: LogUpload{}, out: okBody(LogStored{})},
+		{method: "POST", path: "/v1/nodes/{name}/drain", allowed: operators, h: s.drainNode, id: "drainNode",
+			summary: "Drain a node: it keeps its jobs and takes no new work, also after being lost and registering again.", out: okBody(store.Node{}), errs: []int{409}},
+		{method: "POST", path: "/v1/nodes/{name}/undrain", allowed: operators, h: s.undrainNode, id: "undrainNode",
+			summary: "Undrain a node: it takes new work again (a lost one once it is heard from).", out: okBody(store.Node{}), errs: []int{409}},
+		{method: "GET", path: "/v1/fleet", allowed: people, h: s.fleetReport, id: "getFleet",
+			summary: "Every site now: draw against the substation, accelerators busy, energy mix, carbon intensity, price, cost and emissions per hour, and the last hour of draw.", out: okBody(FleetReport{})},
+		{method: "GET", path: "/v1/tenants", allowed: people, h: s.listTenants, id: "listTenants",
+			summary: "Tenants: fair-share weight, quota, accelerators held and jobs by state (users: their own tenant).", out: okBody(TenantList{})},
+		{method: "POST", path: "/v1/tenants", allowed: adminOnly, h: s.createTenant, id: "createTenant",
+			summary: "Create a tenant: {name, weight (default 1), quota (accelerators, 0: none)}; the next scheduling pass honours it.",
+			in:      TenantRequest{}, out: []answer{{status: http.StatusCreated, body: store.Tenant{}, desc: "created"}}, errs: []int{409}},
+		{method: "PUT", path: "/v1/tenants/{name}", allowed: adminOnly, h: s.setTenant, id: "setTenant",
+			summary: "Change a tenant's weight or quota (fields left out keep their value).", in: TenantRequest{}, out: okBody(store.Tenant{})},
+		{method: "DELETE", path: "/v1/tenants/{name}", allowed: adminOnly, h: s.deleteTenant, id: "deleteTenant",
+			summary: "Delete a tenant: its jobs stay, with weight 1 and no quota.", out: []answer{{status: http.StatusNoContent, desc: "deleted"}}},
+		{method: "GET", path: "/v1/stream", allowed: people, h: s.stream, id: "streamEvents",
+			summary: "Server-sent events (text/event-stream): a 'tick' every 2 s with the job counts the caller may see, and (operators) each new 'journal' event.",
+			out: []answer{{status: http.StatusOK, media: "text/event-stream", desc: streamDesc,
+				events: map[string]any{"tick": StreamTick{}, "journal": store.Event{}}}}},
+		{method: "GET", path: "/v1/power", allowed: people, h: s.power, id: "getPower",
+			summary: "Draw vs limit at every level of the power tree, per site, down to a depth.", params: []param{qDepth, qSite}, out: okBody(PowerReport{})},
+		{method: "POST", path: "/v1/tokens", allowed: adminOnly, h: s.createToken, id: "createToken",
+			summary: "Mint a token: role admin, operator, user (with tenant) or agent (join token).", in: TokenRequest{},
+			out: []answer{{status: http.StatusCreated, body: TokenCreated{}, desc: "minted: the only answer that shows the secret"}}},
+		{method: "GET", path: "/v1/tokens", allowed: adminOnly, h: s.listTokens, id: "listTokens",
+			summary: "List tokens (never their secrets).", out: okBody(tokenList{})},
+		{method: "DELETE", path: "/v1/tokens/{id}", allowed: adminOnly, h: s.revokeToken, id: "revokeToken",
+			summary: "Revoke a token (other replicas may accept it for up to a minute more).", out: okBody(tokenRevoked{}), errs: []int{409}},
+		{method: "GET", path: "/v1/status", allowed: anyRole, h: s.status, id: "getStatus",
+			summary: "This replica: leader or not, and the caller's role.", out: okBody(Status{})},
+		{method: "GET", path: "/v1/openapi.json", allowed: anyRole, h: s.openapi, id: "getOpenAPI",
+			summary: "This document.", out: okBody(map[string]any{})},
+	}
+}
+
+// public are the routes that need no token.
+func (s *Server) public() []route {
+	return []route{
+		{method: "GET", path: "/healthz", raw: s.healthz, id: "getHealth",
+			summary: "Liveness: the process serves, and whether it leads; no token needed.", out: okBody(health{})},
+		{method: "POST", path: "/v1/session", raw: s.createSession, id: "createSession",
+			summary: "Sign in to the console: exchange an API token (admin, operator or user) for an HttpOnly, SameSite=Strict session cookie, " +
+				"which then authorizes /v1 requests as the token would. GET /?login=TOKEN does the same and redirects to /.",
+			in: SessionRequest{}, out: []answer{{status: http.StatusOK, body: Status{}, desc: "signed in: the caller's role and tenant, as GET /v1/status", headers: []string{"Set-Cookie"}}},
+			errs: []int{400, 401, 403, 413, 415, 429}},
+		{method: "DELETE", path: "/v1/session", raw: s.deleteSession, id: "deleteSession",
+			summary: "Sign out of the console: the session ends.", out: []answer{{status: http.StatusNoContent, desc: "signed out", headers: []string{"Set-Cookie"}}},
+			errs: []int{403}},
 	}
 }
 
 // routes builds the HTTP handler from the table.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", s.observe(http.HandlerFunc(s.healthz)))
+	for _, rt := range s.public() {
+		mux.Handle(rt.method+" "+rt.path, s.observe(rt.raw))
+	}
 	for _, rt := range s.table() {
 		s.handle(mux, rt.method+" "+rt.path, rt.allowed, rt.h)
 	}
-	mux.Handle("POST /v1/session", s.observe(http.HandlerFunc(s.createSession)))
-	mux.Handle("DELETE /v1/session", s.observe(http.HandlerFunc(s.deleteSession)))
 	mux.Handle("GET /{$}", s.observe(http.HandlerFunc(s.consoleIndex)))
 	mux.Handle("GET /console/{file}", s.observe(http.HandlerFunc(s.consoleFile)))
 	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
