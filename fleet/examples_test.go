@@ -44,6 +44,16 @@ func TestExampleCounts(t *testing.T) {
 		// 128,000 and 4 GB200 sites of 4 × 56 × 8 × 72 = 129,024, in that
 		// order in each region: 1,028,096.
 		{"million-gpu", []int{128_000, 129_024, 128_000, 129_024, 128_000, 129_024, 128_000, 129_024}, 1_028_096},
+		// sovereign:
+		//   riyadh   2 halls × 4 rows × 8 NVL72 × 72 GB300 =  4,608
+		//          + 2 rows × 16 racks × 4 × 8 MI355X       =  1,024
+		//   guizhou  4 supernodes × 12 racks × 32 NPUs      =  1,536
+		//          + 2 rows × 20 racks × 4 × 8 Kunlun P800  =  1,280
+		//   iowa     140 cubes × 64 TPU v5p                 =  8,960
+		//          + 8 pods × 4 racks × 64 TPU v6e          =  2,048
+		//   ohio     2 rows × 16 racks × 32 Trainium2       =  1,024
+		//                                             total = 20,480
+		{"sovereign", []int{2*4*8*nvl72Rack + 2*16*32, 4*12*32 + 2*20*32, 140*64 + 8*4*64, 2 * 16 * 32}, 20_480},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := loadExample(t, tc.name)
@@ -323,5 +333,50 @@ regions:`)
 	f := mustParse(t, src)
 	if len(f.Racks) != 1 || f.Racks[0].Name != "rack" || f.Rows[0].LimitW != 500_000 {
 		t.Fatalf("racks = %+v, rows = %+v", f.Racks, f.Rows)
+	}
+}
+
+// The sovereign example's scale-up domains beyond the rack, recounted
+// from its nodes: four CloudMatrix supernodes of 384, one TPU v5p pod of
+// 8,960, eight TPU v6e pods of 256 and sixteen Trn2 UltraServers of 64;
+// every node of those models in exactly one, whole.
+func TestSovereignExample(t *testing.T) {
+	f := loadExample(t, "sovereign")
+	want := map[string]struct{ count, size int }{
+		"cloudmatrix-384": {4, 384}, "tpu-v5p-host": {1, 8960}, "tpu-v6e-host": {8, 256}, "trn2-48xlarge": {16, 64},
+	}
+	got := map[string]int{}
+	held := make([]int, len(f.ScaleUps))
+	for n := range f.Nodes {
+		m := f.NodeModel(n)
+		su := f.ScaleUpOf(n)
+		if _, ok := want[m.Name]; ok != (su >= 0) {
+			t.Fatalf("node %s (%s) in scale-up domain %d", f.NodeName(n), m.Name, su)
+		}
+		if su >= 0 {
+			held[su] += m.Accelerators
+		}
+	}
+	for i, su := range f.ScaleUps {
+		m := f.Catalog.Nodes[su.Model]
+		got[m.Name]++
+		if w := want[m.Name]; held[i] != w.size || int(su.Accelerators) != w.size {
+			t.Errorf("%s: %d accelerators (%d recounted), want %d", f.ScaleUpPath(i), su.Accelerators, held[i], w.size)
+		}
+	}
+	for name, w := range want {
+		if got[name] != w.count {
+			t.Errorf("%s: %d scale-up domains, want %d", name, got[name], w.count)
+		}
+	}
+	if p := f.ScaleUpPath(0); p != "guizhou/cloudmatrix/sn-1/supernode-1" {
+		t.Errorf("first supernode %s", p)
+	}
+	vendors := map[string]bool{}
+	for n := range f.Nodes {
+		vendors[f.NodeAccelerator(n).Vendor] = true
+	}
+	if len(vendors) != 6 {
+		t.Errorf("vendors %v, want all six of the catalog", vendors)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // error must be fleet.Errors whose every problem has a message and a kind.
 // A file that loads must expand into a consistent Fleet.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"small", "stargate", "million-gpu"} {
+	for _, name := range []string{"small", "stargate", "million-gpu", "sovereign"} {
 		data, err := os.ReadFile("../examples/" + name + ".yaml")
 		if err != nil {
 			f.Fatal(err)
