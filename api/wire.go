@@ -434,3 +434,27 @@ type LogPiece struct {
 	Offset int64  `json:"offset"`
 	Data   []byte `json:"data"`
 }
+
+// GridEventRequest is the body of POST /v1/grid-events.
+type GridEventRequest struct {
+	// Scope names a site or a region of the fleet; ScopeKind says which
+	// ("site" or "region"; empty: whichever has the name).
+	Scope     string `json:"scope"`
+	ScopeKind string `json:"scope_kind,omitempty"`
+	// Start defaults to now plus the notice.
+	Start     time.Time `json:"start,omitzero"`
+	DurationS int64     `json:"duration_s"`
+	NoticeS   int64     `json:"notice_s,omitempty"`
+	// One of TargetMW (the most the scope may draw at the facility) and
+	// TargetFraction (of its draw at the start, between 0 and 1).
+	TargetMW       float64 `json:"target_mw,omitempty"`
+	TargetFraction float64 `json:"target_fraction,omitempty"`
+	// Kind is mandatory (the default) or voluntary.
+	Kind           string  `json:"kind,omitempty"`
+	PriceUSDPerMWh float64 `json:"price_usd_mwh,omitempty"`
+}
+
+// GridEventList is the body of GET /v1/grid-events.
+type GridEventList struct {
+	Events []GridEvent `json:"events"`
+}

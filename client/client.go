@@ -437,3 +437,28 @@ func (c *Client) Accounting(ctx context.Context, q AccountingQuery) (api.Account
 	_, err := c.do(ctx, "GET", path, nil, nil, &out)
 	return out, err
 }
+
+// CreateGridEvent posts a grid event (admins, operators, grid tokens).
+func (c *Client) CreateGridEvent(ctx context.Context, req api.GridEventRequest) (api.GridEvent, error) {
+	var out api.GridEvent
+	_, err := c.do(ctx, "POST", "/v1/grid-events", jsonBody(req), nil, &out)
+	return out, err
+}
+
+// GridEvents lists grid events, in these states (none: all).
+func (c *Client) GridEvents(ctx context.Context, states ...string) ([]api.GridEvent, error) {
+	path := "/v1/grid-events"
+	if len(states) > 0 {
+		path += "?state=" + url.QueryEscape(strings.Join(states, ","))
+	}
+	var out api.GridEventList
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out.Events, err
+}
+
+// CancelGridEvent cancels a grid event: its shed lifts.
+func (c *Client) CancelGridEvent(ctx context.Context, id string) (api.GridEvent, error) {
+	var out api.GridEvent
+	_, err := c.do(ctx, "DELETE", "/v1/grid-events/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}

@@ -43,6 +43,8 @@ type (
 	DrawHistory        = api.DrawHistory
 	StreamTick         = api.StreamTick
 	SessionRequest     = api.SessionRequest
+	GridEventRequest   = api.GridEventRequest
+	GridEventList      = api.GridEventList
 	LogPiece           = api.LogPiece
 )
 

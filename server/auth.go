@@ -58,12 +58,12 @@ func (s *Server) Mint(ctx context.Context, req TokenRequest) (string, store.Toke
 		if !ValidTenant(tenant) {
 			problems = append(problems, Problem{Field: "tenant", Message: "a user token needs a tenant: lower-case letters, digits, '.', '_', '-', up to 63"})
 		}
-	case store.RoleAdmin, store.RoleOperator, store.RoleAgent:
+	case store.RoleAdmin, store.RoleOperator, store.RoleAgent, store.RoleGrid:
 		if tenant != "" {
 			problems = append(problems, Problem{Field: "tenant", Message: "only user tokens have a tenant"})
 		}
 	default:
-		problems = append(problems, Problem{Field: "role", Message: "must be admin, operator, user or agent (node credentials come from registering a node)"})
+		problems = append(problems, Problem{Field: "role", Message: "must be admin, operator, user, agent or grid (node credentials come from registering a node)"})
 	}
 	if len(name) > 128 {
 		problems = append(problems, Problem{Field: "name", Message: "at most 128 characters"})
@@ -226,7 +226,10 @@ func (s *Server) tokenByHash(r *http.Request, hash string) (store.Token, error) 
 type roles []store.Role
 
 var (
-	anyRole   = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser, store.RoleAgent, store.RoleNode}
+	anyRole = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser, store.RoleAgent, store.RoleNode, store.RoleGrid}
+	// gridders post and read grid events: people who run the fleet, and a
+	// utility's signal.
+	gridders  = roles{store.RoleAdmin, store.RoleOperator, store.RoleGrid}
 	people    = roles{store.RoleAdmin, store.RoleOperator, store.RoleUser}
 	operators = roles{store.RoleAdmin, store.RoleOperator}
 	// joiners register nodes; registration answers a credential for that

@@ -42,6 +42,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/v1/jobs/" + job.ID + "/requeue", "", []int{unauth, unauth, conflict, conflict, conflict, missing, forbid, forbid, forbid}},
 		{"GET", "/v1/events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
 		{"GET", "/v1/accounting", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
+		{"POST", "/v1/grid-events", `{"scope":"lab","target_fraction":0.5,"duration_s":60}`, []int{unauth, unauth, created, created, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/grid-events", "", []int{unauth, unauth, ok, ok, forbid, forbid, forbid, forbid, forbid}},
+		{"GET", "/v1/grid-events/gnone", "", []int{unauth, unauth, missing, missing, forbid, forbid, forbid, forbid, forbid}},
+		{"DELETE", "/v1/grid-events/gnone", "", []int{unauth, unauth, missing, missing, forbid, forbid, forbid, forbid, forbid}},
 		{"POST", "/v1/nodes", `{"name":"lab/hall-a/row-2/rack-1/n1"}`, []int{unauth, unauth, ok, ok, forbid, forbid, ok, forbid, forbid}},
 		{"GET", "/v1/nodes", "", []int{unauth, unauth, ok, ok, ok, ok, forbid, forbid, forbid}},
 		{"POST", node + "/heartbeat", `{"draw_w":100}`, []int{unauth, unauth, ok, forbid, forbid, forbid, forbid, ok, forbid}},
@@ -75,6 +79,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		path = strings.Replace(path, node+"/", "/v1/nodes/{name}/", 1)
 		path = strings.Replace(path, "/v1/tokens/"+spare.ID, "/v1/tokens/{id}", 1)
 		path = strings.Replace(path, "/v1/tenants/green", "/v1/tenants/{name}", 1)
+		path = strings.Replace(path, "/v1/grid-events/gnone", "/v1/grid-events/{id}", 1)
 		covered[m.method+" "+path] = true
 		for i, w := range who {
 			r := h.do(w, m.method, m.path, m.body)

@@ -15,10 +15,11 @@ var pathParam = regexp.MustCompile(`\{(\w+)\}`)
 
 // pathParamDocs describe the path parameters, by the path up to them.
 var pathParamDocs = map[string]string{
-	"/v1/jobs/{id}":      "The job's ID.",
-	"/v1/nodes/{name}":   "The node's name in the fleet, site/hall/row/rack/nN, its slashes escaped (%2F).",
-	"/v1/tenants/{name}": "The tenant's name.",
-	"/v1/tokens/{id}":    "The token's ID.",
+	"/v1/jobs/{id}":        "The job's ID.",
+	"/v1/nodes/{name}":     "The node's name in the fleet, site/hall/row/rack/nN, its slashes escaped (%2F).",
+	"/v1/tenants/{name}":   "The tenant's name.",
+	"/v1/grid-events/{id}": "The grid event's ID.",
+	"/v1/tokens/{id}":      "The token's ID.",
 }
 
 // OpenAPI returns the API's OpenAPI 3.1 document, generated from the route

@@ -40,6 +40,9 @@ var (
 		desc: "Only jobs in these states (comma-separated)."}
 	qAcctStates = param{name: "state", typ: []store.JobState{}, example: "succeeded,failed", bad: "sleeping",
 		desc: "Only jobs in these states (comma-separated; default: the final ones)."}
+	qGridStates = param{name: "state", typ: []string{}, schema: map[string]any{"items": map[string]any{"type": "string",
+		"enum": []string{"scheduled", "active", "ended", "cancelled"}}}, example: "scheduled,active", bad: "late",
+		desc: "Only grid events in these states (comma-separated)."}
 	qTenant = param{name: "tenant", typ: "", example: "acme",
 		desc: "Only this tenant's jobs (a user: its own tenant only; another is a 403)."}
 	qArray = param{name: "array", typ: "", example: "j0000000000000000000",

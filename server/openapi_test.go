@@ -457,6 +457,15 @@ func TestOpenAPIAnswers(t *testing.T) {
 	a.do(204, "admin", "DELETE", "/v1/tenants/acme", "")
 	a.do(404, "admin", "DELETE", "/v1/tenants/acme", "")
 
+	// Grid events.
+	var ge store.GridEvent
+	a.do(201, "operator", "POST", "/v1/grid-events", `{"scope":"lab","target_fraction":0.75,"duration_s":3600,"notice_s":600}`).decode(t, &ge)
+	a.do(400, "operator", "POST", "/v1/grid-events", `{"scope":"moon","target_mw":1,"duration_s":60}`)
+	a.do(200, "operator", "GET", "/v1/grid-events?state=scheduled", "")
+	a.do(200, "operator", "GET", "/v1/grid-events/"+ge.ID, "")
+	a.do(404, "operator", "GET", "/v1/grid-events/gnope", "")
+	a.do(200, "operator", "DELETE", "/v1/grid-events/"+ge.ID, "")
+
 	// A node joins and reports.
 	var reg NodeRegistered
 	a.do(200, "agent", "POST", "/v1/nodes", `{"name":"`+node1+`","model":"dgx-h100","accelerators":8,"labels":{"pool":"a"}}`).decode(t, &reg)

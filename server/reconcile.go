@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"stargate/api"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type ScheduleInput struct {
 	// Tenants are the tenants' weights and quotas as the store has them
 	// now (a tenant not listed has weight 1 and no quota).
 	Tenants map[string]TenantConfig
+	// GridEvents are the grid events in force (active, with the scope's
+	// draw at their start) or announced (scheduled), by start.
+	GridEvents []api.GridEvent
 	// MeasuredAt is when the nodes' measured draw (Node.DrawW) was read;
 	// between two reads it stays the same, and a power controller should
 	// not act twice on one reading.
@@ -263,8 +267,12 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: reconcile: tenants: %w", err)
 	}
+	grid, err := s.advanceGridEvents(ctx, now)
+	if err != nil {
+		return fmt.Errorf("server: reconcile: grid events: %w", err)
+	}
 	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes,
-		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt, Tenants: tenants})
+		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt, Tenants: tenants, GridEvents: grid})
 	if err != nil {
 		return fmt.Errorf("server: reconcile: schedule: %w", err)
 	}

@@ -41,7 +41,8 @@ hash: store it now. Roles:
   user      its tenant's jobs only (--tenant is required)
   agent     a join token: registers nodes (--node-prefix limits which);
             each registration answers a credential for that node alone,
-            which its agent uses for heartbeats and logs`,
+            which its agent uses for heartbeats and logs
+  grid      a utility's signal: posts and reads grid events, nothing else`,
 		Example: `  stargate token create --role user --tenant acme --name ci
   stargate token create --role agent --name abilene --node-prefix abilene/`,
 		Args: cobra.NoArgs,
@@ -51,7 +52,7 @@ hash: store it now. Roles:
 	}
 	f.add(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.role, "role", "user", "admin, operator, user or agent")
+	fl.StringVar(&f.role, "role", "user", "admin, operator, user, agent or grid")
 	fl.StringVar(&f.tenant, "tenant", "", "the user's tenant")
 	fl.StringVar(&f.name, "name", "", "a label for the token")
 	fl.StringVar(&f.nodePrefix, "node-prefix", "", "an agent token registers only nodes whose names start with this")

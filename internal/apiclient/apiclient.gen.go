@@ -461,6 +461,63 @@ type FleetSite struct {
 	UnservedMw     *float64 `json:"unserved_mw,omitempty"`
 }
 
+// GridEvent GridEvent is a grid operator's call to cut a site's or a region's draw: from Start, for Duration, to a target given as an absolute MW or as a fraction of the scope's draw at the signal. A mandatory event must be met; a voluntary one is met as far as PriceUSDPerMWh (what the grid pays for the energy not drawn) is worth more than the work shed.
+type GridEvent struct {
+	BaselineMw *float64  `json:"baseline_mw,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+
+	// CreatedBy CreatedBy names the token that posted it.
+	CreatedBy *string `json:"created_by,omitempty"`
+
+	// DurationS DurationS is how long the cut holds, in seconds; NoticeS how long before Start the signal came (informational: planning starts then).
+	DurationS int64  `json:"duration_s"`
+	Id        string `json:"id"`
+
+	// Kind Kind is mandatory or voluntary.
+	Kind        string   `json:"kind"`
+	NoticeS     *int64   `json:"notice_s,omitempty"`
+	PriceUsdMwh *float64 `json:"price_usd_mwh,omitempty"`
+	Scope       string   `json:"scope"`
+
+	// ScopeKind ScopeKind is "site" or "region"; Scope names it in the fleet.
+	ScopeKind string    `json:"scope_kind"`
+	Start     time.Time `json:"start"`
+
+	// State State is scheduled, active, ended or cancelled.
+	State          string   `json:"state"`
+	TargetFraction *float64 `json:"target_fraction,omitempty"`
+
+	// TargetMw TargetMW is the most the scope may draw at the facility during the event; with TargetFraction instead, that fraction of its draw at Start (BaselineMW, recorded then).
+	TargetMw *float64 `json:"target_mw,omitempty"`
+	Version  int64    `json:"version"`
+}
+
+// GridEventList GridEventList is the body of GET /v1/grid-events.
+type GridEventList struct {
+	Events *[]GridEvent `json:"events"`
+}
+
+// GridEventRequest GridEventRequest is the body of POST /v1/grid-events.
+type GridEventRequest struct {
+	DurationS int64 `json:"duration_s"`
+
+	// Kind Kind is mandatory (the default) or voluntary.
+	Kind        *string  `json:"kind,omitempty"`
+	NoticeS     *int64   `json:"notice_s,omitempty"`
+	PriceUsdMwh *float64 `json:"price_usd_mwh,omitempty"`
+
+	// Scope Scope names a site or a region of the fleet; ScopeKind says which ("site" or "region"; empty: whichever has the name).
+	Scope     string  `json:"scope"`
+	ScopeKind *string `json:"scope_kind,omitempty"`
+
+	// Start Start defaults to now plus the notice.
+	Start          *time.Time `json:"start,omitempty"`
+	TargetFraction *float64   `json:"target_fraction,omitempty"`
+
+	// TargetMw One of TargetMW (the most the scope may draw at the facility) and TargetFraction (of its draw at the start, between 0 and 1).
+	TargetMw *float64 `json:"target_mw,omitempty"`
+}
+
 // Health health is the body of GET /healthz.
 type Health struct {
 	Leader bool `json:"leader"`
@@ -1037,6 +1094,12 @@ type ListEventsParams struct {
 	Job *string `form:"job,omitempty" json:"job,omitempty"`
 }
 
+// ListGridEventsParams defines parameters for ListGridEvents.
+type ListGridEventsParams struct {
+	// State Only grid events in these states (comma-separated).
+	State *[]string `form:"state,omitempty" json:"state,omitempty"`
+}
+
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
 	// State Only jobs in these states (comma-separated).
@@ -1098,6 +1161,9 @@ type GetPowerParams struct {
 
 // GetPowerParamsDepth defines parameters for GetPower.
 type GetPowerParamsDepth string
+
+// CreateGridEventJSONRequestBody defines body for CreateGridEvent for application/json ContentType.
+type CreateGridEventJSONRequestBody = GridEventRequest
 
 // SubmitJobJSONRequestBody defines body for SubmitJob for application/json ContentType.
 type SubmitJobJSONRequestBody = JobSpec
@@ -1294,6 +1360,55 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/fleet (the `GetFleet` operationId).
 	GetFleet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListGridEvents Grid events, by start
+	//
+	// Grid events, by start.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Corresponds with GET /v1/grid-events (the `ListGridEvents` operationId).
+	ListGridEvents(ctx context.Context, params *ListGridEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGridEventWithBody Post a grid event
+	//
+	// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+	CreateGridEventWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGridEvent Post a grid event
+	//
+	// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+	CreateGridEvent(ctx context.Context, body CreateGridEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelGridEvent Cancel a grid event
+	//
+	// Cancel a grid event: its shed lifts.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Corresponds with DELETE /v1/grid-events/{id} (the `CancelGridEvent` operationId).
+	CancelGridEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGridEvent A grid event
+	//
+	// A grid event: its state, and the scope's draw at its start.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Corresponds with GET /v1/grid-events/{id} (the `GetGridEvent` operationId).
+	GetGridEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListJobs List jobs, a page at a time
 	//
@@ -1727,6 +1842,105 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // Corresponds with GET /v1/fleet (the `GetFleet` operationId).
 func (c *Client) GetFleet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetFleetRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListGridEvents Grid events, by start
+//
+// Grid events, by start.
+//
+// Roles: admin, operator, grid.
+//
+// Corresponds with GET /v1/grid-events (the `ListGridEvents` operationId).
+func (c *Client) ListGridEvents(ctx context.Context, params *ListGridEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListGridEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGridEventWithBody Post a grid event
+//
+// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+//
+// Roles: admin, operator, grid.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+func (c *Client) CreateGridEventWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGridEventRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGridEvent Post a grid event
+//
+// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+//
+// Roles: admin, operator, grid.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+func (c *Client) CreateGridEvent(ctx context.Context, body CreateGridEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGridEventRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelGridEvent Cancel a grid event
+//
+// Cancel a grid event: its shed lifts.
+//
+// Roles: admin, operator, grid.
+//
+// Corresponds with DELETE /v1/grid-events/{id} (the `CancelGridEvent` operationId).
+func (c *Client) CancelGridEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelGridEventRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGridEvent A grid event
+//
+// A grid event: its state, and the scope's draw at its start.
+//
+// Roles: admin, operator, grid.
+//
+// Corresponds with GET /v1/grid-events/{id} (the `GetGridEvent` operationId).
+func (c *Client) GetGridEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGridEventRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2725,6 +2939,168 @@ func NewGetFleetRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/v1/fleet")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListGridEventsRequest constructs an http.Request for the ListGridEvents method
+func NewListGridEventsRequest(server string, params *ListGridEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/grid-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateGridEventRequest calls the generic CreateGridEvent builder with application/json body
+func NewCreateGridEventRequest(server string, body CreateGridEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateGridEventRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateGridEventRequestWithBody constructs an http.Request for the CreateGridEvent method, with any body, and a specified content type
+func NewCreateGridEventRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/grid-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelGridEventRequest constructs an http.Request for the CancelGridEvent method
+func NewCancelGridEventRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/grid-events/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetGridEventRequest constructs an http.Request for the GetGridEvent method
+func NewGetGridEventRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/grid-events/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4041,6 +4417,61 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/fleet (the `GetFleet` operationId).
 	GetFleetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFleetResponse, error)
 
+	// ListGridEventsWithResponse Grid events, by start
+	//
+	// Grid events, by start.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/grid-events (the `ListGridEvents` operationId).
+	ListGridEventsWithResponse(ctx context.Context, params *ListGridEventsParams, reqEditors ...RequestEditorFn) (*ListGridEventsResponse, error)
+
+	// CreateGridEventWithBodyWithResponse Post a grid event
+	//
+	// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+	CreateGridEventWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGridEventResponse, error)
+
+	// CreateGridEventWithResponse Post a grid event
+	//
+	// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+	CreateGridEventWithResponse(ctx context.Context, body CreateGridEventJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGridEventResponse, error)
+
+	// CancelGridEventWithResponse Cancel a grid event
+	//
+	// Cancel a grid event: its shed lifts.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/grid-events/{id} (the `CancelGridEvent` operationId).
+	CancelGridEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelGridEventResponse, error)
+
+	// GetGridEventWithResponse A grid event
+	//
+	// A grid event: its state, and the scope's draw at its start.
+	//
+	// Roles: admin, operator, grid.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/grid-events/{id} (the `GetGridEvent` operationId).
+	GetGridEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetGridEventResponse, error)
+
 	// ListJobsWithResponse List jobs, a page at a time
 	//
 	// List jobs, a page at a time (users: their own tenant's).
@@ -4719,6 +5150,338 @@ func (r GetFleetResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetFleetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListGridEventsResponse401Headers the declared response headers of an HTTP 401 response for ListGridEvents
+type ListGridEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListGridEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GridEventList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListGridEventsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListGridEventsResponse) GetJSON200() *GridEventList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListGridEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListGridEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListGridEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListGridEventsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListGridEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListGridEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListGridEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListGridEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateGridEventResponse401Headers the declared response headers of an HTTP 401 response for CreateGridEvent
+type CreateGridEventResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateGridEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *GridEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateGridEventResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateGridEventResponse) GetJSON201() *GridEvent {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateGridEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateGridEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateGridEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateGridEventResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateGridEventResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateGridEventResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateGridEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateGridEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateGridEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateGridEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelGridEventResponse401Headers the declared response headers of an HTTP 401 response for CancelGridEvent
+type CancelGridEventResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CancelGridEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GridEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelGridEventResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelGridEventResponse) GetJSON200() *GridEvent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelGridEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelGridEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelGridEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelGridEventResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CancelGridEventResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelGridEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelGridEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelGridEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelGridEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetGridEventResponse401Headers the declared response headers of an HTTP 401 response for GetGridEvent
+type GetGridEventResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetGridEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GridEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetGridEventResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGridEventResponse) GetJSON200() *GridEvent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetGridEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetGridEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetGridEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetGridEventResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetGridEventResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGridEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGridEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGridEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGridEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7313,6 +8076,91 @@ func (c *ClientWithResponses) GetFleetWithResponse(ctx context.Context, reqEdito
 	return ParseGetFleetResponse(rsp)
 }
 
+// ListGridEventsWithResponse Grid events, by start
+//
+// Grid events, by start.
+//
+// Roles: admin, operator, grid.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/grid-events (the `ListGridEvents` operationId).
+func (c *ClientWithResponses) ListGridEventsWithResponse(ctx context.Context, params *ListGridEventsParams, reqEditors ...RequestEditorFn) (*ListGridEventsResponse, error) {
+	rsp, err := c.ListGridEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListGridEventsResponse(rsp)
+}
+
+// CreateGridEventWithBodyWithResponse Post a grid event
+//
+// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+//
+// Roles: admin, operator, grid.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+func (c *ClientWithResponses) CreateGridEventWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGridEventResponse, error) {
+	rsp, err := c.CreateGridEventWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGridEventResponse(rsp)
+}
+
+// CreateGridEventWithResponse Post a grid event
+//
+// Post a grid event: cut a site's or region's draw to a target (MW at the facility, or a share of its draw at the start) from a start, for a duration; mandatory or voluntary.
+//
+// Roles: admin, operator, grid.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/grid-events (the `CreateGridEvent` operationId).
+func (c *ClientWithResponses) CreateGridEventWithResponse(ctx context.Context, body CreateGridEventJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGridEventResponse, error) {
+	rsp, err := c.CreateGridEvent(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGridEventResponse(rsp)
+}
+
+// CancelGridEventWithResponse Cancel a grid event
+//
+// Cancel a grid event: its shed lifts.
+//
+// Roles: admin, operator, grid.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/grid-events/{id} (the `CancelGridEvent` operationId).
+func (c *ClientWithResponses) CancelGridEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelGridEventResponse, error) {
+	rsp, err := c.CancelGridEvent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelGridEventResponse(rsp)
+}
+
+// GetGridEventWithResponse A grid event
+//
+// A grid event: its state, and the scope's draw at its start.
+//
+// Roles: admin, operator, grid.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/grid-events/{id} (the `GetGridEvent` operationId).
+func (c *ClientWithResponses) GetGridEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetGridEventResponse, error) {
+	rsp, err := c.GetGridEvent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGridEventResponse(rsp)
+}
+
 // ListJobsWithResponse List jobs, a page at a time
 //
 // List jobs, a page at a time (users: their own tenant's).
@@ -8163,6 +9011,302 @@ func ParseGetFleetResponse(rsp *http.Response) (*GetFleetResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetFleetResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListGridEventsResponse parses an HTTP response from a ListGridEventsWithResponse call
+func ParseListGridEventsResponse(rsp *http.Response) (*ListGridEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListGridEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GridEventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListGridEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateGridEventResponse parses an HTTP response from a CreateGridEventWithResponse call
+func ParseCreateGridEventResponse(rsp *http.Response) (*CreateGridEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateGridEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest GridEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateGridEventResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelGridEventResponse parses an HTTP response from a CancelGridEventWithResponse call
+func ParseCancelGridEventResponse(rsp *http.Response) (*CancelGridEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelGridEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GridEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CancelGridEventResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetGridEventResponse parses an HTTP response from a GetGridEventWithResponse call
+func ParseGetGridEventResponse(rsp *http.Response) (*GetGridEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGridEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GridEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetGridEventResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
