@@ -74,6 +74,10 @@ func TestGridEventLifecycle(t *testing.T) {
 	if last := sched.seen[len(sched.seen)-1]; len(last) != 1 || last[0].State != store.GridActive || last[0].BaselineMW != got[0].BaselineMW {
 		t.Errorf("the scheduler was given %+v", last)
 	}
+	if r := h.do("admin", "GET", "/metrics", ""); !strings.Contains(string(r.body), `stargate_grid_event_target_mw{event="`+e.ID+`",kind="mandatory",scope="site/lab",state="active"} 0.0058`) {
+		i := strings.Index(string(r.body), "stargate_grid")
+		t.Errorf("metrics lack the active event: %.300s", r.body[max(i, 0):])
+	}
 	// ended after its duration: no longer given to the scheduler
 	h.clock.Advance(600 * time.Second)
 	if err := h.srv.Reconcile(ctx); err != nil {

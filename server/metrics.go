@@ -76,11 +76,13 @@ var (
 	descDraw    = prometheus.NewDesc("stargate_power_draw_watts", "IT draw below a power domain (site, hall, row).", []string{"level", "domain"}, nil)
 	descLimit   = prometheus.NewDesc("stargate_power_limit_watts", "Rated limit of a power domain; for sites the IT share of the substation.", []string{"level", "domain"}, nil)
 	descNodes   = prometheus.NewDesc("stargate_nodes", "Registered nodes by state.", []string{"state"}, nil)
+	descGrid    = prometheus.NewDesc("stargate_grid_event_target_mw", "The facility draw a grid event in force or announced allows its scope (0 for a share of a draw not yet measured).",
+		[]string{"event", "scope", "kind", "state"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descDraw, descLimit, descNodes} {
+	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descDraw, descLimit, descNodes, descGrid} {
 		ch <- d
 	}
 }
@@ -110,6 +112,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAlloc, prometheus.GaugeValue, float64(alloc))
 	} else {
 		s.log.Warn("metrics: job counts", "err", err)
+	}
+	if evs, err := s.store.GridEvents(ctx, store.GridScheduled, store.GridActive); err == nil {
+		for _, e := range evs {
+			ch <- prometheus.MustNewConstMetric(descGrid, prometheus.GaugeValue, GridTargetMW(e), e.ID, e.ScopeKind+"/"+e.Scope, e.Kind, e.State)
+		}
+	} else {
+		s.log.Warn("metrics: grid events", "err", err)
 	}
 	ps, err := s.powerNow(ctx)
 	if err != nil {

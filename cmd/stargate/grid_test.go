@@ -19,6 +19,9 @@ func TestGridCommands(t *testing.T) {
 	if out := cli(t, url, admin, "grid", "event", "list", "--state", "scheduled"); strings.Count(out, "scheduled") != 2 {
 		t.Errorf("list: %s", out)
 	}
+	if out := cli(t, url, admin, "power"); !strings.Contains(out, "grid event "+m[1]+" (scheduled, mandatory): site lab at most 75% of its draw") {
+		t.Errorf("power does not show the event: %s", out)
+	}
 	if out := cli(t, url, admin, "grid", "event", "cancel", m[1]); !strings.Contains(out, "cancelled grid event "+m[1]) {
 		t.Errorf("cancel: %q", out)
 	}

@@ -73,5 +73,21 @@ func runPower(ctx context.Context, f *powerFlags, stdout io.Writer) error {
 	for _, s := range rep.Sites {
 		walk(s, 0)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// grid events in force or announced (people who may read them)
+	evs, err := c.GridEvents(ctx, "scheduled", "active")
+	if err != nil || len(evs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	for _, e := range evs {
+		when := "from " + e.Start.Local().Format("15:04:05")
+		if e.State == "active" {
+			when = "until " + e.End().Local().Format("15:04:05")
+		}
+		fmt.Fprintf(stdout, "grid event %s (%s, %s): %s %s at most %s %s\n", e.ID, e.State, e.Kind, e.ScopeKind, e.Scope, targetText(e), when)
+	}
+	return nil
 }
