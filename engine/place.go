@@ -56,22 +56,23 @@ type placer struct {
 // the widest level it may span (its topology's if required, else the
 // site), and on a pool that hands out slices the shape's own limits.
 func makeRequest(j *Job, p *pool) request {
-	r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode)} // top: the site
 	if j.TopologyRequired || p.shapes != nil {
-		r.narrow(j, p)
+		return narrowRequest(j, p)
 	}
-	return r
+	return request{k: int32(j.Accelerators), perNode: int32(j.PerNode)} // top: the site
 }
 
-// narrow sets what a job's required topology and the pool's slice shapes
-// ask of r.
-func (r *request) narrow(j *Job, p *pool) {
+// narrowRequest is makeRequest for a job that requires a topology or a
+// pool that hands out slices.
+func narrowRequest(j *Job, p *pool) request {
+	r := request{k: int32(j.Accelerators), perNode: int32(j.PerNode)}
 	if j.TopologyRequired {
 		r.top, r.grp = required(j.Topology, p)
 	}
 	if p.shapes != nil {
 		r.slice(p)
 	}
+	return r
 }
 
 // required is the widest level a job that requires topology t may span in
