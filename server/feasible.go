@@ -68,13 +68,28 @@ func newFeasibility(f *fleet.Fleet) *feasibility {
 		c := &fe.pools[d.model][f.Ancestor(fleet.LevelHall, d.i, fleet.LevelSite)]
 		c.hall = max(c.hall, n)
 	}
+	// scale-up domains that span racks (supernodes, pods): the largest of
+	// each model in each site
+	spans := make([][]int, len(f.Catalog.Nodes))
+	for m := range spans {
+		spans[m] = make([]int, len(f.Sites))
+	}
+	for _, su := range f.ScaleUps {
+		s := f.Ancestor(fleet.LevelRow, su.Row, fleet.LevelSite)
+		spans[su.Model][s] = max(spans[su.Model][s], int(su.Accelerators))
+	}
 	for m := range fe.pools {
-		rackNVLink := f.Catalog.Nodes[m].NVLinkDomain == "rack"
+		model := &f.Catalog.Nodes[m]
 		for s := range fe.pools[m] {
 			c := &fe.pools[m][s]
 			c.site = c.total
-			if c.nvlink = c.node; rackNVLink {
+			switch {
+			case model.SpansRacks():
+				c.nvlink = spans[m][s]
+			case model.NVLinkDomain == fleet.DomainRack:
 				c.nvlink = c.rack
+			default:
+				c.nvlink = c.node
 			}
 		}
 	}

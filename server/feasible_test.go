@@ -170,3 +170,19 @@ func recountFits(nodes []recountNode, sp store.JobSpec) bool {
 	}
 	return false
 }
+
+// A scale-up domain that spans racks (a CloudMatrix supernode) holds an
+// NVLink-required gang as large as itself, and no larger.
+func TestFeasibilityOfSupernodes(t *testing.T) {
+	f, err := examples.Fleet("sovereign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) { c.Fleet = f })
+	h.submit("acme", `{"accelerators":256,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
+	h.submit("acme", `{"accelerators":384,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
+	r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":392,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"field":"topology"`) {
+		t.Errorf("a gang larger than a supernode: %d %s", r.status, r.body)
+	}
+}
