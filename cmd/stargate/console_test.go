@@ -211,9 +211,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitJS(t, ctx, "the lab's draw to change", drawOf+" !== "+fmt.Sprintf("%q", before)+" && window.__marker === 1", 20*time.Second)
 		shoot(t, ctx, "fleet")
 		audit(t, ctx, "Fleet")
+		cli(t, srv.url, admin, "grid", "event", "create", "--scope", "mesa", "--target", "75%", "--duration", "1h", "--notice", "30m")
 		for _, page := range []string{"power", "tenants", "events", "nodes"} {
 			do(t, ctx, chromedp.Navigate(srv.url+"/#/"+page))
 			waitJS(t, ctx, "the "+page+" page", `document.querySelector("#`+page+` table")`, 10*time.Second)
+			switch page {
+			case "power":
+				waitJS(t, ctx, "the grid event", `document.querySelector("#grid-events tr[data-grid-event]")`, 10*time.Second)
+			case "tenants":
+				waitJS(t, ctx, "the tenants' energy", `document.getElementById("tenant-energy").textContent.length > 0`, 10*time.Second)
+			}
 			shoot(t, ctx, page)
 			audit(t, ctx, page)
 		}

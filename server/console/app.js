@@ -214,6 +214,13 @@ pages.fleet = {
   },
 };
 
+// gridTarget says what a grid event allows its scope.
+function gridTarget(e) {
+  if (e.target_mw) { return fmtW(e.target_mw * 1e6) + " at the facility"; }
+  const share = fmtPct(e.target_fraction) + " of its draw";
+  return e.baseline_mw ? `${share}: ${fmtW(e.target_fraction * e.baseline_mw * 1e6)} of ${fmtW(e.baseline_mw * 1e6)}` : share;
+}
+
 function card(title, value, sub) {
   return el("div", { class: "card" }, el("div", { class: "card-title" }, title), el("div", { class: "card-value" }, value),
     el("div", { class: "card-sub" }, sub));
@@ -235,6 +242,11 @@ pages.power = {
     try {
       [p, running] = await Promise.all([api("/v1/power?depth=rack"), api("/v1/jobs?state=running&limit=1000")]);
     } catch (err) { this.body.replaceChildren(errorBox(err)); return; }
+    // grid events in force or announced: operators and admins may read them
+    let grid = null;
+    if (isOperator()) {
+      try { grid = (await api("/v1/grid-events?state=scheduled,active")).events; } catch (err) { grid = null; }
+    }
     const all = [];
     const walk = (d) => { all.push(d); (d.children || []).forEach(walk); };
     p.sites.forEach(walk);
@@ -257,6 +269,11 @@ pages.power = {
       section(`Caps in force (${capped.length})`, capped.length ? sortable(table("Running jobs whose accelerators are power-capped", ["Job", "Tenant",
         { label: "Cap per accelerator", num: true }, { label: "Accelerators", num: true }, "Racks"], capRows, { id: "caps" }))
         : el("p", {}, "No job is capped now.")),
+      grid === null ? null : section(`Grid events (${grid.length})`, grid.length ? table("Grid events in force or announced", ["Event", "State", "Kind", "Scope", "Target",
+        "Start", "End"], grid.map((e) => el("tr", { "data-grid-event": e.id }, el("td", {}, e.id), el("td", { class: "state" }, e.state), el("td", {}, e.kind),
+        el("td", {}, `${e.scope_kind} ${e.scope}`), el("td", {}, gridTarget(e)), el("td", {}, fmtTime(e.start)),
+        el("td", {}, fmtTime(new Date(new Date(e.start).getTime() + e.duration_s * 1000))))), { id: "grid-events" })
+        : el("p", {}, "No grid event in force or announced.")),
       section("Tree", tree));
   },
   domain(d, limitOf) {
@@ -501,10 +518,27 @@ pages.tenants = {
   title: "Tenants",
   mount(main) {
     this.body = el("div", { id: "tenants" });
-    main.append(el("h1", {}, "Tenants"), this.body);
+    this.acct = el("div", { id: "tenant-energy" });
+    this.acctAt = 0;
+    main.append(el("h1", {}, "Tenants"), this.body, section("Energy, cost and emissions of finished jobs, last 24 h", this.acct));
     return this.refresh();
   },
+  async accounting() {
+    if (Date.now() - this.acctAt < 30000) { return; }
+    this.acctAt = Date.now();
+    const since = new Date(Date.now() - 86400000).toISOString().replace(/\.\d+Z$/, "Z");
+    let a;
+    try { a = await api("/v1/accounting?by=tenant&since=" + encodeURIComponent(since)); } catch (err) { this.acct.replaceChildren(errorBox(err)); return; }
+    const rows = a.rows.map((r) => el("tr", {}, el("th", { scope: "row" }, r.key), num(fmtInt(r.jobs), r.jobs),
+      num(r.accelerator_hours.toFixed(1) + " h", r.accelerator_hours), num(r.facility_kwh.toFixed(1) + " kWh", r.facility_kwh),
+      num(fmtUSD(r.cost_usd), r.cost_usd), num(fmtKg(r.emissions_kg), r.emissions_kg), num(r.lost_kwh.toFixed(1) + " kWh", r.lost_kwh)));
+    this.acct.replaceChildren(rows.length ? sortable(table("By tenant: metered from the agents' telemetry, priced at each site's hourly mix",
+      ["Tenant", { label: "Jobs", num: true }, { label: "Accelerator-hours", num: true }, { label: "Energy (facility)", num: true },
+        { label: "Cost", num: true }, { label: "CO₂", num: true }, { label: "Lost to cut attempts", num: true }], rows, { id: "tenant-energy-table" }))
+      : el("p", {}, "No job finished in the last 24 h."));
+  },
   async refresh() {
+    this.accounting();
     let list;
     try { list = await api("/v1/tenants"); } catch (err) { this.body.replaceChildren(errorBox(err)); return; }
     const rows = list.tenants.map((t) => el("tr", { "data-tenant": t.name },
