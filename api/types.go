@@ -280,8 +280,12 @@ type Tenant struct {
 	// other tenants with work (> 0).
 	Weight float64 `json:"weight"`
 	// Quota caps the accelerators its running jobs hold at once (0: none).
-	Quota     int       `json:"quota,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Quota int `json:"quota,omitempty"`
+	// ModelQuotas cap the accelerators of a model (by catalog name) its
+	// running jobs hold at once; PowerQuotaKW caps their rated power.
+	ModelQuotas  map[string]int `json:"model_quotas,omitempty"`
+	PowerQuotaKW float64        `json:"power_quota_kw,omitempty"`
+	UpdatedAt    time.Time      `json:"updated_at"`
 }
 
 // JobEnergy is the energy account of one attempt of a job, kept from its

@@ -255,6 +255,9 @@ type TenantUsage struct {
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
 	Quota  int     `json:"quota,omitempty"`
+	// ModelQuotas and PowerQuotaKW are its quotas by model and of power.
+	ModelQuotas  map[string]int `json:"model_quotas,omitempty"`
+	PowerQuotaKW float64        `json:"power_quota_kw,omitempty"`
 	// Configured is false for a tenant that only has jobs: weight 1, no quota.
 	Configured bool `json:"configured"`
 	// Running counts the accelerators its running jobs hold; Share is
@@ -272,12 +275,20 @@ type TenantRequest struct {
 	Name   string   `json:"name,omitempty"`
 	Weight *float64 `json:"weight,omitempty"`
 	Quota  *int     `json:"quota,omitempty"`
+	// ModelQuotas replace the tenant's quotas by accelerator model (a
+	// count of 0 removes one); PowerQuotaKW caps the rated power of its
+	// running jobs (0: none).
+	ModelQuotas  map[string]int `json:"model_quotas,omitempty"`
+	PowerQuotaKW *float64       `json:"power_quota_kw,omitempty"`
 }
 
 // TenantConfig is a tenant's fair-share weight and accelerator quota.
 type TenantConfig struct {
 	Weight float64 `json:"weight"`
 	Quota  int     `json:"quota,omitempty"` // accelerators at once; 0: none
+	// ModelQuotas and PowerQuotaKW: see Tenant.
+	ModelQuotas  map[string]int `json:"model_quotas,omitempty"`
+	PowerQuotaKW float64        `json:"power_quota_kw,omitempty"`
 }
 
 // DryRun is the answer to a dry run.

@@ -60,14 +60,15 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, job store.Job) e
 	if pending, err = s.holdBack(ctx, &scratch, pending); err != nil {
 		return err
 	}
-	if why := reasonOf(scratch.Jobs, id); why != "" {
-		out.Reasons = []string{why} // a dependency or an array's bound holds it back
-		writeJSON(w, http.StatusOK, out)
-		return nil
-	}
 	tenants, err := s.tenantConfigs(ctx)
 	if err != nil {
 		return err
+	}
+	pending = s.quotaLimit(&scratch, pending, running, tenants)
+	if why := reasonOf(scratch.Jobs, id); why != "" {
+		out.Reasons = []string{why} // a dependency, an array's bound or a quota holds it back
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	out.Queued = len(pending) - 1
 	decisions, err := wi.WhatIf(ctx, ScheduleInput{Now: s.clock.Now().UTC(), Fleet: s.fleet, Nodes: nodes,

@@ -157,3 +157,13 @@ func (c capacity) level(topology string) int {
 func fits(c capacity, sp *store.JobSpec) bool {
 	return c.total >= sp.Accelerators && sp.PerNode <= c.node && (!sp.TopologyRequired || c.level(sp.Topology) >= sp.Accelerators)
 }
+
+// present reports whether the fleet has nodes of node model m.
+func (fe *feasibility) present(m int) bool {
+	for _, c := range fe.pools[m] {
+		if c.total > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -267,6 +267,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: reconcile: tenants: %w", err)
 	}
+	pending = s.quotaLimit(&c, pending, running, tenants)
 	grid, err := s.advanceGridEvents(ctx, now)
 	if err != nil {
 		return fmt.Errorf("server: reconcile: grid events: %w", err)

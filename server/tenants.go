@@ -62,7 +62,7 @@ func (s *Server) tenantConfigs(ctx context.Context) (map[string]TenantConfig, er
 	}
 	out := make(map[string]TenantConfig, len(ts))
 	for _, t := range ts {
-		out[t.Name] = TenantConfig{Weight: t.Weight, Quota: t.Quota}
+		out[t.Name] = TenantConfig{Weight: t.Weight, Quota: t.Quota, ModelQuotas: t.ModelQuotas, PowerQuotaKW: t.PowerQuotaKW}
 	}
 	return out, nil
 }
@@ -86,6 +86,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, tok store.T
 			u = &TenantUsage{Name: name, Weight: 1, Jobs: map[store.JobState]int{}}
 			if c, ok := configs[name]; ok {
 				u.Weight, u.Quota, u.Configured = c.Weight, c.Quota, true
+				u.ModelQuotas, u.PowerQuotaKW = c.ModelQuotas, c.PowerQuotaKW
 			}
 			by[name] = u
 		}
@@ -140,6 +141,26 @@ func (s *Server) decodeTenant(w http.ResponseWriter, r *http.Request) (TenantReq
 	if req.Weight != nil && !(*req.Weight > 0 && *req.Weight <= maxWeight) || req.Weight != nil && math.IsNaN(*req.Weight) {
 		problems = append(problems, Problem{Field: "weight", Message: fmt.Sprintf("a number > 0 and at most %g", float64(maxWeight))})
 	}
+	// quotas are kept by the catalog's name of the model ("h100" is h100-sxm)
+	var canon map[string]int
+	if req.ModelQuotas != nil {
+		canon = map[string]int{}
+	}
+	for model, n := range req.ModelQuotas {
+		i := s.fleet.Catalog.Accelerator(model)
+		switch {
+		case i < 0:
+			problems = append(problems, Problem{Field: "model_quotas." + model, Message: "no accelerator of this name in the catalog"})
+		case n < 0 || n > maxQuota:
+			problems = append(problems, Problem{Field: "model_quotas." + model, Message: fmt.Sprintf("accelerators, from 0 (none) to %d", maxQuota)})
+		default:
+			canon[s.fleet.Catalog.Accelerators[i].Name] = n
+		}
+	}
+	req.ModelQuotas = canon
+	if p := req.PowerQuotaKW; p != nil && !(*p >= 0 && *p <= 1e9) {
+		problems = append(problems, Problem{Field: "power_quota_kw", Message: "kW, from 0 (none) to 1e9"})
+	}
 	if req.Quota != nil && (*req.Quota < 0 || *req.Quota > maxQuota) {
 		problems = append(problems, Problem{Field: "quota", Message: fmt.Sprintf("accelerators, from 0 (none) to %d", maxQuota)})
 	}
@@ -164,6 +185,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, tok store.
 	if req.Quota != nil {
 		t.Quota = *req.Quota
 	}
+	applyQuotas(&t, req)
 	if err := s.store.PutTenant(r.Context(), t, true); errors.Is(err, store.ErrExists) {
 		return errorf(http.StatusConflict, "tenant %s exists: change it with PUT /v1/tenants/%s", t.Name, t.Name)
 	} else if err != nil {
@@ -197,6 +219,7 @@ func (s *Server) setTenant(w http.ResponseWriter, r *http.Request, tok store.Tok
 		if req.Quota != nil {
 			t.Quota = *req.Quota
 		}
+		applyQuotas(&t, req)
 		t.UpdatedAt = s.clock.Now().UTC()
 		if err := s.store.PutTenant(r.Context(), t, false); err != nil {
 			return err
@@ -218,6 +241,25 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, tok store.
 	s.journalTenant(r.Context(), "tenant-deleted", store.Tenant{Name: name}, tok)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// applyQuotas sets the quotas by model and of power a request gives: a
+// model's count of 0 removes its quota.
+func applyQuotas(t *store.Tenant, req TenantRequest) {
+	if req.ModelQuotas != nil {
+		t.ModelQuotas = map[string]int{}
+		for m, n := range req.ModelQuotas {
+			if n > 0 {
+				t.ModelQuotas[m] = n
+			}
+		}
+		if len(t.ModelQuotas) == 0 {
+			t.ModelQuotas = nil
+		}
+	}
+	if req.PowerQuotaKW != nil {
+		t.PowerQuotaKW = *req.PowerQuotaKW
+	}
 }
 
 // journalTenant records a tenant change in the journal; the change is

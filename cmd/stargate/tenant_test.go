@@ -15,6 +15,10 @@ func TestTenantCommands(t *testing.T) {
 	if out := cli(t, url, admin, "tenant", "set", "research", "--quota", "128"); !strings.Contains(out, "weight 3, quota 128") {
 		t.Errorf("set keeps the weight: %s", out)
 	}
+	cli(t, url, admin, "tenant", "set", "research", "--model-quota", "h100=64", "--power-quota-kw", "500")
+	if out := cli(t, url, admin, "tenant", "list"); !strings.Contains(out, "h100-sxm=64") || !strings.Contains(out, "500") {
+		t.Errorf("list lacks the quotas by model and of power: %s", out)
+	}
 	out := cli(t, url, admin, "tenant", "list")
 	if !strings.Contains(out, "TENANT") || !strings.Contains(out, "research") || !strings.Contains(out, "128") {
 		t.Errorf("list: %s", out)

@@ -924,7 +924,10 @@ type Status struct {
 
 // Tenant Tenant is a queue of the fair share: its weight, and the most its running jobs may hold at once. A tenant without a record has weight 1 and no quota.
 type Tenant struct {
-	Name string `json:"name"`
+	// ModelQuotas ModelQuotas cap the accelerators of a model (by catalog name) its running jobs hold at once; PowerQuotaKW caps their rated power.
+	ModelQuotas  *map[string]int64 `json:"model_quotas,omitempty"`
+	Name         string            `json:"name"`
+	PowerQuotaKw *float64          `json:"power_quota_kw,omitempty"`
 
 	// Quota Quota caps the accelerators its running jobs hold at once (0: none).
 	Quota     *int64    `json:"quota,omitempty"`
@@ -941,9 +944,12 @@ type TenantList struct {
 
 // TenantRequest TenantRequest is the body of POST /v1/tenants and PUT /v1/tenants/{name}: on PUT, a field left out keeps its value.
 type TenantRequest struct {
-	Name   *string  `json:"name,omitempty"`
-	Quota  *int64   `json:"quota,omitempty"`
-	Weight *float64 `json:"weight,omitempty"`
+	// ModelQuotas ModelQuotas replace the tenant's quotas by accelerator model (a count of 0 removes one); PowerQuotaKW caps the rated power of its running jobs (0: none).
+	ModelQuotas  *map[string]int64 `json:"model_quotas,omitempty"`
+	Name         *string           `json:"name,omitempty"`
+	PowerQuotaKw *float64          `json:"power_quota_kw,omitempty"`
+	Quota        *int64            `json:"quota,omitempty"`
+	Weight       *float64          `json:"weight,omitempty"`
 }
 
 // TenantUsage TenantUsage is one tenant of GET /v1/tenants.
@@ -952,8 +958,12 @@ type TenantUsage struct {
 	Configured bool             `json:"configured"`
 	FairShare  float64          `json:"fair_share"`
 	Jobs       map[string]int64 `json:"jobs"`
-	Name       string           `json:"name"`
-	Quota      *int64           `json:"quota,omitempty"`
+
+	// ModelQuotas ModelQuotas and PowerQuotaKW are its quotas by model and of power.
+	ModelQuotas  *map[string]int64 `json:"model_quotas,omitempty"`
+	Name         string            `json:"name"`
+	PowerQuotaKw *float64          `json:"power_quota_kw,omitempty"`
+	Quota        *int64            `json:"quota,omitempty"`
 
 	// RunningAccelerators Running counts the accelerators its running jobs hold; Share is that part of all accelerators held, and FairShare the part its weight entitles it to among the tenants with work.
 	RunningAccelerators int64   `json:"running_accelerators"`

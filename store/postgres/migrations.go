@@ -125,4 +125,7 @@ var migrations = []string{
 		data     TEXT NOT NULL,
 		version  BIGINT NOT NULL
 	);`,
+	// 11: tenants' quotas by accelerator model and of power.
+	`ALTER TABLE tenants ADD COLUMN model_quotas TEXT NOT NULL DEFAULT '',
+		ADD COLUMN power_quota_kw DOUBLE PRECISION NOT NULL DEFAULT 0;`,
 }

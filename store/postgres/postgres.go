@@ -695,16 +695,19 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 
 // Tenants implements store.Store.
 func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, weight, quota, updated_at FROM tenants ORDER BY name`)
+	rows, err := db.pool.Query(ctx, `SELECT name, weight, quota, model_quotas, power_quota_kw, updated_at FROM tenants ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tenants: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Tenant, error) {
 		var t store.Tenant
 		var at int64
-		err := r.Scan(&t.Name, &t.Weight, &t.Quota, &at)
+		var models string
+		if err := r.Scan(&t.Name, &t.Weight, &t.Quota, &models, &t.PowerQuotaKW, &at); err != nil {
+			return t, err
+		}
 		t.UpdatedAt = store.FromUnixNano(at)
-		return t, err
+		return t, store.DecodeJSON(models, &t.ModelQuotas)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tenants: %w", err)
@@ -714,11 +717,15 @@ func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
 
 // PutTenant implements store.Store.
 func (db *DB) PutTenant(ctx context.Context, t store.Tenant, create bool) error {
-	q := `UPDATE tenants SET weight = $1, quota = $2, updated_at = $3 WHERE name = $4`
+	q := `UPDATE tenants SET weight = $1, quota = $2, model_quotas = $3, power_quota_kw = $4, updated_at = $5 WHERE name = $6`
 	if create {
-		q = `INSERT INTO tenants (weight, quota, updated_at, name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+		q = `INSERT INTO tenants (weight, quota, model_quotas, power_quota_kw, updated_at, name) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
 	}
-	tag, err := db.pool.Exec(ctx, q, t.Weight, t.Quota, store.UnixNano(t.UpdatedAt), t.Name)
+	models := ""
+	if len(t.ModelQuotas) > 0 {
+		models = store.EncodeJSON(t.ModelQuotas)
+	}
+	tag, err := db.pool.Exec(ctx, q, t.Weight, t.Quota, models, t.PowerQuotaKW, store.UnixNano(t.UpdatedAt), t.Name)
 	if err != nil {
 		return fmt.Errorf("postgres: put tenant: %w", err)
 	}

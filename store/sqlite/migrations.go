@@ -124,4 +124,7 @@ var migrations = []string{
 		data     TEXT NOT NULL,
 		version  INTEGER NOT NULL
 	);`,
+	// 11: tenants' quotas by accelerator model and of power.
+	`ALTER TABLE tenants ADD COLUMN model_quotas TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tenants ADD COLUMN power_quota_kw REAL NOT NULL DEFAULT 0;`,
 }

@@ -833,7 +833,7 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 
 // Tenants implements store.Store.
 func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT name, weight, quota, updated_at FROM tenants ORDER BY name`)
+	rows, err := db.r.QueryContext(ctx, `SELECT name, weight, quota, model_quotas, power_quota_kw, updated_at FROM tenants ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: tenants: %w", err)
 	}
@@ -842,7 +842,11 @@ func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
 	for rows.Next() {
 		var t store.Tenant
 		var at int64
-		if err := rows.Scan(&t.Name, &t.Weight, &t.Quota, &at); err != nil {
+		var models string
+		if err := rows.Scan(&t.Name, &t.Weight, &t.Quota, &models, &t.PowerQuotaKW, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: tenants: %w", err)
+		}
+		if err := store.DecodeJSON(models, &t.ModelQuotas); err != nil {
 			return nil, fmt.Errorf("sqlite: tenants: %w", err)
 		}
 		t.UpdatedAt = store.FromUnixNano(at)
@@ -853,10 +857,10 @@ func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
 
 // PutTenant implements store.Store.
 func (db *DB) PutTenant(ctx context.Context, t store.Tenant, create bool) error {
-	q := `UPDATE tenants SET weight = ?, quota = ?, updated_at = ? WHERE name = ?`
-	args := []any{t.Weight, t.Quota, store.UnixNano(t.UpdatedAt), t.Name}
+	q := `UPDATE tenants SET weight = ?, quota = ?, model_quotas = ?, power_quota_kw = ?, updated_at = ? WHERE name = ?`
+	args := []any{t.Weight, t.Quota, quotasJSON(t.ModelQuotas), t.PowerQuotaKW, store.UnixNano(t.UpdatedAt), t.Name}
 	if create {
-		q = `INSERT INTO tenants (weight, quota, updated_at, name) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+		q = `INSERT INTO tenants (weight, quota, model_quotas, power_quota_kw, updated_at, name) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	}
 	res, err := db.w.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -1010,4 +1014,11 @@ func (db *DB) UpdateGridEvent(ctx context.Context, e store.GridEvent) error {
 		return fmt.Errorf("sqlite: grid event %s: %w", e.ID, store.ErrConflict)
 	}
 	return nil
+}
+
+func quotasJSON(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return store.EncodeJSON(m)
 }

@@ -666,7 +666,7 @@ func testTenants(t *testing.T, s store.Store, reopen func() store.Store) {
 	if ts, err := s.Tenants(ctx); err != nil || len(ts) != 0 {
 		t.Fatalf("no tenants yet: %v %v", ts, err)
 	}
-	blue := store.Tenant{Name: "blue", Weight: 2, Quota: 64, UpdatedAt: t0}
+	blue := store.Tenant{Name: "blue", Weight: 2, Quota: 64, ModelQuotas: map[string]int{"h100": 32}, PowerQuotaKW: 250, UpdatedAt: t0}
 	if err := s.PutTenant(ctx, blue, true); err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +685,9 @@ func testTenants(t *testing.T, s store.Store, reopen func() store.Store) {
 	}
 	s = reopen()
 	ts, err := s.Tenants(ctx)
-	if err != nil || len(ts) != 2 || ts[0].Name != "acme" || ts[0].Weight != 0.5 || ts[1] != blue {
+	if err != nil || len(ts) != 2 || ts[0].Name != "acme" || ts[0].Weight != 0.5 || ts[0].ModelQuotas != nil ||
+		ts[1].Name != blue.Name || ts[1].Weight != blue.Weight || ts[1].Quota != blue.Quota || ts[1].PowerQuotaKW != 250 ||
+		ts[1].ModelQuotas["h100"] != 32 || len(ts[1].ModelQuotas) != 1 || !ts[1].UpdatedAt.Equal(blue.UpdatedAt) {
 		t.Fatalf("tenants after a reopen: %+v %v", ts, err)
 	}
 	if err := s.DeleteTenant(ctx, "acme"); err != nil {
