@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"stargate/fleet"
 	"stargate/store"
@@ -107,9 +108,16 @@ func (fe *feasibility) check(sp *store.JobSpec) []Problem {
 		where = " of model " + sp.Model
 	}
 	var c capacity
+	shapes := "" // the slice shapes of a model that took none of this size
 	for m := range fe.pools {
 		if want >= 0 && f.Catalog.NodeAccelerator(m) != want {
 			continue
+		}
+		if model := &f.Catalog.Nodes[m]; fe.present(m) {
+			if _, ok := model.SliceShape(sp.Accelerators); !ok {
+				shapes = model.Name + " (" + strings.Join(model.SliceShapes, ", ") + ")"
+				continue // pods take only slices of their shapes
+			}
 		}
 		for s := range f.Sites {
 			site := &f.Sites[s]
@@ -131,6 +139,10 @@ func (fe *feasibility) check(sp *store.JobSpec) []Problem {
 	var ps []Problem
 	bad := func(field, format string, args ...any) {
 		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if c.total == 0 && shapes != "" {
+		bad("accelerators", "%s takes only slices of its shapes; %d accelerators is none of them", shapes, sp.Accelerators)
+		return ps
 	}
 	if c.total < sp.Accelerators {
 		bad("accelerators", "the largest pool (the nodes of one model in one site)%s has %d accelerators; the job asks %d, so it could never run", where, c.total, sp.Accelerators)

@@ -181,6 +181,11 @@ func TestFeasibilityOfSupernodes(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Fleet = f })
 	h.submit("acme", `{"accelerators":256,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
 	h.submit("acme", `{"accelerators":384,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
+	// a TPU pod takes only slices of its shapes: 1 chip is none of them
+	if r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":1,"model":"tpu-v5p"}`); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "2x2x1") {
+		t.Errorf("one TPU v5p chip: %d %s", r.status, r.body)
+	}
+	h.submit("acme", `{"accelerators":4,"model":"tpu-v5p"}`)
 	r := h.do("acme", "POST", "/v1/jobs", `{"accelerators":392,"model":"ascend-910c","topology":"nvlink","topology_required":true}`)
 	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"field":"topology"`) {
 		t.Errorf("a gang larger than a supernode: %d %s", r.status, r.body)
