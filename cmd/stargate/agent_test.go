@@ -373,6 +373,28 @@ command: [sh, -c, 'echo "start $STARGATE_ARRAY_INDEX $(date +%s%N)" >> "$RUNS"; 
 		}
 	})
 
+	t.Run("afterok waits for its parent, and is cancelled when the parent fails", func(t *testing.T) {
+		mark := filepath.Join(dir, "parent-done")
+		parent := submit(t, store.JobSpec{Accelerators: 1, Env: map[string]string{"MARK": mark},
+			Command: []string{"sh", "-c", `sleep 1; touch "$MARK"`}})
+		// the child fails unless its parent finished first
+		child := submit(t, store.JobSpec{Accelerators: 1, Env: map[string]string{"MARK": mark},
+			DependsOn: []store.Dependency{{Job: parent.ID, Kind: store.AfterOK}}, Command: []string{"test", "-e", mark}})
+		if j, _ := c.Job(ctx, child.ID); j.State != store.JobPending {
+			t.Fatalf("the child before its parent ended: %s", j.State)
+		}
+		waitState(t, c, parent.ID, store.JobSucceeded, 30*time.Second)
+		waitState(t, c, child.ID, store.JobSucceeded, 30*time.Second)
+		bad := submit(t, store.JobSpec{Accelerators: 1, Command: []string{"sh", "-c", "exit 2"}})
+		orphan := submit(t, store.JobSpec{Accelerators: 1, DependsOn: []store.Dependency{{Job: bad.ID, Kind: store.AfterOK}},
+			Command: []string{"true"}})
+		waitState(t, c, bad.ID, store.JobFailed, 30*time.Second)
+		j := waitState(t, c, orphan.ID, store.JobCancelled, 30*time.Second)
+		if j.Attempts != 0 || len(j.Reasons) == 0 || !strings.Contains(j.Reasons[0], "never") {
+			t.Errorf("the child of a failed parent: %d attempts, %v", j.Attempts, j.Reasons)
+		}
+	})
+
 	t.Run("time limit", func(t *testing.T) {
 		j := submit(t, store.JobSpec{Accelerators: 1, TimeLimitS: 1, GraceS: 1, Command: []string{"sleep", "100"}})
 		j = waitState(t, c, j.ID, store.JobTimeout, 30*time.Second)
