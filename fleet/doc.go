@@ -21,4 +21,9 @@
 // in consecutive racks of one row; loading checks that a row's racks make
 // whole groups, and the Fleet lists them as ScaleUps. A model may also
 // list the slice shapes it hands out (a TPU pod's "2x2x1" … "16x16x24").
+//
+// A site may state its utility's ramp limit (ramp_mw_per_min): the most its
+// facility draw may rise in any one minute. The engine starts and uncaps
+// work no faster, after a grid event as at any other time; 0 or absent
+// means no limit.
 package fleet

@@ -17,6 +17,7 @@ func expand(f *File, cat *Catalog, oversub float64) *Fleet {
 				PUE:                   s.PUE,
 				Oversubscription:      oversub,
 				FacilityCapexUSDPerMW: s.FacilityCapexUSDPerMW,
+				RampMWPerMin:          s.RampMWPerMin,
 				Energy:                s.Energy,
 			}
 			if s.Oversubscription != 0 {

@@ -225,6 +225,8 @@ func badCases(t testing.TB) []badCase {
 			path: pSite + ".energy[0].carbon_g_kwh", kind: fleet.ErrRequired, msg: `required for source "grid"`},
 		{name: "negative carbon", src: e("share: 1", "share: 1\n            carbon_g_kwh: -5 #<"),
 			path: pSite + ".energy[0].carbon_g_kwh", kind: fleet.ErrRange, msg: "must be >= 0, got -5"},
+		{name: "negative ramp", src: e("pue: 1.25", "pue: 1.25\n        ramp_mw_per_min: -5 #<"),
+			path: pSite + ".ramp_mw_per_min", kind: fleet.ErrRange, msg: "must be >= 0 (0: no limit), got -5"},
 		{name: "negative price", src: e("share: 1", "share: 1\n            price_usd_mwh: -5 #<"),
 			path: pSite + ".energy[0].price_usd_mwh", kind: fleet.ErrRange, msg: "must be >= 0, got -5"},
 		{name: "bad profile length", src: e("share: 1", "mw: 5\n            profile:\n              output: [0, 0.5, 1] #<"),
@@ -415,5 +417,22 @@ func TestLoadNamesTheFile(t *testing.T) {
 	}
 	if _, err := fleet.Load(filepath.Join(t.TempDir(), "none.yaml")); err == nil || !strings.Contains(err.Error(), "none.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestRampIsOptional: a site's ramp limit is read when given and 0 (no
+// limit) when not.
+func TestRampIsOptional(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want float64
+	}{{base, 0}, {edit(t, base, "pue: 1.25", "pue: 1.25\n        ramp_mw_per_min: 12.5"), 12.5}} {
+		f, err := fleet.Parse(strings.NewReader(c.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Sites[0].RampMWPerMin; got != c.want {
+			t.Errorf("ramp_mw_per_min = %g, want %g", got, c.want)
+		}
 	}
 }

@@ -77,7 +77,10 @@ type Site struct {
 	PUE                   float64
 	Oversubscription      float64 // effective ratio (site's or the file's)
 	FacilityCapexUSDPerMW float64
-	Energy                []EnergySource
+	// RampMWPerMin bounds the rise of the site's facility draw in any one
+	// minute (0 = no limit); see SiteSpec.RampMWPerMin.
+	RampMWPerMin float64
+	Energy       []EnergySource
 }
 
 // Domain is one breaker of the power tree (site, hall, row or rack).

@@ -52,9 +52,15 @@ type SiteSpec struct {
 	Oversubscription float64 `yaml:"oversubscription"`
 	// FacilityCapexUSDPerMW prices the facility per MW of substation, for
 	// the plan's capex estimate; 0 = unknown.
-	FacilityCapexUSDPerMW float64        `yaml:"facility_capex_usd_per_mw"`
-	Energy                []EnergySource `yaml:"energy"`
-	Halls                 []HallSpec     `yaml:"halls"`
+	FacilityCapexUSDPerMW float64 `yaml:"facility_capex_usd_per_mw"`
+	// RampMWPerMin is the most the site's draw at the facility may rise in
+	// any one minute, as its utility allows (Texas SB 6 and most
+	// interconnection agreements limit large loads' ramps); 0 = no limit.
+	// The engine starts and uncaps work no faster, after a grid event and
+	// at any other time.
+	RampMWPerMin float64        `yaml:"ramp_mw_per_min"`
+	Energy       []EnergySource `yaml:"energy"`
+	Halls        []HallSpec     `yaml:"halls"`
 }
 
 // EnergySource is one source of a site's energy mix. A source gives either

@@ -160,6 +160,9 @@ func (v *validator) site(p string, s *SiteSpec, names map[string]string) {
 	if s.FacilityCapexUSDPerMW < 0 {
 		v.c.add(join(p, "facility_capex_usd_per_mw"), ErrRange, "must be >= 0, got %g", s.FacilityCapexUSDPerMW)
 	}
+	if s.RampMWPerMin < 0 {
+		v.c.add(join(p, "ramp_mw_per_min"), ErrRange, "must be >= 0 (0: no limit), got %g", s.RampMWPerMin)
+	}
 	v.energy(join(p, "energy"), s.Energy)
 	halls := &siblings{kind: "hall", seen: map[string]string{}}
 	var watts float64
