@@ -30,14 +30,14 @@ func TestEveryReasonExplained(t *testing.T) {
 		all.Write(b)
 	}
 	text := all.String()
-	waits := []Code{NoMatchingAccelerators, NoDomainLargeEnough, SliceShape, InsufficientFree, Fragmented, Power, Quota, FIFOBlocked, Reserved, Backoff}
+	waits := []Code{NoMatchingAccelerators, NoDomainLargeEnough, SliceShape, InsufficientFree, Fragmented, Power, Quota, FIFOBlocked, Reserved, Backoff, Grid, Ramp}
 	for _, c := range waits {
 		if !strings.Contains(text, " "+string(c)+"\n") && !strings.Contains(text, " "+string(c)+":") {
 			t.Errorf("no script shows a job waiting for %q", c)
 		}
 	}
 	decided := []Code{Fits, Backfilled, Preempting, PreemptedFor, OverLimit, Headroom,
-		DispatchCapacity, DispatchPrice, DispatchCarbon}
+		DispatchCapacity, DispatchPrice, DispatchCarbon, GridShed, GridMove}
 	for _, c := range decided {
 		if !strings.Contains(text, "("+string(c)) {
 			t.Errorf("no script shows a decision for %q", c)

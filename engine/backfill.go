@@ -93,6 +93,11 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 		}
 	}
 	res := reservation{active: true, pool: pi, infinite: true}
+	// the reservation is for when running jobs have ended: grid events
+	// and ramps are judged then, not now
+	g := ps.e.pl.grid
+	ps.e.pl.grid = nil
+	defer func() { ps.e.pl.grid = g }()
 	var freed []*Alloc
 	avail := pp.free
 	at := ps.now

@@ -87,6 +87,10 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 	e.bind(s)
 	c := e.cfg.Capping
 	var out []Decision
+	g := e.gridNow(s, now)
+	if g != nil {
+		g.calibrate()
+	}
 	// domains over the upper threshold, and what they must shed
 	excess := map[domKey]float64{}
 	var over []domKey
@@ -137,16 +141,20 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 			for _, i := range c.Controller.Shed(x, loads) {
 				a := js[i].a
 				capW, _ := s.capSaving(a, c.MinCapFraction)
-				a.CapW = capW
-				s.capped[a.Job.ID] = a
+				s.setCap(a, capW)
 				capped[a.Job.ID] = true
 				out = append(out, Decision{Action: Cap, Job: a.Job.ID, Site: a.Site, CapW: capW,
 					Reason: Reason{Code: OverLimit, Level: k.l, Domain: k.d}})
 			}
 		}
 	}
+	if g != nil && len(g.inForce) > 0 {
+		e.pl.grid, e.pl.gnow, e.pl.gmask = g, now, 0
+		out = e.gridShed(s, now, capped, out)
+		e.pl.grid = nil
+	}
 	// uncap, highest priority first, while every domain stays under the
-	// lower threshold
+	// lower threshold (and grid events and ramps allow it)
 	var cappedJobs []*Alloc
 	for id, a := range s.capped {
 		if !capped[id] {
@@ -172,11 +180,19 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 		if !ok {
 			continue
 		}
+		rise := 0.0
+		if g != nil {
+			if rise, ok = e.mayRestore(s, a, now); !ok {
+				continue
+			}
+		}
 		for _, k := range doms {
 			extra[k.key] += restore * float64(k.n)
 		}
-		a.CapW = 0
-		delete(s.capped, a.Job.ID)
+		if g != nil {
+			g.rise(a.Site, rise, now)
+		}
+		s.setCap(a, 0)
 		out = append(out, Decision{Action: Uncap, Job: a.Job.ID, Site: a.Site, Reason: reason(Headroom)})
 	}
 	return out

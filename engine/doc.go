@@ -146,4 +146,30 @@
 // power.Controller: over the upper threshold it caps the lowest-priority
 // jobs until the excess is shed; below the lower threshold it lifts caps,
 // highest priority first.
+//
+// # Grid events and ramps
+//
+// A driver gives the engine the grid events it must plan for
+// (SetGridEvents): a scope of sites, a start and an end, a notice, a
+// target in facility watts, mandatory or voluntary with a price. From its
+// announcement the pass keeps flexible work (Job.IsFlexible: training and
+// batch, not inference, unless the job says otherwise) that would still
+// run at the start out of the scope beyond the target, so that pending
+// work goes to sites outside it (a Dispatch with Code grid) or waits
+// (grid). Past its start, Control sheds with the least harm, each step
+// only as far as needed: it moves flexible jobs that checkpoint to where
+// they fit outside the scope, caps flexible jobs lowest priority first
+// (cube-root slowdown), stops flexible jobs when caps cannot reach the
+// target, and caps protected jobs only once no flexible job runs in the
+// scope; it never stops them. A voluntary event takes a step only when
+// its price pays for the work it costs (GridConfig states the value
+// model). Caps are lifted during an event only with room under the
+// target, and after it as the ramps allow; jobs stopped for the grid wait
+// in the queue without backoff. The engine estimates a scope's draw from
+// its jobs' expected draw, calibrated at each Control to the measured
+// draw of each site, and aims GridConfig.Margin under the target.
+//
+// A site's ramp limit (fleet.Site.RampMWPerMin) bounds the rise of its
+// draw in any minute: starts and uncaps wait (ramp) until the minute's
+// allowance has room, at all times, not only after events.
 package engine

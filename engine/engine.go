@@ -44,6 +44,8 @@ type Config struct {
 	FairHalfLife time.Duration
 	// Capping configures Control; see CapConfig.
 	Capping CapConfig
+	// Grid configures the shed for grid events; see GridConfig.
+	Grid GridConfig
 	// LASThresholds are the las policy's queue thresholds, increasing, in
 	// accelerator-seconds of attained service (default
 	// DefaultLASThresholds).
@@ -88,6 +90,8 @@ type Engine struct {
 	classes   map[classKey]int32
 	classList []classKey
 	classElig [][]int32 // by class, for snap
+
+	grid *gridState // grid events and ramps, nil until needed (grid.go)
 
 	snap  *Snapshot           // the snapshot the caches below belong to
 	elig  map[eligKey][]int32 // eligible pools by job constraint
@@ -158,6 +162,10 @@ func New(cfg Config) (*Engine, error) {
 	}
 	cfg.Capping = cfg.Capping.withDefaults()
 	if err := cfg.Capping.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Grid = cfg.Grid.withDefaults(cfg.Capping.MinCapFraction)
+	if err := cfg.Grid.validate(); err != nil {
 		return nil, err
 	}
 	q, err := cfg.Registry.Queue(cfg.Queue)

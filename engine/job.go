@@ -110,6 +110,19 @@ type Job struct {
 	PowerFraction float64
 	// Preemptible jobs may be stopped for higher-priority ones.
 	Preemptible bool
+	// Flexible says whether a grid event may slow or stop the job before
+	// nothing else is left to shed (see GridEvent); nil takes the kind's
+	// default: training and batch are flexible, inference is not.
+	Flexible *bool
+}
+
+// IsFlexible reports whether a grid event may shed the job before it has
+// shed every other: Flexible if set, else every kind but inference.
+func (j *Job) IsFlexible() bool {
+	if j.Flexible != nil {
+		return *j.Flexible
+	}
+	return j.Kind != Inference
 }
 
 // ErrInvalidJob is wrapped by errors about a job that cannot be accepted.

@@ -32,6 +32,20 @@ type outcome struct {
 	dom   int32
 }
 
+// rank orders refusals by what a waiting job is told: a grid event or a
+// ramp over power, power over the shape of what is free.
+func (o outcome) rank() int {
+	switch o.code {
+	case "":
+		return 0
+	case Grid, Ramp:
+		return 3
+	case Power:
+		return 2
+	}
+	return 1
+}
+
 // child is a candidate sub-domain during a fill.
 type child struct {
 	id  int32 // global index
@@ -50,6 +64,11 @@ type placer struct {
 	// gaveUp says the last place stopped at maxCandidates domains of a
 	// level: its refusal proves nothing for other jobs.
 	gaveUp bool
+	// grid, when set, holds admission to grid events and ramps (see
+	// gridState.admit) at gnow, for a job gated by the events of gmask.
+	grid  *gridState
+	gnow  time.Time
+	gmask uint64
 }
 
 // makeRequest is job j's placement attempt in pool p, all but its draw:
@@ -225,6 +244,11 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 	// below needs trying
 	if o, ok := s.headroom(fleet.LevelSite, p.site, int64(r.k)*r.w); !ok {
 		return nil, o
+	}
+	if g := pl.grid; g != nil {
+		if o, ok := g.admit(p.site, float64(int64(r.k)*r.w), pl.gmask, pl.gnow); !ok {
+			return nil, o
+		}
 	}
 	var first outcome
 	note := func(o outcome) {

@@ -41,6 +41,15 @@ const (
 	Reserved Code = "reserved"
 	// Backoff: the job was preempted or failed and may not restart yet.
 	Backoff Code = "backoff"
+	// Grid: the job is flexible and a grid event in force at the site
+	// named by the Reason would take its scope over the engine's aim
+	// (see GridEvent); announced, for a job still running at its start.
+	// As a Dispatch decision: the job was kept out of a grid event's
+	// scope and placed outside it.
+	Grid Code = "grid"
+	// Ramp: starting the job now would take the site named by the Reason
+	// up faster than its ramp limit (fleet.Site.RampMWPerMin).
+	Ramp Code = "ramp"
 )
 
 // Why a decision was taken.
@@ -60,6 +69,12 @@ const (
 	// Headroom: an uncap, because measured draw fell below the lower
 	// threshold everywhere the job runs.
 	Headroom Code = "headroom"
+	// GridShed: a cap or a preemption for a grid event whose scope holds
+	// the site named by the Reason.
+	GridShed Code = "grid-shed"
+	// GridMove: a flexible job stopped in a grid event's scope to restart
+	// outside it, where it fits now.
+	GridMove Code = "grid-move"
 	// DispatchCapacity, DispatchPrice and DispatchCarbon name the site
 	// policy behind a Dispatch decision (a policy added to a Registry uses
 	// its own name). The default, pack, emits no Dispatch decisions.

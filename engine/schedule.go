@@ -21,6 +21,9 @@ type memoKey struct {
 	class int32 // the job's constraints (see classKey)
 	excl  int32 // the pool excluded by a reservation, -1 if none
 	held  bool  // a reservation was held (see reservation)
+	// gate: the grid events that keep the job out of their scope (see
+	// Engine.gateMask); jobs alike but for it are refused differently
+	gate uint64
 }
 
 type memo struct {
@@ -35,6 +38,9 @@ type memo struct {
 type memoTable struct {
 	gen  uint64
 	ents []memoEnt
+	// entries of jobs kept out of grid events' scopes, which are few and
+	// only during events
+	gated map[memoKey]memoEnt
 }
 
 type memoEnt struct {
@@ -54,6 +60,12 @@ func (t *memoTable) slot(mk memoKey) int {
 }
 
 func (t *memoTable) get(mk memoKey) (memo, bool) {
+	if mk.gate != 0 {
+		if m, ok := t.gated[mk]; ok && m.gen == t.gen {
+			return m.memo, true
+		}
+		return memo{}, false
+	}
 	if i := t.slot(mk); i < len(t.ents) && t.ents[i].gen == t.gen {
 		return t.ents[i].memo, true
 	}
@@ -61,6 +73,13 @@ func (t *memoTable) get(mk memoKey) (memo, bool) {
 }
 
 func (t *memoTable) put(mk memoKey, m memo) {
+	if mk.gate != 0 {
+		if t.gated == nil {
+			t.gated = map[memoKey]memoEnt{}
+		}
+		t.gated[mk] = memoEnt{gen: t.gen, memo: m}
+		return
+	}
 	i := t.slot(mk)
 	for i >= len(t.ents) {
 		t.ents = append(t.ents, memoEnt{})
@@ -69,7 +88,12 @@ func (t *memoTable) put(mk memoKey, m memo) {
 }
 
 // reset forgets every entry.
-func (t *memoTable) reset() { t.gen++ }
+func (t *memoTable) reset() {
+	t.gen++
+	if len(t.gated) > 0 {
+		clear(t.gated)
+	}
+}
 
 // pass is the state of one scheduling pass.
 type pass struct {
@@ -105,6 +129,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	if _, static := e.queue.(StaticOrder); !static {
 		e.account(s, now) // the order reads the tenants' usage
 	}
+	e.pl.grid, e.pl.gnow, e.pl.gmask = e.gridNow(s, now), now, 0
 	e.sortQueue(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	e.beginPass(now)
 	res := Result{Waiting: e.waitBuf[:0]}
@@ -247,6 +272,9 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	if len(elig) == 0 {
 		return reason(NoMatchingAccelerators), false
 	}
+	if e.pl.grid != nil {
+		e.pl.gmask = e.gateMask(j, ps.now)
+	}
 	if s.sliced {
 		if why := s.sliceRefusal(j, elig); why.Code != "" {
 			return why, false
@@ -272,7 +300,7 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 			ps.liftLog = log[:0]
 		}()
 	}
-	mk := memoKey{class: p.class, excl: excl, held: rv.holding}
+	mk := memoKey{class: p.class, excl: excl, held: rv.holding, gate: e.pl.gmask}
 	reserved := func() bool { return rv.active && rv.holding && ps.fitsUnheldMemo(j, elig, mk) }
 	if m, ok := e.memo.get(mk); ok && k >= m.k {
 		if reserved() {
@@ -341,7 +369,7 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 		slots, out := e.pl.place(&r, pp)
 		gaveUp = gaveUp || e.pl.gaveUp
 		if slots == nil {
-			if first.code == "" || (first.code != Power && out.code == Power) {
+			if out.rank() > first.rank() {
 				first = out
 			}
 			continue
@@ -356,8 +384,8 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	switch {
 	case why.Code != "": // reserved: the excluded pool has room
 		return why, false
-	case first.code == Power:
-		why = Reason{Code: Power, Level: first.level, Domain: first.dom}
+	case first.code == Power || first.code == Grid || first.code == Ramp:
+		why = Reason{Code: first.code, Level: first.level, Domain: first.dom}
 	case anyFree:
 		why = reason(Fragmented)
 	default:
@@ -432,6 +460,14 @@ func (ps *pass) fitsUnheld(j *Job, elig []int32) bool {
 func (ps *pass) place(p *Pending, pi int32, slots []Slot, w int64, why Reason, chosen bool) {
 	s := ps.s
 	a := s.commit(p, pi, slots, w, ps.now)
+	if g := ps.e.pl.grid; g != nil {
+		g.rise(a.Site, g.rampFacility(a.Site, float64(w)*float64(p.Job.Accelerators)), ps.now)
+		if m := ps.e.pl.gmask; m != 0 && !g.inScope(a.Site, m) && ps.e.mayUseScope(&p.Job, m) {
+			// kept out of a grid event's scope, it runs elsewhere
+			ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Dispatch, Job: p.Job.ID, Site: a.Site, Reason: reason(Grid)})
+			chosen = false
+		}
+	}
 	if chosen && ps.e.sites.Name() != "pack" && p.Job.Site == "" {
 		ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Dispatch, Job: p.Job.ID, Site: a.Site,
 			Reason: reason(Code(ps.e.sites.Name()))})

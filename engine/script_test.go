@@ -115,6 +115,7 @@ type harness struct {
 	cfg        Config
 	now, start time.Time
 	nodes      map[string]int
+	events     []GridEvent
 }
 
 func (h *harness) fail(b block, format string, args ...any) string {
@@ -145,6 +146,12 @@ func (h *harness) run(b block) string {
 				h.cfg.Backoff = h.dur(b, v)
 			case "min-runtime":
 				h.cfg.MinRuntime = h.dur(b, v)
+			case "grid-cap":
+				h.cfg.Grid.CapFraction, _ = strconv.ParseFloat(v, 64)
+			case "grid-value":
+				h.cfg.Grid.ValueUSDPerAcceleratorHour, _ = strconv.ParseFloat(v, 64)
+			case "naive":
+				h.cfg.Grid.Naive = v == "true"
 			case "quota", "weight":
 				tn, n, _ := strings.Cut(v, ":")
 				x, _ := strconv.ParseFloat(n, 64)
@@ -167,7 +174,26 @@ func (h *harness) run(b block) string {
 			h.fail(b, "%v", err)
 		}
 		h.now = h.start
+		h.events = nil
 		fmt.Fprintf(&out, "queue=%s sites=%s preempt=%v", h.e.cfg.Queue, h.e.cfg.Sites, h.e.cfg.Preemption)
+	case "grid-event":
+		h.events = append(h.events, h.gridEvent(b, args))
+		if err := h.e.SetGridEvents(h.s, h.events); err != nil {
+			fmt.Fprintf(&out, "error: %v", err)
+		}
+	case "grid-cancel":
+		kept := h.events[:0]
+		for _, ev := range h.events {
+			if ev.ID != args[0] {
+				kept = append(kept, ev)
+			}
+		}
+		h.events = kept
+		if err := h.e.SetGridEvents(h.s, h.events); err != nil {
+			fmt.Fprintf(&out, "error: %v", err)
+		}
+	case "grid":
+		h.grid(&out)
 	case "submit":
 		for _, l := range b.input {
 			j := h.job(b, l)
@@ -337,6 +363,9 @@ func (h *harness) job(b block, line string) Job {
 			j.PowerFraction, err = strconv.ParseFloat(v, 64)
 		case "preemptible":
 			j.Preemptible = true
+		case "flexible":
+			f := v == "true"
+			j.Flexible = &f
 		default:
 			h.fail(b, "unknown job field %q", k)
 		}
@@ -440,5 +469,80 @@ func (h *harness) state(out *strings.Builder) {
 			nb = " not before +" + p.NotBefore.Sub(h.start).String()
 		}
 		fmt.Fprintf(out, "  pending %d%s\n", p.Job.ID, nb)
+	}
+}
+
+// gridEvent parses "id=e1 sites=lab,away start=1h end=2h notice=10m
+// target=50kW kind=voluntary price=900"; times are from the script's
+// start.
+func (h *harness) gridEvent(b block, args []string) GridEvent {
+	ev := GridEvent{}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "id":
+			ev.ID = v
+		case "sites":
+			for _, name := range strings.Split(v, ",") {
+				found := false
+				for i := range h.f.Sites {
+					if h.f.Sites[i].Name == name {
+						ev.Sites, found = append(ev.Sites, i), true
+					}
+				}
+				if !found {
+					h.fail(b, "no site %q", name)
+				}
+			}
+		case "start":
+			ev.Start = h.start.Add(h.dur(b, v))
+		case "end":
+			ev.End = h.start.Add(h.dur(b, v))
+		case "notice":
+			ev.Notice = h.dur(b, v)
+		case "target":
+			ev.TargetW = h.watts(b, v)
+		case "kind":
+			var err error
+			if ev.Kind, err = ParseGridKind(v); err != nil {
+				h.fail(b, "%v", err)
+			}
+		case "price":
+			ev.PriceUSDPerMWh, _ = strconv.ParseFloat(v, 64)
+		default:
+			h.fail(b, "unknown grid event field %q", k)
+		}
+	}
+	return ev
+}
+
+// grid shows each grid event's state and its scope's estimated facility
+// draw against its target, and each ramp-limited site's rise in the last
+// minute.
+func (h *harness) grid(out *strings.Builder) {
+	g := h.e.gridOf(h.s)
+	g.update(h.now)
+	for i := range g.events {
+		ev := &g.events[i]
+		state := "announced"
+		switch {
+		case h.now.Before(ev.Announced()):
+			state = "scheduled"
+		case !h.now.Before(ev.End):
+			state = "ended"
+		case ev.active(h.now):
+			state = "active"
+		}
+		fmt.Fprintf(out, "%s %s %s: draw %.1fkW target %.1fkW\n", ev.ID, ev.Kind, state, g.scopeEst(ev)/1e3, ev.TargetW/1e3)
+	}
+	for _, sc := range h.e.GridScopes(h.s, h.now) {
+		if sc.Active && sc.OnlyProtected && sc.EstimatedW > sc.TargetW {
+			fmt.Fprintf(out, "%s: over its target with only protected work left\n", sc.ID)
+		}
+	}
+	for si := range g.rampW {
+		if g.rampW[si] > 0 {
+			fmt.Fprintf(out, "ramp %s: %.1fkW of %.1fkW risen in the last minute\n", h.f.Sites[si].Name, g.rises[si].used(h.now)/1e3, g.rampW[si]/1e3)
+		}
 	}
 }

@@ -55,6 +55,7 @@ type Alloc struct {
 	attained  float64   // accelerator-seconds of earlier runs
 	submitted time.Time // first submission
 	requeues  int
+	siteIdx   int32 // position in the snapshot's list of its site's jobs
 }
 
 // upward lists the levels of the power tree from the node up to the site,
@@ -137,6 +138,13 @@ type Snapshot struct {
 	epoch    time.Time
 	// sliced: a pool hands out slices of fixed shapes
 	sliced bool
+	// By site, for grid events (grid.go): the running jobs; the idle draw
+	// of every node and of the nodes that are not Down; and what the caps
+	// of its capped jobs save against their expected draw, in watts.
+	siteAllocs [][]*Alloc
+	idleAll    []int64
+	idleUp     []int64
+	saveW      []float64
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -195,12 +203,15 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			s.pools[p].firstNode = int32(n)
 		}
 		s.nodePool[n] = p
-		a := f.NodeAccelerator(n)
-		idle := int64(math.Round(m.IdleW(a)))
+		idle := s.nodeIdle(n)
 		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
 			s.draw[l][path[l]] += idle
 		}
 	}
+	s.siteAllocs = make([][]*Alloc, len(f.Sites))
+	s.idleAll = slices.Clone(s.draw[fleet.LevelSite])
+	s.idleUp = slices.Clone(s.draw[fleet.LevelSite])
+	s.saveW = make([]float64, len(f.Sites))
 	s.scaleUps(poolOf)
 	for n := range f.Nodes {
 		p := s.pools[s.nodePool[n]]
@@ -222,6 +233,11 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		p.cube = p.cap[fleet.LevelRack]
 	}
 	return s, nil
+}
+
+// nodeIdle is node n's idle draw in watts, as the snapshot counts it.
+func (s *Snapshot) nodeIdle(n int) int64 {
+	return int64(math.Round(s.f.NodeModel(n).IdleW(s.f.NodeAccelerator(n))))
 }
 
 // scaleUps gives each pool whose model's scale-up domain spans racks its
@@ -381,8 +397,11 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.addDraw(sl.Node, int64(c)*a.DrawW)
 	}
 	s.allocs[a.Job.ID] = a
+	a.siteIdx = int32(len(s.siteAllocs[a.Site]))
+	s.siteAllocs[a.Site] = append(s.siteAllocs[a.Site], a)
 	if a.CapW > 0 {
 		s.capped[a.Job.ID] = a
+		s.saveW[a.Site] += s.capSave(a) * float64(total)
 	}
 	a.endIdx, a.startIdx = -1, -1
 	a.startKey = a.Start.UnixNano()
@@ -452,7 +471,14 @@ func (s *Snapshot) free(a *Alloc) {
 		s.addDraw(sl.Node, -int64(c)*a.DrawW)
 	}
 	delete(s.allocs, a.Job.ID)
-	delete(s.capped, a.Job.ID)
+	if a.CapW > 0 {
+		delete(s.capped, a.Job.ID)
+		s.saveW[a.Site] -= s.capSave(a) * float64(total)
+	}
+	sa := s.siteAllocs[a.Site]
+	last := sa[len(sa)-1]
+	sa[a.siteIdx], last.siteIdx = last, a.siteIdx
+	s.siteAllocs[a.Site] = sa[:len(sa)-1]
 	p.ends.remove(a)
 	if a.startIdx >= 0 {
 		p.preemptible.remove(a)
@@ -540,6 +566,12 @@ func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
 		freeN := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
 		if old == Up {
 			s.addFree(p, int32(n), -freeN)
+		}
+		site := s.f.SiteOfNode(n)
+		if old == Down {
+			s.idleUp[site] += s.nodeIdle(n)
+		} else if st == Down {
+			s.idleUp[site] -= s.nodeIdle(n)
 		}
 		s.nodeState[n] = st
 		if st == Up {
@@ -685,11 +717,33 @@ func (s *Snapshot) SetCap(id JobID, capW float64) bool {
 	if !ok {
 		return false
 	}
+	s.setCap(a, capW)
+	return true
+}
+
+// setCap puts a per-accelerator cap of capW watts on a running job (0
+// lifts it), keeping the site's cap savings in step.
+func (s *Snapshot) setCap(a *Alloc, capW float64) {
+	n := float64(a.accelerators())
+	if a.CapW > 0 {
+		s.saveW[a.Site] -= s.capSave(a) * n
+	}
 	a.CapW = max(capW, 0)
 	if a.CapW > 0 {
-		s.capped[id] = a
+		s.capped[a.Job.ID] = a
+		s.saveW[a.Site] += s.capSave(a) * n
 	} else {
-		delete(s.capped, id)
+		delete(s.capped, a.Job.ID)
 	}
-	return true
+}
+
+// capSave is what a capped job's cap saves per accelerator against its
+// expected draw: its expected accelerator draw less the cap, never more
+// than all it draws above idle, never less than nothing.
+func (s *Snapshot) capSave(a *Alloc) float64 {
+	if a.CapW <= 0 {
+		return 0
+	}
+	acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
+	return min(float64(a.DrawW), max(a.Job.powerFraction()*acc.TDPW-a.CapW, 0))
 }
