@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -123,4 +124,18 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// forEach runs op on each of ids, prints "<verb> ID" for each one that
+// succeeds, and returns the failures joined, each named by its ID.
+func forEach(stdout io.Writer, ids []string, verb string, op func(id string) error) error {
+	var failed []error
+	for _, id := range ids {
+		if err := op(id); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", id, err))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s %s\n", verb, id)
+	}
+	return errors.Join(failed...)
 }

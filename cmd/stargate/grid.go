@@ -167,15 +167,10 @@ func newGridCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var failed []error
-			for _, id := range ids {
-				if _, err := c.CancelGridEvent(cmd.Context(), id); err != nil {
-					failed = append(failed, fmt.Errorf("%s: %w", id, err))
-					continue
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "cancelled grid event %s\n", id)
-			}
-			return errors.Join(failed...)
+			return forEach(cmd.OutOrStdout(), ids, "cancelled grid event", func(id string) error {
+				_, err := c.CancelGridEvent(cmd.Context(), id)
+				return err
+			})
 		},
 	}
 	f.add(cmd)

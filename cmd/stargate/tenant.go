@@ -181,15 +181,7 @@ func newTenantDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var failed []error
-			for _, n := range names {
-				if err := c.DeleteTenant(cmd.Context(), n); err != nil {
-					failed = append(failed, fmt.Errorf("%s: %w", n, err))
-					continue
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "deleted tenant %s\n", n)
-			}
-			return errors.Join(failed...)
+			return forEach(cmd.OutOrStdout(), names, "deleted tenant", func(n string) error { return c.DeleteTenant(cmd.Context(), n) })
 		},
 	}
 	f.add(cmd)

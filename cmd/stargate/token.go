@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -94,15 +93,7 @@ func newTokenRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var failed []error
-			for _, id := range ids {
-				if err := c.RevokeToken(cmd.Context(), id); err != nil {
-					failed = append(failed, fmt.Errorf("%s: %w", id, err))
-					continue
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", id)
-			}
-			return errors.Join(failed...)
+			return forEach(cmd.OutOrStdout(), ids, "revoked", func(id string) error { return c.RevokeToken(cmd.Context(), id) })
 		},
 	}
 	f.add(cmd)
