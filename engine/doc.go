@@ -166,8 +166,9 @@
 // model). Caps are lifted during an event only with room under the
 // target, and after it as the ramps allow; jobs stopped for the grid wait
 // in the queue without backoff. The engine estimates a scope's draw from
-// its jobs' expected draw, calibrated at each Control to the measured
-// draw of each site, and aims GridConfig.Margin under the target.
+// its jobs' expected draw, calibrated to each site's draw measured since
+// the last pass or Control (Snapshot.SetMeasured), and aims
+// GridConfig.Margin under the target.
 //
 // A site's ramp limit (fleet.Site.RampMWPerMin) bounds the rise of its
 // draw in any minute: starts and uncaps wait (ramp) until the minute's

@@ -317,13 +317,19 @@ func (g *gridState) facility(si int32, w float64) float64 {
 	return g.s.f.Sites[si].PUE * g.k[si] * w
 }
 
-// calibrate sets each site's k from its measured draw: k scales the jobs'
-// expected draw above idle to what the site measures above its idle
-// draw, within [1/4, 4], so that the engine's estimate of a site equals
-// its measured draw when it is taken. Sites not measured keep their k.
+// calibrate sets the k of each site measured since the last call from
+// its measured draw: k scales the jobs' expected draw above idle to what
+// the site measures above its idle draw, within [1/4, 4], so that the
+// engine's estimate of a site equals its measured draw when it is taken.
+// Other sites keep their k: a measurement is only good for the jobs that
+// ran when it was taken.
 func (g *gridState) calibrate() {
 	s := g.s
 	for si := range g.k {
+		if !s.fresh[si] {
+			continue
+		}
+		s.fresh[si] = false
 		m := float64(s.measured[fleet.LevelSite][si])
 		d := s.dyn(si)
 		if m <= 0 || d <= 0 {
@@ -400,9 +406,9 @@ func (e *Engine) gateMask(j *Job, now time.Time) uint64 {
 }
 
 // admit checks w more watts of expected draw above idle at site si
-// against the events in force there that gate the job (mask) and against
-// the site's ramp.
-func (g *gridState) admit(si int32, w float64, mask uint64, now time.Time) (outcome, bool) {
+// against the events in force there that gate the job (mask), and a rise
+// of rise facility watts against the site's ramp.
+func (g *gridState) admit(si int32, w, rise float64, mask uint64, now time.Time) (outcome, bool) {
 	if mask != 0 {
 		for _, pos := range g.siteEv[si] {
 			if mask&(1<<min(pos, 63)) == 0 {
@@ -414,7 +420,7 @@ func (g *gridState) admit(si int32, w float64, mask uint64, now time.Time) (outc
 			}
 		}
 	}
-	if !g.rampOK(si, g.rampFacility(si, w), now) {
+	if !g.rampOK(si, rise, now) {
 		return outcome{code: Ramp, level: fleet.LevelSite, dom: si}, false
 	}
 	return outcome{}, true

@@ -246,7 +246,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 		return nil, o
 	}
 	if g := pl.grid; g != nil {
-		if o, ok := g.admit(p.site, float64(int64(r.k)*r.w), pl.gmask, pl.gnow); !ok {
+		if o, ok := g.admit(p.site, float64(int64(r.k)*r.w), s.startRise(p, int(r.k)), pl.gmask, pl.gnow); !ok {
 			return nil, o
 		}
 	}

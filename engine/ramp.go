@@ -4,7 +4,10 @@ import "time"
 
 // A site's ramp limit bounds how fast its draw may rise: the engine's
 // starts and uncaps at a site add, in any window of RampWindow, at most
-// the site's ramp_mw_per_min at the facility. A job whose draw alone
+// the site's ramp_mw_per_min at the facility, each counted at the most
+// it can raise the draw (a start at the job's nameplate draw, an uncap
+// from the cap to TDP), since what a job will draw is only expected. A
+// job whose draw alone
 // exceeds a whole window's allowance starts only in a window that saw no
 // other rise (it could never start otherwise). Falls are not held back:
 // a job that ends stops drawing, and the engine cannot keep it running.
@@ -48,11 +51,13 @@ func (r *rampLog) add(now time.Time, w float64) {
 	r.w = append(r.w, w)
 }
 
-// rampFacility is what a rise of w watts of expected draw above idle at
-// site si counts against its ramp: at the facility, calibrated, and
-// never less than expected (a ramp is not risked on a low measurement).
-func (g *gridState) rampFacility(si int32, w float64) float64 {
-	return g.s.f.Sites[si].PUE * max(g.k[si], 1) * w
+// startRise is what starting n accelerators of pool p counts against
+// its site's ramp: their nameplate draw above idle (accelerators and
+// node overhead at full power), at the facility. A job's draw is only
+// expected; its nameplate is the most it can draw, so that the ramp
+// holds whatever the job does.
+func (s *Snapshot) startRise(p *pool, n int) float64 {
+	return s.f.Sites[p.site].PUE * (p.maxW - p.idleW) * float64(n)
 }
 
 // rampOK reports whether site si may rise by w facility watts at now.

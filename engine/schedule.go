@@ -130,6 +130,9 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 		e.account(s, now) // the order reads the tenants' usage
 	}
 	e.pl.grid, e.pl.gnow, e.pl.gmask = e.gridNow(s, now), now, 0
+	if e.pl.grid != nil {
+		e.pl.grid.calibrate() // to a draw measured since the last pass
+	}
 	e.sortQueue(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	e.beginPass(now)
 	res := Result{Waiting: e.waitBuf[:0]}
@@ -461,7 +464,7 @@ func (ps *pass) place(p *Pending, pi int32, slots []Slot, w int64, why Reason, c
 	s := ps.s
 	a := s.commit(p, pi, slots, w, ps.now)
 	if g := ps.e.pl.grid; g != nil {
-		g.rise(a.Site, g.rampFacility(a.Site, float64(w)*float64(p.Job.Accelerators)), ps.now)
+		g.rise(a.Site, s.startRise(s.pools[pi], p.Job.Accelerators), ps.now)
 		if m := ps.e.pl.gmask; m != 0 && !g.inScope(a.Site, m) && ps.e.mayUseScope(&p.Job, m) {
 			// kept out of a grid event's scope, it runs elsewhere
 			ps.res.Decisions = append(ps.res.Decisions, Decision{Action: Dispatch, Job: p.Job.ID, Site: a.Site, Reason: reason(Grid)})

@@ -338,6 +338,9 @@ func (e *Engine) mayRestore(s *Snapshot, a *Alloc, now time.Time) (float64, bool
 			return 0, false
 		}
 	}
-	rise := g.rampFacility(a.Site, w)
+	// a cap's saving is estimated, but lifting it can raise each
+	// accelerator at most from the cap to its TDP: the ramp counts that
+	acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
+	rise := s.f.Sites[a.Site].PUE * max(acc.TDPW-a.CapW, 0) * float64(a.accelerators())
 	return rise, g.rampOK(a.Site, rise, now)
 }

@@ -145,6 +145,9 @@ type Snapshot struct {
 	idleAll    []int64
 	idleUp     []int64
 	saveW      []float64
+	// fresh: a site's draw was measured since the engine last calibrated
+	// its estimate to it (see gridState.calibrate)
+	fresh []bool
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -212,6 +215,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 	s.idleAll = slices.Clone(s.draw[fleet.LevelSite])
 	s.idleUp = slices.Clone(s.draw[fleet.LevelSite])
 	s.saveW = make([]float64, len(f.Sites))
+	s.fresh = make([]bool, len(f.Sites))
 	s.scaleUps(poolOf)
 	for n := range f.Nodes {
 		p := s.pools[s.nodePool[n]]
@@ -612,6 +616,9 @@ func (s *Snapshot) NodeState(n int) NodeState { return s.nodeState[n] }
 // compares it with the domain's limit.
 func (s *Snapshot) SetMeasured(l fleet.Level, domain int, w int64) {
 	s.measured[l][domain] = w
+	if l == fleet.LevelSite {
+		s.fresh[domain] = true
+	}
 }
 
 // Measured returns the last measured draw set for a domain.
