@@ -51,9 +51,32 @@ type Config struct {
 	// Inference, when set, runs one inference service beside the jobs,
 	// its load following a request trace.
 	Inference *Inference
+	// Services, when set, runs long-running inference services beside
+	// the jobs (see Services).
+	Services *Services
+	// GridEvents are the grid events of the run (see GridEventSpec), and
+	// ResponseWindow how long a scope has from an event's start to come
+	// under its target before time over it counts. The engine's
+	// Grid.Naive sheds them as a plain controller would.
+	GridEvents     []GridEventSpec
+	ResponseWindow time.Duration
 	// Progress, when set, is called now and then with the virtual time
 	// reached and the jobs completed; it must not block.
 	Progress func(now time.Duration, completed, total int)
+}
+
+// Services are inference services that hold accelerators for the run:
+// Count services of Accelerators each, pinned to the fleet's sites in
+// proportion to their accelerators (a site serves its own users; each
+// service goes to the site where services hold the smallest share after
+// it, ties to the first), each accelerator loaded at Load
+// (0..1) from time 0 for Span. They run at priority 100, are never
+// preempted and are not flexible: a grid event caps them only when no
+// flexible work is left in its scope, and never stops them.
+type Services struct {
+	Count, Accelerators int
+	Load                float64
+	Span                time.Duration
 }
 
 // Inference is a long-running inference service: Accelerators held from
@@ -96,17 +119,18 @@ const LlamaMTBF = 50_680 * time.Hour
 // with the Llama 3 MTBF and 4 h repairs when on, 30 min checkpoints.
 func Default() Config {
 	return Config{
-		Engine:        engine.Config{Queue: "backfill"},
-		Seed:          1,
-		Start:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		Utilization:   0.8,
-		Swing:         0.1,
-		SwingPeriod:   20 * time.Second,
-		ReactionDelay: 5 * time.Second,
-		MTBF:          LlamaMTBF,
-		RepairTime:    4 * time.Hour,
-		Checkpoint:    30 * time.Minute,
-		PassInterval:  10 * time.Second,
+		Engine:         engine.Config{Queue: "backfill"},
+		Seed:           1,
+		Start:          time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Utilization:    0.8,
+		Swing:          0.1,
+		SwingPeriod:    20 * time.Second,
+		ReactionDelay:  5 * time.Second,
+		ResponseWindow: DefaultResponseWindow,
+		MTBF:           LlamaMTBF,
+		RepairTime:     4 * time.Hour,
+		Checkpoint:     30 * time.Minute,
+		PassInterval:   10 * time.Second,
 	}
 }
 
@@ -154,6 +178,17 @@ func (c *Config) Validate() error {
 				break
 			}
 		}
+	}
+	if sv := c.Services; sv != nil && (sv.Count < 0 || sv.Accelerators < 1 || !(sv.Load >= 0 && sv.Load <= 1) || sv.Span <= 0) {
+		p = append(p, fmt.Sprintf("inference services need count >= 0, accelerators >= 1, a load in [0, 1] and a span > 0, got %+v", *sv))
+	}
+	for _, ev := range c.GridEvents {
+		if ev.Duration <= 0 || ev.Start < 0 || ev.Notice < 0 || ev.TargetMW < 0 || !(ev.TargetFraction >= 0 && ev.TargetFraction <= 1) {
+			p = append(p, fmt.Sprintf("grid event %s: needs a duration > 0, a start and notice >= 0 and a target >= 0 (a fraction at most 1)", ev))
+		}
+	}
+	if c.ResponseWindow < 0 {
+		p = append(p, "response window must be >= 0")
 	}
 	if c.SampleInterval < 0 || c.Horizon < 0 {
 		p = append(p, "sample interval and horizon must be >= 0")

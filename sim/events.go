@@ -12,6 +12,7 @@ const (
 	evRepair
 	evArrival
 	evLoad
+	evGrid
 	evWake
 	evControl
 	evPass
@@ -22,9 +23,9 @@ type event struct {
 	at   time.Duration
 	kind kind
 	seq  uint64 // insertion order: ties stay first in, first out
-	job  int32  // evFinish, evArrival; evLoad: the load bucket
+	job  int32  // evFinish, evArrival; evLoad: the load bucket; evGrid: the event
 	ver  uint32 // evFinish: the job's version when scheduled
-	node int32  // evRepair
+	node int32  // evRepair; evGrid: the phase
 }
 
 func (a *event) before(b *event) bool {

@@ -18,8 +18,11 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 	}
 	r.state, r.slots, r.capW, r.rate, r.segStart = running, slots, 0, 1, s.now
 	r.util = s.cfg.Utilization
-	if i == s.nTrace {
+	switch {
+	case i == s.nInfer:
 		r.util = s.cfg.Inference.Load[min(len(s.cfg.Inference.Load)-1, int(s.now/s.cfg.Inference.Bucket))]
+	case i >= s.nTrace:
+		r.util = s.cfg.Services.Load
 	}
 	s.power(i, +1)
 	s.hold(i, +1)

@@ -115,6 +115,12 @@ func (s *Sim) check(li int, d int32) {
 	if peak > s.cfg.Engine.Capping.Controller.CapAbove*limit && s.cfg.Engine.Capping.Controller.CapAbove > 0 {
 		s.wantControl(s.now + s.cfg.ReactionDelay)
 	}
+	if li == 0 && s.gridBySite != nil && len(s.gridBySite[d]) > 0 {
+		s.gridSite(d)
+	}
+	if li == 0 && s.onSiteDraw != nil {
+		s.onSiteDraw(int(d), peak*s.f.Sites[d].PUE)
+	}
 }
 
 // hottest returns the domain of level li with the least headroom now.
@@ -178,7 +184,7 @@ func (s *Sim) drawPerAccel(m uint16, u, capW float64, node int) (mean, amp float
 // rateUnder is the progress rate of job i under its cap: (C/demand)^(1/3).
 func (s *Sim) rateUnder(i int) float64 {
 	r := &s.runs[i]
-	if r.capW <= 0 || len(r.slots) == 0 || i == s.nTrace {
+	if r.capW <= 0 || len(r.slots) == 0 || i >= s.nTrace {
 		return 1
 	}
 	n := int(r.slots[0].Node)
@@ -209,6 +215,15 @@ func (s *Sim) control() {
 			s.setCap(i, d.CapW)
 		case engine.Uncap:
 			s.setCap(i, 0)
+		case engine.Preempt: // for a grid event
+			lost := r.lostPre
+			s.stop(i, false)
+			r.preempts++
+			s.preemptions++
+			if s.grid != nil {
+				s.gridStopped(d.Site, r.lostPre-lost)
+			}
+			s.wantPass()
 		}
 	}
 	if s.capped > 0 {
@@ -233,6 +248,7 @@ func (s *Sim) setCap(i int, capW float64) {
 		s.capped++
 		s.cappedAccels += s.jobs[i].Accelerators
 		s.capEvents++
+		s.gridCapCount(i, +1)
 	case was && capW == 0:
 		s.uncapCount(i)
 	}
@@ -242,7 +258,7 @@ func (s *Sim) setCap(i int, capW float64) {
 
 // setLoad moves the inference service to load bucket k.
 func (s *Sim) setLoad(k int) {
-	i := s.nTrace
+	i := s.nInfer
 	r := &s.runs[i]
 	if r.state != running {
 		return
@@ -255,6 +271,7 @@ func (s *Sim) setLoad(k int) {
 func (s *Sim) uncapCount(i int) {
 	s.capped--
 	s.cappedAccels -= s.jobs[i].Accelerators
+	s.gridCapCount(i, -1)
 }
 
 // endOver closes an excursion above the limit at level li.

@@ -152,6 +152,8 @@ type Result struct {
 	// Tenants are the tenants that asked for the most, and the others
 	// (see MaxTenantGroups).
 	Tenants []TenantResult `json:"tenants"`
+	// GridEvents is what each grid event of the run did.
+	GridEvents []GridEventResult `json:"grid_events,omitempty"`
 
 	Jobs   []JobRecord `json:"-"`
 	Series []Sample    `json:"-"`
@@ -264,6 +266,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 	r.AvgJCT, r.P50JCT, r.P95JCT, r.P99JCT = mean(jct), percentile(jct, 50), percentile(jct, 95), percentile(jct, 99)
 	r.AvgWait, r.P50Wait, r.P95Wait, r.P99Wait = mean(wait), percentile(wait, 50), percentile(wait, 95), percentile(wait, 99)
 	r.Tenants = s.tenantResults(r.Jobs)
+	r.GridEvents = s.gridResults()
 	s.nameHottest()
 	for li, l := range levels {
 		pk := s.peak[li]

@@ -50,12 +50,12 @@ type Sim struct {
 	snap *engine.Snapshot
 	jobs []trace.Job
 	// nTrace is the number of workload jobs; an inference service, if
-	// any, is the job after them.
-	nTrace int
-	runs   []jobRun
-	ev     eventHeap
-	rng    *rand.Rand
-	now    time.Duration
+	// any, is the job after them (nInfer, else -1), then the services.
+	nTrace, nInfer int
+	runs           []jobRun
+	ev             eventHeap
+	rng            *rand.Rand
+	now            time.Duration
 
 	// Power, per level and domain, in watts of IT draw: mean and swing
 	// amplitude (peak = mean + amp), and the rated limit.
@@ -112,6 +112,20 @@ type Sim struct {
 	groupNames []string
 	groupAlloc []int
 	groupSecs  []float64
+
+	// grid events (grid.go): each event's run, the events over each site,
+	// and each site's capped accelerators
+	grid       []gridRun
+	gridBySite [][]int
+	siteCapped []int
+	gridAim    float64 // the share of a target the engine aims at
+	// measureSites: grid events or ramps need the sites' draw at passes
+	measureSites bool
+	// serviceSite is the site each inference service is pinned to
+	serviceSite []int
+	// onSiteDraw, when set (by tests), sees every change of a site's
+	// facility draw (peak of the swing)
+	onSiteDraw func(si int, w float64)
 }
 
 type peakRec struct {
@@ -145,14 +159,22 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("sim: jobs must be sorted by submission time (job %d)", i)
 		}
 	}
-	nTrace := len(jobs)
+	nTrace, nInfer := len(jobs), -1
 	if in := cfg.Inference; in != nil {
 		span := time.Duration(len(in.Load)) * in.Bucket
+		nInfer = len(jobs)
 		jobs = append(jobs[:len(jobs):len(jobs)], trace.Job{ID: "inference", Tenant: "inference",
 			Duration: span.Seconds(), Accelerators: in.Accelerators})
 	}
+	if sv := cfg.Services; sv != nil {
+		jobs = jobs[:len(jobs):len(jobs)]
+		for k := range sv.Count {
+			jobs = append(jobs, trace.Job{ID: fmt.Sprintf("service-%d", k+1), Tenant: "inference",
+				Duration: sv.Span.Seconds(), Accelerators: sv.Accelerators})
+		}
+	}
 	s := &Sim{
-		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs, nTrace: nTrace,
+		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs, nTrace: nTrace, nInfer: nInfer,
 		runs:   make([]jobRun, len(jobs)),
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0xfa11)),
 		ctrlAt: -1, passAt: -1, lastPass: -cfg.PassInterval - 1,
@@ -166,6 +188,14 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 		s.siteAccels[si] = int(f.Sites[si].Accelerators)
 	}
 	s.groupTenants()
+	s.pinServices()
+	if err := s.initGrid(); err != nil {
+		return nil, err
+	}
+	s.measureSites = len(s.grid) > 0
+	for si := range f.Sites {
+		s.measureSites = s.measureSites || f.Sites[si].RampMWPerMin > 0
+	}
 	s.parts = make([]float64, 16)
 	s.sampleEvery = cfg.SampleInterval
 	if s.sampleEvery == 0 {
@@ -179,6 +209,16 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 }
 
 func seconds(x float64) time.Duration { return time.Duration(math.Round(x * 1e9)) }
+
+// wantPassAt asks for a pass at at (no earlier than passes may run).
+func (s *Sim) wantPassAt(at time.Duration) {
+	at = max(at, s.now, s.lastPass+s.cfg.PassInterval)
+	if s.passAt >= 0 && s.passAt <= at {
+		return
+	}
+	s.passAt = at
+	s.ev.push(event{at: at, kind: evPass})
+}
 
 func (s *Sim) wantPass() {
 	at := max(s.now, s.lastPass+s.cfg.PassInterval)
@@ -197,11 +237,15 @@ func (s *Sim) Run() *Result {
 		s.ev.push(event{at: seconds(s.jobs[0].Submit), kind: evArrival, job: 0})
 	}
 	if s.cfg.Inference != nil {
-		s.ev.push(event{at: 0, kind: evArrival, job: int32(s.nTrace)})
+		s.ev.push(event{at: 0, kind: evArrival, job: int32(s.nInfer)})
 		for k := 1; k < len(s.cfg.Inference.Load); k++ {
 			s.ev.push(event{at: time.Duration(k) * s.cfg.Inference.Bucket, kind: evLoad, job: int32(k)})
 		}
 	}
+	for i := max(s.nTrace, s.nInfer+1); i < len(s.jobs); i++ {
+		s.ev.push(event{at: 0, kind: evArrival, job: int32(i)})
+	}
+	s.pushGrid()
 	if s.cfg.Failures && s.f.Accelerators > 0 {
 		s.scheduleFailure()
 	}
@@ -234,6 +278,8 @@ func (s *Sim) Run() *Result {
 				s.ctrlAt = -1
 				s.control()
 			}
+		case evGrid:
+			s.gridPhase(int(e.job), e.node)
 		case evWake:
 			s.wakes--
 			s.wantPass()
@@ -277,6 +323,9 @@ func (s *Sim) advance(t time.Duration) {
 		return
 	}
 	dt := (t - s.lastT).Seconds()
+	if s.grid != nil {
+		s.gridAdvance(s.lastT, t)
+	}
 	s.accelSecs += float64(s.allocated) * dt
 	for g, n := range s.groupAlloc {
 		s.groupSecs[g] += float64(n) * dt
@@ -322,7 +371,12 @@ func (s *Sim) arrive(i int) {
 
 func (s *Sim) engineJob(i int) engine.Job {
 	j := &s.jobs[i]
-	if i == s.nTrace { // the inference service, sized for its peak load
+	if i >= s.nTrace && i != s.nInfer { // an inference service of Config.Services
+		return engine.Job{ID: engine.JobID(i + 1), Tenant: j.Tenant, Kind: engine.Inference, Priority: 100,
+			Accelerators: j.Accelerators, Duration: seconds(j.Duration), PowerFraction: max(s.cfg.Services.Load, 0.01),
+			Site: s.f.Sites[s.serviceSite[i-max(s.nTrace, s.nInfer+1)]].Name}
+	}
+	if i == s.nInfer { // the inference service, sized for its peak load
 		peak := 0.0
 		for _, x := range s.cfg.Inference.Load {
 			peak = max(peak, x)
@@ -345,10 +399,28 @@ func (s *Sim) engineJob(i int) engine.Job {
 func (s *Sim) pass() {
 	s.lastPass = s.now
 	s.passes++
+	if s.measureSites {
+		// what the sites' meters read, for the engine's grid and ramp
+		// estimates
+		for si := range s.f.Sites {
+			s.snap.SetMeasured(fleet.LevelSite, si, int64(s.mean[0][si]+s.amp[0][si]))
+		}
+	}
 	res := s.eng.Schedule(s.snap, s.cfg.Start.Add(s.now))
+	ramp := false
+	for _, w := range res.Waiting {
+		ramp = ramp || w.Reason.Code == engine.Ramp
+	}
+	if ramp {
+		s.wantPassAt(s.eng.RampNext().Sub(s.cfg.Start))
+	}
 	for _, d := range res.Decisions {
 		i := int(d.Job) - 1
 		switch d.Action {
+		case engine.Dispatch:
+			if d.Reason.Code == engine.Grid && s.grid != nil {
+				s.gridMoved(i, d.Site)
+			}
 		case engine.Place:
 			s.start(i, d.Slots)
 		case engine.Preempt:

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stargate/engine"
+	"stargate/fleet"
 	"stargate/internal/human"
 	"stargate/sim"
 	"stargate/trace"
@@ -42,6 +43,13 @@ type simFlags struct {
 	maxDur    time.Duration
 	las       []float64
 	synJobs   int // the synthetic jobs generated
+	gridFile  string
+	gridEvs   []string
+	naive     bool
+	ramp      float64
+	infShare  float64
+	infSize   int
+	infLoad   float64
 }
 
 func newSimCmd() *cobra.Command {
@@ -72,6 +80,24 @@ offering 1.5 times the fleet's accelerator-hours, so that they queue and
 policies differ. --scale K replicates the workload
 into K tenants with shifted arrivals to fill a large fleet. Bad rows are
 skipped and counted (the first line numbers are shown), or fail with --strict.
+
+Grid events (curtailment, demand response) cut a site's or a region's
+draw for a while: --grid-event site=abilene,start=14h,duration=3h,target=75%,
+notice=10m,kind=mandatory (repeatable; region=NAME for a region, target=120MW
+for an absolute facility target, kind=voluntary with price=USD_PER_MWH) or
+--grid-events FILE (YAML: a list of events with those keys; CSV: a header row
+of them). The engine plans the shed: it keeps flexible work out of the scope,
+moves what can restart elsewhere, caps training and batch jobs lowest
+priority first, stops them only when caps cannot reach the target, and
+touches inference (not flexible) last. Each event is reported (JSON
+grid_events, and a table): baseline and target MW, the peak after the
+response window (--response-window) and the seconds over target, time to
+comply, energy shed, accelerator-hours slowed and lost, jobs preempted and
+moved, the share of inference demand served, cost and emissions avoided.
+--naive-shed runs the workload again with a plain shed (stop the lowest
+priority until under target) to compare. --inference-share F adds
+inference services holding that share of the accelerators, and --ramp
+MW_PER_MIN sets every site's ramp limit.
 
 The same --seed gives the same result, byte for byte, except the wall time
 (wall_s, events_per_s). Backfill is given each job's true duration as its
@@ -121,6 +147,14 @@ estimate, which flatters it next to real users' estimates.`,
 	fl.StringVar(&f.outDir, "out", "", "write summary.json, jobs CSV, series CSV and report.html to this directory")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
 	fl.IntVar(&f.inferAcc, "inference-accelerators", 8, "azure-llm: accelerators of the inference service")
+	fl.StringVar(&f.gridFile, "grid-events", "", "grid events from a YAML or CSV file (keys: "+strings.Join(sim.GridEventKeys, ", ")+")")
+	fl.StringArrayVar(&f.gridEvs, "grid-event", nil, "a grid event, e.g. site=abilene,start=14h,duration=3h,target=75%,notice=10m,kind=mandatory (repeatable)")
+	fl.BoolVar(&f.naive, "naive-shed", false, "also run with a naive shed (stop the lowest priority until under target), to compare")
+	fl.DurationVar(&f.cfg.ResponseWindow, "response-window", def.ResponseWindow, "time a scope has from an event's start to come under its target")
+	fl.Float64Var(&f.ramp, "ramp", 0, "every site's ramp limit, MW a minute at the facility (default: the fleet file's)")
+	fl.Float64Var(&f.infShare, "inference-share", 0, "inference services holding this share of the accelerators for the whole run (0 to 0.9)")
+	fl.IntVar(&f.infSize, "inference-size", 64, "accelerators of each inference service")
+	fl.Float64Var(&f.infLoad, "inference-load", 0.6, "load of the inference services, between idle (0) and TDP (1)")
 	fl.Float64Var(&f.tokens, "tokens-per-s", 2000, "azure-llm: tokens one accelerator serves a second (an assumption; context and generated alike)")
 	return cmd
 }
@@ -135,6 +169,9 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	}
 	fl, err := f.src.load()
 	if err != nil {
+		return err
+	}
+	if err := f.gridSetup(cmd, fl); err != nil {
 		return err
 	}
 	jobs, err := f.workload(cmd, stderr, fl.Accelerators)
@@ -169,19 +206,28 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 	}
 	var results []*sim.Result
 	for _, p := range policies {
-		cfg := f.cfg
-		cfg.Engine.Queue = strings.TrimSpace(p)
-		bar := newProgress(stderr, cfg.Engine.Queue, len(jobs))
-		if !f.quiet && bar.terminal() {
-			cfg.Progress = bar.update
+		for _, naive := range []bool{false, true} {
+			if naive && !f.naive {
+				continue
+			}
+			cfg := f.cfg
+			cfg.Engine.Queue = strings.TrimSpace(p)
+			cfg.Engine.Grid.Naive = naive
+			bar := newProgress(stderr, cfg.Engine.Queue, len(jobs))
+			if !f.quiet && bar.terminal() {
+				cfg.Progress = bar.update
+			}
+			s, err := sim.New(fl, jobs, cfg)
+			if err != nil {
+				return err
+			}
+			r := s.Run()
+			bar.clear()
+			if naive {
+				r.Policy += "+naive-shed"
+			}
+			results = append(results, r)
 		}
-		s, err := sim.New(fl, jobs, cfg)
-		if err != nil {
-			return err
-		}
-		r := s.Run()
-		bar.clear()
-		results = append(results, r)
 	}
 	if f.outDir != "" {
 		params := append([]sim.Param{{Name: "fleet", Value: fmt.Sprintf("%s: %s accelerators in %s",
@@ -194,7 +240,57 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 		return sim.WriteJSON(cmd.OutOrStdout(), results)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s accelerators, %s jobs\n\n", f.src.name(), human.Int(fl.Accelerators), human.Int(len(jobs)))
-	return sim.WriteTable(cmd.OutOrStdout(), results)
+	if err := sim.WriteTable(cmd.OutOrStdout(), results); err != nil {
+		return err
+	}
+	return sim.WriteGridTable(cmd.OutOrStdout(), results)
+}
+
+// gridSetup reads the grid events, the ramp override and the inference
+// services into the run's configuration.
+func (f *simFlags) gridSetup(cmd *cobra.Command, fl *fleet.Fleet) error {
+	if f.gridFile != "" {
+		r, err := os.Open(f.gridFile)
+		if err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		evs, err := sim.ReadGridEvents(r, f.gridFile)
+		r.Close()
+		if err != nil {
+			return err
+		}
+		f.cfg.GridEvents = append(f.cfg.GridEvents, evs...)
+	}
+	for _, spec := range f.gridEvs {
+		ev, err := sim.ParseGridEvent(spec)
+		if err != nil {
+			return err
+		}
+		f.cfg.GridEvents = append(f.cfg.GridEvents, ev)
+	}
+	if f.naive && len(f.cfg.GridEvents) == 0 {
+		return fmt.Errorf("sim: --naive-shed compares the shed of grid events: give --grid-event or --grid-events")
+	}
+	if cmd.Flags().Changed("ramp") {
+		if !(f.ramp >= 0) {
+			return fmt.Errorf("sim: --ramp must be >= 0 MW a minute, got %g", f.ramp)
+		}
+		for i := range fl.Sites {
+			fl.Sites[i].RampMWPerMin = f.ramp
+		}
+	}
+	if f.infShare != 0 {
+		if !(f.infShare > 0 && f.infShare <= 0.9) || f.infSize < 1 {
+			return fmt.Errorf("sim: --inference-share must be in (0, 0.9] and --inference-size >= 1")
+		}
+		span := f.span
+		if f.cfg.Horizon > 0 {
+			span = f.cfg.Horizon
+		}
+		f.cfg.Services = &sim.Services{Count: int(f.infShare * float64(fl.Accelerators) / float64(f.infSize)),
+			Accelerators: f.infSize, Load: f.infLoad, Span: span}
+	}
+	return nil
 }
 
 // sizesFlag writes job sizes as --sizes reads them: "1:40,8:24".
