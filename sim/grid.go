@@ -73,6 +73,7 @@ type GridEventResult struct {
 	// Trace is the scope's draw (MW) at times (s) around the event, for
 	// the report's chart.
 	Trace [][2]float64 `json:"-"`
+	sites []int        // the scope
 }
 
 // gridRun is one event of a run as the simulator follows it.
@@ -125,7 +126,7 @@ func (s *Sim) initGrid() error {
 		g.ev = engine.GridEvent{ID: spec.ID, Sites: sites, Start: s.cfg.Start.Add(g.start), End: s.cfg.Start.Add(g.end),
 			Notice: spec.Notice, TargetW: spec.TargetMW * 1e6, Kind: spec.Kind, PriceUSDPerMWh: spec.PriceUSDPerMWh}
 		g.res = GridEventResult{ID: spec.ID, Kind: spec.Kind.String(), Scope: spec.ScopeKind + "/" + spec.Scope,
-			StartS: spec.Start.Seconds(), DurationS: spec.Duration.Seconds(), TimeToComplyS: -1, InferenceServed: 1}
+			StartS: spec.Start.Seconds(), DurationS: spec.Duration.Seconds(), TimeToComplyS: -1, InferenceServed: 1, sites: sites}
 		g.traceStep = max(time.Second, (spec.Duration+spec.Notice+time.Hour)/400)
 		s.grid = append(s.grid, g)
 		for _, si := range sites {

@@ -11,6 +11,7 @@ import (
 
 	"stargate/engine"
 	"stargate/fleet"
+	"stargate/internal/chart"
 	"stargate/trace"
 )
 
@@ -282,5 +283,47 @@ func checkRamp(t *rapid.T, f *fleet.Fleet, si int, ds []drawAt, evs []GridEventS
 					f.Sites[si].Name, (v[m]-v[j-1])/1e3, at[j], at[m], limit/1e3)
 			}
 		}
+	}
+}
+
+// TestGridReport: the report marks each event on its sites' draw charts,
+// with the target of a site's own event, and draws each event's scope
+// against its target in a section of its own.
+func TestGridReport(t *testing.T) {
+	f := gridFleet(t, 4, 0)
+	jobs := busyJobs(t, f.Accelerators, 3*time.Hour, 1.2, 3)
+	a, _ := ParseGridEvent("id=cut,site=a,start=1h,duration=1h,target=75%")
+	b, _ := ParseGridEvent("id=wide,region=r,start=2h,duration=30m,target=90%")
+	r := gridRunOn(t, f, jobs, []GridEventSpec{a, b}, false, 0)
+	p := buildPage("t", nil, []*Result{r})
+	var site, grid *chart.Line
+	for i := range p.Charts {
+		switch p.Charts[i].ID {
+		case "c-site-0":
+			site = &p.Charts[i]
+		case "c-grid-0-1":
+			grid = &p.Charts[i]
+		}
+	}
+	if site == nil || grid == nil {
+		t.Fatalf("no site or grid chart among %d", len(p.Charts))
+	}
+	if len(site.Spans) != 2 || site.Spans[0].Label != "cut" || site.Spans[0].X0 != 1 || site.Spans[0].X1 != 2 {
+		t.Errorf("site a's spans: %+v", site.Spans)
+	}
+	targets := 0
+	for _, s := range site.Series {
+		if s.Cls == "target" {
+			targets++
+			if want := chart.Num(r.GridEvents[0].TargetMW / 1.2); s.Values[0] != want {
+				t.Errorf("target drawn at %v MW of IT draw, want %v", s.Values[0], want)
+			}
+		}
+	}
+	if targets != 1 {
+		t.Errorf("%d target lines on site a's chart, want 1 (the region's target is not a site's)", targets)
+	}
+	if grid.Series[1].Cls != "target" || float64(grid.Series[1].Values[0]) != r.GridEvents[1].TargetMW || len(grid.Spans) != 1 {
+		t.Errorf("region event's chart: %+v", grid)
 	}
 }

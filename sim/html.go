@@ -184,7 +184,11 @@ func buildPage(title string, params []Param, rs []*Result) *chart.Page {
 		c := timeChart(fmt.Sprintf("c-site-%d", si), "Site "+name+": IT draw against its IT limit", "MW",
 			over(func(_ *Result, s *Sample) float64 { return s.SiteMW[si] }))
 		c.Limit, c.LimitLabel = r0.SiteLimitMW[si], "IT limit "+sig(r0.SiteLimitMW[si])+" MW"
-		add(&pw, c, fmt.Sprintf("%s: IT draw (the swing's phase at each sample) against the substation's rating over PUE, %s MW.", name, sig(r0.SiteLimitMW[si])))
+		caption := fmt.Sprintf("%s: IT draw (the swing's phase at each sample) against the substation's rating over PUE, %s MW.", name, sig(r0.SiteLimitMW[si]))
+		if n := gridMarks(&c, r0, si, per); n > 0 {
+			caption += fmt.Sprintf(" Shaded: the %s over it; dashed: the target of a site's own event, over PUE (%s).", Plural(n, "grid event"), r0.Policy)
+		}
+		add(&pw, c, caption)
 	}
 	if some(rs, func(s *Sample) bool { return s.CappedAccelerators > 0 }) {
 		add(&pw, timeChart("c-capped", "Accelerators under a power cap", "accelerators",
@@ -233,6 +237,10 @@ func buildPage(title string, params []Param, rs []*Result) *chart.Page {
 	}
 	tn.Tables = append(tn.Tables, tenantTable(rs))
 	p.Sections = append(p.Sections, tn)
+
+	if len(r0.GridEvents) > 0 {
+		p.Sections = append(p.Sections, gridSection(p, rs))
+	}
 
 	// Energy.
 	en := chart.Section{ID: "energy", Title: "Energy, carbon and price"}

@@ -157,9 +157,11 @@ type Result struct {
 
 	Jobs   []JobRecord `json:"-"`
 	Series []Sample    `json:"-"`
-	// SiteNames and SiteLimitMW label the series.
+	// SiteNames and SiteLimitMW label the series; SitePUE converts a
+	// site's facility draw to its IT draw.
 	SiteNames   []string  `json:"-"`
 	SiteLimitMW []float64 `json:"-"`
+	SitePUE     []float64 `json:"-"`
 	// Config is the run's configuration, its engine's defaults filled in.
 	Config Config `json:"-"`
 }
@@ -292,6 +294,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 		r.CostUSD += se.usd
 		r.SiteNames = append(r.SiteNames, site.Name)
 		r.SiteLimitMW = append(r.SiteLimitMW, s.rated[0][si]/1e6)
+		r.SitePUE = append(r.SitePUE, site.PUE)
 	}
 	return r
 }

@@ -56,6 +56,51 @@ func TestSimCompareJSONAndOut(t *testing.T) {
 	}
 }
 
+// TestSimGridEvents: events from a flag and a file, the naive shed beside
+// the planned one, each event in the JSON with the keys scripts rely on.
+func TestSimGridEvents(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "events.csv")
+	if err := os.WriteFile(file, []byte("id,site,start,duration,target,notice\nlate,lab,90m,20m,85%,5m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "sim", "--example", "small", "--jobs", "300", "--span", "2h", "--sizes", "1:3,8:2", "-q", "-o", "json",
+		"--grid-event", "id=cut,site=lab,start=40m,duration=30m,target=75%,notice=10m", "--grid-events", file,
+		"--naive-shed", "--inference-share", "0.1", "--inference-size", "4", "--ramp", "0.2")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var got struct {
+		Results []struct {
+			Policy     string           `json:"policy"`
+			GridEvents []map[string]any `json:"grid_events"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(got.Results) != 2 || got.Results[0].Policy != "backfill" || got.Results[1].Policy != "backfill+naive-shed" {
+		t.Fatalf("results: %+v", got.Results)
+	}
+	for _, r := range got.Results {
+		if len(r.GridEvents) != 2 || r.GridEvents[0]["id"] != "late" || r.GridEvents[1]["id"] != "cut" { // the file's, then the flags'
+			t.Fatalf("%s: events %v", r.Policy, r.GridEvents)
+		}
+		for _, k := range []string{"scope", "baseline_mw", "target_mw", "peak_mw_after_response", "seconds_over_target", "time_to_comply_s",
+			"energy_shed_mwh", "accelerator_hours_slowed", "accelerator_hours_lost", "jobs_preempted", "jobs_moved", "inference_served",
+			"cost_avoided_usd", "emissions_avoided_t"} {
+			if _, ok := r.GridEvents[0][k]; !ok {
+				t.Errorf("%s: no %q", r.Policy, k)
+			}
+		}
+	}
+	table, err := run(t, "sim", "--example", "small", "--jobs", "100", "--span", "1h", "-q",
+		"--grid-event", "site=lab,start=30m,duration=10m,target=80%")
+	if err != nil || !strings.Contains(table, "grid events") || !strings.Contains(table, "site/lab") {
+		t.Errorf("table: %v\n%s", err, table)
+	}
+}
+
 func TestSimTraceBadRows(t *testing.T) {
 	dir := t.TempDir()
 	csv := filepath.Join(dir, "c.csv")
@@ -89,6 +134,12 @@ func TestSimErrors(t *testing.T) {
 		{[]string{"sim", "--scale", "0"}, "--scale must be"},
 		{[]string{"sim", "-o", "yaml"}, "--output must be"},
 		{[]string{"sim", "--load", "-1"}, "--load must be"},
+		{[]string{"sim", "--naive-shed"}, "give --grid-event"},
+		{[]string{"sim", "--grid-event", "site=lab,start=1h"}, "duration is required"},
+		{[]string{"sim", "--grid-event", "site=nowhere,start=1h,duration=1h,target=50%"}, `no site "nowhere"`},
+		{[]string{"sim", "--grid-events", "/nonexistent.yaml"}, "no such file"},
+		{[]string{"sim", "--inference-share", "2"}, "--inference-share must be"},
+		{[]string{"sim", "--ramp", "-1"}, "--ramp must be"},
 	}
 	for _, c := range cases {
 		out, err := run(t, append(c.args, "-q", "--example", "small")...)

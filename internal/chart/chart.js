@@ -49,7 +49,8 @@ function sgFormatTick(v) {
 // formatter), refs ([{y, label}]: dashed lines like limit, in grey),
 // legend (names the series under the axis), stack (series are stacked
 // areas, as the parts of a whole), unitAbove (the unit gets a row of its
-// own above the plot, clear of the top tick).
+// own above the plot, clear of the top tick), spans ([{x0, x1, label}]:
+// shaded windows of x, such as a grid event's, on numeric x only).
 function sgLineChart(opts) {
   const W = opts.width || 560, H = opts.height || 180;
   const numeric = !!opts.xs || opts.series.some((s) => !!s.xs);
@@ -96,6 +97,16 @@ function sgLineChart(opts) {
       if (t < t0) { continue; }
       svg.appendChild(sgNode("text", { x: x(t), y: H - 10, "text-anchor": "middle", class: "tick" },
         mv === 0 ? "now" : `−${sgFormatTick(mv)} ${secs ? "s" : "min"}`));
+    }
+  }
+  if (numeric) {
+    for (const sp of opts.spans || []) {
+      const a = Math.max(m.l, x(sp.x0)), b = Math.min(W - m.r, x(sp.x1));
+      if (!(b > a)) { continue; }
+      const rect = sgNode("rect", { x: a, y: m.t, width: b - a, height: H - m.t - m.b, class: "span" });
+      rect.appendChild(sgNode("title", {}, sp.label || ""));
+      svg.appendChild(rect);
+      svg.appendChild(sgNode("text", { x: a + 3, y: m.t + 11, class: "span-label" }, sp.label || ""));
     }
   }
   for (const r of opts.refs || []) {

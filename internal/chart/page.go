@@ -62,6 +62,7 @@ type Line struct {
 	Limit      float64  `json:"limit,omitempty"`
 	LimitLabel string   `json:"limitLabel,omitempty"`
 	Refs       []Ref    `json:"refs,omitempty"`
+	Spans      []Span   `json:"spans,omitempty"`
 	Stack      bool     `json:"stack,omitempty"`
 	Series     []Series `json:"series"`
 }
@@ -69,6 +70,14 @@ type Line struct {
 // Ref is a dashed reference line at Y.
 type Ref struct {
 	Y     float64 `json:"y"`
+	Label string  `json:"label"`
+}
+
+// Span is a shaded window of x, from X0 to X1 (numeric x only), such as
+// the time a grid event holds.
+type Span struct {
+	X0    float64 `json:"x0"`
+	X1    float64 `json:"x1"`
 	Label string  `json:"label"`
 }
 
