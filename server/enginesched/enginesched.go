@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"time"
 
 	"stargate/engine"
@@ -54,8 +55,9 @@ type Scheduler struct {
 	ids     map[string]engine.JobID
 	names   map[engine.JobID]string
 	nextID  engine.JobID
-	pending map[string]bool // in the engine's queue
-	running map[string]bool // in the snapshot
+	pending map[string]bool    // in the engine's queue
+	running map[string]bool    // in the snapshot
+	grid    []engine.GridEvent // as last given to the engine
 }
 
 var _ server.Scheduler = (*Scheduler)(nil)
@@ -97,6 +99,7 @@ func (s *Scheduler) reset() error {
 	s.ids, s.names, s.nextID = map[string]engine.JobID{}, map[engine.JobID]string{}, 1
 	s.pending, s.running = map[string]bool{}, map[string]bool{}
 	s.measuredAt, s.settleEnd = time.Time{}, time.Time{}
+	s.grid = nil
 	s.built = true
 	return nil
 }
@@ -312,6 +315,7 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		s.gen = in.Generation
 	}
 	out = s.sync(in)
+	s.setGrid(in)
 	res := s.eng.Schedule(s.snap, in.Now)
 	for _, d := range res.Decisions {
 		name := s.names[d.Job]
@@ -343,6 +347,12 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 				decided = true
 			case engine.Uncap:
 				out = append(out, server.Decision{Action: server.ActUncap, Job: s.names[d.Job], Reasons: []string{s.describe(d.Reason)}})
+				decided = true
+			case engine.Preempt: // shed for a grid event: the engine requeued it
+				name := s.names[d.Job]
+				out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
+				delete(s.running, name)
+				s.pending[name] = true
 				decided = true
 			}
 		}
@@ -406,4 +416,66 @@ func (s *Scheduler) measure(nodes []store.Node) {
 	for i := range f.Sites {
 		s.snap.SetMeasured(fleet.LevelSite, i, site[i])
 	}
+}
+
+// setGrid gives the engine the grid events in force or announced, in
+// facility watts. A fractional target is known once the event starts
+// (server.GridTargetMW); before, the engine plans with that fraction of
+// the scope's draw as the nodes last reported it.
+func (s *Scheduler) setGrid(in server.ScheduleInput) {
+	var evs []engine.GridEvent
+	var siteW []float64
+	for _, e := range in.GridEvents {
+		if e.State != store.GridScheduled && e.State != store.GridActive {
+			continue
+		}
+		kind, err := engine.ParseGridKind(e.Kind)
+		if err != nil {
+			kind = engine.Mandatory
+		}
+		ev := engine.GridEvent{ID: e.ID, Start: e.Start, End: e.End(), Notice: time.Duration(e.NoticeS) * time.Second,
+			TargetW: server.GridTargetMW(e) * 1e6, Kind: kind, PriceUSDPerMWh: e.PriceUSDPerMWh}
+		for si := range s.fleet.Sites {
+			st := &s.fleet.Sites[si]
+			if e.ScopeKind == "site" && st.Name == e.Scope || e.ScopeKind == "region" && s.fleet.Regions[st.Region].Name == e.Scope {
+				ev.Sites = append(ev.Sites, si)
+			}
+		}
+		if len(ev.Sites) == 0 || !ev.End.After(ev.Start) {
+			continue // not this fleet's: the server checked it against its own
+		}
+		if ev.TargetW == 0 && e.TargetFraction > 0 {
+			if siteW == nil {
+				siteW = s.siteDraw(in.Nodes)
+			}
+			for _, si := range ev.Sites {
+				ev.TargetW += e.TargetFraction * siteW[si] * s.fleet.Sites[si].PUE
+			}
+		}
+		evs = append(evs, ev)
+	}
+	if slices.EqualFunc(evs, s.grid, sameGridEvent) {
+		return
+	}
+	if err := s.eng.SetGridEvents(s.snap, evs); err != nil {
+		s.log.Warn("scheduler: grid events refused by the engine", "err", err)
+		return
+	}
+	s.grid = evs
+}
+
+func sameGridEvent(a, b engine.GridEvent) bool {
+	return a.ID == b.ID && slices.Equal(a.Sites, b.Sites) && a.Start.Equal(b.Start) && a.End.Equal(b.End) &&
+		a.Notice == b.Notice && a.TargetW == b.TargetW && a.Kind == b.Kind && a.PriceUSDPerMWh == b.PriceUSDPerMWh
+}
+
+// siteDraw is each site's IT draw from the nodes' last reports.
+func (s *Scheduler) siteDraw(nodes []store.Node) []float64 {
+	w := make([]float64, len(s.fleet.Sites))
+	for _, n := range nodes {
+		if i, ok := s.nodeIx[n.Name]; ok && n.DrawW > 0 && n.State != store.NodeLost {
+			w[s.fleet.SiteOfNode(i)] += n.DrawW
+		}
+	}
+	return w
 }
