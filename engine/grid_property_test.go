@@ -225,6 +225,12 @@ func (sc gridScenario) run(t *rapid.T, f *fleet.Fleet) string {
 			for _, d := range res.Decisions {
 				fmt.Fprintf(&log, "%v %d %d %s\n", d.Action, d.Job, d.Site, d.Reason)
 			}
+			// only flexible work is kept out of a scope
+			for _, w := range res.Waiting {
+				if p, ok := e.Pending(w.Job); ok && w.Reason.Code == Grid && !p.Job.IsFlexible() {
+					t.Fatalf("protected job %d waits for a grid event", w.Job)
+				}
+			}
 			for i := range evs {
 				ev := &evs[i]
 				after := scopeFacility(s, ev)

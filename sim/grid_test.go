@@ -327,3 +327,19 @@ func TestGridReport(t *testing.T) {
 		t.Errorf("region event's chart: %+v", grid)
 	}
 }
+
+// TestGridOnlyProtectedLeft: a cut below what the inference services and
+// the idle nodes draw cannot be met: the time over target is counted and
+// the report says that only protected work was left.
+func TestGridOnlyProtectedLeft(t *testing.T) {
+	f := gridFleet(t, 4, 0)
+	jobs := busyJobs(t, f.Accelerators, 3*time.Hour, 1.2, 4)
+	ev, _ := ParseGridEvent("site=a,start=1h,duration=1h,target=20%")
+	g := gridRunOn(t, f, jobs, []GridEventSpec{ev}, false, 0.2).GridEvents[0]
+	if !g.OnlyProtectedLeft || g.SecondsOverTarget < 3500 || g.TimeToComplyS != -1 || g.PeakMWAfterResponse <= g.TargetMW {
+		t.Errorf("an impossible cut: %+v", g)
+	}
+	if g.InferenceServed >= 1 || g.InferenceServed <= 0 {
+		t.Errorf("inference served %g: the services should be capped, not stopped", g.InferenceServed)
+	}
+}
