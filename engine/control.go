@@ -154,10 +154,15 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 		e.pl.grid = nil
 	}
 	// uncap, highest priority first, while every domain stays under the
-	// lower threshold (and grid events and ramps allow it)
+	// lower threshold (and grid events and ramps allow it); a cap put for
+	// a grid event goes back to a draw that was not over the upper one
+	var held []bool
+	if g != nil {
+		held = e.heldSites(now)
+	}
 	var cappedJobs []*Alloc
 	for id, a := range s.capped {
-		if !capped[id] {
+		if !capped[id] && (held == nil || !held[a.Site]) {
 			cappedJobs = append(cappedJobs, a)
 		}
 	}
@@ -168,11 +173,15 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 		capW := a.CapW
 		acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
 		restore := max(a.Job.powerFraction()*acc.TDPW-capW, 0)
+		if g != nil && held != nil && !e.gridRoom(s, a, now) {
+			continue
+		}
 		doms := s.domainsOf(a)
 		ok := true
 		for _, k := range doms {
 			m := float64(s.measured[k.key.l][k.key.d]) + extra[k.key] + restore*float64(k.n)
-			if !c.Controller.CanRestore(s.ratedFast(k.key.l, k.key.d), m) {
+			rated := s.ratedFast(k.key.l, k.key.d)
+			if a.gridCap && c.Controller.Excess(rated, m) > 0 || !a.gridCap && !c.Controller.CanRestore(rated, m) {
 				ok = false
 				break
 			}
@@ -182,7 +191,7 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 		}
 		rise := 0.0
 		if g != nil {
-			if rise, ok = e.mayRestore(s, a, now); !ok {
+			if rise = s.uncapRise(a); !g.rampOK(a.Site, rise, now) {
 				continue
 			}
 		}

@@ -149,11 +149,16 @@ var ErrInvalidGridEvent = errors.New("invalid grid event")
 // ErrInvalidGridEvent, and then changes nothing.
 func (e *Engine) SetGridEvents(s *Snapshot, evs []GridEvent) error {
 	var errs []error
+	ids := make(map[string]bool, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("engine: grid event %q: %s: %w", ev.ID, fmt.Sprintf(format, args...), ErrInvalidGridEvent))
 		}
+		if ids[ev.ID] {
+			bad("its ID is given twice")
+		}
+		ids[ev.ID] = true
 		if len(ev.Sites) == 0 {
 			bad("no site in its scope")
 		}
@@ -194,6 +199,26 @@ func (e *Engine) SetGridEvents(s *Snapshot, evs []GridEvent) error {
 	return nil
 }
 
+// SetGridTarget changes the target of the event with this ID, as a
+// driver does when a fractional target becomes known at the event's
+// start; it is SetGridEvents with one target changed, without copying the
+// others. It fails for an unknown ID or a target that is not >= 0 and
+// finite.
+func (e *Engine) SetGridTarget(id string, targetW float64) error {
+	if !(targetW >= 0) || math.IsInf(targetW, 0) {
+		return fmt.Errorf("engine: grid event %q: target must be >= 0 W and finite, got %g: %w", id, targetW, ErrInvalidGridEvent)
+	}
+	if e.grid != nil {
+		for i := range e.grid.events {
+			if e.grid.events[i].ID == id {
+				e.grid.events[i].TargetW = targetW
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("engine: no grid event %q: %w", id, ErrInvalidGridEvent)
+}
+
 // GridEvents returns the events the engine plans for, by start.
 func (e *Engine) GridEvents() []GridEvent {
 	if e.grid == nil {
@@ -222,6 +247,8 @@ type gridState struct {
 	ramps bool // some site has a ramp limit
 	// margin is GridConfig.Margin
 	margin float64
+	// weighed is when each voluntary event's shed was last weighed
+	weighed map[string]time.Time
 }
 
 // gridOf returns the grid bookkeeping for s, building it anew for a new
@@ -231,7 +258,7 @@ func (e *Engine) gridOf(s *Snapshot) *gridState {
 		return e.grid
 	}
 	n := len(s.f.Sites)
-	g := &gridState{s: s, margin: e.cfg.Grid.Margin, k: make([]float64, n), rampW: make([]float64, n), rises: make([]rampLog, n), siteEv: make([][]int32, n), stale: true}
+	g := &gridState{s: s, margin: e.cfg.Grid.Margin, weighed: map[string]time.Time{}, k: make([]float64, n), rampW: make([]float64, n), rises: make([]rampLog, n), siteEv: make([][]int32, n), stale: true}
 	for i := range g.k {
 		g.k[i] = 1
 	}
@@ -405,17 +432,19 @@ func (e *Engine) gateMask(j *Job, now time.Time) uint64 {
 	return m
 }
 
-// admit checks w more watts of expected draw above idle at site si
-// against the events in force there that gate the job (mask), and a rise
-// of rise facility watts against the site's ramp.
-func (g *gridState) admit(si int32, w, rise float64, mask uint64, now time.Time) (outcome, bool) {
+// admit checks a start at site si that may raise its facility draw by
+// rise watts at most (its nameplate) against the events in force there
+// that gate the job (mask) and against the site's ramp. A job's draw is
+// only expected: counting its nameplate keeps the admitted work under
+// the aim whatever it draws.
+func (g *gridState) admit(si int32, rise float64, mask uint64, now time.Time) (outcome, bool) {
 	if mask != 0 {
 		for _, pos := range g.siteEv[si] {
 			if mask&(1<<min(pos, 63)) == 0 {
 				continue
 			}
 			ev := &g.events[g.inForce[pos]]
-			if g.scopeEst(ev)+g.facility(si, w) > g.aim(ev) {
+			if g.scopeEst(ev)+rise > g.aim(ev) {
 				return outcome{code: Grid, level: fleet.LevelSite, dom: si}, false
 			}
 		}

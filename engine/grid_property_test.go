@@ -186,6 +186,7 @@ func (sc gridScenario) run(t *rapid.T, f *fleet.Fleet) string {
 	now := t0
 	var evs []GridEvent
 	var log strings.Builder
+	made := 0 // events made, for their IDs
 	ramps := map[int][]gridSample{}
 	for si := range f.Sites {
 		if f.Sites[si].RampMWPerMin > 0 {
@@ -281,7 +282,8 @@ func (sc gridScenario) run(t *rapid.T, f *fleet.Fleet) string {
 				evs = append(evs[:0:0], evs[1:]...)
 			} else if len(evs) < 3 {
 				ev := o.ev
-				ev.ID = fmt.Sprintf("e%d", len(evs))
+				ev.ID = fmt.Sprintf("e%d", made)
+				made++
 				ev.Sites = append([]int(nil), ev.Sites...)
 				ev.Start = now.Add(ev.Start.Sub(time.Time{}))
 				ev.End = now.Add(ev.End.Sub(time.Time{}))

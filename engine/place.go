@@ -246,7 +246,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 		return nil, o
 	}
 	if g := pl.grid; g != nil {
-		if o, ok := g.admit(p.site, float64(int64(r.k)*r.w), s.startRise(p, int(r.k)), pl.gmask, pl.gnow); !ok {
+		if o, ok := g.admit(p.site, s.startRise(p, int(r.k)), pl.gmask, pl.gnow); !ok {
 			return nil, o
 		}
 	}
@@ -478,7 +478,7 @@ func (pl *placer) fillRange(r *request, p *pool, cl fleet.Level, lo, hi, want in
 // commit allocates a placement chosen by place for pending job p.
 func (s *Snapshot) commit(p *Pending, pi int32, slots []Slot, w int64, now time.Time) *Alloc {
 	a := &Alloc{Job: p.Job, Site: s.pools[pi].site, Start: now, DrawW: w,
-		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues, attained: p.Attained}
+		pool: pi, seq: p.Seq, submitted: p.Submitted, requeues: p.Requeues, attained: p.Attained, class: p.class}
 	if len(slots) == 1 {
 		a.one[0] = slots[0]
 		a.Slots = a.one[:]

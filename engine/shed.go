@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
+	"iter"
 	"math"
-	"sort"
+	"slices"
 	"time"
 
 	"stargate/fleet"
@@ -40,6 +42,14 @@ type shedding struct {
 	n     float64 // accelerators
 	drawW float64 // its facility draw above idle now (calibrated)
 	lost  time.Duration
+	// the job's priority and ID and whether it is preemptible, kept here
+	// for the orders that pick jobs
+	prio        int
+	id          JobID
+	preemptible bool
+	// a cap chosen for it, and what the cap saves at the facility
+	capW, save float64
+	stopped    bool
 }
 
 // gridShed sheds for every event in force past its start; capped records
@@ -57,43 +67,63 @@ func (e *Engine) gridShed(s *Snapshot, now time.Time, capped map[JobID]bool, out
 
 func (e *Engine) shedEvent(s *Snapshot, now time.Time, ev *GridEvent, capped map[JobID]bool, out []Decision) []Decision {
 	g := e.grid
+	// shed when over the target less half the margin, down to the aim
+	// (the target less the margin): the band between absorbs what the
+	// estimate and the measured draw differ by, without a shed each time
 	aim := g.aim(ev)
-	need := g.scopeEst(ev) - aim
-	if need <= 0 {
+	est := g.scopeEst(ev)
+	if est <= ev.TargetW*(1-g.margin/2) {
 		return out
 	}
+	need := est - aim
+	if !e.sheddable(s, ev) {
+		return out // nothing left that this event may shed: idle draw, capped protected work
+	}
+	if ev.Kind == Voluntary {
+		// what is worth shedding changes slowly (the event's time left,
+		// the jobs' work lost): a voluntary event left over its target
+		// is weighed again a minute later, not at every call
+		if at, ok := g.weighed[ev.ID]; ok && now.Sub(at) < time.Minute && !now.Before(at) {
+			return out
+		}
+		g.weighed[ev.ID] = now
+	}
 	var flex, prot []*shedding
+	n := 0
+	for _, si := range ev.Sites {
+		n += len(s.siteAllocs[si])
+	}
+	all := make([]shedding, 0, n)
 	for _, si := range ev.Sites {
 		for _, a := range s.siteAllocs[si] {
-			n := float64(a.accelerators())
-			sh := &shedding{a: a, n: n, drawW: g.facility(a.Site, (float64(a.DrawW)-s.capSave(a))*n), lost: lostWork(a, now)}
-			if e.cfg.Grid.Naive || a.Job.IsFlexible() {
-				flex = append(flex, sh)
-			} else {
-				prot = append(prot, sh)
-			}
+			k := float64(a.accelerators())
+			all = append(all, shedding{a: a, n: k, drawW: g.facility(a.Site, (float64(a.DrawW)-s.capSave(a))*k), lost: lostWork(a, now),
+				prio: a.Job.Priority, id: a.Job.ID, preemptible: a.Job.Preemptible})
 		}
 	}
-	byPriority := func(xs []*shedding) {
-		sort.Slice(xs, func(i, j int) bool {
-			a, b := xs[i].a, xs[j].a
-			if a.Job.Priority != b.Job.Priority {
-				return a.Job.Priority < b.Job.Priority
-			}
-			return a.Job.ID < b.Job.ID
-		})
+	for i := range all {
+		if e.cfg.Grid.Naive || all[i].a.Job.IsFlexible() {
+			flex = append(flex, &all[i])
+		} else {
+			prot = append(prot, &all[i])
+		}
 	}
-	byPriority(flex)
-	byPriority(prot)
+	byPriority := func(a, b *shedding) int {
+		if c := cmp.Compare(a.prio, b.prio); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	}
 	why := Reason{Code: GridShed, Level: fleet.LevelSite, Domain: -1}
 	stop := func(sh *shedding, code Code) {
 		why.Code, why.Domain = code, sh.a.Site
 		out = append(out, Decision{Action: Preempt, Job: sh.a.Job.ID, Site: sh.a.Site, Reason: why})
 		e.gridStop(s, sh.a, now)
+		sh.stopped = true
 		need -= sh.drawW
 	}
 	if e.cfg.Grid.Naive {
-		for _, sh := range flex {
+		for sh := range inOrder(flex, byPriority) {
 			if need <= 0 {
 				break
 			}
@@ -101,105 +131,113 @@ func (e *Engine) shedEvent(s *Snapshot, now time.Time, ev *GridEvent, capped map
 		}
 		return out
 	}
-	// 1. moves
-	stopped := map[JobID]bool{}
-	taken := map[int32]int32{} // accelerators promised in each pool outside
-	moves := append([]*shedding(nil), flex...)
-	sort.SliceStable(moves, func(i, j int) bool {
-		a, b := moves[i], moves[j]
-		if a.a.Job.Priority != b.a.Job.Priority {
-			return a.a.Job.Priority < b.a.Job.Priority
+	// 1. moves: restartable jobs, lowest priority then least work lost
+	var moves []*shedding
+	if room := e.roomOutside(s); room > 0 {
+		for _, sh := range flex {
+			if j := &sh.a.Job; j.CheckpointEvery > 0 && j.Preemptible && int32(j.Accelerators) <= room {
+				moves = append(moves, sh)
+			}
 		}
-		return a.lost < b.lost
-	})
-	for _, sh := range moves {
+	}
+	taken := map[int32]int32{} // accelerators promised in each pool outside
+	full := map[int32]int32{}  // by class, the fewest accelerators found not to fit outside
+	for sh := range inOrder(moves, func(a, b *shedding) int {
+		if c := cmp.Compare(a.prio, b.prio); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.lost, b.lost); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	}) {
 		if need <= 0 {
 			break
 		}
-		if sh.a.Job.CheckpointEvery <= 0 || !sh.a.Job.Preemptible || !e.worthStop(sh, ev, now) {
+		j := &sh.a.Job
+		k := sh.a.class
+		if k < 0 {
+			k = e.classOf(j)
+		}
+		if f, ok := full[k]; ok && int32(j.Accelerators) >= f || !e.worthStop(sh, ev, now) {
 			continue
 		}
 		if pi := e.outside(s, sh.a, taken, now); pi >= 0 {
 			taken[pi] += int32(sh.n)
-			stopped[sh.a.Job.ID] = true
 			stop(sh, GridMove)
+		} else if f, ok := full[k]; !ok || int32(j.Accelerators) < f {
+			full[k] = int32(j.Accelerators)
 		}
 	}
 	// 2. caps, as far as they go; 3. stops where they do not reach
 	capFrac := e.cfg.Grid.CapFraction
-	type capStep struct {
-		sh         *shedding
-		capW, save float64
-	}
-	var caps []capStep
+	var caps []*shedding
 	capAll := 0.0
 	for _, sh := range flex {
-		if stopped[sh.a.Job.ID] {
+		if sh.stopped {
 			continue
 		}
 		capW, save := e.capFor(s, sh, capFrac)
 		if save <= 0 || !e.worthCap(sh, ev, capW, save) {
 			continue
 		}
-		caps = append(caps, capStep{sh, capW, save})
+		sh.capW, sh.save = capW, save
+		caps = append(caps, sh)
 		capAll += save
 	}
-	{
+	if capAll < need {
 		order := make([]*shedding, 0, len(flex))
 		for _, sh := range flex {
-			if !stopped[sh.a.Job.ID] && (sh.a.Job.Preemptible || ev.Kind == Mandatory) {
+			if !sh.stopped && (sh.a.Job.Preemptible || ev.Kind == Mandatory) {
 				order = append(order, sh)
 			}
 		}
-		sort.SliceStable(order, func(i, j int) bool {
-			a, b := order[i], order[j]
-			if a.a.Job.Preemptible != b.a.Job.Preemptible {
-				return a.a.Job.Preemptible
-			}
-			if a.a.Job.Priority != b.a.Job.Priority {
-				return a.a.Job.Priority < b.a.Job.Priority
-			}
-			return a.lost < b.lost
-		})
 		// with every other flexible job capped, stop until the rest is
 		// enough; the caps are then chosen again for what is left
 		left := need - capAll
-		for _, sh := range order {
+		for sh := range inOrder(order, func(a, b *shedding) int {
+			if a.preemptible != b.preemptible {
+				if a.preemptible {
+					return -1
+				}
+				return 1
+			}
+			if c := cmp.Compare(a.prio, b.prio); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.lost, b.lost); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		}) {
 			if left <= 0 {
 				break
 			}
 			if !e.worthStop(sh, ev, now) {
 				continue
 			}
-			save := 0.0
-			for _, c := range caps {
-				if c.sh == sh {
-					save = c.save
-				}
-			}
-			left -= sh.drawW - save
-			stopped[sh.a.Job.ID] = true
+			left -= sh.drawW - sh.save
 			stop(sh, GridShed)
 		}
 	}
-	for _, c := range caps {
+	for sh := range inOrder(caps, byPriority) {
 		if need <= 0 {
 			break
 		}
-		if stopped[c.sh.a.Job.ID] {
+		if sh.stopped {
 			continue
 		}
-		e.gridCap(s, c.sh.a, c.capW, capped)
-		why.Code, why.Domain = GridShed, c.sh.a.Site
-		out = append(out, Decision{Action: Cap, Job: c.sh.a.Job.ID, Site: c.sh.a.Site, CapW: c.capW, Reason: why})
-		need -= c.save
+		e.gridCap(s, sh.a, sh.capW, capped)
+		why.Code, why.Domain = GridShed, sh.a.Site
+		out = append(out, Decision{Action: Cap, Job: sh.a.Job.ID, Site: sh.a.Site, CapW: sh.capW, Reason: why})
+		need -= sh.save
 	}
 	// 4. protected work: a mandatory event still over its aim has stopped
 	// every flexible job in the scope by now
 	if need <= 0 || ev.Kind != Mandatory {
 		return out
 	}
-	for _, sh := range prot {
+	for sh := range inOrder(prot, byPriority) {
 		if need <= 0 {
 			break
 		}
@@ -213,6 +251,75 @@ func (e *Engine) shedEvent(s *Snapshot, now time.Time, ev *GridEvent, capped map
 		need -= save
 	}
 	return out
+}
+
+// inOrder yields xs in the order of c, lazily: a heap built in O(n) and
+// each next job in O(log n), so that a shed that needs a few jobs of a
+// site's thousands does not sort them all. c must be a total order.
+func inOrder(xs []*shedding, c func(a, b *shedding) int) iter.Seq[*shedding] {
+	return func(yield func(*shedding) bool) {
+		h := slices.Clone(xs)
+		down := func(i, n int) {
+			for {
+				m := i
+				if l := 2*i + 1; l < n && c(h[l], h[m]) < 0 {
+					m = l
+				}
+				if r := 2*i + 2; r < n && c(h[r], h[m]) < 0 {
+					m = r
+				}
+				if m == i {
+					return
+				}
+				h[i], h[m] = h[m], h[i]
+				i = m
+			}
+		}
+		n := len(h)
+		for i := n/2 - 1; i >= 0; i-- {
+			down(i, n)
+		}
+		for n > 0 {
+			top := h[0]
+			n--
+			h[0] = h[n]
+			down(0, n)
+			if !yield(top) {
+				return
+			}
+		}
+	}
+}
+
+// roomOutside is the most free accelerators of any pool outside the
+// scope of every event in force: no larger job can move there.
+func (e *Engine) roomOutside(s *Snapshot) int32 {
+	room := int32(0)
+	for _, pp := range s.pools {
+		if len(e.grid.siteEv[pp.site]) == 0 {
+			room = max(room, pp.free)
+		}
+	}
+	return room
+}
+
+// sheddable reports whether the scope runs anything the event may still
+// shed: a flexible job, or for a mandatory event a protected job not yet
+// capped as deep as the grid caps.
+func (e *Engine) sheddable(s *Snapshot, ev *GridEvent) bool {
+	for _, si := range ev.Sites {
+		for _, a := range s.siteAllocs[si] {
+			if e.cfg.Grid.Naive || a.Job.IsFlexible() {
+				return true
+			}
+			if ev.Kind == Mandatory {
+				if a.CapW == 0 || a.CapW > e.cfg.Grid.CapFraction*s.f.Catalog.Accelerators[s.pools[a.pool].accel].TDPW {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // capFor is the grid cap for a running job and the facility watts it
@@ -232,6 +339,7 @@ func (e *Engine) capFor(s *Snapshot, sh *shedding, frac float64) (capW, save flo
 // gridCap caps a job for the grid.
 func (e *Engine) gridCap(s *Snapshot, a *Alloc, capW float64, capped map[JobID]bool) {
 	s.setCap(a, capW)
+	a.gridCap = true
 	capped[a.Job.ID] = true
 }
 
@@ -325,22 +433,54 @@ func (e *Engine) worthGate(j *Job, ev *GridEvent) bool {
 	return w > 0 && pays(ev, w*n) >= e.valuePerHour(j, n)
 }
 
-// mayRestore reports whether lifting a capped job's cap is allowed by
-// the grid at now: every event past its start at the job's site keeps
-// its scope twice the margin under its target with it lifted, and the
-// site's ramp allows the rise. It returns the rise to record.
-func (e *Engine) mayRestore(s *Snapshot, a *Alloc, now time.Time) (float64, bool) {
+// heldSites reports, per site, whether an event past its start at the
+// site has its scope at or over the draw under which caps are lifted
+// (twice the margin under its target): no cap there may be lifted. Nil
+// when no event is past its start.
+func (e *Engine) heldSites(now time.Time) []bool {
+	g := e.grid
+	var held []bool
+	for _, i := range g.inForce {
+		ev := &g.events[i]
+		if !ev.active(now) {
+			continue
+		}
+		if held == nil {
+			held = make([]bool, len(g.siteEv))
+		}
+		if g.scopeEst(ev) >= e.restoreBelow(ev) {
+			for _, si := range ev.Sites {
+				held[si] = true
+			}
+		}
+	}
+	return held
+}
+
+// restoreBelow is the draw an event's scope must stay under for a cap to
+// be lifted during it.
+func (e *Engine) restoreBelow(ev *GridEvent) float64 {
+	return ev.TargetW * (1 - 2*e.cfg.Grid.Margin)
+}
+
+// gridRoom reports whether every event past its start at a capped job's
+// site keeps its scope under restoreBelow with the cap lifted.
+func (e *Engine) gridRoom(s *Snapshot, a *Alloc, now time.Time) bool {
 	g := e.grid
 	w := s.capSave(a) * float64(a.accelerators())
 	for _, pos := range g.siteEv[a.Site] {
 		ev := &g.events[g.inForce[pos]]
-		if ev.active(now) && g.scopeEst(ev)+g.facility(a.Site, w) > ev.TargetW*(1-2*e.cfg.Grid.Margin) {
-			return 0, false
+		if ev.active(now) && g.scopeEst(ev)+g.facility(a.Site, w) > e.restoreBelow(ev) {
+			return false
 		}
 	}
-	// a cap's saving is estimated, but lifting it can raise each
-	// accelerator at most from the cap to its TDP: the ramp counts that
+	return true
+}
+
+// uncapRise is what lifting a job's cap counts against its site's ramp:
+// a cap's saving is estimated, but lifting it can raise each accelerator
+// at most from the cap to its TDP.
+func (s *Snapshot) uncapRise(a *Alloc) float64 {
 	acc := &s.f.Catalog.Accelerators[s.pools[a.pool].accel]
-	rise := s.f.Sites[a.Site].PUE * max(acc.TDPW-a.CapW, 0) * float64(a.accelerators())
-	return rise, g.rampOK(a.Site, rise, now)
+	return s.f.Sites[a.Site].PUE * max(acc.TDPW-a.CapW, 0) * float64(a.accelerators())
 }

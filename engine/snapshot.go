@@ -56,6 +56,8 @@ type Alloc struct {
 	submitted time.Time // first submission
 	requeues  int
 	siteIdx   int32 // position in the snapshot's list of its site's jobs
+	gridCap   bool  // CapW was set for a grid event (see Control's uncaps)
+	class     int32 // the engine's class of the job (classKey), -1 if unknown
 }
 
 // upward lists the levels of the power tree from the node up to the site,
@@ -543,7 +545,7 @@ func (s *Snapshot) Restore(job Job, slots []Slot, start time.Time) error {
 		}
 	}
 	p := s.pools[pi]
-	a := &Alloc{Job: job, Site: p.site, Slots: append([]Slot(nil), slots...), Start: start, pool: pi, DrawW: p.drawW(&job)}
+	a := &Alloc{Job: job, Site: p.site, Slots: append([]Slot(nil), slots...), Start: start, pool: pi, DrawW: p.drawW(&job), class: -1}
 	s.allocate(a)
 	return nil
 }
@@ -741,6 +743,7 @@ func (s *Snapshot) setCap(a *Alloc, capW float64) {
 		s.saveW[a.Site] += s.capSave(a) * n
 	} else {
 		delete(s.capped, a.Job.ID)
+		a.gridCap = false
 	}
 }
 

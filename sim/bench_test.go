@@ -1,12 +1,15 @@
 package sim
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
+	"stargate/engine"
 	"stargate/examples"
 	"stargate/fleet"
 	"stargate/trace"
@@ -140,5 +143,92 @@ func BenchmarkSaturated(b *testing.B) {
 				b.ReportMetric(float64(r.Events)/r.WallS, "events/s")
 			}
 		})
+	}
+}
+
+// yearOfGridEvents draws n grid events over a year on f's sites: a site
+// each, starting anywhere in the year, 15 min to 3 h long, a cut to 70–95%
+// of the site's draw at the start with up to 30 min of notice, one in five
+// voluntary at $500–3,000/MWh.
+func yearOfGridEvents(f *fleet.Fleet, n int, seed uint64) []GridEventSpec {
+	rng := rand.New(rand.NewPCG(seed, 0x9e1d))
+	out := make([]GridEventSpec, n)
+	for k := range out {
+		ev := GridEventSpec{ID: fmt.Sprintf("e%d", k+1), ScopeKind: "site", Scope: f.Sites[rng.IntN(len(f.Sites))].Name,
+			Start:          time.Duration(rng.Int64N(int64(365*24*time.Hour - 4*time.Hour))),
+			Duration:       15*time.Minute + time.Duration(rng.Int64N(int64(165*time.Minute))),
+			Notice:         time.Duration(rng.Int64N(int64(30 * time.Minute))),
+			TargetFraction: 0.70 + 0.25*rng.Float64()}
+		if rng.IntN(5) == 0 {
+			ev.Kind, ev.PriceUSDPerMWh = engine.Voluntary, 500+2500*rng.Float64()
+		}
+		out[k] = ev
+	}
+	return out
+}
+
+// BenchmarkSyntheticYearGridEvents replays BenchmarkSyntheticYear's year
+// with and without 1,000 grid events (yearOfGridEvents) and reports how
+// much longer the events make it. Target: under 2×.
+//
+//	go test ./sim -run '^$' -bench SyntheticYearGridEvents -benchtime 1x
+func BenchmarkSyntheticYearGridEvents(b *testing.B) {
+	f, err := examples.Fleet("million-gpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	syn := trace.DefaultSynthetic()
+	syn.Jobs, syn.Span, syn.DurationMedian = 2_000_000, 365*86400, 20*3600
+	g, err := trace.NewGenerator(syn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := g.All()
+	evs := yearOfGridEvents(f, 1000, 1)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b.ResetTimer()
+	for b.Loop() {
+		var secs [2]float64
+		for k, grid := range [][]GridEventSpec{nil, evs} {
+			cfg := Default()
+			cfg.GridEvents = grid
+			start := time.Now()
+			s, err := New(f, jobs, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res := s.Run()
+			secs[k] = time.Since(start).Seconds()
+			if res.JobsCompleted != len(jobs) || len(res.GridEvents) != len(grid) {
+				b.Fatalf("completed %d of %d jobs, %d events", res.JobsCompleted, len(jobs), len(res.GridEvents))
+			}
+			if grid != nil {
+				// mandatory events: seconds over target with flexible work
+				// left (none allowed), and events left over their target
+				// with nothing flexible to shed (the year's sites are often
+				// idle: a cut below their idle draw cannot be met)
+				over, only := 0.0, 0
+				for _, ev := range res.GridEvents {
+					switch {
+					case ev.Kind != "mandatory":
+					case ev.OnlyProtectedLeft:
+						only++
+					default:
+						over += ev.SecondsOverTarget
+					}
+				}
+				b.ReportMetric(over, "s-over-target")
+				b.ReportMetric(float64(only), "nothing-flexible-left")
+				if over > 0 {
+					b.Errorf("mandatory events %.0f s over target with flexible work left", over)
+				}
+			}
+		}
+		b.ReportMetric(secs[0], "s/year")
+		b.ReportMetric(secs[1], "s/year-with-events")
+		b.ReportMetric(secs[1]/secs[0], "x")
+		if secs[1] > 2*secs[0] {
+			b.Errorf("%.1f s with the events, %.1f s without: over the 2× target", secs[1], secs[0])
+		}
 	}
 }

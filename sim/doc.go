@@ -24,6 +24,19 @@
 // between failures per accelerator; a failed node's jobs restart from their
 // last checkpoint, and the work since is counted as lost.
 //
+// Grid events (Config.GridEvents) ask a site or a region to cut its draw
+// for a while. The simulator hands them to the engine, carries out its
+// shed (caps, stops, moves out of the scope) as the controller reacts,
+// and measures each event at the scope's facility meter (IT draw × PUE,
+// peak of the swing): its baseline at the start, the peak and the time
+// over the target after Config.ResponseWindow, the time to comply, the
+// energy not drawn and its cost and emissions, the accelerator-hours run
+// under caps and the work lost by the jobs stopped, the jobs stopped and
+// moved, and the share of the inference services' demand served (a capped
+// service serves at its cube-root speed). Config.Services adds such
+// services; engine.GridConfig.Naive sheds as a plain controller would,
+// for comparison.
+//
 // Runs are deterministic: every random stream derives from Config.Seed,
 // and nothing reads the wall clock except the reported wall time.
 package sim

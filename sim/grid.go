@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"stargate/energy"
@@ -94,28 +95,42 @@ type gridRun struct {
 	traceStep              time.Duration
 	traceAt                time.Duration
 	infDemand, infServed   float64 // accelerator-seconds of inference load
+	lastAsk                time.Duration
 }
 
-// grid phases: the event heap's node field of an evGrid event
+// grid phases: the event heap's node field of an evGrid event. An event
+// is watched (its scope's draw traced for the report) from half an hour
+// before its announcement to half an hour after its end.
 const (
-	gridAnnounce int32 = iota
+	gridWatch int32 = iota
+	gridAnnounce
 	gridStart
 	gridResponse
 	gridEnd
+	gridForget
 )
+
+// gridMargin is how long before its announcement and after its end an
+// event's scope is traced.
+const gridMargin = 30 * time.Minute
 
 // initGrid resolves the events' scopes and gives them to the engine.
 func (s *Sim) initGrid() error {
 	if len(s.cfg.GridEvents) == 0 {
 		return nil
 	}
-	s.gridAim = 1 - s.eng.Config().Grid.Margin
+	s.gridTrigger = 1 - s.eng.Config().Grid.Margin/2
 	s.gridBySite = make([][]int, len(s.f.Sites))
 	s.siteCapped = make([]int, len(s.f.Sites))
+	ids := map[string]bool{}
 	for k, spec := range s.cfg.GridEvents {
 		if spec.ID == "" {
 			spec.ID = fmt.Sprintf("event-%d", k+1)
 		}
+		if ids[spec.ID] {
+			return fmt.Errorf("sim: grid event %s is given twice", spec.ID)
+		}
+		ids[spec.ID] = true
 		sites, err := gridSites(s.f, &spec)
 		if err != nil {
 			return err
@@ -129,26 +144,19 @@ func (s *Sim) initGrid() error {
 			StartS: spec.Start.Seconds(), DurationS: spec.Duration.Seconds(), TimeToComplyS: -1, InferenceServed: 1, sites: sites}
 		g.traceStep = max(time.Second, (spec.Duration+spec.Notice+time.Hour)/400)
 		s.grid = append(s.grid, g)
-		for _, si := range sites {
-			s.gridBySite[si] = append(s.gridBySite[si], k)
-		}
 	}
 	return s.setGrid()
 }
 
-// setGrid gives the engine the events with their targets as known now:
-// a fractional target is taken from the scope's draw now until the
-// event starts, then from its baseline.
+// setGrid gives the engine the events, a fractional target taken from
+// the scope's draw now (the start of the run) until the event is
+// announced (setTarget).
 func (s *Sim) setGrid() error {
 	evs := make([]engine.GridEvent, len(s.grid))
 	for k := range s.grid {
 		g := &s.grid[k]
 		if g.spec.TargetMW == 0 {
-			if g.active || s.now >= g.end {
-				g.ev.TargetW = g.targetW
-			} else {
-				g.ev.TargetW = g.spec.TargetFraction * s.scopePeakW(g)
-			}
+			g.ev.TargetW = g.spec.TargetFraction * s.scopePeakW(g)
 		}
 		evs[k] = g.ev
 	}
@@ -158,6 +166,21 @@ func (s *Sim) setGrid() error {
 	return nil
 }
 
+// setTarget gives the engine a fractional target as known now: from the
+// scope's draw now until the event starts, then from its baseline.
+func (s *Sim) setTarget(g *gridRun) {
+	if g.spec.TargetMW != 0 {
+		return
+	}
+	g.ev.TargetW = g.targetW
+	if !g.active {
+		g.ev.TargetW = g.spec.TargetFraction * s.scopePeakW(g)
+	}
+	if err := s.eng.SetGridTarget(g.ev.ID, g.ev.TargetW); err != nil {
+		panic(err) // the events were given to the engine when the run was made
+	}
+}
+
 // pushGrid puts the events' phases on the event heap.
 func (s *Sim) pushGrid() {
 	for k := range s.grid {
@@ -165,7 +188,8 @@ func (s *Sim) pushGrid() {
 		for _, ph := range []struct {
 			at    time.Duration
 			phase int32
-		}{{g.announce, gridAnnounce}, {g.start, gridStart}, {g.after, gridResponse}, {g.end, gridEnd}} {
+		}{{max(0, g.announce-gridMargin), gridWatch}, {g.announce, gridAnnounce}, {g.start, gridStart}, {g.after, gridResponse},
+			{g.end, gridEnd}, {g.end + gridMargin, gridForget}} {
 			s.ev.push(event{at: ph.at, kind: evGrid, job: int32(k), node: ph.phase})
 		}
 	}
@@ -185,9 +209,18 @@ func (s *Sim) scopePeakW(g *gridRun) float64 {
 func (s *Sim) gridPhase(k int, phase int32) {
 	g := &s.grid[k]
 	switch phase {
+	case gridWatch:
+		for _, si := range g.sites {
+			s.gridBySite[si] = append(s.gridBySite[si], k)
+		}
+		s.gridTrace(g, s.scopePeakW(g), true)
+	case gridForget:
+		for _, si := range g.sites {
+			s.gridBySite[si] = slices.DeleteFunc(s.gridBySite[si], func(x int) bool { return x == k })
+		}
 	case gridAnnounce:
-		if g.spec.TargetMW == 0 && !g.active {
-			s.mustSetGrid()
+		if !g.active {
+			s.setTarget(g)
 		}
 		s.wantPass()
 	case gridStart:
@@ -208,7 +241,8 @@ func (s *Sim) gridPhase(k int, phase int32) {
 			}
 		}
 		g.active = true
-		s.mustSetGrid()
+		s.gridActive = append(s.gridActive, k)
+		s.setTarget(g)
 		s.gridTouch(g)
 		s.wantControl(s.now + s.cfg.ReactionDelay)
 	case gridResponse:
@@ -220,15 +254,10 @@ func (s *Sim) gridPhase(k int, phase int32) {
 			g.over = false
 		}
 		g.active, g.past = false, false
+		s.gridActive = slices.DeleteFunc(s.gridActive, func(x int) bool { return x == k })
 		s.gridTrace(g, s.scopePeakW(g), true)
 		s.wantControl(s.now)
 		s.wantPass()
-	}
-}
-
-func (s *Sim) mustSetGrid() {
-	if err := s.setGrid(); err != nil {
-		panic(err) // the events were checked when the run was made
 	}
 }
 
@@ -241,12 +270,11 @@ func (g *gridRun) holds(si int) bool {
 	return false
 }
 
-// gridSite notes a change of site si's draw for the events over it.
+// gridSite notes a change of site si's draw for the events watched over
+// it.
 func (s *Sim) gridSite(si int32) {
 	for _, k := range s.gridBySite[si] {
-		if g := &s.grid[k]; g.active || s.now >= g.announce && s.now < g.end+30*time.Minute {
-			s.gridTouch(g)
-		}
+		s.gridTouch(&s.grid[k])
 	}
 }
 
@@ -262,8 +290,16 @@ func (s *Sim) gridTouch(g *gridRun) {
 	if g.res.TimeToComplyS < 0 && w <= g.targetW*(1+1e-9) {
 		g.res.TimeToComplyS = (s.now - g.start).Seconds()
 	}
-	if w > g.targetW*s.gridAim {
-		s.wantControl(s.now + s.cfg.ReactionDelay)
+	if w > g.targetW*s.gridTrigger {
+		// once nothing flexible was left over the target, or for a
+		// voluntary event (met as far as its price pays), ask again only
+		// each minute
+		at := s.now + s.cfg.ReactionDelay
+		if g.res.OnlyProtectedLeft || g.spec.Kind == engine.Voluntary {
+			at = max(at, g.lastAsk+time.Minute)
+		}
+		g.lastAsk = at
+		s.wantControl(at)
 	}
 	if !g.past {
 		return
@@ -290,7 +326,7 @@ func (s *Sim) gridTouch(g *gridRun) {
 // gridTrace records the scope's draw for the report, at most one point a
 // traceStep, and the point before a change so that steps show.
 func (s *Sim) gridTrace(g *gridRun, w float64, force bool) {
-	if s.now < g.announce-30*time.Minute || s.now > g.end+30*time.Minute {
+	if s.now < g.announce-gridMargin || s.now > g.end+gridMargin {
 		return
 	}
 	if !force && len(g.res.Trace) > 0 && s.now-g.traceAt < g.traceStep {
@@ -304,11 +340,8 @@ func (s *Sim) gridTrace(g *gridRun, w float64, force bool) {
 // what it saved, accelerator-hours under caps, inference served.
 func (s *Sim) gridAdvance(a, b time.Duration) {
 	dt := (b - a).Seconds()
-	for k := range s.grid {
+	for _, k := range s.gridActive {
 		g := &s.grid[k]
-		if !g.active {
-			continue
-		}
 		abs := s.cfg.Start.Add(a)
 		h := energy.HourOfYear(abs)
 		for i, si := range g.sites {
@@ -361,8 +394,8 @@ func (s *Sim) gridStopped(si int32, lost float64) {
 // gridMoved books a job placed at site si because an event kept it out of
 // its scope.
 func (s *Sim) gridMoved(i int, si int32) {
-	for k := range s.grid {
-		if g := &s.grid[k]; g.active && !g.holds(int(si)) && !g.moved[i] {
+	for _, k := range s.gridActive {
+		if g := &s.grid[k]; !g.holds(int(si)) && !g.moved[i] {
 			g.moved[i] = true
 			g.res.JobsMoved++
 		}

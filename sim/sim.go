@@ -118,7 +118,10 @@ type Sim struct {
 	grid       []gridRun
 	gridBySite [][]int
 	siteCapped []int
-	gridAim    float64 // the share of a target the engine aims at
+	gridActive []int // the events past their start, not ended
+	// gridTrigger is the share of a target over which the controller is
+	// asked to act (the engine's own threshold)
+	gridTrigger float64
 	// measureSites: grid events or ramps need the sites' draw at passes
 	measureSites bool
 	// serviceSite is the site each inference service is pinned to
