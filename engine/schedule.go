@@ -304,8 +304,12 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 		}()
 	}
 	mk := memoKey{class: p.class, excl: excl, held: rv.holding, gate: e.pl.gmask}
-	reserved := func() bool { return rv.active && rv.holding && ps.fitsUnheldMemo(j, elig, mk) }
+	var why Reason
+	// a job refused by a grid event or a ramp waits for that, hold or
+	// not: the hold is not lifted to ask
+	reserved := func() bool { return rv.active && rv.holding && !gridHeld(why.Code) && ps.fitsUnheldMemo(j, elig, mk) }
 	if m, ok := e.memo.get(mk); ok && k >= m.k {
+		why = m.reason
 		if reserved() {
 			return reason(Reserved), false
 		}
@@ -316,7 +320,6 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	// a pool refused the size as no slice it hands out: a refusal that
 	// says nothing of larger jobs, so it is not remembered
 	shaped := false
-	var why Reason
 	anyFree := false
 	for _, pi := range elig {
 		pp := s.pools[pi]
@@ -404,6 +407,9 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	}
 	return why, false
 }
+
+// gridHeld reports whether a refusal is a grid event's or a ramp's.
+func gridHeld(c Code) bool { return c == Grid || c == Ramp }
 
 // fitsUnheldMemo is fitsUnheld, remembered for the pass: a job that fits
 // without the hold means one of its kind no larger fits too, until the
