@@ -187,6 +187,7 @@ func (e *Engine) SetGridEvents(s *Snapshot, evs []GridEvent) error {
 		return err
 	}
 	g := e.gridOf(s)
+	s.trackSites()
 	g.events = make([]GridEvent, len(evs))
 	for i, ev := range evs {
 		ev.Sites = slices.Clone(ev.Sites)

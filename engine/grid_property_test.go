@@ -302,8 +302,29 @@ func (sc gridScenario) run(t *rapid.T, f *fleet.Fleet) string {
 		}
 		sample()
 		checkInvariants(t, s, e, nil)
+		checkSiteJobs(t, s)
 	}
 	return log.String()
+}
+
+// checkSiteJobs: once kept, each site's list of running jobs holds
+// exactly the running jobs of that site, each at its recorded place.
+func checkSiteJobs(t *rapid.T, s *Snapshot) {
+	if !s.bySite {
+		return
+	}
+	n := 0
+	for si, as := range s.siteAllocs {
+		for i, a := range as {
+			if b, ok := s.Alloc(a.Job.ID); !ok || b != a || int(a.Site) != si || int(a.siteIdx) != i {
+				t.Fatalf("site %d's list holds job %d wrongly", si, a.Job.ID)
+			}
+		}
+		n += len(as)
+	}
+	if n != s.Jobs() {
+		t.Fatalf("the sites' lists hold %d jobs, %d run", n, s.Jobs())
+	}
 }
 
 // checkProtected: Control stopped no protected job for the grid, and

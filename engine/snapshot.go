@@ -140,10 +140,12 @@ type Snapshot struct {
 	epoch    time.Time
 	// sliced: a pool hands out slices of fixed shapes
 	sliced bool
-	// By site, for grid events (grid.go): the running jobs; the idle draw
-	// of every node and of the nodes that are not Down; and what the caps
-	// of its capped jobs save against their expected draw, in watts.
+	// By site, for grid events (grid.go): the running jobs (kept only
+	// once the engine has grid events: trackSites); the idle draw of every
+	// node and of the nodes that are not Down; and what the caps of its
+	// capped jobs save against their expected draw, in watts.
 	siteAllocs [][]*Alloc
+	bySite     bool
 	idleAll    []int64
 	idleUp     []int64
 	saveW      []float64
@@ -239,6 +241,20 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		p.cube = p.cap[fleet.LevelRack]
 	}
 	return s, nil
+}
+
+// trackSites starts keeping each site's running jobs (siteAllocs), in
+// job order to begin with.
+func (s *Snapshot) trackSites() {
+	if s.bySite {
+		return
+	}
+	s.bySite = true
+	for _, id := range s.Running() {
+		a := s.allocs[id]
+		a.siteIdx = int32(len(s.siteAllocs[a.Site]))
+		s.siteAllocs[a.Site] = append(s.siteAllocs[a.Site], a)
+	}
 }
 
 // nodeIdle is node n's idle draw in watts, as the snapshot counts it.
@@ -403,8 +419,10 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.addDraw(sl.Node, int64(c)*a.DrawW)
 	}
 	s.allocs[a.Job.ID] = a
-	a.siteIdx = int32(len(s.siteAllocs[a.Site]))
-	s.siteAllocs[a.Site] = append(s.siteAllocs[a.Site], a)
+	if s.bySite {
+		a.siteIdx = int32(len(s.siteAllocs[a.Site]))
+		s.siteAllocs[a.Site] = append(s.siteAllocs[a.Site], a)
+	}
 	if a.CapW > 0 {
 		s.capped[a.Job.ID] = a
 		s.saveW[a.Site] += s.capSave(a) * float64(total)
@@ -481,10 +499,12 @@ func (s *Snapshot) free(a *Alloc) {
 		delete(s.capped, a.Job.ID)
 		s.saveW[a.Site] -= s.capSave(a) * float64(total)
 	}
-	sa := s.siteAllocs[a.Site]
-	last := sa[len(sa)-1]
-	sa[a.siteIdx], last.siteIdx = last, a.siteIdx
-	s.siteAllocs[a.Site] = sa[:len(sa)-1]
+	if s.bySite {
+		sa := s.siteAllocs[a.Site]
+		last := sa[len(sa)-1]
+		sa[a.siteIdx], last.siteIdx = last, a.siteIdx
+		s.siteAllocs[a.Site] = sa[:len(sa)-1]
+	}
 	p.ends.remove(a)
 	if a.startIdx >= 0 {
 		p.preemptible.remove(a)
