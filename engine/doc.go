@@ -168,7 +168,7 @@
 // in the queue without backoff. The engine estimates a scope's draw from
 // its jobs' expected draw, calibrated to each site's draw measured since
 // the last pass or Control (Snapshot.SetMeasured), and aims
-// GridConfig.Margin under the target.
+// GridConfig.Margin under the target, shedding once past half of it.
 //
 // A site's ramp limit (fleet.Site.RampMWPerMin) bounds the rise of its
 // draw in any minute: starts and uncaps wait (ramp) until the minute's

@@ -94,8 +94,10 @@ type GridConfig struct {
 	// Margin is how far under its target the engine aims a scope, as a
 	// fraction of the target (default 0.03): the drivers' draw is
 	// measured, the engine's expected, and the gap is the margin's
-	// to cover. Caps are lifted during an event only while the scope
-	// stays twice the margin under its target, so that they do not flap.
+	// to cover. Control sheds once the scope is estimated over the target
+	// less half the margin, down to the aim; caps are lifted during an
+	// event only while the scope stays twice the margin under its target,
+	// so that they do not flap.
 	Margin float64
 	// ValueUSDPerAcceleratorHour is the value of an accelerator-hour of
 	// priority-0 work (default 2, about what an hour of a data-center GPU
