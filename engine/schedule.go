@@ -308,13 +308,16 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	// a job refused by a grid event or a ramp waits for that, hold or
 	// not: the hold is not lifted to ask
 	reserved := func() bool { return rv.active && rv.holding && !gridHeld(why.Code) && ps.fitsUnheldMemo(j, elig, mk) }
+	if m, ok := e.memo.get(mk); ok {
+		why = m.reason // what reserved asks about, should the memo answer
+	}
 	if m, ok := e.memo.get(mk); ok && k >= m.k {
-		why = m.reason
 		if reserved() {
 			return reason(Reserved), false
 		}
 		return m.reason, false
 	}
+	why = Reason{}
 	order := e.order[:0]
 	static := false
 	// a pool refused the size as no slice it hands out: a refusal that
