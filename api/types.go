@@ -77,6 +77,12 @@ type JobSpec struct {
 	// (0: the scheduler's default).
 	Power       float64 `json:"power,omitempty" yaml:"power"`
 	Preemptible bool    `json:"preemptible,omitempty" yaml:"preemptible"`
+	// Flexible says whether a grid event may slow or stop the job before
+	// every flexible job of its scope has been shed (absent: training and
+	// batch are flexible, inference is not). A job that is not flexible is
+	// capped only when nothing flexible runs in the scope, and never
+	// stopped for the grid.
+	Flexible *bool `json:"flexible,omitempty" yaml:"flexible"`
 	// Command is the argv each process runs (no shell unless it names
 	// one); Env is added to the processes' environment.
 	Command []string          `json:"command,omitempty" yaml:"command"`

@@ -132,6 +132,7 @@ var fieldDocs = map[string]string{
 	"JobSpec.Command":           "Command is the argv each process runs (no shell unless it names one); Env is added to the processes' environment.",
 	"JobSpec.DependsOn":         "DependsOn lists jobs this one waits for, with Slurm's kinds: it starts once each has ended as its kind asks, and is cancelled when one ended otherwise.",
 	"JobSpec.DurationS":         "DurationS is the estimated run time in seconds (0: unknown).",
+	"JobSpec.Flexible":          "Flexible says whether a grid event may slow or stop the job before every flexible job of its scope has been shed (absent: training and batch are flexible, inference is not). A job that is not flexible is capped only when nothing flexible runs in the scope, and never stopped for the grid.",
 	"JobSpec.GraceS":            "GraceS is the time in seconds between SIGTERM and SIGKILL when the job is stopped (default 30).",
 	"JobSpec.Hold":              "Hold submits the job held: it waits, out of the scheduler's queue, until it is released (POST /v1/jobs/{id}/release).",
 	"JobSpec.Launch":            "Launch is how many processes run on each node: \"node\" (default, one per node, as torchrun expects) or \"accelerator\" (one per allocated accelerator, with RANK, LOCAL_RANK and WORLD_SIZE).",

@@ -41,6 +41,7 @@ committed to the server's store. Specs are YAML or JSON:
   priority: 10
   duration_s: 86400        # estimate, used by backfill
   preemptible: true
+  flexible: true           # a grid event may slow or stop it (default: all but inference)
   command: [torchrun, train.py]
   array: 0-99%10           # one job per index, at most 10 running (optional)
   hold: true               # wait until 'stargate release' (optional)

@@ -645,6 +645,9 @@ type JobSpec struct {
 	DurationS *int64             `json:"duration_s,omitempty"`
 	Env       *map[string]string `json:"env,omitempty"`
 
+	// Flexible Flexible says whether a grid event may slow or stop the job before every flexible job of its scope has been shed (absent: training and batch are flexible, inference is not). A job that is not flexible is capped only when nothing flexible runs in the scope, and never stopped for the grid.
+	Flexible *bool `json:"flexible,omitempty"`
+
 	// GraceS GraceS is the time in seconds between SIGTERM and SIGKILL when the job is stopped (default 30).
 	GraceS *int64 `json:"grace_s,omitempty"`
 

@@ -142,7 +142,7 @@ func (s *Scheduler) engineJob(j *store.Job) (engine.Job, error) {
 		Accelerators: sp.Accelerators, PerNode: sp.PerNode, Model: sp.Model,
 		Topology: topo, TopologyRequired: sp.TopologyRequired, Region: sp.Region, Site: sp.Site,
 		Duration: time.Duration(sp.DurationS) * time.Second, CheckpointEvery: time.Duration(sp.CheckpointS) * time.Second,
-		PowerFraction: sp.Power, Preemptible: sp.Preemptible,
+		PowerFraction: sp.Power, Preemptible: sp.Preemptible, Flexible: sp.Flexible,
 	}, nil
 }
 

@@ -94,3 +94,50 @@ func TestGridEventShed(t *testing.T) {
 		}
 	}
 }
+
+// TestGridFlexibleField: a job's flexible field overrides its kind's
+// default. An inference service marked flexible is shed like training; a
+// training job marked not flexible is protected while flexible work runs.
+func TestGridFlexibleField(t *testing.T) {
+	e := setup(t, engine.Config{})
+	ctx := context.Background()
+	var nodes []string
+	for i := 1; i <= 4; i++ {
+		nodes = append(nodes, rack1+string(rune('0'+i)))
+	}
+	e.register(t, nodes...)
+	protected := e.submit(t, `{"accelerators":8,"per_node":8,"priority":1,"flexible":false,"preemptible":true,"checkpoint_s":600}`)
+	service := e.submit(t, `{"accelerators":8,"per_node":8,"priority":5,"kind":"inference","flexible":true}`)
+	others := []string{
+		e.submit(t, `{"accelerators":8,"per_node":8,"priority":6}`),
+		e.submit(t, `{"accelerators":8,"per_node":8,"priority":7}`),
+	}
+	e.pass(t)
+	w := 9000.0
+	report := func() {
+		for _, n := range nodes {
+			if _, err := e.agent.Heartbeat(ctx, n, server.Heartbeat{DrawW: &w}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	report()
+	// a cut that caps alone can reach: one job's worth of cap is not enough
+	if _, err := e.agent.CreateGridEvent(ctx, api.GridEventRequest{Scope: "lab", DurationS: 3600, TargetMW: 0.040}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Second)
+	report()
+	e.pass(t)
+	if j := e.job(t, protected); j.State != store.JobRunning || j.CapW != 0 {
+		t.Errorf("a training job marked flexible: false was shed while flexible work ran: %+v", j)
+	}
+	if j := e.job(t, service); j.State == store.JobRunning && j.CapW == 0 {
+		t.Errorf("an inference service marked flexible: true was not shed first (it has the lowest priority of the flexible jobs): %+v", j)
+	}
+	for _, id := range others {
+		if j := e.job(t, id); j.State != store.JobRunning {
+			t.Errorf("%s stopped: %+v", id, j)
+		}
+	}
+}
