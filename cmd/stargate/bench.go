@@ -70,6 +70,9 @@ type benchEngineOptions struct {
 	steadyShapes string
 	steadyPasses int
 	steadyPower  float64
+
+	saturated       string
+	saturatedPasses int
 }
 
 func newBenchEngineCmd() *cobra.Command {
@@ -102,6 +105,16 @@ column, and fleet_state in JSON):
     time, and how many jobs a pass refused with a power reason (each job
     once, with the level that refused it). The budget is the benchmark's:
     it changes no fleet file.
+  - saturated: a full fleet with --pending jobs (100,000) waiting, under
+    each queue policy of --saturated (fifo, priority, fair, backfill and
+    las; no preemption). The fleet is filled by one pass over the pass's
+    mix, the queue topped up to --pending and passes run until one places
+    nothing; then three kinds of pass are timed, --saturated-passes of
+    each, the virtual clock one second further each time: a pass in
+    which nothing changed since the last (only the clock moved), a pass
+    after one running job ended (picked at random), and a pass after one
+    job arrived. Targets: under 0.1 ms when nothing changed, under 1 ms
+    after one end or one arrival (median).
 
 Empty-fleet figures are the median of --runs runs, with the range. The
 engine is single-threaded; --procs sets GOMAXPROCS (1 by default: one
@@ -131,6 +144,8 @@ the same workload and the same decisions.
 	fl.StringVar(&o.steadyShapes, "steady-shapes", "1,8", `job sizes of the steady-state runs, in accelerators; "mix" is the pass's mix; "" skips them`)
 	fl.IntVar(&o.steadyPasses, "steady-passes", 2000, "scheduling passes timed in each steady-state run")
 	fl.Float64Var(&o.steadyPower, "steady-power", 0.75, "each site's power budget in the steady state: idle draw plus this share of the rest of its full-load draw")
+	fl.StringVar(&o.saturated, "saturated", "fifo,priority,fair,backfill,las", `queue policies of the saturated runs (a full fleet, --pending jobs waiting); "" skips them`)
+	fl.IntVar(&o.saturatedPasses, "saturated-passes", 200, "passes of each kind timed in each saturated run")
 	return cmd
 }
 
@@ -178,6 +193,37 @@ type benchReport struct {
 	// SteadyState: one run per --steady-shapes entry on a busy,
 	// power-bound fleet; each pass follows a few job ends and arrivals.
 	SteadyState []benchSteady `json:"steady_state,omitempty"`
+	// Saturated: one run per --saturated policy on a full fleet with
+	// --pending jobs waiting.
+	Saturated []benchSaturated `json:"saturated,omitempty"`
+}
+
+// benchSaturated is one saturated run: a full fleet, a long queue, one
+// queue policy, and the time of a pass after nothing, one end or one
+// arrival.
+type benchSaturated struct {
+	// FleetState is "full N% busy", N the share of accelerators running
+	// a job when the timed passes begin.
+	FleetState string  `json:"fleet_state"`
+	Policy     string  `json:"policy"`
+	BusyPct    float64 `json:"busy_pct"`
+	Running    int     `json:"running"`
+	Waiting    int     `json:"waiting"` // jobs pending when the timed passes begin
+	// FillS is the time of the pass that filled the fleet.
+	FillS  float64          `json:"fill_s"`
+	Passes []benchSaturPass `json:"passes"`
+}
+
+// benchSaturPass is the time of one kind of pass in a saturated run.
+type benchSaturPass struct {
+	// Kind: "nothing changed", "one job ended" or "one job arrived".
+	Kind     string  `json:"kind"`
+	Passes   int     `json:"passes"`
+	Placed   int     `json:"placed"`
+	MedianUS float64 `json:"median_us"`
+	P99US    float64 `json:"p99_us"`
+	MeanUS   float64 `json:"mean_us"`
+	TargetUS float64 `json:"target_us"`
 }
 
 // benchSteady is one steady-state run.
@@ -216,8 +262,8 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 	if o.output != "table" && o.output != "json" {
 		return fmt.Errorf("bench engine: --output must be table or json, got %q", o.output)
 	}
-	if o.runs < 1 || o.pending < 0 || o.procs < 1 || o.steadyPasses < 1 {
-		return fmt.Errorf("bench engine: --runs, --procs and --steady-passes must be >= 1, --pending >= 0")
+	if o.runs < 1 || o.pending < 0 || o.procs < 1 || o.steadyPasses < 1 || o.saturatedPasses < 1 {
+		return fmt.Errorf("bench engine: --runs, --procs, --steady-passes and --saturated-passes must be >= 1, --pending >= 0")
 	}
 	if !(o.steadyPower > 0 && o.steadyPower <= 1) {
 		return fmt.Errorf("bench engine: --steady-power must be in (0, 1], got %g", o.steadyPower)
@@ -245,6 +291,16 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 			return fmt.Errorf("bench engine: bad shape %q in --steady-shapes (a size or mix)", s)
 		}
 		steady = append(steady, n)
+	}
+	var saturated []string
+	if strings.TrimSpace(o.saturated) != "" {
+		for _, q := range strings.Split(o.saturated, ",") {
+			q = strings.TrimSpace(q)
+			if _, err := engine.NewRegistry().Queue(q); err != nil {
+				return fmt.Errorf("bench engine: --saturated: %w", err)
+			}
+			saturated = append(saturated, q)
+		}
 	}
 	f, err := o.src.load()
 	if err != nil {
@@ -286,6 +342,19 @@ func runBenchEngine(ctx context.Context, o *benchEngineOptions, w io.Writer) err
 		if st.Passes > 0 {
 			rep.SteadyState = append(rep.SteadyState, st)
 		}
+	}
+	for _, q := range saturated {
+		if o.pending == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sr, err := benchSaturatedRun(f, q, o)
+		if err != nil {
+			return err
+		}
+		rep.Saturated = append(rep.Saturated, sr)
 	}
 	if o.output == "json" {
 		enc := json.NewEncoder(w)
@@ -640,6 +709,122 @@ func benchSteadyState(f *fleet.Fleet, k int, o *benchEngineOptions) (benchSteady
 	return st, nil
 }
 
+// benchSaturatedRun fills the fleet under queue policy q with jobs of the
+// pass's mix (1 to 48 hours, priority 0 to 2, four tenants), tops the
+// queue up to --pending waiting jobs, runs passes until one places
+// nothing, and then times three kinds of pass, --saturated-passes of
+// each, the virtual clock one second further each time: nothing changed
+// since the last pass, one running job ended (picked at random), one job
+// arrived. Only Schedule is timed; every draw comes from --seed.
+func benchSaturatedRun(f *fleet.Fleet, q string, o *benchEngineOptions) (benchSaturated, error) {
+	sr := benchSaturated{Policy: q}
+	s, err := engine.NewSnapshot(f)
+	if err != nil {
+		return sr, fmt.Errorf("bench engine: %w", err)
+	}
+	e, err := engine.New(engine.Config{Queue: q})
+	if err != nil {
+		return sr, err
+	}
+	rng := rand.New(rand.NewPCG(o.seed, 3))
+	tenants := [...]string{"a", "b", "c", "d"}
+	var id engine.JobID
+	now := benchEpoch
+	submit := func() error {
+		id++
+		return e.Submit(engine.Job{ID: id, Accelerators: benchMixSize(rng), Tenant: tenants[rng.IntN(len(tenants))],
+			Priority: rng.IntN(3), Duration: time.Duration(1+rng.IntN(48)) * time.Hour}, now)
+	}
+	for demand := 0; demand < f.Accelerators; {
+		if err := submit(); err != nil {
+			return sr, err
+		}
+		p, _ := e.Pending(id)
+		demand += p.Job.Accelerators
+	}
+	for range o.pending {
+		if err := submit(); err != nil {
+			return sr, err
+		}
+	}
+	var running []engine.JobID
+	var res engine.Result
+	pass := func() time.Duration {
+		t0 := time.Now()
+		res = e.Schedule(s, now)
+		took := time.Since(t0)
+		for _, d := range res.Decisions {
+			if d.Action == engine.Place {
+				running = append(running, d.Job)
+			}
+		}
+		return took
+	}
+	sr.FillS = pass().Seconds()
+	// exactly --pending waiting: the latest arrivals leave, or more come
+	for last := id; e.Queued() > o.pending; last-- {
+		e.Cancel(last)
+	}
+	for e.Queued() < o.pending {
+		if err := submit(); err != nil {
+			return sr, err
+		}
+	}
+	for range 10 {
+		now = now.Add(time.Second)
+		if pass(); res.Placed == 0 {
+			break
+		}
+	}
+	sr.Running, sr.Waiting = s.Jobs(), e.Queued()
+	sr.BusyPct = 100 * float64(s.Allocated()) / float64(f.Accelerators)
+	sr.FleetState = fmt.Sprintf("full %.0f%% busy", sr.BusyPct)
+	kinds := []struct {
+		kind   string
+		target float64
+		before func() error
+	}{
+		{"nothing changed", 100, func() error { return nil }},
+		{"one job ended", 1000, func() error {
+			for len(running) > 0 {
+				i := rng.IntN(len(running))
+				r := running[i]
+				running[i] = running[len(running)-1]
+				running = running[:len(running)-1]
+				if _, ok := s.Release(r, now); ok {
+					return nil
+				}
+			}
+			return nil
+		}},
+		{"one job arrived", 1000, submit},
+	}
+	for _, k := range kinds {
+		bp := benchSaturPass{Kind: k.kind, TargetUS: k.target}
+		times := make([]time.Duration, 0, o.saturatedPasses)
+		runtime.GC()
+		for range o.saturatedPasses {
+			now = now.Add(time.Second)
+			if err := k.before(); err != nil {
+				return sr, err
+			}
+			times = append(times, pass())
+			bp.Placed += res.Placed
+		}
+		bp.Passes = len(times)
+		var total time.Duration
+		for _, t := range times {
+			total += t
+		}
+		slices.Sort(times)
+		bp.MedianUS = float64(times[len(times)/2].Nanoseconds()) / 1e3
+		bp.P99US = float64(times[(len(times)*99+99)/100-1].Nanoseconds()) / 1e3
+		bp.MeanUS = float64(total.Nanoseconds()) / 1e3 / float64(bp.Passes)
+		sr.Passes = append(sr.Passes, bp)
+	}
+	return sr, nil
+}
+
 // benchPct formats part of whole as a whole percentage.
 func benchPct(part, whole int) string {
 	return fmt.Sprintf("%.0f%%", 100*float64(part)/float64(max(whole, 1)))
@@ -682,6 +867,7 @@ func printBench(w io.Writer, r *benchReport) {
 			r.PassFleetState, human.Int(r.PendingJobs), r.Pass100kPendingS, r.PassMinS, r.PassMaxS, human.Int(r.PassPlaced), human.Int(int(r.PassAllocs)), verdict)
 		fmt.Fprintf(w, "%s: second pass, %s waiting: %.3f s\n", r.SecondPassFleetState, human.Int(r.SecondPassWaiting), r.SecondPassS)
 	}
+	printSaturated(w, r)
 	if len(r.SteadyState) == 0 {
 		return
 	}
@@ -703,6 +889,29 @@ func printBench(w io.Writer, r *benchReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f µs\t%.1f µs\t%s\t%s\t%s\t\n", st.FleetState, st.Shape,
 			human.Int(st.Running), human.Count(st.Waiting), human.Int(st.Passes), human.Int(st.Placed),
 			st.PassMedianUS, st.PassP99US, human.Int(int(st.PlacementsPerS)), refused, benchTarget(st.PlacementsPerS, st.TargetPerS))
+	}
+	tw.Flush()
+}
+
+// printSaturated prints the saturated runs, one row per policy and kind
+// of pass.
+func printSaturated(w io.Writer, r *benchReport) {
+	if len(r.Saturated) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nsaturated: %s waiting on a full fleet, mix of the pass above, no preemption; the clock moves 1 s a pass;\n", human.Int(r.Saturated[0].Waiting))
+	fmt.Fprintf(w, "saturated: PASS is the time of one Schedule call after nothing changed, one running job ended, or one job arrived\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "FLEET\tPOLICY\tWAITING\tPASS AFTER\tPASSES\tPLACED\tPASS MEDIAN\tPASS P99\tTARGET\t")
+	for _, sr := range r.Saturated {
+		for _, p := range sr.Passes {
+			verdict := "ok"
+			if p.MedianUS >= p.TargetUS {
+				verdict = "MISSED"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f µs\t%.1f µs\t< %s µs %s\t\n", sr.FleetState, sr.Policy, human.Int(sr.Waiting),
+				p.Kind, human.Int(p.Passes), human.Int(p.Placed), p.MedianUS, p.P99US, human.Int(int(p.TargetUS)), verdict)
+		}
 	}
 	tw.Flush()
 }

@@ -106,7 +106,7 @@ func TestBenchEngineTable(t *testing.T) {
 	}
 	text := out.String()
 	// every line after the header names the fleet state it measured
-	state := regexp.MustCompile(`(^|[\s(])(FLEET|empty|full \d+% busy|steady( \d+% busy)?)[\s:)]`)
+	state := regexp.MustCompile(`(^|[\s(])(FLEET|empty|full \d+% busy|steady( \d+% busy)?|saturated)[\s:)]`)
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	for _, l := range lines[2:] {
 		if strings.TrimSpace(l) != "" && !state.MatchString(l) {
@@ -142,5 +142,42 @@ func TestBenchEngineFlags(t *testing.T) {
 	rep := benchEngineJSON(t, "--steady-shapes", "")
 	if len(rep.SteadyState) != 0 {
 		t.Errorf(`--steady-shapes "": %d steady runs`, len(rep.SteadyState))
+	}
+}
+
+// The saturated runs: one per policy, on a full fleet with exactly
+// --pending jobs waiting, each with the three kinds of pass and their
+// targets; the table prints a row for each.
+func TestBenchEngineSaturated(t *testing.T) {
+	rep := benchEngineJSON(t, "--steady-shapes", "", "--saturated", "fifo,backfill", "--saturated-passes", "20")
+	if len(rep.Saturated) != 2 {
+		t.Fatalf("saturated: %d runs, want 2", len(rep.Saturated))
+	}
+	full := regexp.MustCompile(`^full \d+% busy$`)
+	for _, sr := range rep.Saturated {
+		if !full.MatchString(sr.FleetState) || sr.Waiting != 300 || sr.Running == 0 {
+			t.Errorf("%s: fleet %q, %d waiting, %d running", sr.Policy, sr.FleetState, sr.Waiting, sr.Running)
+		}
+		want := map[string]float64{"nothing changed": 100, "one job ended": 1000, "one job arrived": 1000}
+		for _, p := range sr.Passes {
+			if want[p.Kind] != p.TargetUS || p.Passes != 20 || p.MedianUS <= 0 || p.P99US < p.MedianUS {
+				t.Errorf("%s: %+v", sr.Policy, p)
+			}
+			delete(want, p.Kind)
+		}
+		if len(want) > 0 {
+			t.Errorf("%s: no pass of kinds %v", sr.Policy, want)
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := Run(context.Background(), []string{"bench", "engine", "--example", "small", "--runs", "1", "--pending", "300",
+		"--shapes", "1", "--steady-shapes", "", "--saturated", "las", "--saturated-passes", "5"}, &out, &errb); err != nil {
+		t.Fatalf("bench engine: %v (%s)", err, errb.String())
+	}
+	if n := len(regexp.MustCompile(`(?m)^\s*full \d+% busy\s+las\s+300\s`).FindAllString(out.String(), -1)); n != 3 {
+		t.Errorf("%d saturated rows for las, want 3:\n%s", n, out.String())
+	}
+	if err := Run(context.Background(), []string{"bench", "engine", "--example", "small", "--saturated", "nope"}, &out, &errb); err == nil {
+		t.Error("--saturated nope: no error")
 	}
 }
