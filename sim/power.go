@@ -246,6 +246,7 @@ func (s *Sim) setCap(i int, capW float64) {
 	switch {
 	case !was && capW > 0:
 		s.capped++
+		r.caps++
 		s.cappedAccels += s.jobs[i].Accelerators
 		s.capEvents++
 		s.gridCapCount(i, +1)

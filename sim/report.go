@@ -78,7 +78,7 @@ func WriteJSON(w io.Writer, rs []*Result) error {
 // WriteJobsCSV writes one row per job.
 func WriteJobsCSV(w io.Writer, r *Result) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"job_id", "tenant", "accelerators", "submit_s", "start_s", "finish_s", "duration_s", "jct_s", "wait_s", "restarts", "preemptions", "lost_gpu_hours"})
+	cw.Write([]string{"job_id", "tenant", "accelerators", "submit_s", "start_s", "finish_s", "duration_s", "jct_s", "wait_s", "restarts", "preemptions", "caps", "lost_gpu_hours"})
 	for _, j := range r.Jobs {
 		jct, wait := "", ""
 		if j.Finish >= 0 {
@@ -88,7 +88,7 @@ func WriteJobsCSV(w io.Writer, r *Result) error {
 			wait = num(j.Start - j.Submit)
 		}
 		cw.Write([]string{j.ID, j.Tenant, strconv.Itoa(j.Accelerators), num(j.Submit), num(j.Start), num(j.Finish),
-			num(j.Duration), jct, wait, strconv.Itoa(j.Restarts), strconv.Itoa(j.Preemptions), num(j.LostGPUh)})
+			num(j.Duration), jct, wait, strconv.Itoa(j.Restarts), strconv.Itoa(j.Preemptions), strconv.Itoa(j.Caps), num(j.LostGPUh)})
 	}
 	cw.Flush()
 	return cw.Error()

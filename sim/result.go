@@ -96,6 +96,7 @@ type JobRecord struct {
 	Duration     float64 // work at full speed
 	Restarts     int
 	Preemptions  int
+	Caps         int // times a cap was put on it (by a breaker or a grid event)
 	LostGPUh     float64
 }
 
@@ -236,6 +237,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 		j, run := &s.jobs[i], &s.runs[i]
 		rec := JobRecord{ID: j.ID, Tenant: j.Tenant, Accelerators: j.Accelerators, Submit: j.Submit,
 			Start: -1, Finish: -1, Duration: j.Duration, Restarts: int(run.restarts), Preemptions: int(run.preempts),
+			Caps:     int(run.caps),
 			LostGPUh: (run.lostFail + run.lostPre) / 3600}
 		if run.started {
 			rec.Start = run.firstStart.Seconds()

@@ -37,6 +37,7 @@ type jobRun struct {
 	lostPre  float64 // ... and to preemption
 	restarts int32
 	preempts int32
+	caps     int32 // times a cap was put on it
 }
 
 // levels are the power-tree levels the simulator meters.
@@ -391,6 +392,7 @@ func (s *Sim) engineJob(i int) engine.Job {
 		ID:              engine.JobID(i + 1),
 		Tenant:          j.Tenant,
 		Kind:            engine.Training,
+		Priority:        j.Priority,
 		Accelerators:    j.Accelerators,
 		Duration:        seconds(j.Duration),
 		CheckpointEvery: s.cfg.Checkpoint,

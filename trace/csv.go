@@ -16,6 +16,9 @@ import (
 // header name. Submit, Duration and Accelerators are required.
 type Columns struct {
 	ID, Tenant, Submit, Duration, Accelerators string
+	// Priority, when given, is a column of whole numbers from
+	// -MaxPriority to MaxPriority (the server's bounds).
+	Priority string
 	// TimeUnit scales Submit and Duration to seconds (1 for seconds, 60 for
 	// minutes, 0.001 for milliseconds); 0 means 1.
 	TimeUnit float64
@@ -25,7 +28,7 @@ type Columns struct {
 var ITPColumns = Columns{ID: "job_id", Submit: "submission_time", Duration: "duration", Accelerators: "num_gpu"}
 
 // ParseColumns reads a mapping such as
-// "submit=start_time,duration=runtime,gpus=gpu_num,id=job,tenant=user,unit=60".
+// "submit=start_time,duration=runtime,gpus=gpu_num,id=job,tenant=user,priority=prio,unit=60".
 func ParseColumns(spec string) (Columns, error) {
 	var c Columns
 	for _, part := range strings.Split(spec, ",") {
@@ -44,6 +47,8 @@ func ParseColumns(spec string) (Columns, error) {
 			c.Duration = v
 		case "gpus", "accelerators", "num_gpu":
 			c.Accelerators = v
+		case "priority":
+			c.Priority = v
 		case "unit":
 			u, err := strconv.ParseFloat(v, 64)
 			if err != nil || u <= 0 || math.IsInf(u, 0) {
@@ -51,7 +56,7 @@ func ParseColumns(spec string) (Columns, error) {
 			}
 			c.TimeUnit = u
 		default:
-			return c, fmt.Errorf("trace: column mapping: unknown field %q (id, tenant, submit, duration, gpus, unit)", k)
+			return c, fmt.Errorf("trace: column mapping: unknown field %q (id, tenant, submit, duration, gpus, priority, unit)", k)
 		}
 	}
 	var missing []string
@@ -66,6 +71,9 @@ func ParseColumns(spec string) (Columns, error) {
 	}
 	return c, nil
 }
+
+// MaxPriority bounds a job's priority either way, as the server does.
+const MaxPriority = 1000
 
 // MaxAccelerators bounds one job's size, against typos in a trace.
 const MaxAccelerators = 1 << 24
@@ -108,7 +116,8 @@ func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, e
 	iSubmit, err3 := col(c.Submit)
 	iDur, err4 := col(c.Duration)
 	iAcc, err5 := col(c.Accelerators)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	iPrio, err6 := col(c.Priority)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, rep, err
 	}
 	unit := c.TimeUnit
@@ -117,7 +126,7 @@ func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, e
 	}
 	var jobs []Job
 	err = eachRow(cr, rep, o.Strict, func(rec []string, line int) string {
-		j, problem := jobFrom(rec, iID, iTenant, iSubmit, iDur, iAcc, unit)
+		j, problem := jobFrom(rec, iID, iTenant, iSubmit, iDur, iAcc, iPrio, unit)
 		if problem != "" {
 			return problem
 		}
@@ -137,7 +146,7 @@ func ReadJobs(r io.Reader, name string, c Columns, o Options) ([]Job, *Report, e
 	return jobs, rep, nil
 }
 
-func jobFrom(rec []string, iID, iTenant, iSubmit, iDur, iAcc int, unit float64) (Job, string) {
+func jobFrom(rec []string, iID, iTenant, iSubmit, iDur, iAcc, iPrio int, unit float64) (Job, string) {
 	field := func(i int) (string, bool) {
 		if i < 0 || i >= len(rec) {
 			return "", false
@@ -183,6 +192,16 @@ func jobFrom(rec []string, iID, iTenant, iSubmit, iDur, iAcc int, unit float64) 
 		return j, fmt.Sprintf("submission time %g or duration %g is over a century", submit, dur)
 	case acc < 1 || acc != math.Trunc(acc) || acc > MaxAccelerators:
 		return j, fmt.Sprintf("accelerator count %g must be a whole number from 1 to %d", acc, MaxAccelerators)
+	}
+	if iPrio >= 0 {
+		prio, p := num(iPrio, "priority")
+		if p != "" {
+			return j, p
+		}
+		if prio != math.Trunc(prio) || math.Abs(prio) > MaxPriority {
+			return j, fmt.Sprintf("priority %g must be a whole number from %d to %d", prio, -MaxPriority, MaxPriority)
+		}
+		j.Priority = int(prio)
 	}
 	j.Submit, j.Duration, j.Accelerators = submit*unit, dur*unit, int(acc)
 	return j, ""

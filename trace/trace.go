@@ -17,6 +17,8 @@ type Job struct {
 	// Duration is the run time in seconds on a full, uncapped allocation.
 	Duration     float64
 	Accelerators int
+	// Priority is the job's priority (0 unless the trace gives one).
+	Priority int
 }
 
 // GPUSeconds is the job's work: accelerators × duration.

@@ -265,3 +265,27 @@ func FuzzReadAzureLLM(f *testing.F) {
 		}
 	})
 }
+
+func TestPriorityColumn(t *testing.T) {
+	in := "id,t,d,g,prio\na,0,10,1,5\nb,1,10,1,-1000\nc,2,10,1,1001\nd,3,10,1,2.5\ne,4,10,1,\n"
+	c, err := ParseColumns("id=id,submit=t,duration=d,gpus=g,priority=prio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, rep, err := ReadJobs(strings.NewReader(in), "p.csv", c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].Priority != 5 || jobs[1].Priority != -1000 {
+		t.Errorf("jobs %+v", jobs)
+	}
+	if rep.Skipped != 3 || !strings.Contains(rep.FirstProblem, "priority 1001 must be a whole number from -1000 to 1000") {
+		t.Errorf("report %+v", rep)
+	}
+	// without the mapping, priorities are 0
+	c.Priority = ""
+	jobs, _, _ = ReadJobs(strings.NewReader(in), "p.csv", c, Options{})
+	if len(jobs) != 5 || jobs[0].Priority != 0 {
+		t.Errorf("without a priority column: %+v", jobs)
+	}
+}

@@ -113,7 +113,7 @@ estimate, which flatters it next to real users' estimates.`,
 	fl := cmd.Flags()
 	f.src.addFlags(cmd, "stargate")
 	fl.StringArrayVar(&f.traces, "trace", nil, "workload trace: itp:PATH, csv:PATH or azure-llm:PATH (repeatable)")
-	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,unit=1")
+	fl.StringVar(&f.columns, "columns", "", "column mapping for csv: traces, e.g. submit=start,duration=runtime,gpus=gpus,id=job,tenant=user,priority=prio,unit=1")
 	fl.BoolVar(&f.synthetic, "synthetic", false, "generate a synthetic workload (the default when no --trace is given)")
 	fl.IntVar(&f.syn.Jobs, "jobs", 0, "synthetic: number of jobs (default: enough for --load)")
 	fl.Float64Var(&f.load, "load", sim.DefaultLoad, "synthetic: offered load, the jobs' accelerator-hours over the fleet's during --span (above 1, jobs queue)")
