@@ -29,6 +29,8 @@ type benchAPIFlags struct {
 	beats    bool
 	queued   int
 	arrivals int
+	passOnly bool
+	heapProf string
 }
 
 func newBenchAPICmd() *cobra.Command {
@@ -71,6 +73,8 @@ creates a schema there and drops it afterwards.`,
 	fl.IntVar(&f.nodes, "pass-nodes", 100000, "also time reconcile passes over this many registered nodes of the million-gpu example (0: skip)")
 	fl.IntVar(&f.queued, "pass-queued", 5000, "jobs queued before the first pass")
 	fl.IntVar(&f.arrivals, "pass-arrivals", 1000, "jobs submitted before the last pass")
+	fl.BoolVar(&f.passOnly, "pass-only", false, "time reconcile passes only, not submits or heartbeats")
+	fl.StringVar(&f.heapProf, "pass-heap-profile", "", "write a heap profile after the steady pass to this file (go tool pprof -sample_index=inuse_space)")
 	return cmd
 }
 
@@ -107,7 +111,7 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if warmup == 0 {
 		warmup = -1 // none
 	}
-	opts := bench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json", Heartbeats: f.beats,
+	opts := bench.Options{Stores: stores, Postgres: dsn, Fleet: fl, JSON: f.output == "json", Heartbeats: f.beats, PassOnly: f.passOnly,
 		Bench: bench.BenchOptions{Clients: f.clients, Duration: f.duration, Warmup: warmup}}
 	if f.nodes > 0 {
 		f.pass.def = "million-gpu"
@@ -115,7 +119,7 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 		if err != nil {
 			return err
 		}
-		opts.Pass = bench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals}
+		opts.Pass = bench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals, HeapProfile: f.heapProf}
 	}
 	_, err = bench.Run(ctx, opts, stdout)
 	return err

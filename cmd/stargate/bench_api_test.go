@@ -25,7 +25,8 @@ func TestBenchAPIShort(t *testing.T) {
 		rep.Results[1].Op != "heartbeat" || rep.Results[1].Submits == 0 || rep.Results[1].Errors != 0 {
 		t.Errorf("results: %+v", rep.Results)
 	}
-	if len(rep.Passes) != 1 || rep.Passes[0].Running != 100 || rep.Passes[0].PlacedAfter != 10 {
+	if len(rep.Passes) != 1 || rep.Passes[0].Running != 100 || rep.Passes[0].PlacedAfter != 10 ||
+		rep.Passes[0].HighPlacedIn != 1 || rep.Passes[0].SpecB == 0 || rep.Passes[0].RSSB == 0 {
 		t.Errorf("passes: %+v", rep.Passes)
 	}
 	// The flags go back to their defaults for the next run of the shared

@@ -6,7 +6,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"stargate/engine"
@@ -22,8 +26,11 @@ type PassOptions struct {
 	Fleet *fleet.Fleet
 	Nodes int
 	// Pending jobs wait in the queue before the first pass; Arrivals more
-	// are submitted before the third.
+	// are submitted before the last.
 	Pending, Arrivals int
+	// HeapProfile, when set, is where a heap profile is written after the
+	// steady pass (go tool pprof -sample_index=inuse_space).
+	HeapProfile string
 }
 
 // PassResult is the time of reconcile passes over many nodes: the first
@@ -39,6 +46,22 @@ type PassResult struct {
 	Arrivals    int     `json:"arrivals"`
 	IncrementS  float64 `json:"pass_after_arrivals_s"`
 	PlacedAfter int     `json:"placed_after_arrivals"`
+	// Memory after the steady pass, once collected: the heap the server
+	// and its scheduler hold beyond the store's (HeapB), that divided by
+	// the jobs still pending (all the server's state counts against them,
+	// its nodes' too: an upper bound), the size of one job's stored spec,
+	// and the process's resident memory then and at its peak.
+	HeapB           uint64  `json:"heap_bytes"`
+	HeapPerPendingB float64 `json:"heap_per_pending_bytes"`
+	SpecB           int     `json:"stored_spec_bytes"`
+	RSSB            uint64  `json:"rss_bytes"`
+	PeakRSSB        uint64  `json:"peak_rss_bytes"`
+	// A node comes free (one more registers) and a priority-1000 job is
+	// submitted after the steady pass: HighPlacedIn is the pass (1 or 2)
+	// that placed it, 0 when neither did, -1 when the fleet has no node
+	// left to register; HighPassS the longest of those passes.
+	HighPlacedIn int     `json:"high_priority_placed_in_pass"`
+	HighPassS    float64 `json:"high_priority_pass_s"`
 	// GET /v1/power and /metrics over all these nodes: the first read of
 	// the power tree (computed from the store), then the median and p99
 	// of 50 reads of each while nothing is written (kept in memory).
@@ -83,7 +106,7 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 				seq++
 				a := shapes[seq%len(shapes)]
 				batch = append(batch, store.Job{ID: fmt.Sprintf("p%09d", seq), Tenant: fmt.Sprintf("t%d", seq%7), State: store.JobPending,
-					Version: 1, SubmittedAt: now.Add(time.Duration(seq)), Spec: store.JobSpec{Kind: store.KindTraining, Accelerators: a, DurationS: 3600}})
+					Version: 1, SubmittedAt: now.Add(time.Duration(seq)), Spec: benchSpec(a)})
 			}
 			if _, err := st.SubmitJobs(ctx, batch); err != nil {
 				return err
@@ -95,6 +118,7 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 	if err := submit(o.Pending); err != nil {
 		return PassResult{}, err
 	}
+	base := liveHeap()
 	sched, err := enginesched.New(o.Fleet, engine.Config{}, enginesched.Options{})
 	if err != nil {
 		return PassResult{}, err
@@ -123,6 +147,25 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 	if r.SteadyS, err = pass(); err != nil {
 		return r, err
 	}
+	if h := liveHeap(); h > base {
+		r.HeapB = h - base
+	}
+	if left := o.Pending - r.Running; left > 0 {
+		r.HeapPerPendingB = float64(r.HeapB) / float64(left)
+	}
+	r.SpecB = len(store.EncodeJSON(benchSpec(8)))
+	r.RSSB, r.PeakRSSB = rss()
+	if o.HeapProfile != "" {
+		if err := writeHeapProfile(o.HeapProfile); err != nil {
+			return r, err
+		}
+	}
+	r.HighPlacedIn = -1
+	if o.Nodes < len(o.Fleet.Nodes) {
+		if r.HighPlacedIn, r.HighPassS, err = highPriority(ctx, st, o.Fleet, o.Nodes, now, pass); err != nil {
+			return r, err
+		}
+	}
 	if err := submit(o.Arrivals); err != nil {
 		return r, err
 	}
@@ -134,6 +177,9 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 		return r, err
 	}
 	r.PlacedAfter = len(after) - r.Running
+	if r.HighPlacedIn > 0 {
+		r.PlacedAfter--
+	}
 	secret, _, err := srv.MintToken(ctx, store.RoleOperator, "", "bench")
 	if err != nil {
 		return r, err
@@ -194,4 +240,87 @@ func openFresh(ctx context.Context, kind, dsn string) (store.Store, func(), erro
 		return st, drop, nil
 	}
 	return nil, nil, fmt.Errorf("unknown store %q (sqlite, postgres)", kind)
+}
+
+// benchSpec is the spec of the benchmark's queued jobs.
+func benchSpec(accelerators int) store.JobSpec {
+	return store.JobSpec{Kind: store.KindTraining, Accelerators: accelerators, DurationS: 3600}
+}
+
+// highPriority frees a node (node i of the fleet registers) and submits a
+// priority-1000 job that fits it, then runs up to two passes. It returns
+// the pass that placed the job (0: neither) and the longest pass's time.
+func highPriority(ctx context.Context, st store.Store, f *fleet.Fleet, i int, now time.Time, pass func() (float64, error)) (int, float64, error) {
+	m := f.NodeModel(i)
+	if err := st.RegisterNodes(ctx, []store.Node{{Name: f.NodeName(i), Model: m.Name, Accelerators: m.Accelerators,
+		RegisteredAt: now, HeartbeatAt: now, DrawW: -1}}); err != nil {
+		return 0, 0, err
+	}
+	spec := benchSpec(m.Accelerators)
+	spec.Priority = 1000
+	id := "z-high-priority" // after every queued job in submission order
+	if _, err := st.SubmitJobs(ctx, []store.Job{{ID: id, Tenant: "t0", State: store.JobPending, Version: 1,
+		SubmittedAt: time.Now().UTC(), Spec: spec}}); err != nil {
+		return 0, 0, err
+	}
+	longest := 0.0
+	for n := 1; n <= 2; n++ {
+		s, err := pass()
+		if err != nil {
+			return 0, longest, err
+		}
+		longest = max(longest, s)
+		j, err := st.Job(ctx, id)
+		if err != nil {
+			return 0, longest, err
+		}
+		if j.State == store.JobRunning {
+			return n, longest, nil
+		}
+	}
+	return 0, longest, nil
+}
+
+// liveHeap is the heap in use once collected.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// rss reads the process's resident memory now and at its peak (Linux;
+// zeros elsewhere).
+func rss() (now, peak uint64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			now = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	return now, peak
+}
+
+func writeHeapProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(fh); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }
