@@ -44,6 +44,16 @@ type Store interface {
 	// so that a caller caching jobs re-reads (JobsByID) only those that
 	// changed.
 	ActiveJobs(ctx context.Context) ([]JobVersion, error)
+	// JobCursor returns a cursor of the jobs as they are now, for
+	// JobChanges.
+	JobCursor(ctx context.Context) (int64, error)
+	// JobChanges lists the ID, state and version of every job inserted or
+	// changed since a cursor (from JobCursor or an earlier JobChanges),
+	// in any state, and the cursor to give next time. It may list again
+	// a job it listed before (compare versions): a reader that follows
+	// the cursor sees every change once it is committed, and pays for
+	// the changes, not for the jobs. Cursors of one store only grow.
+	JobChanges(ctx context.Context, since int64) ([]JobVersion, int64, error)
 	// JobsByID returns the jobs with these IDs, in ID order; unknown IDs
 	// are skipped.
 	JobsByID(ctx context.Context, ids []string) ([]Job, error)

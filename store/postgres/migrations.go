@@ -128,4 +128,9 @@ var migrations = []string{
 	// 11: tenants' quotas by accelerator model and of power.
 	`ALTER TABLE tenants ADD COLUMN model_quotas TEXT NOT NULL DEFAULT '',
 		ADD COLUMN power_quota_kw DOUBLE PRECISION NOT NULL DEFAULT 0;`,
+	// 12: the change sequence of jobs (JobChanges): the ID of the
+	// transaction that last wrote each job.
+	`ALTER TABLE jobs ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ALTER COLUMN seq SET DEFAULT pg_current_xact_id()::text::bigint;
+	CREATE INDEX jobs_seq ON jobs (seq);`,
 }

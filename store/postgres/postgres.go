@@ -278,6 +278,53 @@ func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
 	return out, nil
 }
 
+// A job's seq is the ID of the transaction that last wrote it (the
+// column's default on insert, set on update). Transactions commit out of
+// the order of their IDs, so a cursor is the oldest transaction still
+// running when a read's snapshot was taken (its xmin): every transaction
+// before it had ended and is seen, and a later one is read again next time.
+
+// JobCursor implements store.Store.
+func (db *DB) JobCursor(ctx context.Context) (int64, error) {
+	var x int64
+	if err := db.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&x); err != nil {
+		return 0, fmt.Errorf("postgres: job cursor: %w", err)
+	}
+	return x, nil
+}
+
+// JobChanges implements store.Store: the jobs written by transactions
+// at or after the cursor.
+func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT s.x, j.id, j.state, j.version
+		FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x) s
+		LEFT JOIN jobs j ON j.seq >= $1 ORDER BY j.seq`, since)
+	if err != nil {
+		return nil, since, fmt.Errorf("postgres: job changes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.JobVersion
+	next := since
+	for rows.Next() {
+		var (
+			x       int64
+			id, st  *string
+			version *int64
+		)
+		if err := rows.Scan(&x, &id, &st, &version); err != nil {
+			return nil, since, fmt.Errorf("postgres: job changes: %w", err)
+		}
+		next = max(next, x)
+		if id != nil {
+			out = append(out, store.JobVersion{ID: *id, State: store.JobState(*st), Version: *version})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, since, fmt.Errorf("postgres: job changes: %w", err)
+	}
+	return out, next, nil
+}
+
 // JobsByID implements store.Store.
 func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1::text[]) ORDER BY id`, ids)
@@ -329,7 +376,8 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 		var checks []*check // one per queued statement; nil: no row count to check
 		for _, j := range c.Jobs {
 			b.Queue(`UPDATE jobs SET state = $1, reasons = $2, placement = $3, attempts = $4,
-				failures = $5, started_at = $6, ended_at = $7, cap_w = $8, held = $11, version = version + 1 WHERE id = $9 AND version = $10`,
+				failures = $5, started_at = $6, ended_at = $7, cap_w = $8, held = $11, seq = pg_current_xact_id()::text::bigint,
+				version = version + 1 WHERE id = $9 AND version = $10`,
 				string(j.State), listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
 				j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.ID, j.Version, j.Held)
 			checks = append(checks, &check{"jobs", "id", "job", j.ID})

@@ -127,4 +127,8 @@ var migrations = []string{
 	// 11: tenants' quotas by accelerator model and of power.
 	`ALTER TABLE tenants ADD COLUMN model_quotas TEXT NOT NULL DEFAULT '';
 	ALTER TABLE tenants ADD COLUMN power_quota_kw REAL NOT NULL DEFAULT 0;`,
+	// 12: the change sequence of jobs (JobChanges): every transaction
+	// that writes jobs stamps them with the next number.
+	`ALTER TABLE jobs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX jobs_seq ON jobs (seq);`,
 }

@@ -202,16 +202,20 @@ func listJSON[T any](v []T) string {
 func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitResult, error) {
 	out := make([]store.SubmitResult, len(jobs))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		seq, err := nextSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, failures, accelerators,
-			submitted_at, started_at, ended_at, idem_key, request_hash, version, held, array_job, array_index)
-			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			submitted_at, started_at, ended_at, idem_key, request_hash, version, held, array_job, array_index, seq)
+			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for i, j := range jobs {
 			res, err := ins.ExecContext(ctx, j.ID, j.Tenant, j.State, store.EncodeJSON(j.Spec), listJSON(j.Reasons),
-				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held, j.ArrayJob, j.ArrayIndex)
+				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held, j.ArrayJob, j.ArrayIndex, seq)
 			if err != nil {
 				return err
 			}
@@ -328,6 +332,48 @@ func (db *DB) ActiveJobs(ctx context.Context) ([]store.JobVersion, error) {
 	return out, rows.Err()
 }
 
+// nextSeq is the change sequence number of a transaction that writes
+// jobs. Writers are serialized, so numbers grow in commit order and a
+// reader past a number has seen every change up to it.
+func nextSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var seq int64
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs`).Scan(&seq)
+	return seq, err
+}
+
+// JobCursor implements store.Store.
+func (db *DB) JobCursor(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM jobs`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("sqlite: job cursor: %w", err)
+	}
+	return seq, nil
+}
+
+// JobChanges implements store.Store: the jobs stamped after the cursor.
+func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, int64, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, state, version, seq FROM jobs WHERE seq > ? ORDER BY seq`, since)
+	if err != nil {
+		return nil, since, fmt.Errorf("sqlite: job changes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.JobVersion
+	next := since
+	for rows.Next() {
+		var v store.JobVersion
+		var seq int64
+		if err := rows.Scan(&v.ID, &v.State, &v.Version, &seq); err != nil {
+			return nil, since, fmt.Errorf("sqlite: job changes: %w", err)
+		}
+		out = append(out, v)
+		next = max(next, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, since, fmt.Errorf("sqlite: job changes: %w", err)
+	}
+	return out, next, nil
+}
+
 // JobsByID implements store.Store.
 func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
 	var out []store.Job
@@ -395,8 +441,12 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			}
 		}
 		if len(c.Jobs) > 0 {
+			seq, err := nextSeq(ctx, tx)
+			if err != nil {
+				return err
+			}
 			upd, err := tx.PrepareContext(ctx, `UPDATE jobs SET state = ?, reasons = ?, placement = ?, attempts = ?,
-				failures = ?, started_at = ?, ended_at = ?, cap_w = ?, held = ?, version = version + 1 WHERE id = ? AND version = ?`)
+				failures = ?, started_at = ?, ended_at = ?, cap_w = ?, held = ?, seq = ?, version = version + 1 WHERE id = ? AND version = ?`)
 			if err != nil {
 				return err
 			}
@@ -405,7 +455,7 @@ func (db *DB) Apply(ctx context.Context, c store.Changes) error {
 			var allocs [][]any
 			for _, j := range c.Jobs {
 				res, err := upd.ExecContext(ctx, j.State, listJSON(j.Reasons), listJSON(j.Placement), j.Attempts,
-					j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.Held, j.ID, j.Version)
+					j.Failures, store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt), j.CapW, j.Held, seq, j.ID, j.Version)
 				if err != nil {
 					return err
 				}

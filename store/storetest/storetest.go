@@ -28,6 +28,7 @@ func Run(t *testing.T, f Factory) {
 		{"Idempotency", testIdempotency},
 		{"Query", testQuery},
 		{"ApplyCompareAndSet", testApply},
+		{"JobChanges", testJobChanges},
 		{"Failures", testFailures},
 		{"Held", testHeld},
 		{"Arrays", testArrays},
