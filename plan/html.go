@@ -49,7 +49,14 @@ func (r *Report) WriteHTML(w io.Writer, title string, f *fleet.Fleet, params []P
 	p.Params = append(append([]Param{}, params...),
 		Param{Name: "load factor", Value: fmt.Sprintf("%.2f: a node draws idle + %.2f × (rated − idle)", r.LoadFactor, r.LoadFactor)},
 		Param{Name: "household", Value: count(r.HouseholdKWh) + " kWh a year"},
+		Param{Name: "inference share", Value: percent(r.Grid.InferenceShare) + " of the accelerators, protected (an assumption)"},
+		Param{Name: "grid cap", Value: fmt.Sprintf("%.2f of TDP: capped work runs at %s of its speed", r.Grid.CapFraction, percent(r.Grid.CappedSpeed))},
+		Param{Name: "cut", Value: percent(r.Grid.Cut) + " of each site's expected draw"},
 		Param{Name: "hours", Value: "a typical day is the mean of each hour of the day over the year's 8,760, in UTC"})
+	if fx := r.Flexibility; fx != nil {
+		p.Params = append(p.Params, Param{Name: "flexibility", Value: fmt.Sprintf("%s h of curtailment a year; load factor %.2f in a site's busiest hour, %.2f in its quietest",
+			hoursText(fx.Hours), fx.PeakLoadFactor, fx.LowLoadFactor)})
+	}
 
 	budget := chart.Section{ID: "power", Title: "Power budget and unused power by site",
 		Notes: []string{"IT power is the substation's rating over the site's PUE; draw is the installed nodes' expected IT draw at the load factor, nameplate their rated power. Unused is the IT power that the draw leaves, and room is how many more accelerators of the site's model its IT power would feed."}}
@@ -96,6 +103,8 @@ func (r *Report) WriteHTML(w io.Writer, title string, f *fleet.Fleet, params []P
 		chart.Figure{ID: "c-price", Caption: "The price of the energy that covers each site's draw, weighted by what each source gives, by hour of the day (UTC)."})
 	mix.Tables = append(mix.Tables, r.mixTable())
 	p.Sections = append(p.Sections, mix)
+
+	p.Sections = append(p.Sections, r.gridSection(p))
 
 	figs := chart.Section{ID: "figures", Title: "A year by site, region and fleet"}
 	figs.Tables = append(figs.Tables, r.yearTable())

@@ -39,19 +39,27 @@ type Options struct {
 	// HouseholdKWh (> 0) is the annual use of one household for the
 	// households-equivalent figure.
 	HouseholdKWh float64
+	// Grid are the knobs of the grid flexibility figures (fleet plans
+	// only; sizing ignores them).
+	Grid GridOptions
 }
 
 // DefaultOptions returns the options of a plan with no what-ifs: load factor
-// DefaultLoadFactor and households at DefaultHouseholdKWh.
+// DefaultLoadFactor, households at DefaultHouseholdKWh and the default grid
+// options.
 func DefaultOptions() Options {
-	return Options{LoadFactor: DefaultLoadFactor, HouseholdKWh: DefaultHouseholdKWh}
+	return Options{LoadFactor: DefaultLoadFactor, HouseholdKWh: DefaultHouseholdKWh, Grid: DefaultGridOptions()}
 }
 
 // ErrOption reports a bad option.
 var ErrOption = errors.New("plan: bad option")
 
-// check validates the options, listing every problem.
-func (o *Options) check(cat *fleet.Catalog) error {
+// check validates the options but the grid ones, listing every problem.
+func (o *Options) check(cat *fleet.Catalog) error { return o.report(cat, nil) }
+
+// report returns ErrOption with the problems of the options but the grid
+// ones, then more, or nil when there are none.
+func (o *Options) report(cat *fleet.Catalog, more []string) error {
 	var problems []string
 	if !(o.LoadFactor >= 0 && o.LoadFactor <= 1) {
 		problems = append(problems, fmt.Sprintf("load factor must be between 0 and 1, got %g", o.LoadFactor))
@@ -68,6 +76,7 @@ func (o *Options) check(cat *fleet.Catalog) error {
 	if o.Accelerator != "" && cat.NodeFor(o.Accelerator) < 0 {
 		problems = append(problems, cat.WhyNoNode(o.Accelerator))
 	}
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrOption, strings.Join(problems, "; "))
 	}
@@ -97,6 +106,11 @@ type Figures struct {
 	UnservedGWh float64 `json:"unserved_gwh"`
 	// CapexUSD counts nodes and facility where prices are given; 0 = unknown.
 	CapexUSD float64 `json:"capex_usd"`
+	// FlexibleMW is the part of the expected draw that caps and stops can
+	// shed for a grid signal, CapCutMW the part caps alone shed (see
+	// Flexibility).
+	FlexibleMW float64 `json:"flexible_mw"`
+	CapCutMW   float64 `json:"cap_cut_mw"`
 }
 
 func (f *Figures) add(o *Figures) {
@@ -113,6 +127,8 @@ func (f *Figures) add(o *Figures) {
 	f.EnergyCostUSD += o.EnergyCostUSD
 	f.UnservedGWh += o.UnservedGWh
 	f.CapexUSD += o.CapexUSD
+	f.FlexibleMW += o.FlexibleMW
+	f.CapCutMW += o.CapCutMW
 }
 
 // Site is the plan of one site.
@@ -127,6 +143,12 @@ type Site struct {
 	// FitByModel is how many of each catalog accelerator would fit.
 	FitByModel map[string]int `json:"fit_by_model"`
 	Mix        []Source       `json:"mix"`
+	// Grid is how the site's draw bends to a grid signal and how it holds
+	// the cut asked.
+	Grid Flexibility `json:"grid"`
+	// Headroom is the extra IT load with curtailment, when asked
+	// (GridOptions.FlexibilityHours).
+	Headroom *Headroom `json:"headroom,omitempty"`
 }
 
 // Source is one energy source's part of a site's year.
@@ -146,19 +168,24 @@ type Region struct {
 
 // Report is the plan of a fleet.
 type Report struct {
-	LoadFactor   float64  `json:"load_factor"`
-	HouseholdKWh float64  `json:"household_kwh"`
-	Sites        []Site   `json:"sites"`
-	Regions      []Region `json:"regions"`
-	Totals       Figures  `json:"totals"`
+	LoadFactor   float64 `json:"load_factor"`
+	HouseholdKWh float64 `json:"household_kwh"`
+	// Grid are the assumptions of the sites' grid flexibility figures.
+	Grid GridParams `json:"grid"`
+	// Flexibility says how the headroom with curtailment was asked and
+	// totals it over the fleet, when asked.
+	Flexibility *FlexibilityTotals `json:"flexibility,omitempty"`
+	Sites       []Site             `json:"sites"`
+	Regions     []Region           `json:"regions"`
+	Totals      Figures            `json:"totals"`
 }
 
 // Fleet plans every site of f. Start o from DefaultOptions.
 func Fleet(f *fleet.Fleet, o Options) (*Report, error) {
-	if err := o.check(f.Catalog); err != nil {
+	if err := o.report(f.Catalog, o.Grid.check(o.LoadFactor)); err != nil {
 		return nil, err
 	}
-	r := &Report{LoadFactor: o.LoadFactor, HouseholdKWh: o.HouseholdKWh}
+	r := &Report{LoadFactor: o.LoadFactor, HouseholdKWh: o.HouseholdKWh, Grid: o.Grid.params()}
 	perSite := installed(f)
 	for ri, reg := range f.Regions {
 		rr := Region{Name: reg.Name}
@@ -171,6 +198,7 @@ func Fleet(f *fleet.Fleet, o Options) (*Report, error) {
 		}
 		r.Regions = append(r.Regions, rr)
 	}
+	r.Flexibility = o.Grid.totals(o.LoadFactor, r.Sites)
 	return r, nil
 }
 
@@ -229,6 +257,7 @@ func planSite(f *fleet.Fleet, si int, nodes map[int]int, o *Options) Site {
 	}
 
 	var drawW, nameplateW float64
+	var load siteLoad
 	for _, m := range sortedKeys(nodes) {
 		n := nodes[m]
 		nm := &cat.Nodes[m]
@@ -237,7 +266,10 @@ func planSite(f *fleet.Fleet, si int, nodes map[int]int, o *Options) Site {
 		nameplateW += float64(n) * nm.MaxW(acc)
 		drawW += float64(n) * nm.DrawW(acc, o.LoadFactor)
 		s.CapexUSD += float64(n) * nm.PriceUSD
+		load.idleW += float64(n) * nm.IdleW(acc)
+		load.capW += float64(n*nm.Accelerators) * (1 - o.Grid.CapFraction) * acc.TDPW
 	}
+	load.ratedW, load.drawW, load.accelerators = nameplateW, drawW, float64(s.Accelerators)
 	s.CapexUSD += fs.FacilityCapexUSDPerMW * fs.SubstationMW
 	s.NameplateMW = nameplateW / 1e6
 	s.DrawMW = drawW / 1e6
@@ -250,6 +282,13 @@ func planSite(f *fleet.Fleet, si int, nodes map[int]int, o *Options) Site {
 	}
 	s.AnnualGWh += s.UnservedGWh
 	s.Households = s.AnnualGWh * 1e6 / o.HouseholdKWh
+	fit := func(w float64) int {
+		if primary < 0 {
+			return 0
+		}
+		return Fit(cat, primary, w, 1)
+	}
+	flexibility(&s, &load, itW, o.LoadFactor, &o.Grid, fit)
 	return s
 }
 

@@ -59,7 +59,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%s\t%s\t\n", pad(s.Name, nw), m.Source, mw(m.GWh), m.Share*100, count(m.EmissionsTCO2), usd(m.CostUSD))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return r.writeGridTables(w, nw)
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -68,26 +72,27 @@ func (r *Report) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
 // WriteCSV writes one row per site, region and the fleet.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"kind", "name", "region", "model", "substation_mw", "pue", "it_mw", "nameplate_mw",
+	cw.Write(append([]string{"kind", "name", "region", "model", "substation_mw", "pue", "it_mw", "nameplate_mw",
 		"accelerators", "max_accelerators", "draw_mw", "facility_mw", "annual_gwh", "households",
-		"emissions_tco2", "energy_cost_usd", "unserved_gwh", "capex_usd"})
-	rec := func(kind, name, region, model string, pue float64, f *Figures) {
+		"emissions_tco2", "energy_cost_usd", "unserved_gwh", "capex_usd"}, r.gridHeader()...))
+	rec := func(kind, name, region, model string, pue float64, f *Figures, s *Site) {
 		p := ""
 		if pue > 0 {
 			p = num(pue)
 		}
-		cw.Write([]string{kind, name, region, model, num(f.SubstationMW), p, num(f.ITMW), num(f.NameplateMW),
+		cw.Write(append([]string{kind, name, region, model, num(f.SubstationMW), p, num(f.ITMW), num(f.NameplateMW),
 			strconv.Itoa(f.Accelerators), strconv.Itoa(f.MaxAccelerators), num(f.DrawMW), num(f.FacilityMW),
-			num(f.AnnualGWh), num(f.Households), num(f.EmissionsTCO2), num(f.EnergyCostUSD), num(f.UnservedGWh), num(f.CapexUSD)})
+			num(f.AnnualGWh), num(f.Households), num(f.EmissionsTCO2), num(f.EnergyCostUSD), num(f.UnservedGWh), num(f.CapexUSD)},
+			r.gridRecord(s, f, kind == "fleet")...))
 	}
 	for i := range r.Sites {
 		s := &r.Sites[i]
-		rec("site", s.Name, s.Region, s.Model, s.PUE, &s.Figures)
+		rec("site", s.Name, s.Region, s.Model, s.PUE, &s.Figures, s)
 	}
 	for i := range r.Regions {
-		rec("region", r.Regions[i].Name, r.Regions[i].Name, "", 0, &r.Regions[i].Figures)
+		rec("region", r.Regions[i].Name, r.Regions[i].Name, "", 0, &r.Regions[i].Figures, nil)
 	}
-	rec("fleet", "fleet", "", "", 0, &r.Totals)
+	rec("fleet", "fleet", "", "", 0, &r.Totals, nil)
 	cw.Flush()
 	return cw.Error()
 }

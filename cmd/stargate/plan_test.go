@@ -79,11 +79,12 @@ func TestPlanHTMLAndCSV(t *testing.T) {
 }
 
 // The plan report drawn by a real browser from a file, offline, with a
-// what-if among its assumptions.
+// what-if among its assumptions and the load-duration curves of
+// --flexibility.
 func TestPlanReportInBrowser(t *testing.T) {
 	exe := chromium(t)
 	page := filepath.Join(t.TempDir(), "plan.html")
-	if out, err := run(t, "plan", "--html", page, "--pue", "1.1"); err != nil {
+	if out, err := run(t, "plan", "--html", page, "--pue", "1.1", "--flexibility", "44"); err != nil {
 		t.Fatal(err, out)
 	}
 	b, _ := os.ReadFile(page)
@@ -122,6 +123,19 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"plan", "--target-accelerators", "10", "--site-mw", "150", "--pue", "1.2"}, "sizing needs --accelerator"},
 		{[]string{"plan", "--target-accelerators", "10", "--accelerator", "h100", "--site-mw", "150"}, "PUE is required"},
 		{[]string{"plan", "--site-mw", "150"}, "needs --target-accelerators"},
+		{[]string{"plan", "--flexibility", "-1"}, "flexibility hours must be between 0 and 8760 (a year), got -1"},
+		{[]string{"plan", "--flexibility", "9000"}, "flexibility hours must be between 0 and 8760 (a year), got 9000"},
+		{[]string{"plan", "--flexibility", "many"}, `invalid argument "many" for "--flexibility"`},
+		{[]string{"plan", "--cut", "0"}, "cut must be between 0 and 1 (exclusive; 25% is 0.25), got 0"},
+		{[]string{"plan", "--cut", "100%"}, "cut must be between 0 and 1 (exclusive; 25% is 0.25), got 1"},
+		{[]string{"plan", "--cut", "25"}, "cut must be between 0 and 1 (exclusive; 25% is 0.25), got 25"},
+		{[]string{"plan", "--cut", "a quarter"}, `want a share such as 25% or 0.25, got "a quarter"`},
+		{[]string{"plan", "--inference-share", "1.2"}, "inference share must be between 0 and 1, got 1.2"},
+		{[]string{"plan", "--cap-fraction", "0"}, "cap fraction must be > 0 and at most 1, got 0"},
+		{[]string{"plan", "--peak-load-factor", "0.9"}, "--peak-load-factor shapes the load curve of --flexibility and needs it"},
+		{[]string{"plan", "--flexibility", "44", "--peak-load-factor", "0.5"}, "peak load factor must be between the load factor 0.7 and 1, got 0.5"},
+		{[]string{"plan", "--target-accelerators", "10", "--accelerator", "h100", "--site-mw", "150", "--pue", "1.2", "--flexibility", "44"}, "--flexibility is for fleet plans, not sizing"},
+		{[]string{"plan", "--target-accelerators", "10", "--accelerator", "h100", "--site-mw", "150", "--pue", "1.2", "--cut", "30%"}, "--cut is for fleet plans, not sizing"},
 		{[]string{"plan", "stray"}, "unknown command"},
 	}
 	for _, c := range cases {
@@ -192,5 +206,120 @@ func TestPlanSizingWithoutPriceOrCarbon(t *testing.T) {
 	}
 	if c, _ := s["energy_cost_usd"].(float64); c <= 0 {
 		t.Errorf("--price-usd-mwh 50: energy_cost_usd = %v", s["energy_cost_usd"])
+	}
+}
+
+// planJSON runs plan with -o json and decodes the grid figures.
+func planJSON(t *testing.T, args ...string) planGrid {
+	t.Helper()
+	out, err := run(t, append([]string{"plan", "-o", "json"}, args...)...)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var r planGrid
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	return r
+}
+
+type planGrid struct {
+	Grid struct {
+		InferenceShare float64 `json:"inference_share"`
+		CapFraction    float64 `json:"cap_fraction"`
+		Cut            float64 `json:"cut"`
+	} `json:"grid"`
+	Flexibility *struct {
+		Hours   float64 `json:"hours"`
+		ExtraMW float64 `json:"extra_mw"`
+	} `json:"flexibility"`
+	Sites []struct {
+		Name       string  `json:"name"`
+		FlexibleMW float64 `json:"flexible_mw"`
+		CapCutMW   float64 `json:"cap_cut_mw"`
+		Grid       struct {
+			FlexibleShare float64  `json:"flexible_share"`
+			Hold          string   `json:"hold"`
+			HoldHours     *float64 `json:"hold_hours"`
+		} `json:"grid"`
+		Headroom *struct {
+			FirmExtraMW float64 `json:"firm_extra_mw"`
+			ExtraMW     float64 `json:"extra_mw"`
+		} `json:"headroom"`
+	} `json:"sites"`
+}
+
+// The built-in fleet: its GB200 sites hold a 25% cut by caps alone, its
+// H100 sites for 19.8 h (see plan's TestFlexibilityByHand for the H100
+// arithmetic); --flexibility 44 adds each site's headroom.
+func TestPlanFlexibility(t *testing.T) {
+	r := planJSON(t)
+	if r.Flexibility != nil || r.Sites[0].Headroom != nil {
+		t.Error("headroom reported without --flexibility")
+	}
+	if r.Grid.InferenceShare != 0.15 || r.Grid.CapFraction != 0.5 || r.Grid.Cut != 0.25 {
+		t.Errorf("grid assumptions %+v", r.Grid)
+	}
+	for _, s := range r.Sites {
+		switch s.Name {
+		case "abilene", "clinton", "shenandoah":
+			if s.Grid.Hold != "indefinite" || s.Grid.HoldHours != nil {
+				t.Errorf("%s: hold %q %v, want indefinite", s.Name, s.Grid.Hold, s.Grid.HoldHours)
+			}
+		default:
+			if s.Grid.Hold != "limited" || s.Grid.HoldHours == nil || math.Abs(*s.Grid.HoldHours-19.766) > 1e-3 {
+				t.Errorf("%s: hold %q %v, want 19.766 h", s.Name, s.Grid.Hold, s.Grid.HoldHours)
+			}
+		}
+	}
+	r = planJSON(t, "--flexibility", "44")
+	if r.Flexibility == nil || r.Flexibility.Hours != 44 {
+		t.Fatalf("flexibility %+v", r.Flexibility)
+	}
+	var extra float64
+	for _, s := range r.Sites {
+		if s.Headroom == nil || s.Headroom.ExtraMW < s.Headroom.FirmExtraMW {
+			t.Errorf("%s: headroom %+v", s.Name, s.Headroom)
+			continue
+		}
+		extra += s.Headroom.ExtraMW
+	}
+	if math.Abs(extra-r.Flexibility.ExtraMW) > 1e-6 || math.Abs(extra-287.298) > 1e-3 {
+		t.Errorf("fleet extra %v MW, sites add to %v (want 287.298)", r.Flexibility.ExtraMW, extra)
+	}
+	// A cut as a percentage or a fraction; a deeper one holds less.
+	a, b := planJSON(t, "--cut", "30%"), planJSON(t, "--cut", "0.3")
+	if a.Grid.Cut != 0.3 || b.Grid.Cut != 0.3 || *a.Sites[1].Grid.HoldHours != *b.Sites[1].Grid.HoldHours ||
+		*a.Sites[1].Grid.HoldHours >= 19.766 {
+		t.Errorf("--cut 30%%: %v, --cut 0.3: %v; houston holds %v h", a.Grid.Cut, b.Grid.Cut, *a.Sites[1].Grid.HoldHours)
+	}
+	// More inference leaves less to bend.
+	if c := planJSON(t, "--inference-share", "0.5"); c.Sites[0].FlexibleMW >= r.Sites[0].FlexibleMW {
+		t.Errorf("inference 50%%: flexible %v MW, at 15%%: %v", c.Sites[0].FlexibleMW, r.Sites[0].FlexibleMW)
+	}
+	out, err := run(t, "plan", "--flexibility", "44")
+	if err != nil || !strings.Contains(out, "DRAW AT 44 h MW") || !strings.Contains(out, "flexibility: 44 h of curtailment a year (0.5% of its hours)") {
+		t.Errorf("table (%v):\n%s", err, out)
+	}
+	page := filepath.Join(t.TempDir(), "plan.html")
+	if out, err := run(t, "plan", "--flexibility", "44", "--html", page); err != nil {
+		t.Fatal(err, out)
+	}
+	if b, _ := os.ReadFile(page); !bytes.Contains(b, []byte(`id="c-ldc-0"`)) || !bytes.Contains(b, []byte("Grid flexibility by site")) {
+		t.Error("the report lacks the grid section or the load-duration curves")
+	}
+}
+
+// The help states the method and its assumptions.
+func TestPlanHelpStatesFlexibilityMethod(t *testing.T) {
+	out, err := run(t, "plan", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Norris et al.", "d(x) = peak − (peak − low) × x / 8760", "extra = min(IT − d(HOURS), IT − d(0) + caps shed)",
+		"cap^(1/3)", "hold = 24 × catch-up / (stopped + catch-up)", "--inference-share", "--flexibility"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan --help lacks %q", want)
+		}
 	}
 }
