@@ -19,6 +19,13 @@
 //     (mw) are dispatched first each hour, following their output profile;
 //     shares split the rest. Emissions and cost sum energy × intensity and
 //     energy × price hour by hour.
+//   - Grid flexibility (flex.go): of the expected draw, inference (a share
+//     of the accelerators) is protected and idle draw stays; the rest is
+//     flexible. Caps at the engine's grid cap shed part of it and hold
+//     indefinitely (cube-root slowdown); a deeper cut stops flexible work
+//     and holds while that work can be caught up within a day. The extra
+//     IT load a site could connect with curtailment for some hours a year
+//     is read off an assumed load-duration curve against its IT power.
 //
 // Options and SizingInput are used as given: a load factor of 0 means every
 // accelerator idles, not "the default", so callers start from DefaultOptions

@@ -72,7 +72,7 @@ how long events last).`,
   stargate plan -f examples/small.yaml -o json
   stargate plan --pue 1.1 --load-factor 0.8 --html plan.html
   stargate plan --accelerator b200               # what if every site were filled with B200?
-  stargate plan --inference-share 0.3 --cut 30%   # how long each site holds a 30% cut
+  stargate plan --inference-share 0.3 --cut 30%  # how long each site holds a 30% cut
   stargate plan --flexibility 44                 # extra IT load with 44 h (0.5%) of curtailment a year
   stargate plan --target-accelerators 1000000 --accelerator gb200 --site-mw 150 --pue 1.2`,
 		Args: cobra.NoArgs,
@@ -89,7 +89,7 @@ how long events last).`,
 	fl.Float64Var(&f.opts.Oversubscription, "oversubscription", 0, "what-if: oversubscription ratio for every site (default: the file's)")
 	fl.Float64Var(&f.opts.HouseholdKWh, "household-kwh", def.HouseholdKWh, "annual kWh of one household, > 0 (default: U.S. EIA 2022 average)")
 	fl.Float64Var(&f.opts.Grid.InferenceShare, "inference-share", def.Grid.InferenceShare, "grid: share of each site's accelerators serving inference, protected from caps and stops (an assumption)")
-	fl.Float64Var(&f.opts.Grid.CapFraction, "cap-fraction", def.Grid.CapFraction, "grid: cap on flexible jobs' accelerators, a fraction of TDP (default: the engine's)")
+	fl.Float64Var(&f.opts.Grid.CapFraction, "cap-fraction", def.Grid.CapFraction, "grid: cap on flexible jobs' accelerators as a fraction of TDP, as the engine sets it")
 	f.opts.Grid.Cut = def.Grid.Cut
 	fl.Var((*shareValue)(&f.opts.Grid.Cut), "cut", "grid: the cut each site is asked to hold, a share of its expected draw (25% or 0.25)")
 	fl.Float64Var(&f.hours, "flexibility", 0, "grid: extra IT load each site could connect with curtailment for this many hours a year (0 to 8760)")
