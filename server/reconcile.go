@@ -79,106 +79,42 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	defer s.reconMu.Unlock()
 	start := time.Now() // a latency measurement, not logic
 	defer func() { s.metrics.passLatency.Observe(time.Since(start).Seconds()) }()
-	err := s.reconcile(ctx)
-	if err != nil {
+	decided, err := s.reconcile(ctx)
+	if err != nil && decided {
+		// the decisions may not all have been committed: the scheduler
+		// rebuilds its state, and the loop reads the queue again
 		s.generation.Add(1)
 	}
 	return err
 }
 
-// liveCache is the reconcile loop's copy of the active state. Every pass
-// validates it against the store cheaply (the node digest, the active
-// jobs' versions) and re-reads only what changed, so that a pass over a
-// large fleet does not decode every node and job again.
-type liveCache struct {
-	haveNodes bool
-	nodesAt   time.Time // when nodes were last read in full
-	digest    store.NodeDigest
-	nodes     []store.Node
-	jobs      map[string]store.Job // pending and running, by ID
-}
+// commitBatch bounds the jobs of one change set of a pass's decisions, and
+// batchTimeout the time its commit may take: a pass over a queue of
+// millions commits in batches, each of its own deadline, and what one
+// committed stands when a later one fails.
+var (
+	commitBatch  = 5000
+	batchTimeout = 5 * time.Second
+)
 
-func (c *liveCache) invalidate() { *c = liveCache{} }
-
-// refresh brings the cache up to date and returns the active jobs' IDs in
-// ID order (submission order).
-func (s *Server) refresh(ctx context.Context, now time.Time) ([]store.JobVersion, error) {
-	c := &s.live
-	d, err := s.store.NodeDigest(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Heartbeats do not move the digest: the measured draw they carry is
-	// read in full every MeasureEvery.
-	if !c.haveNodes || d != c.digest || now.Sub(c.nodesAt) >= s.cfg.MeasureEvery {
-		if c.nodes, err = s.store.Nodes(ctx); err != nil {
-			return nil, err
-		}
-		c.digest, c.haveNodes, c.nodesAt = d, true, now
-	}
-	active, err := s.store.ActiveJobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if c.jobs == nil {
-		c.jobs = make(map[string]store.Job, len(active))
-	}
-	seen := make(map[string]bool, len(active))
-	var stale []string
-	for _, v := range active {
-		seen[v.ID] = true
-		if j, ok := c.jobs[v.ID]; !ok || j.Version != v.Version {
-			stale = append(stale, v.ID)
-		}
-	}
-	for id := range c.jobs {
-		if !seen[id] {
-			delete(c.jobs, id)
-		}
-	}
-	if len(stale) > 0 {
-		fresh, err := s.store.JobsByID(ctx, stale)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range fresh {
-			if j.State == store.JobPending || j.State == store.JobRunning {
-				c.jobs[j.ID] = j
-			}
-		}
-	}
-	return active, nil
-}
-
-// commit applies a change set and keeps the cache in step with it.
-func (s *Server) commit(ctx context.Context, c store.Changes) error {
-	if err := s.store.Apply(ctx, c); err != nil {
-		return err
-	}
-	for _, j := range c.Jobs { // Apply advanced their versions
-		if j.State == store.JobPending || j.State == store.JobRunning {
-			s.live.jobs[j.ID] = j
-		} else {
-			delete(s.live.jobs, j.ID)
-		}
-	}
-	if len(c.Nodes) > 0 {
-		s.live.haveNodes = false
-	}
-	return nil
-}
-
-func (s *Server) reconcile(ctx context.Context) (err error) {
-	defer func() {
-		if err != nil {
-			s.live.invalidate()
-		}
-	}()
+// reconcile runs a pass, and reports whether it asked the scheduler for
+// decisions (after which a failure leaves the scheduler's state stale).
+func (s *Server) reconcile(ctx context.Context) (decided bool, err error) {
 	now := s.clock.Now().UTC()
 	fence := &store.Fence{Lease: LeaseName, Holder: s.cfg.ID, Now: now}
-	active, err := s.refresh(ctx, now)
+	if err := s.refreshNodes(ctx, now); err != nil {
+		return false, err
+	}
+	tenants, err := s.tenantConfigs(ctx)
 	if err != nil {
-		return err
+		return false, fmt.Errorf("server: reconcile: tenants: %w", err)
+	}
+	if err := s.refreshJobs(ctx, tenants, now); err != nil {
+		return false, err
+	}
+	if s.live.loading {
+		s.log.Info("reading the queue", "after", s.live.after)
+		return false, nil
 	}
 
 	// Silent nodes are lost; their jobs go back to the queue. Silence
@@ -187,7 +123,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 	var silent []store.Node
 	if s.judgesSilence(now) {
 		if silent, err = s.store.SilentNodes(ctx, now.Add(-s.cfg.HeartbeatTimeout)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if len(silent) > 0 {
@@ -200,11 +136,7 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			n.State = store.NodeLost
 			c.Nodes = append(c.Nodes, n)
 		}
-		for _, v := range active {
-			j, ok := s.live.jobs[v.ID]
-			if !ok || j.State != store.JobRunning {
-				continue
-			}
+		for _, j := range s.live.runningJobs() {
 			var on []string
 			for _, a := range j.Placement {
 				if lost[a.Node] {
@@ -220,91 +152,84 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			c.Events = append(c.Events, store.Event{Time: now, Kind: "requeued", Job: j.ID, Message: why})
 		}
 		if err := s.commit(ctx, c); err != nil {
-			return fmt.Errorf("server: reconcile: lost nodes: %w", err)
+			return false, fmt.Errorf("server: reconcile: lost nodes: %w", err)
 		}
 		s.metrics.decisions.WithLabelValues("requeue").Add(float64(len(c.Jobs)))
 		s.log.Warn("nodes lost", "nodes", len(lost), "requeued", len(c.Jobs))
-		if s.live.nodes, err = s.store.Nodes(ctx); err != nil {
-			return err
+		s.live.haveNodes = false
+		if err := s.refreshNodes(ctx, now); err != nil {
+			return false, err
 		}
-		if s.live.digest, err = s.store.NodeDigest(ctx); err != nil {
-			return err
-		}
-		s.live.haveNodes, s.live.nodesAt = true, now
 	}
 
 	if s.cfg.Scheduler == nil {
-		return nil
+		return false, nil
 	}
-	// sized once: a queue of a million jobs must not be copied as it grows
-	nPending := 0
-	for _, v := range active {
-		if v.State == store.JobPending {
-			nPending++
-		}
-	}
-	pending := make([]store.Job, 0, nPending)
-	running := make([]store.Job, 0, len(active)-nPending)
-	for _, v := range active {
-		j, ok := s.live.jobs[v.ID]
-		switch {
-		case !ok:
-		case j.State == store.JobPending:
-			pending = append(pending, j)
-		case j.State == store.JobRunning:
-			running = append(running, j)
-		}
-	}
+	running := s.live.runningJobs()
+	pending := s.live.keptPending()
 	c := store.Changes{Fence: fence}
 	// Held jobs, and jobs whose dependencies are not met, are not the
 	// scheduler's yet.
 	pending = withoutHeld(&c, pending)
 	pending = arrayLimit(&c, pending, running)
 	if pending, err = s.holdBack(ctx, &c, pending); err != nil {
-		return fmt.Errorf("server: reconcile: dependencies: %w", err)
-	}
-	tenants, err := s.tenantConfigs(ctx)
-	if err != nil {
-		return fmt.Errorf("server: reconcile: tenants: %w", err)
+		return false, fmt.Errorf("server: reconcile: dependencies: %w", err)
 	}
 	pending = s.quotaLimit(&c, pending, running, tenants)
 	grid, err := s.advanceGridEvents(ctx, now)
 	if err != nil {
-		return fmt.Errorf("server: reconcile: grid events: %w", err)
+		return false, fmt.Errorf("server: reconcile: grid events: %w", err)
 	}
-	decisions, err := s.cfg.Scheduler.Schedule(ctx, ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes,
-		Pending: pending, Running: running, Generation: s.generation.Load(), MeasuredAt: s.live.nodesAt, Tenants: tenants, GridEvents: grid})
+	in := ScheduleInput{Now: now, Fleet: s.fleet, Nodes: s.live.nodes, Running: running,
+		Generation: s.live.gen, MeasuredAt: s.live.nodesAt, Tenants: tenants, GridEvents: grid}
+	if keeper, ok := s.cfg.Scheduler.(QueueKeeper); ok {
+		if err := s.feed(keeper, pending, now); err != nil {
+			return true, fmt.Errorf("server: reconcile: queue: %w", err)
+		}
+	} else {
+		in.Pending = pending
+	}
+	decisions, err := s.cfg.Scheduler.Schedule(ctx, in)
 	if err != nil {
-		return fmt.Errorf("server: reconcile: schedule: %w", err)
+		return true, fmt.Errorf("server: reconcile: schedule: %w", err)
 	}
+	// The limits' reasons and cancellations are written with the waits,
+	// after the decisions that move jobs.
+	var moves store.Changes
+	waits := c
 	counts := map[Action]int{}
 	for _, d := range decisions {
 		j, ok := s.live.jobs[d.Job]
 		if !ok {
-			return fmt.Errorf("server: reconcile: decision about unknown job %s", d.Job)
+			q, queued := s.live.queue[d.Job]
+			if !queued {
+				return true, fmt.Errorf("server: reconcile: decision about unknown job %s", d.Job)
+			}
+			j = q.job(d.Job)
 		}
+		to := &moves
 		switch d.Action {
 		case ActPlace:
 			if j.State != store.JobPending {
-				return fmt.Errorf("server: reconcile: place of %s job %s", j.State, j.ID)
+				return true, fmt.Errorf("server: reconcile: place of %s job %s", j.State, j.ID)
 			}
 			j.State, j.StartedAt, j.Placement, j.Reasons, j.CapW = store.JobRunning, now, d.Placement, d.Reasons, 0
 			j.Attempts++
-			c.Events = append(c.Events, store.Event{Time: now, Kind: "placed", Job: j.ID, Message: placementText(d.Placement)})
+			to.Events = append(to.Events, store.Event{Time: now, Kind: "placed", Job: j.ID, Message: placementText(d.Placement)})
 		case ActPreempt:
 			if j.State != store.JobRunning {
-				return fmt.Errorf("server: reconcile: preempt of %s job %s", j.State, j.ID)
+				return true, fmt.Errorf("server: reconcile: preempt of %s job %s", j.State, j.ID)
 			}
 			j.State, j.Placement, j.Reasons, j.CapW = store.JobPending, nil, d.Reasons, 0
-			c.Events = append(c.Events, store.Event{Time: now, Kind: "preempted", Job: j.ID, Message: strings.Join(d.Reasons, "; ")})
+			to.Events = append(to.Events, store.Event{Time: now, Kind: "preempted", Job: j.ID, Message: strings.Join(d.Reasons, "; ")})
 		case ActCap, ActUncap:
 			if j.State != store.JobRunning {
-				return fmt.Errorf("server: reconcile: %s of %s job %s", d.Action, j.State, j.ID)
+				return true, fmt.Errorf("server: reconcile: %s of %s job %s", d.Action, j.State, j.ID)
 			}
 			msg := "cap lifted"
 			if d.Action == ActCap {
 				if d.CapW <= 0 {
-					return fmt.Errorf("server: reconcile: cap of job %s at %g W", j.ID, d.CapW)
+					return true, fmt.Errorf("server: reconcile: cap of job %s at %g W", j.ID, d.CapW)
 				}
 				j.CapW = d.CapW
 				msg = fmt.Sprintf("capped at %.0f W per accelerator", d.CapW)
@@ -314,32 +239,84 @@ func (s *Server) reconcile(ctx context.Context) (err error) {
 			if len(d.Reasons) > 0 {
 				msg += ": " + strings.Join(d.Reasons, "; ")
 			}
-			c.Events = append(c.Events, store.Event{Time: now, Kind: string(d.Action), Job: j.ID, Message: msg})
+			to.Events = append(to.Events, store.Event{Time: now, Kind: string(d.Action), Job: j.ID, Message: msg})
 		case ActWait:
 			if slices.Equal(j.Reasons, d.Reasons) {
 				continue // nothing new to say: no write
 			}
 			j.Reasons = d.Reasons
+			to = &waits
 		default:
-			return fmt.Errorf("server: reconcile: unknown action %q", d.Action)
+			return true, fmt.Errorf("server: reconcile: unknown action %q", d.Action)
 		}
 		counts[d.Action]++
-		c.Jobs = append(c.Jobs, j)
-	}
-	if len(c.Jobs) == 0 {
-		return nil
-	}
-	dropped, err := s.commitDecisions(ctx, c)
-	if err != nil {
-		return fmt.Errorf("server: reconcile: commit decisions: %w", err)
-	}
-	if dropped > 0 {
-		s.log.Info("decisions about jobs that changed meanwhile were dropped", "dropped", dropped)
+		to.Jobs = append(to.Jobs, j)
 	}
 	for a, n := range counts {
 		s.metrics.decisions.WithLabelValues(string(a)).Add(float64(n))
 	}
-	return nil
+	// Decisions that move jobs first, in their order (a preemption before
+	// the placement on its devices), then the waits. A failed batch of
+	// moves fails the pass: the scheduler's state assumed them. A failed
+	// batch of waits only leaves reasons to the next pass.
+	moves.Fence = fence
+	dropped, err := s.commitBatches(ctx, moves)
+	if err != nil {
+		return true, fmt.Errorf("server: reconcile: commit decisions: %w", err)
+	}
+	waits.Fence = fence
+	n, err := s.commitBatches(ctx, waits)
+	dropped += n
+	if err != nil {
+		s.log.Warn("reconcile: wait reasons not written", "err", err)
+	}
+	if dropped > 0 {
+		s.log.Info("decisions about jobs that changed meanwhile were dropped", "dropped", dropped)
+	}
+	return true, nil
+}
+
+// commitBatches commits a change set in batches of commitBatch jobs, each
+// with its events and a deadline of batchTimeout, and stops at the first
+// that fails: those before it stand.
+func (s *Server) commitBatches(ctx context.Context, c store.Changes) (dropped int, err error) {
+	for _, b := range batches(c, commitBatch) {
+		bctx, cancel := context.WithTimeout(ctx, batchTimeout)
+		n, err := s.commitDecisions(bctx, b)
+		cancel()
+		dropped += n
+		if err != nil {
+			return dropped, err
+		}
+	}
+	return dropped, nil
+}
+
+// batches splits a change set into sets of at most n jobs, in order, each
+// with the events of its jobs (events of no job go with the first).
+func batches(c store.Changes, n int) []store.Changes {
+	if len(c.Jobs) <= n {
+		if len(c.Jobs) == 0 && len(c.Events) == 0 && len(c.Nodes) == 0 {
+			return nil
+		}
+		return []store.Changes{c}
+	}
+	var out []store.Changes
+	at := map[string]int{}
+	for i, j := range c.Jobs {
+		if i%n == 0 {
+			out = append(out, store.Changes{Fence: c.Fence})
+		}
+		b := &out[len(out)-1]
+		b.Jobs = append(b.Jobs, j)
+		at[j.ID] = len(out) - 1
+	}
+	out[0].Nodes = c.Nodes
+	for _, e := range c.Events {
+		b := &out[at[e.Job]]
+		b.Events = append(b.Events, e)
+	}
+	return out
 }
 
 // commitDecisions commits a pass's decisions. A decision about a job
@@ -467,6 +444,9 @@ func (s *Server) leaderLoop(ctx context.Context) {
 				s.log.Warn("reconcile pass failed", "err", err)
 			}
 			lastPass = s.clock.Now()
+			if err == nil && s.QueueLoading() && ctx.Err() == nil {
+				continue // go on reading the queue at once
+			}
 		}
 		select {
 		case <-ctx.Done():

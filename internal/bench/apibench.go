@@ -126,6 +126,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 			rep.Passes = append(rep.Passes, r)
 			if !o.JSON {
 				fmt.Fprintf(w, "%-10s %14.3f %8d %10.3f %16.3f %8d\n", r.Store, r.FirstS, r.Running, r.SteadyS, r.IncrementS, r.PlacedAfter)
+				if r.FirstPasses > 1 {
+					fmt.Fprintf(w, "%-10s the first pass read the queue over %d passes, the longest %.3f s\n", "", r.FirstPasses, r.FirstMaxS)
+				}
 				fmt.Fprintf(w, "%-10s GET /v1/power: first %.3f s (from the store), then p50 %.2f ms p99 %.2f ms; GET /metrics: p50 %.2f ms p99 %.2f ms\n",
 					"", r.PowerFirstS, r.PowerP50MS, r.PowerP99MS, r.MetricsP50MS, r.MetricsP99MS)
 				fmt.Fprintf(w, "%-10s %d pending after the first pass: server heap %.0f MiB, %.0f B per pending job (its stored spec: %d B); RSS %.0f MiB, peak %.0f MiB\n",

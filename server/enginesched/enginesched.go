@@ -58,9 +58,28 @@ type Scheduler struct {
 	pending map[string]bool    // in the engine's queue
 	running map[string]bool    // in the snapshot
 	grid    []engine.GridEvent // as last given to the engine
+
+	// kept: the server keeps no copy of the queue and tells what changed
+	// (Enqueue); then order holds the queue in the order jobs joined it
+	// (with stale entries, dropped now and then), and next is where the
+	// next pass goes on saying why jobs wait. refused are the jobs the
+	// engine refused since the last pass.
+	kept    bool
+	order   []engine.JobID
+	next    int
+	refused []server.Decision
 }
 
-var _ server.Scheduler = (*Scheduler)(nil)
+// maxWaits bounds the wait reasons a pass gives when the server keeps no
+// copy of the queue: those of the jobs the engine tried, then as many of
+// the others, in turn, so that every job's reason is said again within
+// queue/maxWaits passes.
+const maxWaits = 5000
+
+var (
+	_ server.Scheduler   = (*Scheduler)(nil)
+	_ server.QueueKeeper = (*Scheduler)(nil)
+)
 
 // New returns a scheduler for a fleet with an engine configuration.
 func New(f *fleet.Fleet, cfg engine.Config, opts Options) (*Scheduler, error) {
@@ -100,7 +119,31 @@ func (s *Scheduler) reset() error {
 	s.pending, s.running = map[string]bool{}, map[string]bool{}
 	s.measuredAt, s.settleEnd = time.Time{}, time.Time{}
 	s.grid = nil
+	s.kept, s.order, s.next, s.refused = false, nil, 0, nil
 	s.built = true
+	return nil
+}
+
+// queued marks a job as in the engine's queue.
+func (s *Scheduler) queued(name string) {
+	s.pending[name] = true
+	if s.kept {
+		s.order = append(s.order, s.ids[name])
+	}
+}
+
+// submit puts a stored job in the engine's queue, or says why the engine
+// refused it.
+func (s *Scheduler) submit(j *store.Job) *server.Decision {
+	ej, err := s.engineJob(j)
+	if err == nil {
+		err = s.eng.Submit(ej, j.SubmittedAt)
+	}
+	if err != nil {
+		s.forget(j.ID)
+		return &server.Decision{Action: server.ActWait, Job: j.ID, Reasons: []string{"refused: " + err.Error()}}
+	}
+	s.queued(j.ID)
 	return nil
 }
 
@@ -223,7 +266,7 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 	for i := range in.Running {
 		nowRunning[in.Running[i].ID] = true
 	}
-	nowPending := make(map[string]bool, len(in.Pending))
+	nowPending := make(map[string]bool, len(in.Pending)) // when the server keeps the queue: those of Enqueue
 	for i := range in.Pending {
 		nowPending[in.Pending[i].ID] = true
 	}
@@ -232,7 +275,7 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		case nowRunning[name]:
 		case nowPending[name] && s.eng.Requeue(s.snap, s.ids[name], in.Now):
 			delete(s.running, name)
-			s.pending[name] = true
+			s.queued(name)
 		default:
 			s.snap.Release(s.ids[name], in.Now)
 			delete(s.running, name)
@@ -264,6 +307,9 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		}
 		s.running[j.ID] = true
 	}
+	if s.kept {
+		return nil // Enqueue keeps the queue
+	}
 	// Pending jobs: new ones join the queue in submission order, gone ones
 	// (cancelled) leave it.
 	for name := range s.pending {
@@ -278,18 +324,70 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		if s.pending[j.ID] {
 			continue
 		}
-		ej, err := s.engineJob(j)
-		if err == nil {
-			err = s.eng.Submit(ej, j.SubmittedAt)
+		if d := s.submit(j); d != nil {
+			refused = append(refused, *d)
 		}
-		if err != nil {
-			refused = append(refused, server.Decision{Action: server.ActWait, Job: j.ID, Reasons: []string{"refused: " + err.Error()}})
-			s.forget(j.ID)
-			continue
-		}
-		s.pending[j.ID] = true
 	}
 	return refused
+}
+
+// Enqueue implements server.QueueKeeper: the server keeps no copy of the
+// queue, and from now on Schedule takes its pending jobs from here.
+func (s *Scheduler) Enqueue(q server.QueueChange) (err error) {
+	defer func() { // the engine boundary, as in Schedule
+		if r := recover(); r != nil {
+			s.built = false
+			err = fmt.Errorf("enginesched: engine panic: %v", r)
+		}
+	}()
+	if q.Tenants != nil && !s.sameTenants(q.Tenants) {
+		s.setTenants(q.Tenants)
+	}
+	if !s.built || q.Generation != s.gen || !s.kept {
+		if err := s.reset(); err != nil {
+			return fmt.Errorf("enginesched: %w", err)
+		}
+		s.gen, s.kept = q.Generation, true
+	}
+	for _, name := range q.Left {
+		if s.pending[name] {
+			s.eng.Cancel(s.ids[name])
+			delete(s.pending, name)
+			s.forget(name)
+		}
+	}
+	for i := range q.Joined {
+		j := &q.Joined[i]
+		switch {
+		case s.pending[j.ID]:
+			continue
+		case s.running[j.ID]:
+			// back in the queue (its node was lost, or it failed and may
+			// restart): requeued with the engine's backoff, as a
+			// preempted job is
+			delete(s.running, j.ID)
+			if s.eng.Requeue(s.snap, s.ids[j.ID], q.Now) {
+				s.queued(j.ID)
+				continue
+			}
+			s.snap.Release(s.ids[j.ID], q.Now)
+			s.forget(j.ID)
+		}
+		if d := s.submit(j); d != nil {
+			s.refused = append(s.refused, *d)
+		}
+	}
+	return nil
+}
+
+// setTenants takes the tenants' weights and quotas, which shape the
+// engine's queues: the engine is built again.
+func (s *Scheduler) setTenants(ts map[string]server.TenantConfig) {
+	s.cfg.Tenants = make(map[string]engine.Tenant, len(ts))
+	for name, t := range ts {
+		s.cfg.Tenants[name] = engine.Tenant{Weight: t.Weight, Quota: t.Quota}
+	}
+	s.built = false
 }
 
 // Schedule implements server.Scheduler.
@@ -300,21 +398,25 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 			out, err = nil, fmt.Errorf("enginesched: engine panic: %v", r)
 		}
 	}()
-	if in.Tenants != nil && !s.sameTenants(in.Tenants) {
-		// weights and quotas shape the engine's queues: build it again
-		s.cfg.Tenants = make(map[string]engine.Tenant, len(in.Tenants))
-		for name, t := range in.Tenants {
-			s.cfg.Tenants[name] = engine.Tenant{Weight: t.Weight, Quota: t.Quota}
+	if s.kept {
+		// The queue is Enqueue's: it cannot be built again from the input.
+		if in.Tenants != nil && !s.sameTenants(in.Tenants) || !s.built || in.Generation != s.gen {
+			s.built = false
+			return nil, fmt.Errorf("enginesched: the queue of generation %d was not given (Enqueue)", in.Generation)
 		}
-		s.built = false
-	}
-	if !s.built || in.Generation != s.gen {
-		if err := s.reset(); err != nil {
-			return nil, fmt.Errorf("enginesched: %w", err)
+	} else {
+		if in.Tenants != nil && !s.sameTenants(in.Tenants) {
+			s.setTenants(in.Tenants) // weights and quotas shape the engine's queues
 		}
-		s.gen = in.Generation
+		if !s.built || in.Generation != s.gen {
+			if err := s.reset(); err != nil {
+				return nil, fmt.Errorf("enginesched: %w", err)
+			}
+			s.gen = in.Generation
+		}
 	}
-	out = s.sync(in)
+	out = append(s.sync(in), s.refused...)
+	s.refused = nil
 	s.setGrid(in)
 	res := s.eng.Schedule(s.snap, in.Now)
 	for _, d := range res.Decisions {
@@ -328,11 +430,15 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		case engine.Preempt:
 			out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
 			delete(s.running, name)
-			s.pending[name] = true // the engine requeued it
+			s.queued(name) // the engine requeued it
 		}
 	}
-	for _, w := range s.eng.Waits() {
-		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
+	if s.kept {
+		out = s.waits(res.Waiting, out)
+	} else {
+		for _, w := range s.eng.Waits() {
+			out = append(out, server.Decision{Action: server.ActWait, Job: s.names[w.Job], Reasons: []string{s.describe(w.Reason)}})
+		}
 	}
 	// The power controller: a fresh measured draw against the limits,
 	// once the effect of its last decisions had time to show.
@@ -352,7 +458,7 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 				name := s.names[d.Job]
 				out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
 				delete(s.running, name)
-				s.pending[name] = true
+				s.queued(name)
 				decided = true
 			}
 		}
@@ -361,6 +467,48 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		}
 	}
 	return out, nil
+}
+
+// waits says why jobs wait, in bounded number: those the pass tried, then
+// others in turn from where the last pass stopped.
+func (s *Scheduler) waits(tried []engine.Wait, out []server.Decision) []server.Decision {
+	said := make(map[engine.JobID]bool, 2*maxWaits)
+	say := func(id engine.JobID, r engine.Reason) {
+		said[id] = true
+		out = append(out, server.Decision{Action: server.ActWait, Job: s.names[id], Reasons: []string{s.describe(r)}})
+	}
+	for _, w := range tried {
+		if len(said) == maxWaits {
+			break
+		}
+		if !said[w.Job] && s.pending[s.names[w.Job]] {
+			say(w.Job, w.Reason)
+		}
+	}
+	if len(s.order) > 2*len(s.pending)+1024 { // drop the stale entries
+		keep := s.order[:0]
+		for _, id := range s.order {
+			if name, ok := s.names[id]; ok && s.pending[name] {
+				keep = append(keep, id)
+			}
+		}
+		s.order, s.next = keep, 0
+	}
+	for n, visits := 0, 0; n < maxWaits && visits < min(len(s.order), 4*maxWaits); visits++ {
+		if s.next >= len(s.order) {
+			s.next = 0
+		}
+		id := s.order[s.next]
+		s.next++
+		if said[id] || !s.pending[s.names[id]] {
+			continue
+		}
+		if r, ok := s.eng.Reason(id); ok {
+			say(id, r)
+			n++
+		}
+	}
+	return out
 }
 
 // WhatIf implements server.WhatIf: a scratch scheduler, built from the
