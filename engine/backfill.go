@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/bits"
 	"time"
 
@@ -21,12 +22,19 @@ type reservation struct {
 	active   bool
 	pool     int32
 	at       time.Time
-	infinite bool // no placement known: the whole pool is held
+	from     int64 // the end (Unix ns) it waits for, noEnd if none
+	infinite bool  // no placement known: the whole pool is held
 	slots    []Slot
 	watts    []heldW
-	// while held: the accelerators taken out of the free indexes
-	holding bool
-	held    []Slot
+	// while held: the accelerators taken out of the free indexes, the
+	// moves that took them (for an exact undo), and the site's generation
+	// before the hold and with it (see Snapshot.siteGen)
+	holding         bool
+	held            []Slot
+	holdLog         []moved
+	preGen, heldGen uint64
+	// while lifted: the site's generation with the hold
+	liftGen uint64
 }
 
 // heldW is the draw held in one domain of the head's path: what the head
@@ -48,6 +56,11 @@ const maxReserveTries = 64
 // earliest time wins, and its placement and the watts along its path are
 // held for the rest of the pass (see reservation). It then puts every job
 // back: the snapshot is unchanged but for the hold.
+//
+// What a pool's search finds depends on its site's state alone, and on
+// the clock only through the time of the ends it waited for: the engine
+// keeps it for the head (see resvCache) until that site changes, so that
+// passes in which the site did not change repeat no search.
 func (ps *pass) reserve(p *Pending) {
 	s := ps.s
 	j := &p.Job
@@ -60,7 +73,7 @@ func (ps *pass) reserve(p *Pending) {
 		if !staticFit(&r, pp) || pp.total < k {
 			continue
 		}
-		c := ps.expect(p, pi, &r)
+		c := ps.expectKept(p, pi, &r)
 		if !best.active || (!c.infinite && (best.infinite || c.at.Before(best.at))) {
 			best = c
 		}
@@ -69,6 +82,7 @@ func (ps *pass) reserve(p *Pending) {
 		return
 	}
 	ps.resv = best
+	ps.resv.held = ps.e.heldBuf[:0]
 	ps.hold()
 	rv := &Reservation{Job: j.ID, Site: s.pools[best.pool].site}
 	if !best.infinite {
@@ -77,35 +91,90 @@ func (ps *pass) reserve(p *Pending) {
 	ps.res.Reservation = rv
 }
 
+// resvCache keeps what expect found for one head in each pool, with the
+// generation of the pool's site it was found at (Snapshot.siteGen).
+type resvCache struct {
+	snap  *Snapshot
+	head  *Pending
+	pools []resvKept // by pool
+}
+
+type resvKept struct {
+	ok  bool
+	gen uint64
+	r   reservation
+}
+
+// expectKept is expect, kept across passes while the pool's site keeps
+// its generation: the search is a function of the site's state, and the
+// clock only sets when it starts (never before now).
+func (ps *pass) expectKept(p *Pending, pi int32, r *request) reservation {
+	s := ps.s
+	c := &ps.e.resv
+	if c.snap != s || c.head != p || len(c.pools) != len(s.pools) {
+		c.snap, c.head = s, p
+		c.pools = append(c.pools[:0], make([]resvKept, len(s.pools))...)
+	}
+	kept := &c.pools[pi]
+	gen := s.siteGen[s.pools[pi].site]
+	if !kept.ok || kept.gen != gen {
+		kept.r = ps.expect(p, pi, r)
+		kept.ok, kept.gen = true, gen
+	}
+	res := kept.r
+	if !res.infinite {
+		res.at = ps.now
+		if res.from != noEnd {
+			if at := time.Unix(0, res.from).UTC(); !at.Before(ps.now) {
+				res.at = at
+			}
+		}
+	}
+	return res
+}
+
+// noEnd is reservation.from when the head fits without waiting for an end.
+const noEnd = math.MinInt64
+
 // expect finds when and where p is expected to fit in pool pi. It frees
 // the running jobs of the pool's site (every pool there shares its
 // breakers) in order of expected end, and after each end time at which
 // the pool has enough accelerators it tries to place p; it notes the
-// first placement and the draw it needs along its path, and restores the
-// jobs.
+// first placement and the draw it needs along its path, and puts the
+// jobs back. Freeing touches only what placement reads (the free
+// indexes, the nodes' masks, the draws), every index move logged and
+// undone in reverse, so that the snapshot is left exactly as it was and
+// its site keeps its generation (nothing here gives it a new one).
 func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 	s := ps.s
 	pp := s.pools[pi]
-	var site []*pool
+	n := 0
 	for _, q := range s.pools {
-		if q.site == pp.site {
-			site = append(site, q)
+		if q.site == pp.site && len(q.ends.items) > 0 {
+			if n == len(ps.e.walks) {
+				ps.e.walks = append(ps.e.walks, endWalk{})
+			}
+			w := &ps.e.walks[n]
+			w.h = &q.ends
+			w.start()
+			n++
 		}
 	}
-	res := reservation{active: true, pool: pi, infinite: true}
+	walks := ps.e.walks[:n]
+	res := reservation{active: true, pool: pi, infinite: true, from: noEnd}
 	// the reservation is for when running jobs have ended: grid events
 	// and ramps are judged then, not now
 	g := ps.e.pl.grid
 	ps.e.pl.grid = nil
-	defer func() { ps.e.pl.grid = g }()
-	var freed []*Alloc
+	log := ps.e.expectLog[:0]
+	freed := ps.e.freed[:0]
 	avail := pp.free
-	at := ps.now
+	from := int64(noEnd)
 	for try := 0; try < maxReserveTries; {
 		if avail >= r.k {
 			try++
 			if slots, _ := ps.e.pl.place(r, pp); slots != nil {
-				res.at, res.infinite = at, false
+				res.from, res.infinite = from, false
 				res.slots = append([]Slot(nil), slots...)
 				res.watts = ps.pathDraw(res.slots, r.w)
 				break
@@ -113,32 +182,33 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 		}
 		// release every job of the site that ends next
 		key, any := int64(0), false
-		for _, q := range site {
-			if len(q.ends.items) > 0 && (!any || q.ends.items[0].endKey < key) {
-				key, any = q.ends.items[0].endKey, true
+		for i := range walks {
+			if a := walks[i].peek(); a != nil && (!any || a.endKey < key) {
+				key, any = a.endKey, true
 			}
 		}
 		if !any {
 			break // nothing more ends: jobs of unknown duration hold the rest
 		}
-		for _, q := range site {
-			for len(q.ends.items) > 0 && q.ends.items[0].endKey == key {
-				a := q.ends.items[0]
-				if q == pp {
-					for _, sl := range a.Slots {
-						if s.nodeState[sl.Node] == Up {
-							avail += int32(bits.OnesCount64(sl.Mask))
+		for i := range walks {
+			for a := walks[i].peek(); a != nil && a.endKey == key; a = walks[i].peek() {
+				walks[i].pop()
+				q := s.pools[a.pool]
+				for _, sl := range a.Slots {
+					s.nodeMask[sl.Node] &^= sl.Mask
+					c := int32(bits.OnesCount64(sl.Mask))
+					if s.nodeState[sl.Node] == Up {
+						log = s.addFreeLogged(q, sl.Node, c, log)
+						if q == pp {
+							avail += c
 						}
 					}
+					s.addDrawQuiet(sl.Node, -int64(c)*a.DrawW)
 				}
-				s.free(a)
 				freed = append(freed, a)
 			}
 		}
-		at = time.Unix(0, key).UTC()
-		if at.Before(ps.now) {
-			at = ps.now // overdue jobs are expected to end now
-		}
+		from = key
 	}
 	// While the jobs are freed, the path's draw is what it will be at
 	// that time; the hold is what the head needs beyond today's draw
@@ -147,9 +217,22 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 		h := &res.watts[i]
 		h.w += s.draw[h.level][h.dom]
 	}
-	for i := len(freed) - 1; i >= 0; i-- {
-		s.allocate(freed[i])
+	for i := len(log) - 1; i >= 0; i-- {
+		log[i].undo()
 	}
+	for _, a := range freed {
+		q := s.pools[a.pool]
+		for _, sl := range a.Slots {
+			s.nodeMask[sl.Node] |= sl.Mask
+			if s.nodeState[sl.Node] == Up {
+				q.free -= int32(bits.OnesCount64(sl.Mask))
+			}
+			s.addDrawQuiet(sl.Node, int64(bits.OnesCount64(sl.Mask))*a.DrawW)
+		}
+	}
+	ps.e.pl.grid = g
+	clear(freed)
+	ps.e.expectLog, ps.e.freed = log[:0], freed[:0]
 	out := res.watts[:0]
 	for _, h := range res.watts {
 		if h.w -= s.draw[h.level][h.dom]; h.w > 0 {
@@ -158,6 +241,49 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 	}
 	res.watts = out
 	return res
+}
+
+// endWalk visits one pool's running jobs of known duration in order of
+// expected end (then job ID), as the heap would give them up, without
+// taking them out: a frontier of heap positions, itself a min-heap.
+type endWalk struct {
+	h   *allocHeap
+	aux []int32
+}
+
+func (w *endWalk) start() { w.aux = append(w.aux[:0], 0) }
+
+func (w *endWalk) less(a, b int) bool { return w.h.less(int(w.aux[a]), int(w.aux[b])) }
+
+// peek returns the next job, or nil when every one was visited.
+func (w *endWalk) peek() *Alloc {
+	if len(w.aux) == 0 || len(w.h.items) == 0 {
+		return nil
+	}
+	return w.h.items[w.aux[0]]
+}
+
+// pop moves past the next job.
+func (w *endWalk) pop() {
+	i := w.aux[0]
+	n := len(w.aux) - 1
+	w.aux[0] = w.aux[n]
+	w.aux = w.aux[:n]
+	siftDown(n, 0, w.less, func(a, b int) { w.aux[a], w.aux[b] = w.aux[b], w.aux[a] })
+	for _, c := range [2]int32{2*i + 1, 2*i + 2} {
+		if int(c) >= len(w.h.items) {
+			continue
+		}
+		w.aux = append(w.aux, c)
+		for j := len(w.aux) - 1; j > 0; {
+			p := (j - 1) / 2
+			if !w.less(j, p) {
+				break
+			}
+			w.aux[j], w.aux[p] = w.aux[p], w.aux[j]
+			j = p
+		}
+	}
 }
 
 // pathDraw returns the draw slots add to every domain on their power
@@ -188,7 +314,9 @@ func (ps *pass) pathDraw(slots []Slot, w int64) []heldW {
 // hold takes the reservation out of the snapshot: the free accelerators
 // of the head's expected placement, and the watts along its path. For a
 // reservation with no known placement it holds nothing here: try keeps
-// later jobs out of the whole pool instead.
+// later jobs out of the whole pool instead. Its index moves are logged,
+// so that a pass that changes nothing else in the site gives them back
+// exactly (see unhold).
 func (ps *pass) hold() {
 	r := &ps.resv
 	if !r.active || r.holding {
@@ -196,7 +324,9 @@ func (ps *pass) hold() {
 	}
 	s := ps.s
 	pp := s.pools[r.pool]
+	r.preGen = s.siteGen[pp.site]
 	r.held = r.held[:0]
+	log := ps.e.holdLog[:0]
 	for _, sl := range r.slots {
 		if s.nodeState[sl.Node] != Up {
 			continue
@@ -206,16 +336,22 @@ func (ps *pass) hold() {
 			continue
 		}
 		s.nodeMask[sl.Node] |= m
-		s.addFree(pp, sl.Node, -int32(bits.OnesCount64(m)))
+		log = s.addFreeLogged(pp, sl.Node, -int32(bits.OnesCount64(m)), log)
 		r.held = append(r.held, Slot{Node: sl.Node, Mask: m})
 	}
+	r.holdLog = log
 	for _, h := range r.watts {
 		s.draw[h.level][h.dom] += h.w
 	}
+	s.touch(pp.site)
+	r.heldGen = s.siteGen[pp.site]
 	r.holding = true
 }
 
-// unhold gives back what hold took, for good (the pass ends).
+// unhold gives back what hold took, for good (the pass ends): exactly,
+// index order and the site's generation included, when the site is as
+// the hold left it (nothing was placed there, every lift was restored);
+// else what it still holds.
 func (ps *pass) unhold() {
 	r := &ps.resv
 	if !r.holding {
@@ -223,14 +359,27 @@ func (ps *pass) unhold() {
 	}
 	s := ps.s
 	pp := s.pools[r.pool]
-	for _, sl := range r.held {
-		s.nodeMask[sl.Node] &^= sl.Mask
-		s.addFree(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)))
+	if s.siteGen[pp.site] == r.heldGen {
+		for i := len(r.holdLog) - 1; i >= 0; i-- {
+			r.holdLog[i].undo()
+		}
+		for _, sl := range r.held {
+			s.nodeMask[sl.Node] &^= sl.Mask
+			pp.free += int32(bits.OnesCount64(sl.Mask))
+		}
+		s.siteGen[pp.site] = r.preGen
+	} else {
+		for _, sl := range r.held {
+			s.nodeMask[sl.Node] &^= sl.Mask
+			s.addFree(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)))
+		}
 	}
 	for _, h := range r.watts {
 		s.draw[h.level][h.dom] -= h.w
 	}
-	r.held = r.held[:0]
+	ps.e.holdLog = r.holdLog[:0]
+	ps.e.heldBuf = r.held[:0]
+	r.holdLog, r.held = nil, nil
 	r.holding = false
 }
 
@@ -242,30 +391,21 @@ func (ps *pass) lift(log []moved) []moved {
 	r := &ps.resv
 	s := ps.s
 	pp := s.pools[r.pool]
+	r.liftGen = s.siteGen[pp.site]
 	for _, sl := range r.held {
 		s.nodeMask[sl.Node] &^= sl.Mask
-		c := int32(bits.OnesCount64(sl.Mask))
-		d := sl.Node
-		for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
-			log = pp.lv[l].addLogged(d-pp.off[l], c, log)
-			d = s.f.Parent(l, d)
-		}
-		if pp.grp != nil {
-			if g := pp.grpOf[s.f.Nodes[sl.Node].Rack-pp.off[fleet.LevelRack]]; g >= 0 {
-				log = pp.grp.addLogged(g, c, log)
-			}
-		}
-		pp.free += c
+		log = s.addFreeLogged(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)), log)
 	}
 	for _, h := range r.watts {
 		s.draw[h.level][h.dom] -= h.w
 	}
+	s.touch(pp.site)
 	r.holding = false
 	return log
 }
 
 // restore takes the hold back after lift, exactly, when nothing else
-// changed in between.
+// changed in between: the site gets back its generation.
 func (ps *pass) restore(log []moved) {
 	r := &ps.resv
 	s := ps.s
@@ -280,6 +420,7 @@ func (ps *pass) restore(log []moved) {
 	for _, h := range r.watts {
 		s.draw[h.level][h.dom] += h.w
 	}
+	s.siteGen[pp.site] = r.liftGen
 	r.holding = true
 }
 
@@ -303,5 +444,6 @@ func (ps *pass) retake() {
 	for _, h := range r.watts {
 		s.draw[h.level][h.dom] += h.w
 	}
+	s.touch(pp.site)
 	r.holding = true
 }

@@ -75,6 +75,7 @@ type Engine struct {
 	incoming  []*Pending             // requeued during a pass, queued after it
 	sorted    bool                   // pending is in the static order
 	removedN  int                    // marked entries in pending
+	skipped   int                    // marked entries passes stepped over since the last compaction
 	sizes     map[int]int            // pending jobs by accelerators asked
 	bySize    map[sizeKey]*sizeQueue // the same by duration too, in the static order
 	lazyFair  bool                   // the built-in fair policy, merged lazily
@@ -92,6 +93,15 @@ type Engine struct {
 	classElig [][]int32 // by class, for snap
 
 	grid *gridState // grid events and ramps, nil until needed (grid.go)
+
+	// backfill's reservation searches, kept by pool (backfill.go), and
+	// their scratch buffers
+	resv      resvCache
+	walks     []endWalk
+	expectLog []moved
+	freed     []*Alloc
+	holdLog   []moved
+	heldBuf   []Slot
 
 	snap  *Snapshot           // the snapshot the caches below belong to
 	elig  map[eligKey][]int32 // eligible pools by job constraint

@@ -262,13 +262,17 @@ func (e *Engine) smallest() int {
 	return e.minK
 }
 
-// compact drops marked entries from the queue once they are half of it.
+// compact drops marked entries from the queue once they are half of it,
+// or once passes have stepped over as many marked entries as half of it
+// since the last compaction: a pass reads the queue from its head, where
+// the jobs placed leave their marks, and must not pay for them pass after
+// pass.
 func (e *Engine) compact(force bool) {
-	if !force && e.removedN*2 < len(e.pending) {
+	if !force && e.removedN*2 < len(e.pending) && e.skipped*2 < len(e.pending) {
 		return
 	}
 	e.pending = dropRemoved(e.pending)
-	e.removedN = 0
+	e.removedN, e.skipped = 0, 0
 }
 
 // sortQueue puts the queue in the policy's order for a pass: nothing to do
@@ -302,16 +306,17 @@ func (e *Engine) endPass() {
 	}
 	clear(e.incoming)
 	e.incoming = e.incoming[:0]
+	all := e.skipped*2 >= len(e.pending) // the size and tenant queues too
 	e.compact(false)
 	for k, sq := range e.bySize {
-		if sq.removed*2 >= len(sq.jobs) {
+		if sq.removed > 0 && (all || sq.removed*2 >= len(sq.jobs)) {
 			if sq.jobs, sq.removed = dropRemoved(sq.jobs), 0; len(sq.jobs) == 0 {
 				delete(e.bySize, k)
 			}
 		}
 	}
 	for t, tq := range e.byTenant {
-		if tq.removed*2 >= len(tq.jobs) {
+		if tq.removed > 0 && (all || tq.removed*2 >= len(tq.jobs)) {
 			if tq.jobs, tq.removed = dropRemoved(tq.jobs), 0; len(tq.jobs) == 0 {
 				delete(e.byTenant, t)
 			}
@@ -437,7 +442,10 @@ type fairCursor struct {
 	share, weight float64
 }
 
-type fairMerge struct{ h []*fairCursor }
+type fairMerge struct {
+	e *Engine
+	h []*fairCursor
+}
 
 func (m *fairMerge) less(a, b int) bool {
 	x, y := m.h[a], m.h[b]
@@ -453,23 +461,24 @@ func (m *fairMerge) down(i int) {
 
 // skipRemoved moves a cursor past jobs that left the queue; it reports
 // whether one remains.
-func (c *fairCursor) skipRemoved() bool {
+func (c *fairCursor) skipRemoved(e *Engine) bool {
 	for c.i < len(c.tq.jobs) && c.tq.jobs[c.i].removed {
 		c.i++
+		e.skipped++
 	}
 	return c.i < len(c.tq.jobs)
 }
 
 // startFair begins the lazy fair merge of a pass.
 func (e *Engine) startFair(v QueueView) *fairMerge {
-	m := &fairMerge{}
+	m := &fairMerge{e: e}
 	for t, tq := range e.byTenant {
 		c := &fairCursor{tq: tq, weight: 1}
 		if v.Weight != nil {
 			c.weight = v.Weight(t)
 		}
 		c.share = v.Usage[t] / c.weight
-		if c.skipRemoved() {
+		if c.skipRemoved(e) {
 			m.h = append(m.h, c)
 		}
 	}
@@ -493,7 +502,7 @@ func (m *fairMerge) next() *Pending {
 		d = fairCharge
 	}
 	c.share += float64(p.Job.Accelerators) * d.Seconds() / c.weight
-	if !c.skipRemoved() {
+	if !c.skipRemoved(m.e) {
 		n := len(m.h) - 1
 		m.h[0] = m.h[n]
 		m.h = m.h[:n]

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,12 @@ import (
 
 // scheduleFull is the plain pass that the engine's incremental one must
 // equal, kept as a test oracle: it sorts the whole queue with the policy's
-// Order every pass, tries every pending job in that order, and gives each
-// a reason, as the engine did before passes learned to stop early.
+// Order every pass, tries every pending job in that order, gives each a
+// reason, and searches a backfill reservation afresh, as the engine did
+// before passes learned to stop early and to keep what they found.
 func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	e.bind(s)
+	e.resv = resvCache{} // every reservation searched afresh
 	if _, static := e.queue.(StaticOrder); !static {
 		e.account(s, now)
 	}
@@ -140,7 +143,8 @@ func (w *twins) setNode(n int, st NodeState, now time.Time) {
 // wants the same decisions and reservation from every pass; the reasons of
 // the jobs the incremental pass tried must be the full pass's, and every
 // other job's reason (Engine.Reason) must be one the full pass could give
-// it.
+// it. A pass is often followed by more with nothing changed but, at
+// times, the clock, where the incremental pass reuses what it kept.
 func TestIncrementalEqualsFull(t *testing.T) {
 	for _, name := range []string{"tiny.yaml", "multi.yaml", "wide.yaml"} {
 		f := loadTestdata(t, name)
@@ -154,24 +158,13 @@ func TestIncrementalEqualsFull(t *testing.T) {
 					case o.kind <= 3:
 						w.submit(o.job, now)
 					case o.kind <= 5:
-						a, b := w.pass(step, now)
-						want := map[JobID]Reason{}
-						for _, wt := range b.Waiting {
-							want[wt.Job] = wt.Reason
-						}
-						for _, wt := range a.Waiting {
-							if want[wt.Job] != wt.Reason {
-								t.Fatalf("step %d: job %d tried with %s, full pass %s", step, wt.Job, wt.Reason, want[wt.Job])
-							}
-						}
-						waits := w.inc.Waits()
-						for _, wt := range waits {
-							if r := want[wt.Job]; r != wt.Reason && !lazyAgrees(wt.Reason, r) {
-								t.Fatalf("step %d: job %d waits %s, full pass %s", step, wt.Job, wt.Reason, r)
-							}
-						}
-						if len(waits) != len(b.Waiting) {
-							t.Fatalf("step %d: %d jobs wait, full pass %d", step, len(waits), len(b.Waiting))
+						w.passAndReasons(step, now)
+						// passes again with nothing changed, or only the
+						// clock: what a pass keeps from the last must be
+						// what a full one finds
+						for range rapid.IntRange(0, 3).Draw(t, "again") {
+							now = now.Add(rapid.SampledFrom(againAfter).Draw(t, "after"))
+							w.passAndReasons(step, now)
 						}
 					case o.kind == 6:
 						now = now.Add(o.adv)
@@ -189,6 +182,37 @@ func TestIncrementalEqualsFull(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// againAfter are the clock's moves between passes in which nothing else
+// changed: none, a second, and spans that cross the ends the tests'
+// reservations wait for (jobs of minutes).
+var againAfter = []time.Duration{0, 0, time.Second, 59 * time.Second, 5 * time.Minute, 20 * time.Minute}
+
+// passAndReasons is pass, and wants the reasons of the jobs the
+// incremental pass tried to be the full pass's, and every other job's
+// reason (Engine.Reason) to be one the full pass could give it.
+func (w *twins) passAndReasons(step int, now time.Time) {
+	t := w.t
+	a, b := w.pass(step, now)
+	want := map[JobID]Reason{}
+	for _, wt := range b.Waiting {
+		want[wt.Job] = wt.Reason
+	}
+	for _, wt := range a.Waiting {
+		if want[wt.Job] != wt.Reason {
+			t.Fatalf("step %d: job %d tried with %s, full pass %s", step, wt.Job, wt.Reason, want[wt.Job])
+		}
+	}
+	waits := w.inc.Waits()
+	for _, wt := range waits {
+		if r := want[wt.Job]; r != wt.Reason && !lazyAgrees(wt.Reason, r) {
+			t.Fatalf("step %d: job %d waits %s, full pass %s", step, wt.Job, wt.Reason, r)
+		}
+	}
+	if len(waits) != len(b.Waiting) {
+		t.Fatalf("step %d: %d jobs wait, full pass %d", step, len(waits), len(b.Waiting))
 	}
 }
 
@@ -265,6 +289,10 @@ func TestIncrementalEqualsFullLongRuns(t *testing.T) {
 				w.submit(j, now)
 			case op <= 6:
 				w.pass(step, now)
+				for range rapid.IntRange(0, 3).Draw(t, "again") {
+					now = now.Add(rapid.SampledFrom(againAfter).Draw(t, "after"))
+					w.pass(step, now)
+				}
 			case op == 7:
 				now = now.Add(time.Duration(rapid.IntRange(1, 30).Draw(t, "advance")) * time.Minute)
 			case op == 8:
@@ -273,6 +301,161 @@ func TestIncrementalEqualsFullLongRuns(t *testing.T) {
 				}
 			default:
 				w.setNode(rapid.IntRange(0, len(f.Nodes)-1).Draw(t, "node"), NodeState(rapid.IntRange(0, 2).Draw(t, "state")), now)
+			}
+		}
+	})
+}
+
+// expectByRelease is the reservation search as the engine first did it,
+// kept as an oracle for expect: it releases the site's running jobs for
+// real (Snapshot.free), in order of expected end, tries the head after
+// each group of ends, and allocates them again. It leaves the free
+// indexes in another order than it found them; expect must find the same
+// placement, at the same time, with the same held watts, and leave no
+// trace.
+func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
+	s := ps.s
+	pp := s.pools[pi]
+	var site []*pool
+	for _, q := range s.pools {
+		if q.site == pp.site {
+			site = append(site, q)
+		}
+	}
+	res := reservation{active: true, pool: pi, infinite: true}
+	g := ps.e.pl.grid
+	ps.e.pl.grid = nil
+	defer func() { ps.e.pl.grid = g }()
+	var freed []*Alloc
+	avail := pp.free
+	at := ps.now
+	for try := 0; try < maxReserveTries; {
+		if avail >= r.k {
+			try++
+			if slots, _ := ps.e.pl.place(r, pp); slots != nil {
+				res.at, res.infinite = at, false
+				res.slots = append([]Slot(nil), slots...)
+				res.watts = ps.pathDraw(res.slots, r.w)
+				break
+			}
+		}
+		key, any := int64(0), false
+		for _, q := range site {
+			if len(q.ends.items) > 0 && (!any || q.ends.items[0].endKey < key) {
+				key, any = q.ends.items[0].endKey, true
+			}
+		}
+		if !any {
+			break
+		}
+		for _, q := range site {
+			for len(q.ends.items) > 0 && q.ends.items[0].endKey == key {
+				a := q.ends.items[0]
+				if q == pp {
+					for _, sl := range a.Slots {
+						if s.nodeState[sl.Node] == Up {
+							avail += int32(bits.OnesCount64(sl.Mask))
+						}
+					}
+				}
+				s.free(a)
+				freed = append(freed, a)
+			}
+		}
+		at = time.Unix(0, key).UTC()
+		if at.Before(ps.now) {
+			at = ps.now
+		}
+	}
+	for i := range res.watts {
+		h := &res.watts[i]
+		h.w += s.draw[h.level][h.dom]
+	}
+	for i := len(freed) - 1; i >= 0; i-- {
+		s.allocate(freed[i])
+	}
+	out := res.watts[:0]
+	for _, h := range res.watts {
+		if h.w -= s.draw[h.level][h.dom]; h.w > 0 {
+			out = append(out, h)
+		}
+	}
+	res.watts = out
+	return res
+}
+
+// trace is what a reservation search may read or write in a snapshot:
+// the free indexes in their order, the nodes' masks, the draws, the
+// pools' free counts and the sites' generations.
+func trace(s *Snapshot) string {
+	return fmt.Sprint(bucketOrder(s), s.nodeMask, s.draw, s.siteGen, func() []int32 {
+		var free []int32
+		for _, p := range s.pools {
+			free = append(free, p.free)
+		}
+		return free
+	}())
+}
+
+// TestExpectMatchesRelease plays random backfill scenarios and, before
+// each pass, asks expect where and when every pending job would fit in
+// every pool it may use: it must leave the snapshot exactly as it was and
+// agree with expectByRelease, which releases the jobs for real (and is
+// run after it, on the same state, for that reason).
+func TestExpectMatchesRelease(t *testing.T) {
+	f := loadTestdata(t, "wide.yaml")
+	rapid.Check(t, func(t *rapid.T) {
+		e, err := New(Config{Queue: "backfill"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSnapshot(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for step := range rapid.IntRange(1, 120).Draw(t, "steps") {
+			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
+			case op <= 4:
+				j := Job{ID: JobID(step + 1), Tenant: "a", Priority: rapid.IntRange(0, 2).Draw(t, "prio"),
+					Accelerators:  rapid.SampledFrom([]int{1, 2, 4, 8, 12, 16, 24, 40, 72}).Draw(t, "n"),
+					Duration:      time.Duration(rapid.SampledFrom([]int{0, 1, 5, 10, 30, 60}).Draw(t, "dur")) * time.Minute,
+					PowerFraction: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "power")}
+				if rapid.IntRange(0, 3).Draw(t, "rack") == 0 {
+					j.Topology, j.TopologyRequired = TopologyRack, true
+				}
+				if err := e.Submit(j, now); err != nil {
+					t.Fatal(err)
+				}
+			case op <= 6:
+				e.bind(s)
+				ps := &pass{e: e, s: s, now: now, res: &Result{}}
+				for _, p := range e.Queue() {
+					for _, pi := range e.eligible(&p.Job) {
+						pp := s.pools[pi]
+						r := makeRequest(&p.Job, pp)
+						r.w = pp.drawW(&p.Job)
+						if !staticFit(&r, pp) || pp.total < r.k {
+							continue
+						}
+						before := trace(s)
+						got := ps.expectKept(p, pi, &r)
+						if after := trace(s); after != before {
+							t.Fatalf("step %d: job %d, pool %d: the search left a trace:\n%s\nwas\n%s", step, p.Job.ID, pi, after, before)
+						}
+						want := ps.expectByRelease(p, pi, &r)
+						if g, w := fmt.Sprint(got.at, got.infinite, got.slots, got.watts), fmt.Sprint(want.at, want.infinite, want.slots, want.watts); g != w {
+							t.Fatalf("step %d: job %d, pool %d: expect found %s, by release %s", step, p.Job.ID, pi, g, w)
+						}
+					}
+				}
+				e.Schedule(s, now)
+			case op == 7:
+				now = now.Add(time.Duration(rapid.IntRange(1, 20).Draw(t, "advance")) * time.Minute)
+			default:
+				if ids := s.Running(); len(ids) > 0 {
+					s.Release(ids[rapid.IntRange(0, len(ids)-1).Draw(t, "release")], now)
+				}
 			}
 		}
 	})

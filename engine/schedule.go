@@ -172,7 +172,11 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			p = e.pending[next]
 			next++
 		}
-		if p.removed || p.since > e.passN {
+		if p.removed {
+			e.skipped++
+			continue
+		}
+		if p.since > e.passN {
 			continue
 		}
 		j := &p.Job

@@ -152,6 +152,14 @@ type Snapshot struct {
 	// fresh: a site's draw was measured since the engine last calibrated
 	// its estimate to it (see gridState.calibrate)
 	fresh []bool
+	// siteGen names the state of each site's free indexes, draws and
+	// running jobs: it takes a new value (from genSeq, never reused) at
+	// every change there, and an old one back only when a change was
+	// undone exactly (see touch). What the engine works out from a
+	// site's state alone (a backfill reservation's expected placement)
+	// holds for as long as the site keeps its value.
+	siteGen []uint64
+	genSeq  uint64
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -220,6 +228,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 	s.idleUp = slices.Clone(s.draw[fleet.LevelSite])
 	s.saveW = make([]float64, len(f.Sites))
 	s.fresh = make([]bool, len(f.Sites))
+	s.siteGen = make([]uint64, len(f.Sites))
 	s.scaleUps(poolOf)
 	for n := range f.Nodes {
 		p := s.pools[s.nodePool[n]]
@@ -352,8 +361,15 @@ func rangeOf(doms []fleet.Domain, a, b int32) (int32, int32) {
 	return doms[a].First, doms[b-1].End
 }
 
+// touch gives site si's state a new generation (see siteGen).
+func (s *Snapshot) touch(si int32) {
+	s.genSeq++
+	s.siteGen[si] = s.genSeq
+}
+
 // addFree changes the free count of node n (in pool p) and its ancestors.
 func (s *Snapshot) addFree(p *pool, n, delta int32) {
+	s.touch(p.site)
 	d := n
 	for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
 		p.lv[l].add(d-p.off[l], delta)
@@ -367,8 +383,36 @@ func (s *Snapshot) addFree(p *pool, n, delta int32) {
 	}
 }
 
+// addFreeLogged is addFree with every index move logged (into log) for
+// an exact undo, and no new generation: its caller gives one, or puts
+// the old one back after undoing.
+func (s *Snapshot) addFreeLogged(p *pool, n, delta int32, log []moved) []moved {
+	d := n
+	for l := fleet.LevelNode; l > fleet.LevelSite; l-- {
+		log = p.lv[l].addLogged(d-p.off[l], delta, log)
+		d = s.f.Parent(l, d)
+	}
+	if p.grp != nil {
+		if g := p.grpOf[s.f.Nodes[n].Rack-p.off[fleet.LevelRack]]; g >= 0 {
+			log = p.grp.addLogged(g, delta, log)
+		}
+	}
+	p.free += delta
+	return log
+}
+
 // addDraw changes the expected draw of node n's rack and its ancestors.
 func (s *Snapshot) addDraw(n int32, w int64) {
+	path := s.f.Path(int(n))
+	s.touch(path[fleet.LevelSite])
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		s.draw[l][path[l]] += w
+	}
+}
+
+// addDrawQuiet is addDraw without a new generation, for a change its
+// caller undoes.
+func (s *Snapshot) addDrawQuiet(n int32, w int64) {
 	path := s.f.Path(int(n))
 	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
 		s.draw[l][path[l]] += w
@@ -589,6 +633,7 @@ func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
 	old := s.nodeState[n]
 	if old != st {
 		p := s.pools[s.nodePool[n]]
+		s.touch(p.site)
 		freeN := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
 		if old == Up {
 			s.addFree(p, int32(n), -freeN)
