@@ -76,7 +76,7 @@ func (s *server) rssMiB(t *testing.T) float64 {
 
 // start runs a server on a store ("" for SQLite in a temporary data
 // directory) with extra flags, and waits until it serves.
-func start(t *testing.T, storeDSN string, flags ...string) *server {
+func start(t testing.TB, storeDSN string, flags ...string) *server {
 	t.Helper()
 	data := t.TempDir()
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", data, "--example", "small"}, flags...)

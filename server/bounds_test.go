@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"stargate/store"
 	"strings"
@@ -236,5 +237,33 @@ func TestNodeTextWithNULRefused(t *testing.T) {
 		if r.status != http.StatusBadRequest {
 			t.Errorf("%s with a NUL: %d %s, want 400", what, r.status, r.body)
 		}
+	}
+}
+
+// countingBody counts what a handler reads of a request body.
+type countingBody struct{ read int64 }
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	c.read += int64(len(p))
+	return len(p), nil
+}
+
+func (c *countingBody) Close() error { return nil }
+
+// A body whose declared length is over the bound is refused unread, and
+// its connection closed: a sender of gigabytes costs only its headers.
+func TestDeclaredLengthRefusedUnread(t *testing.T) {
+	h := newHarness(t, nil)
+	body := &countingBody{}
+	req := httptest.NewRequest("POST", "/v1/jobs", nil)
+	req.Body, req.ContentLength = body, 1<<30
+	req.Header.Set("Authorization", "Bearer "+h.tokens["acme"])
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || body.read != 0 || rec.Header().Get("Connection") != "close" {
+		t.Errorf("a declared gigabyte: %d, %d bytes read, Connection %q; want 413, none read, close", rec.Code, body.read, rec.Header().Get("Connection"))
 	}
 }

@@ -23,6 +23,13 @@ const DefaultMaxBody = 1 << 20
 // readBody reads a request body up to limit bytes and converts YAML to
 // JSON, so that both formats take the same strict path.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		// refused on its declared length, unread: the connection is
+		// closed rather than drained, so a sender of gigabytes costs the
+		// server nothing but the headers
+		w.Header().Set("Connection", "close")
+		return nil, errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", limit)
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
