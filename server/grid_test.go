@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"stargate/api"
 	"stargate/store"
+	"stargate/store/sqlite"
 )
 
 // gridWatch is a scheduler that records the grid events each pass gives it.
@@ -129,5 +131,51 @@ func TestGridEventRefused(t *testing.T) {
 		if r := h.do("admin", "POST", "/v1/grid-events", bad); r.status != 400 {
 			t.Errorf("%s: %d %s", bad, r.status, r.body)
 		}
+	}
+}
+
+// A grid event outlives its server: a new server on the same store (a
+// restart, or the next leader) gives its scheduler the event in force,
+// with the baseline recorded before, and ends it on time.
+func TestGridEventKeptAcrossRestart(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+	h1, kill := startOn(t, st, clock, func(c *Config) { c.ID, c.Scheduler, c.LeaderTTL = "first", &gridWatch{}, 3*time.Second })
+	h1.register(node1)
+	if r := h1.do(node1, "POST", NodePath(node1)+"/heartbeat", `{"draw_w":6000}`); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	var e api.GridEvent
+	h1.do("operator", "POST", "/v1/grid-events", `{"scope":"lab","target_fraction":0.75,"duration_s":600}`).decode(t, &e)
+	if err := h1.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kill()
+	clock.Advance(5 * time.Second) // past the first's lease
+	sched := &gridWatch{}
+	h2, _ := startOn(t, st, clock, func(c *Config) { c.ID, c.Scheduler = "second", sched })
+	h2.tokens[node1] = h1.tokens[node1]
+	// the draw has changed since: the baseline is the one recorded at the start
+	if r := h2.do(node1, "POST", NodePath(node1)+"/heartbeat", `{"draw_w":3000}`); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if err := h2.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	baseline := 6000 * 1.3 / 1e6
+	if last := sched.seen[len(sched.seen)-1]; len(last) != 1 || last[0].ID != e.ID || last[0].State != store.GridActive || math.Abs(last[0].BaselineMW-baseline) > 1e-12 {
+		t.Fatalf("after the restart the scheduler was given %+v, want %s active with a baseline of %g MW", last, e.ID, baseline)
+	}
+	clock.Advance(600 * time.Second)
+	if err := h2.srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.GridEvents(ctx, store.GridEnded); len(got) != 1 || got[0].ID != e.ID {
+		t.Errorf("the event did not end on time after the restart: %+v", got)
 	}
 }
