@@ -6,25 +6,38 @@ package engine
 // early, costing O(m log m) for the m entries it visits, so a pool can
 // answer "the earliest ends that free k accelerators" or "the jobs that
 // started before t" without sorting all its jobs.
+//
+// Each entry carries its key and job ID beside the job, so that ordering
+// reads the heap's own array and not the jobs (a heap of a million-GPU
+// fleet's running jobs is far larger than a cache).
 type allocHeap struct {
 	end   bool // keyed by end (else by start)
 	items []*Alloc
-	aux   []int32 // walk's frontier, reused
+	keys  []heapKey // by position, as items
+	aux   []int32   // walk's frontier, reused
 }
 
-func (h *allocHeap) key(i int) int64 {
-	if h.end {
-		return h.items[i].endKey
-	}
-	return h.items[i].startKey
+// heapKey is an entry's order: its key, then its job's ID.
+type heapKey struct {
+	key int64
+	id  JobID
 }
+
+func (h *allocHeap) keyOf(a *Alloc) heapKey {
+	if h.end {
+		return heapKey{a.endKey, a.Job.ID}
+	}
+	return heapKey{a.startKey, a.Job.ID}
+}
+
+func (h *allocHeap) key(i int) int64 { return h.keys[i].key }
 
 func (h *allocHeap) less(i, j int) bool {
-	ki, kj := h.key(i), h.key(j)
-	if ki != kj {
-		return ki < kj
+	ki, kj := h.keys[i], h.keys[j]
+	if ki.key != kj.key {
+		return ki.key < kj.key
 	}
-	return h.items[i].Job.ID < h.items[j].Job.ID
+	return ki.id < kj.id
 }
 
 func (h *allocHeap) pos(a *Alloc) *int32 {
@@ -36,6 +49,7 @@ func (h *allocHeap) pos(a *Alloc) *int32 {
 
 func (h *allocHeap) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.keys[i], h.keys[j] = h.keys[j], h.keys[i]
 	*h.pos(h.items[i]) = int32(i)
 	*h.pos(h.items[j]) = int32(j)
 }
@@ -72,6 +86,7 @@ func (h *allocHeap) down(i int) {
 
 func (h *allocHeap) push(a *Alloc) {
 	h.items = append(h.items, a)
+	h.keys = append(h.keys, h.keyOf(a))
 	i := len(h.items) - 1
 	*h.pos(a) = int32(i)
 	h.up(i)
@@ -89,6 +104,7 @@ func (h *allocHeap) remove(a *Alloc) {
 	}
 	h.items[last] = nil
 	h.items = h.items[:last]
+	h.keys = h.keys[:last]
 	*p = -1
 	if i != last {
 		h.down(i)

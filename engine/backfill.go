@@ -183,15 +183,16 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 		// release every job of the site that ends next
 		key, any := int64(0), false
 		for i := range walks {
-			if a := walks[i].peek(); a != nil && (!any || a.endKey < key) {
-				key, any = a.endKey, true
+			if k, ok := walks[i].peekKey(); ok && (!any || k < key) {
+				key, any = k, true
 			}
 		}
 		if !any {
 			break // nothing more ends: jobs of unknown duration hold the rest
 		}
 		for i := range walks {
-			for a := walks[i].peek(); a != nil && a.endKey == key; a = walks[i].peek() {
+			for k, ok := walks[i].peekKey(); ok && k == key; k, ok = walks[i].peekKey() {
+				a := walks[i].peek()
 				walks[i].pop()
 				q := s.pools[a.pool]
 				for _, sl := range a.Slots {
@@ -261,6 +262,15 @@ func (w *endWalk) peek() *Alloc {
 		return nil
 	}
 	return w.h.items[w.aux[0]]
+}
+
+// peekKey returns the next job's expected end, false when every one was
+// visited.
+func (w *endWalk) peekKey() (int64, bool) {
+	if len(w.aux) == 0 || len(w.h.items) == 0 {
+		return 0, false
+	}
+	return w.h.keys[w.aux[0]].key, true
 }
 
 // pop moves past the next job.

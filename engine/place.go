@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
-	"sort"
 	"time"
 
 	"stargate/fleet"
@@ -439,11 +439,11 @@ func (pl *placer) fillRange(r *request, p *pool, cl fleet.Level, lo, hi, want in
 		}
 	}
 	// largest first; ties by index for determinism
-	sort.Slice(kids, func(i, j int) bool {
-		if kids[i].cap != kids[j].cap {
-			return kids[i].cap > kids[j].cap
+	slices.SortFunc(kids, func(a, b child) int {
+		if a.cap != b.cap {
+			return cmp.Compare(b.cap, a.cap)
 		}
-		return kids[i].id < kids[j].id
+		return cmp.Compare(a.id, b.id)
 	})
 	pl.kids[depth] = kids
 	got := int32(0)

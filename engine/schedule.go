@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"math/bits"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -360,19 +361,23 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	if !static {
 		return reason(NoDomainLargeEnough), false
 	}
-	sort.Slice(order, func(a, b int) bool {
-		x, y := order[a], order[b]
-		if x.score != y.score {
-			return x.score < y.score
-		}
-		if x.cap != y.cap {
-			return x.cap < y.cap
-		}
-		if x.fit != y.fit {
-			return x.fit < y.fit
-		}
-		return x.pool < y.pool
-	})
+	if len(order) > 1 {
+		slices.SortFunc(order, func(x, y choice) int {
+			if x.score != y.score {
+				if x.score < y.score {
+					return -1
+				}
+				return 1
+			}
+			if x.cap != y.cap {
+				return cmp.Compare(x.cap, y.cap)
+			}
+			if x.fit != y.fit {
+				return cmp.Compare(x.fit, y.fit)
+			}
+			return cmp.Compare(x.pool, y.pool)
+		})
+	}
 	var first outcome
 	gaveUp := false // a search stopped short: the refusal is not remembered
 	for _, c := range order {
