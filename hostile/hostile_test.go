@@ -79,6 +79,11 @@ func (s *server) rssMiB(t *testing.T) float64 {
 func start(t testing.TB, storeDSN string, flags ...string) *server {
 	t.Helper()
 	data := t.TempDir()
+	for i, f := range flags {
+		if f == "--data" && i+1 < len(flags) {
+			data = flags[i+1] // the caller's: the later flag wins
+		}
+	}
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", data, "--example", "small"}, flags...)
 	if storeDSN != "" {
 		args = append(args, "--store", storeDSN)

@@ -17,8 +17,8 @@ import (
 // Each test replays a row of the hostile table against a real server
 // process, on SQLite and on PostgreSQL. Not replayed here: a million
 // pending jobs and the memory per pending job (measured by 'stargate
-// bench api --pass-queued'), and a full disk (it needs a file system the
-// test may fill, which CI does not offer).
+// bench api --pass-queued'). A full disk is diskfull_test.go's: it mounts
+// a small file system to fill, as root.
 
 // Row 1: a node name no store keeps, heartbeated in a loop, fails no
 // other node's heartbeat.

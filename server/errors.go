@@ -9,6 +9,10 @@ import (
 	"stargate/store"
 )
 
+// noSpaceRetry is the Retry-After, in seconds, of a write refused for a
+// full disk.
+const noSpaceRetry = 30
+
 // apiError is an error with an HTTP status, returned by handlers.
 type apiError struct {
 	status   int
@@ -56,6 +60,10 @@ func statusOf(err error) (int, ErrorBody) {
 		return http.StatusNotFound, ErrorBody{Error: "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, ErrorBody{Error: "changed concurrently; retry"}
+	case store.NoSpace(err):
+		// nothing was written; once space is freed, writes succeed again
+		// without a restart
+		return http.StatusInsufficientStorage, ErrorBody{Error: "the server's store is out of disk space: nothing was written, and writes are refused until space is freed (reads still work); retry later"}
 	default:
 		return http.StatusInternalServerError, ErrorBody{Error: "internal error"}
 	}

@@ -263,7 +263,7 @@ func errorStatuses(rt route) []int {
 
 // errorResponses are the error answers that operations refer to, by name.
 func errorResponses(errRef map[string]any) map[string]any {
-	out := map[string]any{"Error": map[string]any{"description": "Another error (500: the server failed; its log says why).",
+	out := map[string]any{"Error": map[string]any{"description": "Another error (500: the server failed; its log says why; 507: its store is out of disk space, nothing was written, retry after Retry-After).",
 		"content": map[string]any{"application/json": map[string]any{"schema": errRef}}}}
 	for status, doc := range errorDocs {
 		r := map[string]any{"description": doc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}

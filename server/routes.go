@@ -228,6 +228,8 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, allowed roles, h han
 			var ae *apiError
 			if errors.As(err, &ae) && ae.retryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+			} else if status == http.StatusInsufficientStorage {
+				w.Header().Set("Retry-After", strconv.Itoa(noSpaceRetry))
 			}
 			if status >= 500 {
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
