@@ -297,25 +297,39 @@ func (w *endWalk) pop() {
 }
 
 // pathDraw returns the draw slots add to every domain on their power
-// path when each accelerator draws w.
+// path when each accelerator draws w, domains in the order the slots
+// first reach them. Slots of one rack come together: each level's latest
+// domain is tried first, and an index is built only for the others.
 func (ps *pass) pathDraw(slots []Slot, w int64) []heldW {
 	s := ps.s
 	var out []heldW
-	at := map[[2]int32]int{}
-	add := func(l fleet.Level, d int32, x int64) {
-		k := [2]int32{int32(l), d}
-		if i, ok := at[k]; ok {
-			out[i].w += x
-			return
-		}
-		at[k] = len(out)
-		out = append(out, heldW{level: l, dom: d, w: x})
-	}
+	last := [fleet.LevelRack + 1]int{-1, -1, -1, -1}
+	var at map[[2]int32]int
 	for _, sl := range slots {
 		x := int64(bits.OnesCount64(sl.Mask)) * w
 		path := s.f.Path(int(sl.Node))
 		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
-			add(l, path[l], x)
+			if i := last[l]; i >= 0 && out[i].dom == path[l] {
+				out[i].w += x
+				continue
+			}
+			if at == nil && last[l] >= 0 {
+				at = make(map[[2]int32]int, 4*len(out))
+				for i, h := range out {
+					at[[2]int32{int32(h.level), h.dom}] = i
+				}
+			}
+			k := [2]int32{int32(l), path[l]}
+			if i, ok := at[k]; ok {
+				out[i].w += x
+				last[l] = i
+				continue
+			}
+			last[l] = len(out)
+			if at != nil {
+				at[k] = len(out)
+			}
+			out = append(out, heldW{level: l, dom: path[l], w: x})
 		}
 	}
 	return out

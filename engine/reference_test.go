@@ -335,7 +335,7 @@ func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
 			if slots, _ := ps.e.pl.place(r, pp); slots != nil {
 				res.at, res.infinite = at, false
 				res.slots = append([]Slot(nil), slots...)
-				res.watts = ps.pathDraw(res.slots, r.w)
+				res.watts = pathDrawByMap(s, res.slots, r.w)
 				break
 			}
 		}
@@ -382,6 +382,27 @@ func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
 	}
 	res.watts = out
 	return res
+}
+
+// pathDrawByMap is pathDraw as the engine first wrote it, with a map of
+// every domain reached: the oracle for the held watts.
+func pathDrawByMap(s *Snapshot, slots []Slot, w int64) []heldW {
+	var out []heldW
+	at := map[[2]int32]int{}
+	for _, sl := range slots {
+		x := int64(bits.OnesCount64(sl.Mask)) * w
+		path := s.f.Path(int(sl.Node))
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			k := [2]int32{int32(l), path[l]}
+			if i, ok := at[k]; ok {
+				out[i].w += x
+				continue
+			}
+			at[k] = len(out)
+			out = append(out, heldW{level: l, dom: path[l], w: x})
+		}
+	}
+	return out
 }
 
 // trace is what a reservation search may read or write in a snapshot:
@@ -457,6 +478,29 @@ func TestExpectMatchesRelease(t *testing.T) {
 					s.Release(ids[rapid.IntRange(0, len(ids)-1).Draw(t, "release")], now)
 				}
 			}
+		}
+	})
+}
+
+// TestPathDrawAnyOrder: the watts a set of slots adds along its power
+// path do not depend on the order of the slots (a fill gives them rack
+// by rack, but nothing else has to).
+func TestPathDrawAnyOrder(t *testing.T) {
+	f := loadTestdata(t, "wide.yaml")
+	s, err := NewSnapshot(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &pass{s: s}
+	rapid.Check(t, func(t *rapid.T) {
+		nodes := rapid.SliceOfNDistinct(rapid.IntRange(0, len(f.Nodes)-1), 1, 24, rapid.ID[int]).Draw(t, "nodes")
+		var slots []Slot
+		for _, n := range nodes {
+			slots = append(slots, Slot{Node: int32(n), Mask: uint64(rapid.IntRange(1, 255).Draw(t, "mask"))})
+		}
+		w := int64(rapid.IntRange(1, 1000).Draw(t, "w"))
+		if got, want := fmt.Sprint(ps.pathDraw(slots, w)), fmt.Sprint(pathDrawByMap(s, slots, w)); got != want {
+			t.Fatalf("pathDraw %s, by map %s", got, want)
 		}
 	})
 }
