@@ -133,4 +133,36 @@ var migrations = []string{
 	`ALTER TABLE jobs ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 	ALTER TABLE jobs ALTER COLUMN seq SET DEFAULT pg_current_xact_id()::text::bigint;
 	CREATE INDEX jobs_seq ON jobs (seq);`,
+	// 13: jobs counted by tenant and state as they are written, so that
+	// JobCounts reads a few rows, not every job. Each write adds a delta
+	// row (no two transactions update one row, so none waits for
+	// another); JobCounts folds the deltas into job_counts now and then.
+	`CREATE TABLE job_counts (
+		tenant       TEXT COLLATE "C" NOT NULL,
+		state        TEXT NOT NULL,
+		jobs         BIGINT NOT NULL,
+		accelerators BIGINT NOT NULL,
+		PRIMARY KEY (tenant, state)
+	);
+	CREATE TABLE job_count_deltas (
+		tenant       TEXT COLLATE "C" NOT NULL,
+		state        TEXT NOT NULL,
+		jobs         BIGINT NOT NULL,
+		accelerators BIGINT NOT NULL
+	);
+	INSERT INTO job_counts SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0) FROM jobs GROUP BY tenant, state;
+	CREATE FUNCTION job_counts_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			INSERT INTO job_count_deltas VALUES (OLD.tenant, OLD.state, -1, -OLD.accelerators);
+		END IF;
+		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+			INSERT INTO job_count_deltas VALUES (NEW.tenant, NEW.state, 1, NEW.accelerators);
+		END IF;
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER job_counts_write AFTER INSERT OR DELETE ON jobs
+		FOR EACH ROW EXECUTE FUNCTION job_counts_delta();
+	CREATE TRIGGER job_counts_state AFTER UPDATE OF state ON jobs
+		FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION job_counts_delta();`,
 }

@@ -338,10 +338,39 @@ func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
 	return out, nil
 }
 
-// JobCounts implements store.Store.
+// countFold is the number of delta rows past which JobCounts folds them
+// into job_counts.
+const countFold = 1000
+
+// JobCounts implements store.Store: job_counts plus the deltas not yet
+// folded into it. One reader at a time folds them, when there are many
+// (writers only add deltas: folding waits for none of them).
 func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
-	rows, err := db.pool.Query(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
-		FROM jobs GROUP BY tenant, state ORDER BY tenant, state`)
+	var many bool
+	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*) > $1 FROM (SELECT 1 FROM job_count_deltas LIMIT $1 + 1) d`, countFold).Scan(&many); err != nil {
+		return nil, fmt.Errorf("postgres: job counts: %w", err)
+	}
+	if many {
+		err := db.tx(ctx, func(tx pgx.Tx) error {
+			var mine bool
+			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.job_counts'))`).Scan(&mine); err != nil || !mine {
+				return err
+			}
+			_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM job_count_deltas RETURNING *)
+				INSERT INTO job_counts (tenant, state, jobs, accelerators)
+				SELECT tenant, state, SUM(jobs), SUM(accelerators) FROM d GROUP BY tenant, state
+				ON CONFLICT (tenant, state) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs,
+					accelerators = job_counts.accelerators + excluded.accelerators`)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("postgres: job counts: %w", err)
+		}
+	}
+	rows, err := db.pool.Query(ctx, `SELECT tenant, state, SUM(jobs)::bigint, SUM(accelerators)::bigint FROM (
+			SELECT tenant, state, jobs, accelerators FROM job_counts
+			UNION ALL SELECT tenant, state, jobs, accelerators FROM job_count_deltas) c
+		GROUP BY tenant, state HAVING SUM(jobs) <> 0 ORDER BY tenant, state`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: job counts: %w", err)
 	}

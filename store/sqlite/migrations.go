@@ -131,4 +131,28 @@ var migrations = []string{
 	// that writes jobs stamps them with the next number.
 	`ALTER TABLE jobs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX jobs_seq ON jobs (seq);`,
+	// 13: jobs counted by tenant and state as they are written, so that
+	// JobCounts reads a few rows, not every job.
+	`CREATE TABLE job_counts (
+		tenant       TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		jobs         INTEGER NOT NULL,
+		accelerators INTEGER NOT NULL,
+		PRIMARY KEY (tenant, state)
+	);
+	INSERT INTO job_counts SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0) FROM jobs GROUP BY tenant, state;
+	CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+		INSERT INTO job_counts (tenant, state, jobs, accelerators) VALUES (NEW.tenant, NEW.state, 1, NEW.accelerators)
+		ON CONFLICT (tenant, state) DO UPDATE SET jobs = jobs + 1, accelerators = accelerators + excluded.accelerators;
+	END;
+	CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+		UPDATE job_counts SET jobs = jobs - 1, accelerators = accelerators - OLD.accelerators
+			WHERE tenant = OLD.tenant AND state = OLD.state;
+		INSERT INTO job_counts (tenant, state, jobs, accelerators) VALUES (NEW.tenant, NEW.state, 1, NEW.accelerators)
+		ON CONFLICT (tenant, state) DO UPDATE SET jobs = jobs + 1, accelerators = accelerators + excluded.accelerators;
+	END;
+	CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+		UPDATE job_counts SET jobs = jobs - 1, accelerators = accelerators - OLD.accelerators
+			WHERE tenant = OLD.tenant AND state = OLD.state;
+	END;`,
 }

@@ -407,10 +407,10 @@ func (db *DB) JobsByID(ctx context.Context, ids []string) ([]store.Job, error) {
 	return out, nil
 }
 
-// JobCounts implements store.Store.
+// JobCounts implements store.Store: the counts the jobs' triggers keep.
 func (db *DB) JobCounts(ctx context.Context) ([]store.JobCount, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT tenant, state, COUNT(*), COALESCE(SUM(accelerators), 0)
-		FROM jobs GROUP BY tenant, state ORDER BY tenant, state`)
+	rows, err := db.r.QueryContext(ctx, `SELECT tenant, state, jobs, accelerators
+		FROM job_counts WHERE jobs <> 0 ORDER BY tenant, state`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: job counts: %w", err)
 	}
