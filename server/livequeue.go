@@ -47,7 +47,7 @@ type QueueChange struct {
 // start, a new leadership or a failed pass): a queue of millions is
 // loaded over several passes, each of bounded work and memory, and
 // scheduled once whole.
-var loadPerPass = 200_000
+var loadPerPass = 100_000
 
 // loadPage is the number of jobs read from the store at once.
 var loadPage = 10_000

@@ -17,20 +17,22 @@ import (
 func init() { benchCmd().AddCommand(newBenchAPICmd()) }
 
 type benchAPIFlags struct {
-	src      fleetSource
-	stores   string
-	postgres string
-	clients  int
-	duration time.Duration
-	warmup   time.Duration
-	output   string
-	pass     fleetSource
-	nodes    int
-	beats    bool
-	queued   int
-	arrivals int
-	passOnly bool
-	heapProf string
+	src       fleetSource
+	stores    string
+	postgres  string
+	clients   int
+	duration  time.Duration
+	warmup    time.Duration
+	output    string
+	pass      fleetSource
+	nodes     int
+	beats     bool
+	queued    int
+	arrivals  int
+	passOnly  bool
+	heapProf  string
+	cpuProf   string
+	steadyCPU string
 }
 
 func newBenchAPICmd() *cobra.Command {
@@ -75,6 +77,8 @@ creates a schema there and drops it afterwards.`,
 	fl.IntVar(&f.arrivals, "pass-arrivals", 1000, "jobs submitted before the last pass")
 	fl.BoolVar(&f.passOnly, "pass-only", false, "time reconcile passes only, not submits or heartbeats")
 	fl.StringVar(&f.heapProf, "pass-heap-profile", "", "write a heap profile after the steady pass to this file (go tool pprof -sample_index=inuse_space)")
+	fl.StringVar(&f.cpuProf, "pass-cpu-profile", "", "write a CPU profile of the first pass to this file")
+	fl.StringVar(&f.steadyCPU, "pass-steady-cpu-profile", "", "write a CPU profile of the steady pass to this file")
 	return cmd
 }
 
@@ -119,7 +123,8 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 		if err != nil {
 			return err
 		}
-		opts.Pass = bench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals, HeapProfile: f.heapProf}
+		opts.Pass = bench.PassOptions{Fleet: big, Nodes: f.nodes, Pending: f.queued, Arrivals: f.arrivals, HeapProfile: f.heapProf,
+			CPUProfile: f.cpuProf, SteadyProfile: f.steadyCPU}
 	}
 	_, err = bench.Run(ctx, opts, stdout)
 	return err

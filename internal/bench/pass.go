@@ -29,8 +29,10 @@ type PassOptions struct {
 	// are submitted before the last.
 	Pending, Arrivals int
 	// HeapProfile, when set, is where a heap profile is written after the
-	// steady pass (go tool pprof -sample_index=inuse_space).
-	HeapProfile string
+	// steady pass (go tool pprof -sample_index=inuse_space); CPUProfile
+	// where a CPU profile of the first pass is written, and SteadyProfile
+	// of the steady one.
+	HeapProfile, CPUProfile, SteadyProfile string
 }
 
 // PassResult is the time of reconcile passes over many nodes: the first
@@ -70,11 +72,14 @@ type PassResult struct {
 	// GET /v1/power and /metrics over all these nodes: the first read of
 	// the power tree (computed from the store), then the median and p99
 	// of 50 reads of each while nothing is written (kept in memory).
-	PowerFirstS  float64 `json:"power_first_s"`
-	PowerP50MS   float64 `json:"power_p50_ms"`
-	PowerP99MS   float64 `json:"power_p99_ms"`
-	MetricsP50MS float64 `json:"metrics_p50_ms"`
-	MetricsP99MS float64 `json:"metrics_p99_ms"`
+	PowerFirstS float64 `json:"power_first_s"`
+	PowerP50MS  float64 `json:"power_p50_ms"`
+	PowerP99MS  float64 `json:"power_p99_ms"`
+	// MetricsFirstS is the first read of /metrics after a pass's writes
+	// (the job counts read from the store).
+	MetricsFirstS float64 `json:"metrics_first_s"`
+	MetricsP50MS  float64 `json:"metrics_p50_ms"`
+	MetricsP99MS  float64 `json:"metrics_p99_ms"`
 }
 
 // MeasurePass registers nodes and pending jobs straight into a fresh
@@ -163,6 +168,10 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 	r := PassResult{Store: kind, Nodes: o.Nodes, Pending: o.Pending, Arrivals: o.Arrivals}
 	// A new leader reads a large queue over several passes of bounded
 	// work, and schedules once it is whole.
+	stop, err := cpuProfile(o.CPUProfile)
+	if err != nil {
+		return r, err
+	}
 	for r.FirstPasses == 0 || srv.QueueLoading() {
 		t, err := pass()
 		if err != nil {
@@ -177,9 +186,14 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 		return r, err
 	}
 	r.Running = len(running)
+	stop()
+	if stop, err = cpuProfile(o.SteadyProfile); err != nil {
+		return r, err
+	}
 	if r.SteadyS, err = pass(); err != nil {
 		return r, err
 	}
+	stop()
 	if h := liveHeap(); h > base {
 		r.HeapB = h - base
 	}
@@ -217,11 +231,10 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 	if err != nil {
 		return r, err
 	}
-	var metricsFirst float64
 	for _, g := range []struct {
 		path            string
 		first, p50, p99 *float64
-	}{{"/v1/power", &r.PowerFirstS, &r.PowerP50MS, &r.PowerP99MS}, {"/metrics", &metricsFirst, &r.MetricsP50MS, &r.MetricsP99MS}} {
+	}{{"/v1/power", &r.PowerFirstS, &r.PowerP50MS, &r.PowerP99MS}, {"/metrics", &r.MetricsFirstS, &r.MetricsP50MS, &r.MetricsP99MS}} {
 		times := make([]time.Duration, 0, 51)
 		for range 51 {
 			req := httptest.NewRequest("GET", g.path, nil)
@@ -356,4 +369,21 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return fh.Close()
+}
+
+// cpuProfile starts a CPU profile to a file (none when the path is
+// empty) and returns what stops it.
+func cpuProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
 }
