@@ -24,8 +24,11 @@ type reservation struct {
 	at       time.Time
 	from     int64 // the end (Unix ns) it waits for, noEnd if none
 	infinite bool  // no placement known: the whole pool is held
-	slots    []Slot
-	watts    []heldW
+	// cut: the search stopped before the end at from, the pool being
+	// unable to start the head earlier than the reservation chosen
+	cut   bool
+	slots []Slot
+	watts []heldW
 	// while held: the accelerators taken out of the free indexes, the
 	// moves that took them (for an exact undo), and the site's generation
 	// before the hold and with it (see Snapshot.siteGen)
@@ -65,7 +68,8 @@ func (ps *pass) reserve(p *Pending) {
 	s := ps.s
 	j := &p.Job
 	k := int32(j.Accelerators)
-	var best reservation
+	c := ps.e.keptFor(s, p)
+	cands := ps.e.cands[:0]
 	for _, pi := range ps.e.eligible(j) {
 		pp := s.pools[pi]
 		r := makeRequest(j, pp)
@@ -73,13 +77,49 @@ func (ps *pass) reserve(p *Pending) {
 		if !staticFit(&r, pp) || pp.total < k {
 			continue
 		}
-		c := ps.expectKept(p, pi, &r)
-		if !best.active || (!c.infinite && (best.infinite || c.at.Before(best.at))) {
-			best = c
+		cands = append(cands, resvCand{pi, r})
+	}
+	ps.e.cands = cands
+	if len(cands) == 0 {
+		return
+	}
+	// The reservation is the earliest of the pools', the first of them
+	// at a tie, or the first pool's when none knows a placement. What a
+	// pool's site kept is taken first; a pool searched anew stops as soon
+	// as it cannot be earlier than the best known (see cutoff).
+	best, bi := reservation{}, -1
+	take := func(i int, r reservation) {
+		if !r.infinite && (bi < 0 || r.at.Before(best.at) || r.at.Equal(best.at) && i < bi) {
+			best, bi = r, i
 		}
 	}
-	if !best.active {
-		return
+	for i, cd := range cands {
+		if kept := c.valid(s, cd.pi); kept != nil && !kept.r.cut {
+			take(i, ps.at(kept.r))
+		}
+	}
+	for i := range cands {
+		cd := &cands[i]
+		kept := c.valid(s, cd.pi)
+		if kept != nil && !kept.r.cut {
+			continue
+		}
+		cut := cutoff{}
+		if bi >= 0 {
+			cut = cutoff{on: true, at: best.at.UnixNano(), after: i > bi}
+			if kept != nil && cut.loses(kept.r.from, ps.now) {
+				continue // still later than the best, as when it was cut
+			}
+		}
+		r := ps.expect(p, cd.pi, &cd.r, cut)
+		c.pools[cd.pi] = resvKept{ok: true, gen: s.siteGen[s.pools[cd.pi].site], r: r}
+		if !r.cut {
+			take(i, ps.at(r))
+		}
+	}
+	if bi < 0 {
+		// no pool knows a placement: every one was searched to its end
+		best = ps.at(c.pools[cands[0].pi].r)
 	}
 	ps.resv = best
 	ps.resv.held = ps.e.heldBuf[:0]
@@ -91,8 +131,17 @@ func (ps *pass) reserve(p *Pending) {
 	ps.res.Reservation = rv
 }
 
+// resvCand is a pool the head may be reserved in, with its request there.
+type resvCand struct {
+	pi int32
+	r  request
+}
+
 // resvCache keeps what expect found for one head in each pool, with the
-// generation of the pool's site it was found at (Snapshot.siteGen).
+// generation of the pool's site it was found at (Snapshot.siteGen): the
+// search is a function of the site's state, and the clock only sets when
+// the head starts (never before now), so that what it found holds while
+// the site keeps its generation.
 type resvCache struct {
 	snap  *Snapshot
 	head  *Pending
@@ -105,32 +154,58 @@ type resvKept struct {
 	r   reservation
 }
 
-// expectKept is expect, kept across passes while the pool's site keeps
-// its generation: the search is a function of the site's state, and the
-// clock only sets when it starts (never before now).
-func (ps *pass) expectKept(p *Pending, pi int32, r *request) reservation {
-	s := ps.s
-	c := &ps.e.resv
+// keptFor returns the searches kept for head p on s, forgetting those of
+// another head or snapshot.
+func (e *Engine) keptFor(s *Snapshot, p *Pending) *resvCache {
+	c := &e.resv
 	if c.snap != s || c.head != p || len(c.pools) != len(s.pools) {
 		c.snap, c.head = s, p
 		c.pools = append(c.pools[:0], make([]resvKept, len(s.pools))...)
 	}
-	kept := &c.pools[pi]
-	gen := s.siteGen[s.pools[pi].site]
-	if !kept.ok || kept.gen != gen {
-		kept.r = ps.expect(p, pi, r)
-		kept.ok, kept.gen = true, gen
+	return c
+}
+
+// valid returns what was kept for pool pi if its site has not changed
+// since, else nil.
+func (c *resvCache) valid(s *Snapshot, pi int32) *resvKept {
+	if k := &c.pools[pi]; k.ok && k.gen == s.siteGen[s.pools[pi].site] {
+		return k
 	}
-	res := kept.r
-	if !res.infinite {
-		res.at = ps.now
-		if res.from != noEnd {
-			if at := time.Unix(0, res.from).UTC(); !at.Before(ps.now) {
-				res.at = at
+	return nil
+}
+
+// at returns r with its start at now: when the end it waits for comes,
+// or now if that is past or it waits for none.
+func (ps *pass) at(r reservation) reservation {
+	if !r.infinite {
+		r.at = ps.now
+		if r.from != noEnd {
+			if at := time.Unix(0, r.from).UTC(); !at.Before(ps.now) {
+				r.at = at
 			}
 		}
 	}
-	return res
+	return r
+}
+
+// cutoff stops a pool's search once the pool cannot be the reservation's:
+// its start would be after at (Unix ns), or at it for a pool after the
+// best one (after), which wins the tie.
+type cutoff struct {
+	on    bool
+	at    int64
+	after bool
+}
+
+// loses reports whether a pool that has not fitted the head before the
+// end at key (so starts it no earlier than that, or now) cannot be the
+// reservation's.
+func (c cutoff) loses(key int64, now time.Time) bool {
+	if !c.on {
+		return false
+	}
+	t := max(key, now.UnixNano())
+	return t > c.at || t == c.at && c.after
 }
 
 // noEnd is reservation.from when the head fits without waiting for an end.
@@ -145,7 +220,7 @@ const noEnd = math.MinInt64
 // indexes, the nodes' masks, the draws), every index move logged and
 // undone in reverse, so that the snapshot is left exactly as it was and
 // its site keeps its generation (nothing here gives it a new one).
-func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
+func (ps *pass) expect(p *Pending, pi int32, r *request, cut cutoff) reservation {
 	s := ps.s
 	pp := s.pools[pi]
 	n := 0
@@ -189,6 +264,10 @@ func (ps *pass) expect(p *Pending, pi int32, r *request) reservation {
 		}
 		if !any {
 			break // nothing more ends: jobs of unknown duration hold the rest
+		}
+		if cut.loses(key, ps.now) {
+			res.cut, res.from = true, key // it starts no earlier than key
+			break
 		}
 		for i := range walks {
 			for k, ok := walks[i].peekKey(); ok && k == key; k, ok = walks[i].peekKey() {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -177,4 +178,48 @@ func backfillOn(t fatalf, f *fleet.Fleet) (*Snapshot, *Engine) {
 		t.Fatalf("%v", err)
 	}
 	return s, e
+}
+
+// TestReservationTieKeptAndSearched: two sites would start the head at
+// the same time, and the first pool wins the tie, also when the second's
+// search is the one kept from an earlier pass and the first's is done
+// anew (and stops at the tie, not before it).
+func TestReservationTieKeptAndSearched(t *testing.T) {
+	f := loadTestdata(t, "multi.yaml")
+	s, e := backfillOn(t, f)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// gas runs a job of unknown duration (no reservation there), nuke
+	// one that ends in an hour
+	for i, site := range []string{"gas", "nuke"} {
+		j := Job{ID: JobID(i + 1), Tenant: "t", Priority: 2, Accelerators: 128, Site: site}
+		if site == "nuke" {
+			j.Duration = time.Hour
+		}
+		if err := e.Submit(j, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.Schedule(s, t0); r.Placed != 2 {
+		t.Fatalf("the two site-filling jobs did not start: %+v", r)
+	}
+	if err := e.Submit(Job{ID: 3, Tenant: "t", Priority: 1, Accelerators: 128, Model: "h100", Duration: time.Hour}, t0); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Schedule(s, t0)
+	if want := (&Reservation{Job: 3, Site: 1, Start: t0.Add(time.Hour)}); fmt.Sprint(r.Reservation) != fmt.Sprint(want) {
+		t.Fatalf("reservation %+v, want %+v", r.Reservation, want)
+	}
+	// gas's job gives way to one that ends with nuke's: gas now ties
+	gas, _ := s.Alloc(1)
+	slots := slices.Clone(gas.Slots)
+	s.Release(1, t0.Add(time.Second))
+	if err := s.Restore(Job{ID: 4, Tenant: "t", Accelerators: 128, Duration: time.Hour}, slots, t0); err != nil {
+		t.Fatal(err)
+	}
+	want := &Reservation{Job: 3, Site: 0, Start: t0.Add(time.Hour)}
+	for _, now := range []time.Time{t0.Add(time.Second), t0.Add(time.Minute)} {
+		if r := e.Schedule(s, now); fmt.Sprint(r.Reservation) != fmt.Sprint(want) {
+			t.Fatalf("at %v: reservation %+v, want %+v (the first site wins the tie)", now, r.Reservation, want)
+		}
+	}
 }

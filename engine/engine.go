@@ -97,6 +97,7 @@ type Engine struct {
 	// backfill's reservation searches, kept by pool (backfill.go), and
 	// their scratch buffers
 	resv      resvCache
+	cands     []resvCand
 	walks     []endWalk
 	expectLog []moved
 	freed     []*Alloc

@@ -460,7 +460,7 @@ func TestExpectMatchesRelease(t *testing.T) {
 							continue
 						}
 						before := trace(s)
-						got := ps.expectKept(p, pi, &r)
+						got := ps.at(ps.expect(p, pi, &r, cutoff{}))
 						if after := trace(s); after != before {
 							t.Fatalf("step %d: job %d, pool %d: the search left a trace:\n%s\nwas\n%s", step, p.Job.ID, pi, after, before)
 						}
