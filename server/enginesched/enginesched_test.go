@@ -212,10 +212,7 @@ func TestRebuildFromTheStore(t *testing.T) {
 func TestPowerCapping(t *testing.T) {
 	e := setup(t, engine.Config{})
 	ctx := context.Background()
-	var nodes []string
-	for i := 1; i <= 4; i++ {
-		nodes = append(nodes, rack1+string(rune('0'+i)))
-	}
+	nodes := rack1Nodes(4)
 	e.register(t, nodes...)
 	var jobs []string
 	for p := 1; p <= 4; p++ {

@@ -19,10 +19,7 @@ import (
 func TestGridEventShed(t *testing.T) {
 	e := setup(t, engine.Config{})
 	ctx := context.Background()
-	var nodes []string
-	for i := 1; i <= 4; i++ {
-		nodes = append(nodes, rack1+string(rune('0'+i)))
-	}
+	nodes := rack1Nodes(4)
 	e.register(t, nodes...)
 	inference := e.submit(t, `{"accelerators":8,"per_node":8,"priority":9,"kind":"inference"}`)
 	var training []string
@@ -101,10 +98,7 @@ func TestGridEventShed(t *testing.T) {
 func TestGridFlexibleField(t *testing.T) {
 	e := setup(t, engine.Config{})
 	ctx := context.Background()
-	var nodes []string
-	for i := 1; i <= 4; i++ {
-		nodes = append(nodes, rack1+string(rune('0'+i)))
-	}
+	nodes := rack1Nodes(4)
 	e.register(t, nodes...)
 	protected := e.submit(t, `{"accelerators":8,"per_node":8,"priority":1,"flexible":false,"preemptible":true,"checkpoint_s":600}`)
 	service := e.submit(t, `{"accelerators":8,"per_node":8,"priority":5,"kind":"inference","flexible":true}`)
@@ -140,4 +134,13 @@ func TestGridFlexibleField(t *testing.T) {
 			t.Errorf("%s stopped: %+v", id, j)
 		}
 	}
+}
+
+// rack1Nodes names the first n (at most 9) nodes of rack 1.
+func rack1Nodes(n int) []string {
+	var nodes []string
+	for i := 1; i <= n; i++ {
+		nodes = append(nodes, rack1+string(rune('0'+i)))
+	}
+	return nodes
 }
