@@ -15,10 +15,10 @@ import (
 )
 
 // Each test replays a row of the hostile table against a real server
-// process, on SQLite and on PostgreSQL. Not replayed here: a million
-// pending jobs and the memory per pending job (measured by 'stargate
-// bench api --pass-queued'). A full disk is diskfull_test.go's: it mounts
-// a small file system to fill, as root.
+// process, on SQLite and on PostgreSQL. A large queue is queue_test.go's,
+// with 20,000 pending jobs ('stargate bench api --pass-queued' measures
+// millions, and the memory per pending job). A full disk is
+// diskfull_test.go's: it mounts a small file system to fill, as root.
 
 // Row 1: a node name no store keeps, heartbeated in a loop, fails no
 // other node's heartbeat.
