@@ -141,7 +141,6 @@ func (c *liveCache) kept(j *store.Job) bool {
 // to be told of it.
 func (c *liveCache) put(j store.Job) {
 	_, inQueue := c.queue[j.ID]
-	old, inJobs := c.jobs[j.ID]
 	switch {
 	case j.State == store.JobPending && !c.kept(&j):
 		if !inQueue {
@@ -163,10 +162,9 @@ func (c *liveCache) put(j store.Job) {
 		}
 		if j.State == store.JobRunning {
 			delete(c.fed, j.ID)
-		} else if inJobs && old.State == store.JobRunning && c.keeper {
-			c.joined = append(c.joined, j) // back in the queue: requeued
-			c.fed[j.ID] = true
 		}
+		// A kept job back from running joins when the limits let it in
+		// (feed).
 		c.jobs[j.ID] = j
 	default: // ended
 		if inQueue || c.fed[j.ID] {
