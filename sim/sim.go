@@ -85,9 +85,13 @@ type Sim struct {
 	// energy and accounting
 	lastT      time.Duration
 	siteEnergy []siteEnergy
-	allocated  int // accelerators allocated now
-	arrived    int // jobs arrived so far
-	lastFinish time.Duration
+	// the hour of the year the clock is in (energy.go): its span of run
+	// time and its index
+	hourFrom, hourTo time.Duration
+	hour             int
+	allocated        int // accelerators allocated now
+	arrived          int // jobs arrived so far
+	lastFinish       time.Duration
 	// the allocated accelerator-seconds and the time at the last arrival,
 	// for the utilization while the workload arrives
 	arrivalEnd        time.Duration
@@ -102,7 +106,6 @@ type Sim struct {
 	preemptions       int
 	series            []Sample
 	sampleEvery       time.Duration
-	parts             []float64
 
 	// per site: accelerators, and those allocated now
 	siteAccels, siteAlloc []int
@@ -137,11 +140,6 @@ type peakRec struct {
 	domain int32
 	at     time.Duration
 	w      float64
-}
-
-type siteEnergy struct {
-	mwh, usd, tco2 float64
-	peakW          float64
 }
 
 // New prepares a run of jobs (sorted by submission) on f.
@@ -185,6 +183,9 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 	}
 	s.initPower()
 	s.siteEnergy = make([]siteEnergy, len(f.Sites))
+	for si := range s.siteEnergy {
+		s.siteEnergy[si].h = -1
+	}
 	s.siteAccels = make([]int, len(f.Sites))
 	s.siteAlloc = make([]int, len(f.Sites))
 	s.siteSecs = make([]float64, len(f.Sites))
@@ -200,7 +201,6 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 	for si := range f.Sites {
 		s.measureSites = s.measureSites || f.Sites[si].RampMWPerMin > 0
 	}
-	s.parts = make([]float64, 16)
 	s.sampleEvery = cfg.SampleInterval
 	if s.sampleEvery == 0 {
 		span := time.Hour
@@ -338,8 +338,8 @@ func (s *Sim) advance(t time.Duration) {
 		s.cappedSecs += dt
 		s.cappedAccelSecs += float64(s.cappedAccels) * dt
 	}
+	s.integrateSites(s.lastT, t)
 	for si := range s.f.Sites {
-		s.integrate(si, s.lastT, t)
 		s.siteSecs[si] += float64(s.siteAlloc[si]) * dt
 	}
 	s.lastT, s.now = t, t
