@@ -78,7 +78,7 @@ func (s *Sim) hold(i int, sign int) {
 	s.allocated += sign * n
 	s.groupAlloc[s.group[i]] += sign * n
 	for _, sl := range s.runs[i].slots {
-		s.siteAlloc[s.f.SiteOfNode(int(sl.Node))] += sign * bits.OnesCount64(sl.Mask)
+		s.siteAlloc[s.nodeDom[sl.Node][0]] += sign * bits.OnesCount64(sl.Mask)
 	}
 }
 

@@ -56,6 +56,14 @@ func (s *Sim) initPower() {
 		s.swingW[m] = acc.TDPW - acc.IdleW
 		s.busyW[m] = s.swingW[m] + (nm.OverheadW-nm.OverheadIdleW)/float64(nm.Accelerators)
 	}
+	// every node's domains, site to rack, looked up at every start and end
+	s.nodeDom = make([][len(levels)]int32, len(f.Nodes))
+	for n := range f.Nodes {
+		path := f.Path(n)
+		for li, l := range levels {
+			s.nodeDom[n][li] = path[l]
+		}
+	}
 	// Idle draw of every node is the base of every domain.
 	for n := range f.Nodes {
 		nm := f.NodeModel(n)
@@ -71,18 +79,28 @@ func (s *Sim) initPower() {
 
 // addNode adds dMean and dAmp watts at node n and every domain above it.
 func (s *Sim) addNode(n int32, dMean, dAmp float64) {
-	path := s.f.Path(int(n))
-	for li, l := range levels {
-		s.mean[li][path[l]] += dMean
-		s.amp[li][path[l]] += dAmp
+	dom := &s.nodeDom[n]
+	for li, d := range dom {
+		s.mean[li][d] += dMean
+		s.amp[li][d] += dAmp
 	}
 }
 
-// touch re-checks the domains above node n after a change.
-func (s *Sim) touch(n int32) {
-	path := s.f.Path(int(n))
-	for li, l := range levels {
-		s.check(li, path[l])
+// touch re-checks the domains above the slots' nodes after a change, in
+// the slots' order. A domain met again right after itself is not checked
+// again (nothing changed in between), but for the sites when grid events
+// or a test watch every check of a site's draw.
+func (s *Sim) touch(slots []engine.Slot) {
+	everySite := s.gridBySite != nil || s.onSiteDraw != nil
+	prev := [len(levels)]int32{-1, -1, -1, -1}
+	for _, sl := range slots {
+		dom := &s.nodeDom[sl.Node]
+		for li, d := range dom {
+			if d != prev[li] || (li == 0 && everySite) {
+				s.check(li, d)
+				prev[li] = d
+			}
+		}
 	}
 }
 
@@ -150,15 +168,17 @@ func (s *Sim) wantControl(at time.Duration) {
 // power adds (sign +1) or removes (−1) job i's draw above idle.
 func (s *Sim) power(i int, sign float64) {
 	r := &s.runs[i]
+	var mean, amp float64
+	lastM := -1 // the node model mean and amp are for
 	for _, sl := range r.slots {
 		k := float64(bits.OnesCount64(sl.Mask))
-		m := s.f.Nodes[sl.Node].Model
-		mean, amp := s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
+		if m := s.f.Nodes[sl.Node].Model; int(m) != lastM {
+			mean, amp = s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
+			lastM = int(m)
+		}
 		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
 	}
-	for _, sl := range r.slots {
-		s.touch(sl.Node)
-	}
+	s.touch(r.slots)
 }
 
 // drawPerAccel returns the mean and swing, in watts above idle, of one
