@@ -33,6 +33,7 @@ type benchAPIFlags struct {
 	heapProf  string
 	cpuProf   string
 	steadyCPU string
+	memLimit  string
 }
 
 func newBenchAPICmd() *cobra.Command {
@@ -76,6 +77,7 @@ creates a schema there and drops it afterwards.`,
 	fl.IntVar(&f.queued, "pass-queued", 5000, "jobs queued before the first pass")
 	fl.IntVar(&f.arrivals, "pass-arrivals", 1000, "jobs submitted before the last pass")
 	fl.BoolVar(&f.passOnly, "pass-only", false, "time reconcile passes only, not submits or heartbeats")
+	fl.StringVar(&f.memLimit, "memory-limit", "", "the server's --memory-limit, e.g. 2600MiB (default $GOMEMLIMIT, else none)")
 	fl.StringVar(&f.heapProf, "pass-heap-profile", "", "write a heap profile after the steady pass to this file (go tool pprof -sample_index=inuse_space)")
 	fl.StringVar(&f.cpuProf, "pass-cpu-profile", "", "write a CPU profile of the first pass to this file")
 	fl.StringVar(&f.steadyCPU, "pass-steady-cpu-profile", "", "write a CPU profile of the steady pass to this file")
@@ -90,7 +92,9 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if err != nil {
 		return err
 	}
-	serverGC() // as stargate server runs
+	if err := serverGC(f.memLimit); err != nil { // as stargate server runs
+		return err
+	}
 	dsn := f.postgres
 	for _, env := range []string{"STARGATE_BENCH_POSTGRES", "STARGATE_TEST_POSTGRES"} {
 		if dsn == "" {

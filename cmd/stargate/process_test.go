@@ -94,3 +94,13 @@ func TestDataDirectoryLocked(t *testing.T) {
 		t.Errorf("second server on the same directory: %v, %s", err, out)
 	}
 }
+
+// A memory limit that is no size is refused before anything starts.
+func TestServerMemoryLimitRefused(t *testing.T) {
+	for _, bad := range []string{"3GB", "lots", "1MiB"} {
+		_, stderr, code := stargate(t, "server", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--memory-limit", bad)
+		if code == 0 || !strings.Contains(stderr, "--memory-limit") {
+			t.Errorf("--memory-limit %s: exit %d, %s", bad, code, stderr)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stargate/internal/human"
 	"stargate/server"
 )
 
@@ -37,6 +38,7 @@ type serverFlags struct {
 	resetAdmin       bool
 	secretKeyFile    string
 	id               string
+	memoryLimit      string
 	verbose          bool
 }
 
@@ -90,12 +92,15 @@ committed to the store before nodes learn it.`,
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start with SQLite; with PostgreSQL every replica must be given the same one)")
 	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "", "soft bound on the server's memory, e.g. 2600MiB or 3GiB: near it the collector works harder instead of letting the heap grow to 5× what is live (default $GOMEMLIMIT, else none)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }
 
 func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) error {
-	serverGC()
+	if err := serverGC(f.memoryLimit); err != nil {
+		return err
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("give both --tls-cert and --tls-key, or neither")
 	}
@@ -189,12 +194,23 @@ func maxPendingOf(flag int) int {
 }
 
 // serverGC trades memory for CPU: the control plane's heap is small and
-// its requests allocate briskly, so the collector runs at 4× the live heap
-// instead of 2× (unless $GOGC says otherwise).
-func serverGC() {
+// its requests allocate briskly, so the collector lets the heap grow to 5×
+// what is live instead of 2× (unless $GOGC says otherwise). A queue of
+// millions makes that heap large: limit, when given, bounds it softly (as
+// $GOMEMLIMIT does), and the collector runs more often near it.
+func serverGC(limit string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	if limit == "" {
+		return nil // the runtime has read $GOMEMLIMIT
+	}
+	n, err := human.ParseBytes(limit)
+	if err != nil || n < 64<<20 {
+		return fmt.Errorf("--memory-limit %q: want a size of at least 64MiB, such as 2600MiB or 3GiB", limit)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
 }
 
 // lockDataDir takes an exclusive lock on DIR/lock, so that two servers
