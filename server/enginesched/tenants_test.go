@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"stargate/engine"
+	"stargate/examples"
 	"stargate/server"
+	"stargate/server/enginesched"
 	"stargate/store"
 )
 
@@ -49,5 +51,53 @@ func TestTenantQuotaAtRunTime(t *testing.T) {
 	list, err := e.user.Tenants(ctx)
 	if err != nil || len(list.Tenants) != 1 || list.Tenants[0].Configured || list.Tenants[0].Running != 24 {
 		t.Errorf("tenants as acme sees them: %+v %v", list, err)
+	}
+}
+
+// A caller that gives the whole queue each call and keeps its generation
+// when only the tenants change still has the new quota honoured: the
+// engine is built again for it.
+func TestTenantsChangeWithinAGeneration(t *testing.T) {
+	e := setup(t, engine.Config{Queue: "fair"})
+	e.register(t, rack1+"1", rack1+"2")
+	a := e.submit(t, `{"accelerators":8}`)
+	b := e.submit(t, `{"accelerators":8}`)
+	ctx := context.Background()
+	nodes, _ := e.st.Nodes(ctx)
+	pending, _ := e.st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}})
+	fl, _ := examples.Fleet("small")
+	s, _ := enginesched.New(fl, engine.Config{Queue: "fair"}, enginesched.Options{})
+	in := server.ScheduleInput{Now: e.clock.Now(), Fleet: fl, Nodes: nodes, Pending: pending, Generation: 1,
+		Tenants: map[string]server.TenantConfig{"acme": {Weight: 1, Quota: 8}}}
+	ds, err := s.Schedule(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := map[string]bool{}
+	for _, d := range ds {
+		placed[d.Job] = placed[d.Job] || d.Action == server.ActPlace
+	}
+	if !placed[a] || placed[b] {
+		t.Fatalf("quota 8: %+v", ds)
+	}
+	// the state the decisions implied: a runs, b waits
+	for _, d := range ds {
+		if d.Job == a {
+			ja := pending[0]
+			ja.State, ja.Placement = store.JobRunning, d.Placement
+			in.Running, in.Pending = []store.Job{ja}, pending[1:]
+		}
+	}
+	in.Tenants = map[string]server.TenantConfig{"acme": {Weight: 1, Quota: 16}}
+	ds, err = s.Schedule(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed = map[string]bool{}
+	for _, d := range ds {
+		placed[d.Job] = placed[d.Job] || d.Action == server.ActPlace
+	}
+	if !placed[b] {
+		t.Errorf("quota 16 in the same generation: %+v", ds)
 	}
 }
