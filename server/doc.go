@@ -31,9 +31,13 @@
 // it marks nodes silent for HeartbeatTimeout lost and requeues their jobs
 // (only once it has led for HeartbeatTimeout itself, so that its own
 // downtime is not taken for the nodes' silence; a lost node's next
-// heartbeat brings it back), asks the Scheduler for placements, preemptions, waits and power caps,
-// and commits them in one change set fenced by the lease, so that a
-// deposed leader cannot write. Agents learn their jobs and caps from the
-// store, in heartbeat replies. A pass re-reads only what changed since the
-// last one (see liveCache).
+// heartbeat brings it back), asks the Scheduler for placements,
+// preemptions, waits and power caps, and commits them fenced by the lease,
+// so that a deposed leader cannot write: in batches of commitBatch jobs,
+// each with its own deadline, placements and preemptions first; a failed
+// batch leaves the batches before it committed. Agents learn their jobs
+// and caps from the store, in heartbeat replies. A pass re-reads only what
+// changed since the last one, from the store's change feed (see
+// liveCache); a Scheduler that is a QueueKeeper keeps the pending queue
+// itself and is told what joined and left it.
 package server
