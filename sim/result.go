@@ -2,7 +2,6 @@ package sim
 
 import (
 	"math"
-	"sort"
 	"time"
 
 	"stargate/energy"
@@ -230,7 +229,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 		// Allocated accelerator-seconds from the start to the last finish.
 		r.Utilization = s.accelSecs / (s.lastFinish.Seconds() * float64(s.f.Accelerators))
 	}
-	var jct, wait []float64
+	jct, wait := make([]float64, 0, s.completed), make([]float64, 0, s.nTrace)
 	r.Jobs = make([]JobRecord, len(s.jobs))
 	completedTrace := 0
 	for i := range s.jobs {
@@ -265,8 +264,8 @@ func (s *Sim) result(wall time.Duration) *Result {
 	}
 	r.JobsSubmitted, r.JobsCompleted = s.nTrace, completedTrace
 	r.JobsUnfinished = r.JobsSubmitted - r.JobsCompleted - r.JobsRejected
-	sort.Float64s(jct)
-	sort.Float64s(wait)
+	sortFloats(jct)
+	sortFloats(wait)
 	r.AvgJCT, r.P50JCT, r.P95JCT, r.P99JCT = mean(jct), percentile(jct, 50), percentile(jct, 95), percentile(jct, 99)
 	r.AvgWait, r.P50Wait, r.P95Wait, r.P99Wait = mean(wait), percentile(wait, 50), percentile(wait, 95), percentile(wait, 99)
 	r.Tenants = s.tenantResults(r.Jobs)

@@ -82,6 +82,15 @@ func (s *Sim) tenantResults(recs []JobRecord) []TenantResult {
 		held += s.groupSecs[g]
 		seen[g] = map[string]bool{}
 	}
+	started := make([]int, len(out))
+	for i := range min(s.nTrace, len(recs)) {
+		if recs[i].Start >= 0 {
+			started[s.group[i]]++
+		}
+	}
+	for g := range waits {
+		waits[g] = make([]float64, 0, started[g])
+	}
 	for i := range s.jobs {
 		g := s.group[i]
 		t := &out[g]
@@ -104,7 +113,7 @@ func (s *Sim) tenantResults(recs []JobRecord) []TenantResult {
 		if held > 0 {
 			out[g].Share = s.groupSecs[g] / held
 		}
-		sort.Float64s(waits[g])
+		sortFloats(waits[g])
 		out[g].AvgWait, out[g].P95Wait = mean(waits[g]), percentile(waits[g], 95)
 	}
 	return out
