@@ -160,6 +160,8 @@ type Snapshot struct {
 	// holds for as long as the site keeps its value.
 	siteGen []uint64
 	genSeq  uint64
+	// up is each node's path: its site, hall, row and rack, by Level
+	up [][fleet.LevelNode]int32
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -173,6 +175,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		nodePool:  make([]int32, len(f.Nodes)),
 		nodeState: make([]NodeState, len(f.Nodes)),
 		nodeMask:  make([]uint64, len(f.Nodes)),
+		up:        make([][fleet.LevelNode]int32, len(f.Nodes)),
 		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
 		capped:    map[JobID]*Alloc{},
@@ -208,6 +211,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			return nil, fmt.Errorf("%w (%s has %d)", ErrNodeTooLarge, m.Name, m.Accelerators)
 		}
 		path := f.Path(n)
+		s.up[n] = [fleet.LevelNode]int32(path[:fleet.LevelNode])
 		site := path[fleet.LevelSite]
 		key := [2]int{int(site), int(nd.Model)}
 		p, ok := poolOf[key]
@@ -383,6 +387,97 @@ func (s *Snapshot) addFree(p *pool, n, delta int32) {
 	}
 }
 
+// slotSum is a change to one domain, summed over consecutive slots.
+type slotSum struct {
+	d int32 // the domain, -1 for none yet
+	n int64
+}
+
+// addSlots changes the free counts of the slots' nodes that are up, and
+// of every domain above them, by sign times the slots' accelerators
+// (sign −1: allocated, +1: freed), and the expected draw of their racks
+// and every domain above by −sign × w a slot's accelerator. It is
+// addFree and addDraw slot by slot, with a domain that consecutive slots
+// meet (the nodes of one rack, the racks of one row) changed once by
+// their sum: its draw is a sum, and a free index ends as after one
+// change a slot, for a domain moved on again from the end of the bucket
+// it was just put at leaves that bucket as it found it.
+func (s *Snapshot) addSlots(p *pool, slots []Slot, sign int32, w int64) {
+	var free [fleet.LevelNode + 1]slotSum // by level, hall to node
+	var draw [fleet.LevelNode]slotSum     // by level, site to rack
+	grp := slotSum{d: -1}
+	for l := range free {
+		free[l].d = -1
+	}
+	for l := range draw {
+		draw[l].d = -1
+	}
+	flushFree := func(l fleet.Level) {
+		if f := &free[l]; f.d >= 0 {
+			p.lv[l].add(f.d-p.off[l], int32(f.n))
+		}
+	}
+	flushDraw := func(l fleet.Level) {
+		if d := &draw[l]; d.d >= 0 {
+			s.draw[l][d.d] += d.n
+			if l == fleet.LevelSite {
+				s.touch(d.d)
+			}
+		}
+	}
+	changed := false
+	for _, sl := range slots {
+		c := int64(bits.OnesCount64(sl.Mask))
+		up := &s.up[sl.Node]
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			if draw[l].d != up[l] {
+				flushDraw(l)
+				draw[l] = slotSum{d: up[l]}
+			}
+			draw[l].n -= int64(sign) * c * w
+		}
+		if s.nodeState[sl.Node] != Up {
+			continue
+		}
+		changed = true
+		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
+			d := sl.Node
+			if l < fleet.LevelNode {
+				d = up[l]
+			}
+			if free[l].d != d {
+				flushFree(l)
+				free[l] = slotSum{d: d}
+			}
+			free[l].n += int64(sign) * c
+		}
+		if p.grp != nil {
+			if g := p.grpOf[up[fleet.LevelRack]-p.off[fleet.LevelRack]]; g >= 0 {
+				if grp.d != g {
+					if grp.d >= 0 {
+						p.grp.add(grp.d, int32(grp.n))
+					}
+					grp = slotSum{d: g}
+				}
+				grp.n += int64(sign) * c
+			}
+		}
+		p.free += sign * int32(c)
+	}
+	for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
+		flushFree(l)
+	}
+	if grp.d >= 0 {
+		p.grp.add(grp.d, int32(grp.n))
+	}
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		flushDraw(l)
+	}
+	if changed {
+		s.touch(p.site)
+	}
+}
+
 // addFreeLogged is addFree with every index move logged (into log) for
 // an exact undo, and no new generation: its caller gives one, or puts
 // the old one back after undoing.
@@ -457,11 +552,8 @@ func (s *Snapshot) allocate(a *Alloc) {
 		for m := sl.Mask; m != 0; m &= m - 1 {
 			s.owner[first+int32(bits.TrailingZeros64(m))] = a.Job.ID
 		}
-		if s.nodeState[sl.Node] == Up {
-			s.addFree(p, sl.Node, -int32(c))
-		}
-		s.addDraw(sl.Node, int64(c)*a.DrawW)
 	}
+	s.addSlots(p, a.Slots, -1, a.DrawW)
 	s.allocs[a.Job.ID] = a
 	if s.bySite {
 		a.siteIdx = int32(len(s.siteAllocs[a.Site]))
@@ -533,11 +625,8 @@ func (s *Snapshot) free(a *Alloc) {
 		for m := sl.Mask; m != 0; m &= m - 1 {
 			s.owner[first+int32(bits.TrailingZeros64(m))] = 0
 		}
-		if s.nodeState[sl.Node] == Up {
-			s.addFree(p, sl.Node, int32(c))
-		}
-		s.addDraw(sl.Node, -int64(c)*a.DrawW)
 	}
+	s.addSlots(p, a.Slots, +1, a.DrawW)
 	delete(s.allocs, a.Job.ID)
 	if a.CapW > 0 {
 		delete(s.capped, a.Job.ID)
