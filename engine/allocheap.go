@@ -1,6 +1,6 @@
 package engine
 
-// allocHeap is an indexed binary min-heap of running jobs by a time key
+// allocHeap is an indexed 4-ary min-heap of running jobs by a time key
 // (end or start, in Unix nanoseconds). Each Alloc remembers its position,
 // so removal is O(log n); walk visits entries in key order and stops
 // early, costing O(m log m) for the m entries it visits, so a pool can
@@ -10,104 +10,153 @@ package engine
 // Each entry carries its key and job ID beside the job, so that ordering
 // reads the heap's own array and not the jobs (a heap of a million-GPU
 // fleet's running jobs is far larger than a cache).
+//
+// An entry's position is kept by the heap, under a handle the Alloc
+// holds (Alloc.endH, Alloc.startH) and its key carries: moving an entry
+// writes the heap's own small array, not the job.
 type allocHeap struct {
 	end   bool // keyed by end (else by start)
 	items []*Alloc
 	keys  []heapKey // by position, as items
+	at    []int32   // position by handle, -1 for a free handle
+	spare []int32   // free handles
 	aux   []int32   // walk's frontier, reused
 }
 
-// heapKey is an entry's order: its key, then its job's ID.
+// heapKey is an entry's order: its key, then its job's ID; and the
+// entry's handle.
 type heapKey struct {
 	key int64
 	id  JobID
+	h   int32
 }
 
-func (h *allocHeap) keyOf(a *Alloc) heapKey {
+func (h *allocHeap) keyOf(a *Alloc, handle int32) heapKey {
 	if h.end {
-		return heapKey{a.endKey, a.Job.ID}
+		return heapKey{a.endKey, a.Job.ID, handle}
 	}
-	return heapKey{a.startKey, a.Job.ID}
+	return heapKey{a.startKey, a.Job.ID, handle}
 }
 
 func (h *allocHeap) key(i int) int64 { return h.keys[i].key }
 
-func (h *allocHeap) less(i, j int) bool {
-	ki, kj := h.keys[i], h.keys[j]
-	if ki.key != kj.key {
-		return ki.key < kj.key
+func (h *allocHeap) less(i, j int) bool { return h.keys[i].less(h.keys[j]) }
+
+func (k heapKey) less(o heapKey) bool {
+	if k.key != o.key {
+		return k.key < o.key
 	}
-	return ki.id < kj.id
+	return k.id < o.id
 }
 
-func (h *allocHeap) pos(a *Alloc) *int32 {
+// allocArity is the heap's fan-out: a 4-ary heap is half as deep as a
+// binary one, and each level it moves an entry through writes that
+// entry's position into its Alloc, a cache miss on a large fleet.
+const allocArity = 4
+
+// handle returns where a keeps its handle in this heap.
+func (h *allocHeap) handle(a *Alloc) *int32 {
 	if h.end {
-		return &a.endIdx
+		return &a.endH
 	}
-	return &a.startIdx
+	return &a.startH
 }
 
-func (h *allocHeap) swap(i, j int) {
-	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.keys[i], h.keys[j] = h.keys[j], h.keys[i]
-	*h.pos(h.items[i]) = int32(i)
-	*h.pos(h.items[j]) = int32(j)
+// index returns a's position in the heap, -1 if absent.
+func (h *allocHeap) index(a *Alloc) int {
+	if k := *h.handle(a); k >= 0 {
+		return int(h.at[k])
+	}
+	return -1
 }
 
+// set puts a with key k at position i.
+func (h *allocHeap) set(i int, a *Alloc, k heapKey) {
+	h.items[i], h.keys[i] = a, k
+	h.at[k.h] = int32(i)
+}
+
+// up moves the entry at i towards the root to its place, each entry it
+// passes one level down.
 func (h *allocHeap) up(i int) {
+	k := h.keys[i]
+	if i == 0 || !k.less(h.keys[(i-1)/allocArity]) {
+		return
+	}
+	a := h.items[i]
 	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
+		p := (i - 1) / allocArity
+		if !k.less(h.keys[p]) {
+			break
 		}
-		h.swap(i, p)
+		h.set(i, h.items[p], h.keys[p])
 		i = p
 	}
+	h.set(i, a, k)
 }
 
-func (h *allocHeap) down(i int) {
+// down moves the entry at i towards the leaves to its place, each entry
+// it passes one level up; it reports whether the entry moved.
+func (h *allocHeap) down(i int) bool {
 	n := len(h.items)
+	k, a, i0 := h.keys[i], h.items[i], i
 	for {
-		l := 2*i + 1
-		if l >= n {
-			return
+		c := allocArity*i + 1
+		if c >= n {
+			break
 		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
+		m := c
+		for j := c + 1; j < min(c+allocArity, n); j++ {
+			if h.keys[j].less(h.keys[m]) {
+				m = j
+			}
 		}
-		if !h.less(m, i) {
-			return
+		if !h.keys[m].less(k) {
+			break
 		}
-		h.swap(i, m)
+		h.set(i, h.items[m], h.keys[m])
 		i = m
 	}
+	if i == i0 {
+		return false
+	}
+	h.set(i, a, k)
+	return true
 }
 
 func (h *allocHeap) push(a *Alloc) {
+	var k int32
+	if n := len(h.spare); n > 0 {
+		k, h.spare = h.spare[n-1], h.spare[:n-1]
+	} else {
+		k = int32(len(h.at))
+		h.at = append(h.at, -1)
+	}
+	*h.handle(a) = k
+	i := len(h.items)
 	h.items = append(h.items, a)
-	h.keys = append(h.keys, h.keyOf(a))
-	i := len(h.items) - 1
-	*h.pos(a) = int32(i)
+	h.keys = append(h.keys, h.keyOf(a, k))
+	h.at[k] = int32(i)
 	h.up(i)
 }
 
 func (h *allocHeap) remove(a *Alloc) {
-	p := h.pos(a)
-	i := int(*p)
-	if i < 0 {
+	hp := h.handle(a)
+	if *hp < 0 {
 		return
 	}
+	i := int(h.at[*hp])
+	h.at[*hp] = -1
+	h.spare = append(h.spare, *hp)
+	*hp = -1
 	last := len(h.items) - 1
 	if i != last {
-		h.swap(i, last)
+		h.set(i, h.items[last], h.keys[last])
 	}
 	h.items[last] = nil
 	h.items = h.items[:last]
 	h.keys = h.keys[:last]
-	*p = -1
-	if i != last {
-		h.down(i)
+	if i != last && !h.down(i) {
 		h.up(i)
 	}
 }
@@ -143,10 +192,7 @@ func (h *allocHeap) walk(fn func(a *Alloc) bool) {
 		if !fn(h.items[i]) {
 			break
 		}
-		for _, c := range [2]int32{2*i + 1, 2*i + 2} {
-			if int(c) >= len(h.items) {
-				continue
-			}
+		for c := allocArity*i + 1; c <= allocArity*i+allocArity && int(c) < len(h.items); c++ {
 			aux = append(aux, c)
 			for j := len(aux) - 1; j > 0; {
 				p := (j - 1) / 2

@@ -359,10 +359,7 @@ func (w *endWalk) pop() {
 	w.aux[0] = w.aux[n]
 	w.aux = w.aux[:n]
 	siftDown(n, 0, w.less, func(a, b int) { w.aux[a], w.aux[b] = w.aux[b], w.aux[a] })
-	for _, c := range [2]int32{2*i + 1, 2*i + 2} {
-		if int(c) >= len(w.h.items) {
-			continue
-		}
+	for c := allocArity*i + 1; c <= allocArity*i+allocArity && int(c) < len(w.h.items); c++ {
 		w.aux = append(w.aux, c)
 		for j := len(w.aux) - 1; j > 0; {
 			p := (j - 1) / 2

@@ -253,20 +253,20 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 			}
 			if a.Job.Duration > 0 {
 				ends++
-				if a.endIdx < 0 || p.ends.items[a.endIdx] != a {
+				if i := p.ends.index(a); i < 0 || p.ends.items[i] != a {
 					t.Fatalf("job %d missing from its pool's ends heap", id)
 				}
 			}
 			if a.Job.Preemptible {
 				pre++
-				if a.startIdx < 0 || p.preemptible.items[a.startIdx] != a {
+				if i := p.preemptible.index(a); i < 0 || p.preemptible.items[i] != a {
 					t.Fatalf("job %d missing from its pool's preemptible heap", id)
 				}
 			}
 		}
 		for _, h := range []*allocHeap{&p.ends, &p.preemptible} {
 			for i := 1; i < len(h.items); i++ {
-				if h.less(i, (i-1)/2) {
+				if h.less(i, (i-1)/allocArity) {
 					t.Fatalf("pool %d: heap order broken at %d", pi, i)
 				}
 			}

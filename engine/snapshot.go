@@ -46,8 +46,8 @@ type Alloc struct {
 	DrawW int64
 
 	pool      int32
-	endIdx    int32     // position in the pool's ends heap, -1 if absent
-	startIdx  int32     // position in the pool's preemptible heap, -1 if absent
+	endH      int32     // handle in the pool's ends heap, -1 if absent
+	startH    int32     // handle in the pool's preemptible heap, -1 if absent
 	endKey    int64     // expected end, Unix ns (jobs of known duration)
 	startKey  int64     // start, Unix ns
 	one       [1]Slot   // Slots' storage for single-node jobs
@@ -563,7 +563,7 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.capped[a.Job.ID] = a
 		s.saveW[a.Site] += s.capSave(a) * float64(total)
 	}
-	a.endIdx, a.startIdx = -1, -1
+	a.endH, a.startH = -1, -1
 	a.startKey = a.Start.UnixNano()
 	if a.Job.Duration > 0 {
 		a.endKey = a.Start.Add(a.Job.Duration).UnixNano()
@@ -639,7 +639,7 @@ func (s *Snapshot) free(a *Alloc) {
 		s.siteAllocs[a.Site] = sa[:len(sa)-1]
 	}
 	p.ends.remove(a)
-	if a.startIdx >= 0 {
+	if a.startH >= 0 {
 		p.preemptible.remove(a)
 		if p.preemptAcc[a.Job.Priority] -= int32(total); p.preemptAcc[a.Job.Priority] == 0 {
 			delete(p.preemptAcc, a.Job.Priority)
