@@ -58,32 +58,36 @@ type Config struct {
 // in the same order give the same decisions. An Engine is not safe for
 // concurrent use.
 type Engine struct {
-	cfg     Config
-	queue   QueuePolicy
-	sites   SitePolicy
-	pending []*Pending
-	byID    map[JobID]*Pending
-	seq     uint64
-	usage   map[string]float64
-	usageAt time.Time
-	seen    map[string]float64 // tenants' accelerator-seconds at the last pass
+	cfg Config
+	// weightFn is e.weight, bound once (see view)
+	weightFn func(tenant string) float64
+	queue    QueuePolicy
+	sites    SitePolicy
+	pending  []*Pending
+	byID     map[JobID]*Pending
+	seq      uint64
+	usage    map[string]float64
+	usageAt  time.Time
+	seen     map[string]float64 // tenants' accelerator-seconds at the last pass
 
 	// the queue's bookkeeping (queue.go)
-	passN     uint64 // passes run
-	passing   bool
-	at        time.Time              // the last pass's time
-	incoming  []*Pending             // requeued during a pass, queued after it
-	sorted    bool                   // pending is in the static order
-	removedN  int                    // marked entries in pending
-	skipped   int                    // marked entries passes stepped over since the last compaction
-	sizes     map[int]int            // pending jobs by accelerators asked
-	bySize    map[sizeKey]*sizeQueue // the same by duration too, in the static order
-	lazyFair  bool                   // the built-in fair policy, merged lazily
-	byTenant  map[string]*tenantQueue
-	minK      int
-	untried   Reason // why the jobs the last pass did not reach wait
-	lastBound bound  // what the last pass could still start when it ended
-	waitBuf   []Wait // Result.Waiting's storage, reused by every pass
+	passN    uint64 // passes run
+	passing  bool
+	at       time.Time              // the last pass's time
+	incoming []*Pending             // requeued during a pass, queued after it
+	sorted   bool                   // pending is in the static order
+	removedN int                    // marked entries in pending
+	skipped  int                    // marked entries passes stepped over since the last compaction
+	sizes    map[int]int            // pending jobs by accelerators asked
+	bySize   map[sizeKey]*sizeQueue // the same by duration too, in the static order
+	// spareSizes are emptied size queues, for reuse (maxSpareSizes)
+	spareSizes []*sizeQueue
+	lazyFair   bool // the built-in fair policy, merged lazily
+	byTenant   map[string]*tenantQueue
+	minK       int
+	untried    Reason // why the jobs the last pass did not reach wait
+	lastBound  bound  // what the last pass could still start when it ended
+	waitBuf    []Wait // Result.Waiting's storage, reused by every pass
 	// the pass memo: refusals, and jobs known to fit without the hold
 	memo, fits memoTable
 
@@ -283,6 +287,15 @@ func (e *Engine) rank(j *Job, attained float64) int {
 		return e.ranker.Rank(j, attained)
 	}
 	return j.Priority
+}
+
+// view is what the queue policy sees at now. The weight lookup is bound
+// once: a method value made at every pass would be an allocation a pass.
+func (e *Engine) view(now time.Time) QueueView {
+	if e.weightFn == nil {
+		e.weightFn = e.weight
+	}
+	return QueueView{Now: now, Usage: e.usage, Weight: e.weightFn}
 }
 
 func (e *Engine) weight(t string) float64 {

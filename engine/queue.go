@@ -68,7 +68,12 @@ func (e *Engine) insert(p *Pending) {
 	key := sizeKeyOf(&p.Job)
 	sq := e.bySize[key]
 	if sq == nil {
-		sq = &sizeQueue{sizeKey: key}
+		if n := len(e.spareSizes); n > 0 {
+			sq, e.spareSizes = e.spareSizes[n-1], e.spareSizes[:n-1]
+			sq.sizeKey = key
+		} else {
+			sq = &sizeQueue{sizeKey: key}
+		}
 		e.bySize[key] = sq
 	}
 	sq.jobs = insertOrdered(sq.jobs, p, so)
@@ -96,6 +101,11 @@ type sizeQueue struct {
 	jobs    []*Pending
 	removed int
 }
+
+// maxSpareSizes bounds the emptied size queues kept for reuse: a queue
+// that empties and fills again at every few arrivals (a size class of
+// rare jobs) takes one back instead of new memory.
+const maxSpareSizes = 64
 
 // sizeKey is a job's size and duration class: durations in [2^(c-1),
 // 2^c) seconds are class c (under a second, 0); unknown durations are
@@ -312,6 +322,10 @@ func (e *Engine) endPass() {
 		if sq.removed > 0 && (all || sq.removed*2 >= len(sq.jobs)) {
 			if sq.jobs, sq.removed = dropRemoved(sq.jobs), 0; len(sq.jobs) == 0 {
 				delete(e.bySize, k)
+				if len(e.spareSizes) < maxSpareSizes {
+					clear(sq.jobs[:cap(sq.jobs)])
+					e.spareSizes = append(e.spareSizes, sq)
+				}
 			}
 		}
 	}
@@ -411,7 +425,7 @@ func (e *Engine) Waits() []Wait {
 				q = append(q, p) // as the pass had them: not those come since
 			}
 		}
-		e.queue.Order(q, QueueView{Now: e.at, Usage: e.usage, Weight: e.weight})
+		e.queue.Order(q, e.view(e.at))
 	}
 	for _, p := range q {
 		if !p.removed && p.since <= e.passN {

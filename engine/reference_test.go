@@ -26,8 +26,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	e.compact(true)
 	e.queue.Order(e.pending, QueueView{Now: now, Usage: e.usage, Weight: e.weight})
 	e.beginPass(now)
-	res := Result{}
-	ps := &pass{e: e, s: s, now: now, res: &res}
+	ps := &pass{e: e, s: s, now: now}
 	mode := e.queue.Blocking()
 	stopped := false
 	attempts := 0
@@ -72,7 +71,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	}
 	ps.unhold()
 	e.endPass()
-	return res
+	return ps.res
 }
 
 // twins are two engines on two snapshots of one fleet, told the same
@@ -450,7 +449,7 @@ func TestExpectMatchesRelease(t *testing.T) {
 				}
 			case op <= 6:
 				e.bind(s)
-				ps := &pass{e: e, s: s, now: now, res: &Result{}}
+				ps := &pass{e: e, s: s, now: now}
 				for _, p := range e.Queue() {
 					for _, pi := range e.eligible(&p.Job) {
 						pp := s.pools[pi]

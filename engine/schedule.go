@@ -101,7 +101,7 @@ type pass struct {
 	e    *Engine
 	s    *Snapshot
 	now  time.Time
-	res  *Result
+	res  Result // what the pass returns
 	resv reservation
 	// site energy at now, computed once per pass
 	energy    []SiteView
@@ -134,10 +134,10 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	if e.pl.grid != nil {
 		e.pl.grid.calibrate() // to a draw measured since the last pass
 	}
-	e.sortQueue(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
+	e.sortQueue(e.view(now))
 	e.beginPass(now)
-	res := Result{Waiting: e.waitBuf[:0]}
-	ps := &pass{e: e, s: s, now: now, res: &res}
+	ps := &pass{e: e, s: s, now: now}
+	ps.res.Waiting = e.waitBuf[:0]
 	mode := e.queue.Blocking()
 	if mode != StopAtBlocked {
 		e.untried = reason(InsufficientFree)
@@ -153,7 +153,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	var bySize *cursors
 	var fair *fairMerge
 	if e.lazyFair {
-		fair = e.startFair(QueueView{Now: now, Usage: e.usage, Weight: e.weight})
+		fair = e.startFair(e.view(now))
 	}
 	next := 0
 	for {
@@ -229,8 +229,8 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.lastBound = ps.bound()
 	ps.unhold()
 	e.endPass()
-	e.waitBuf = res.Waiting
-	return res
+	e.waitBuf = ps.res.Waiting
+	return ps.res
 }
 
 // bound returns what the pass can still start (see bound).
