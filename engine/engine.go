@@ -73,13 +73,13 @@ type Engine struct {
 	// the queue's bookkeeping (queue.go)
 	passN    uint64 // passes run
 	passing  bool
-	at       time.Time              // the last pass's time
-	incoming []*Pending             // requeued during a pass, queued after it
-	sorted   bool                   // pending is in the static order
-	removedN int                    // marked entries in pending
-	skipped  int                    // marked entries passes stepped over since the last compaction
-	sizes    map[int]int            // pending jobs by accelerators asked
-	bySize   map[sizeKey]*sizeQueue // the same by duration too, in the static order
+	at       time.Time             // the last pass's time
+	incoming []*Pending            // requeued during a pass, queued after it
+	sorted   bool                  // pending is in the static order
+	removedN int                   // marked entries in pending
+	skipped  int                   // marked entries passes stepped over since the last compaction
+	sizes    map[int]int           // pending jobs by accelerators asked
+	bySize   map[uint64]*sizeQueue // the same by duration too, in the static order, by sizeKey.id
 	// spareSizes are emptied size queues, for reuse (maxSpareSizes)
 	spareSizes []*sizeQueue
 	lazyFair   bool // the built-in fair policy, merged lazily
@@ -201,7 +201,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, queue: q, sites: st, byID: map[JobID]*Pending{}, usage: map[string]float64{}, seen: map[string]float64{},
-		sizes: map[int]int{}, bySize: map[sizeKey]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
+		sizes: map[int]int{}, bySize: map[uint64]*sizeQueue{}, classes: map[classKey]int32{}, byTenant: map[string]*tenantQueue{}}
 	_, e.lazyFair = q.(fairPolicy)
 	e.ranker, _ = q.(Ranker)
 	return e, nil

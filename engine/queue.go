@@ -66,7 +66,7 @@ func (e *Engine) insert(p *Pending) {
 	}
 	e.pending = insertOrdered(e.pending, p, so)
 	key := sizeKeyOf(&p.Job)
-	sq := e.bySize[key]
+	sq := e.bySize[key.id()]
 	if sq == nil {
 		if n := len(e.spareSizes); n > 0 {
 			sq, e.spareSizes = e.spareSizes[n-1], e.spareSizes[:n-1]
@@ -74,7 +74,7 @@ func (e *Engine) insert(p *Pending) {
 		} else {
 			sq = &sizeQueue{sizeKey: key}
 		}
-		e.bySize[key] = sq
+		e.bySize[key.id()] = sq
 	}
 	sq.jobs = insertOrdered(sq.jobs, p, so)
 }
@@ -123,6 +123,10 @@ func sizeKeyOf(j *Job) sizeKey {
 	}
 	return sizeKey{j.Accelerators, uint8(bits.Len64(uint64(j.Duration / time.Second)))}
 }
+
+// id packs the key into one word, the size queues' map key: a struct
+// key is hashed field by field, a word in one step.
+func (k sizeKey) id() uint64 { return uint64(k.k)<<8 | uint64(k.dc) }
 
 // shortest returns the least duration of the class.
 func (k sizeKey) shortest() time.Duration {
@@ -189,8 +193,8 @@ func siftDown(n, i int, less func(a, b int) bool, swap func(a, b int)) {
 // at the first job not before from (every job when from is nil).
 func (e *Engine) startCursors(so StaticOrder, from *Pending, b bound) *cursors {
 	c := &cursors{so: so}
-	for k, sq := range e.bySize {
-		if !b.admits(k) {
+	for _, sq := range e.bySize {
+		if !b.admits(sq.sizeKey) {
 			continue
 		}
 		i := 0
@@ -242,7 +246,7 @@ func (e *Engine) remove(p *Pending) {
 	}
 	p.removed = true
 	e.removedN++
-	if sq := e.bySize[sizeKeyOf(&p.Job)]; sq != nil {
+	if sq := e.bySize[sizeKeyOf(&p.Job).id()]; sq != nil {
 		sq.removed++
 	}
 	if tq := e.byTenant[p.Job.Tenant]; tq != nil {
