@@ -66,7 +66,7 @@ func (s *Sim) integrate(si int, frac float64) {
 }
 
 // dispatch computes site si's dispatch of meanW in the hour the clock is
-// in.
+// in, and its sources' prices and intensities when the hour changed.
 func (s *Sim) dispatch(si int, meanW float64) {
 	site := &s.f.Sites[si]
 	se := &s.siteEnergy[si]
@@ -75,10 +75,12 @@ func (s *Sim) dispatch(si int, meanW float64) {
 		se.parts, se.price, se.carbon = make([]float64, n), make([]float64, n), make([]float64, n)
 	}
 	h := s.hour
+	if se.h != h {
+		for i := range site.Energy {
+			se.price[i] = energy.Price(&site.Energy[i], h)
+			se.carbon[i] = energy.Carbon(&site.Energy[i], h)
+		}
+	}
 	se.h, se.meanW = h, meanW
 	se.unserved = energy.Dispatch(site.Energy, meanW*site.PUE/1e6, h, se.parts)
-	for i := range site.Energy {
-		se.price[i] = energy.Price(&site.Energy[i], h)
-		se.carbon[i] = energy.Carbon(&site.Energy[i], h)
-	}
 }
