@@ -317,17 +317,11 @@ func (e *Engine) account(s *Snapshot, now time.Time) {
 	if e.usageAt.IsZero() || now.After(e.usageAt) {
 		e.usageAt = now
 	}
-	tenants := make([]string, 0, len(s.done)+len(s.tenants))
-	for t := range s.done {
-		tenants = append(tenants, t)
-	}
-	for t := range s.tenants {
-		if _, ok := s.done[t]; !ok {
-			tenants = append(tenants, t)
+	for i, t := range s.tenantName {
+		if !s.doneOK[i] && s.tenants[i] == 0 {
+			continue // nothing booked, nothing running
 		}
-	}
-	for _, t := range tenants {
-		total := s.TenantSeconds(t, now)
+		total := s.tenantSeconds(int32(i), now)
 		if d := total - e.seen[t]; d > 0 {
 			e.usage[t] += d
 		}

@@ -384,7 +384,7 @@ func (e *Engine) reasonOf(p *Pending) Reason {
 	// the pass stopped because no pool had room for the smallest job: say
 	// what a try would have said first
 	j := &p.Job
-	if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && e.snap.tenants[j.Tenant]+j.Accelerators > q {
+	if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && e.snap.TenantAccelerators(j.Tenant)+j.Accelerators > q {
 		return reason(Quota)
 	}
 	elig := e.eligible(j)

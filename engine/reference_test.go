@@ -43,7 +43,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 			ps.wait(p, reason(FIFOBlocked))
 			continue
 		}
-		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.tenants[j.Tenant]+j.Accelerators > q {
+		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.TenantAccelerators(j.Tenant)+j.Accelerators > q {
 			ps.wait(p, reason(Quota))
 			stopped = mode == StopAtBlocked
 			continue

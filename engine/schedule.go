@@ -193,7 +193,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			bySize = e.startCursors(so, p, room)
 			continue // p comes again through its size queue, if small enough
 		}
-		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.tenants[j.Tenant]+j.Accelerators > q {
+		if q := e.cfg.Tenants[j.Tenant].Quota; q > 0 && s.TenantAccelerators(j.Tenant)+j.Accelerators > q {
 			ps.wait(p, reason(Quota))
 			if mode == StopAtBlocked {
 				e.untried = reason(FIFOBlocked)

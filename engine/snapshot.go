@@ -58,6 +58,7 @@ type Alloc struct {
 	siteIdx   int32 // position in the snapshot's list of its site's jobs
 	gridCap   bool  // CapW was set for a grid event (see Control's uncaps)
 	class     int32 // the engine's class of the job (classKey), -1 if unknown
+	tenant    int32 // the snapshot's index of its tenant (tenantOf)
 }
 
 // upward lists the levels of the power tree from the node up to the site,
@@ -130,14 +131,20 @@ type Snapshot struct {
 	capped   map[JobID]*Alloc // running jobs with a cap
 	// nodeByName is built on the first call to Node.
 	nodeByName map[string]int32
-	tenants    map[string]int // accelerators running by tenant
-	running    int            // accelerators allocated
-	// Accelerator-seconds by tenant: done holds finished runs; startSum
-	// holds Σ accelerators × start (seconds since epoch) of running ones,
-	// so that the total to any time is done + running×t − startSum.
-	done     map[string]float64
-	startSum map[string]float64
-	epoch    time.Time
+	running    int // accelerators allocated
+	// By tenant, under an index each tenant gets at its first allocation
+	// (tenantIdx, tenantName): the accelerators running (tenants);
+	// accelerator-seconds, where done holds finished runs (doneOK once
+	// one was booked) and startSum Σ accelerators × start (seconds since
+	// epoch) of running ones, so that the total to any time is done +
+	// running×t − startSum.
+	tenantIdx  map[string]int32
+	tenantName []string
+	tenants    []int
+	done       []float64
+	doneOK     []bool
+	startSum   []float64
+	epoch      time.Time
 	// sliced: a pool hands out slices of fixed shapes
 	sliced bool
 	// By site, for grid events (grid.go): the running jobs (kept only
@@ -179,9 +186,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
 		capped:    map[JobID]*Alloc{},
-		tenants:   map[string]int{},
-		done:      map[string]float64{},
-		startSum:  map[string]float64{},
+		tenantIdx: map[string]int32{},
 	}
 	for i, n := range [4]int{len(f.Sites), len(f.Halls), len(f.Rows), len(f.Racks)} {
 		s.draw[i] = make([]int64, n)
@@ -573,12 +578,13 @@ func (s *Snapshot) allocate(a *Alloc) {
 		p.preemptible.push(a)
 		p.preemptAcc[a.Job.Priority] += int32(total)
 	}
-	s.tenants[a.Job.Tenant] += total
+	a.tenant = s.tenantOf(a.Job.Tenant)
+	s.tenants[a.tenant] += total
 	s.running += total
 	if s.epoch.IsZero() {
 		s.epoch = a.Start
 	}
-	s.startSum[a.Job.Tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
+	s.startSum[a.tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
 }
 
 // attainedAt is a's service to now, earlier runs included.
@@ -599,16 +605,40 @@ func (a *Alloc) accelerators() int {
 // release at now.
 func (s *Snapshot) account(a *Alloc, now time.Time) {
 	if d := now.Sub(a.Start).Seconds(); d > 0 {
-		s.done[a.Job.Tenant] += float64(a.accelerators()) * d
+		s.done[a.tenant] += float64(a.accelerators()) * d
+		s.doneOK[a.tenant] = true
 	}
+}
+
+// tenantOf returns a tenant's index, giving it one at its first call.
+func (s *Snapshot) tenantOf(name string) int32 {
+	t, ok := s.tenantIdx[name]
+	if !ok {
+		t = int32(len(s.tenantName))
+		s.tenantIdx[name] = t
+		s.tenantName = append(s.tenantName, name)
+		s.tenants = append(s.tenants, 0)
+		s.done = append(s.done, 0)
+		s.doneOK = append(s.doneOK, false)
+		s.startSum = append(s.startSum, 0)
+	}
+	return t
 }
 
 // TenantSeconds returns a tenant's accelerator-seconds to now: its
 // finished runs and its running jobs so far.
 func (s *Snapshot) TenantSeconds(tenant string, now time.Time) float64 {
-	t := s.done[tenant]
-	if n := s.tenants[tenant]; n > 0 {
-		t += float64(n)*now.Sub(s.epoch).Seconds() - s.startSum[tenant]
+	i, ok := s.tenantIdx[tenant]
+	if !ok {
+		return 0
+	}
+	return s.tenantSeconds(i, now)
+}
+
+func (s *Snapshot) tenantSeconds(i int32, now time.Time) float64 {
+	t := s.done[i]
+	if n := s.tenants[i]; n > 0 {
+		t += float64(n)*now.Sub(s.epoch).Seconds() - s.startSum[i]
 	}
 	return t
 }
@@ -645,10 +675,9 @@ func (s *Snapshot) free(a *Alloc) {
 			delete(p.preemptAcc, a.Job.Priority)
 		}
 	}
-	s.startSum[a.Job.Tenant] -= float64(total) * a.Start.Sub(s.epoch).Seconds()
-	if s.tenants[a.Job.Tenant] -= total; s.tenants[a.Job.Tenant] == 0 {
-		delete(s.tenants, a.Job.Tenant)
-		delete(s.startSum, a.Job.Tenant)
+	s.startSum[a.tenant] -= float64(total) * a.Start.Sub(s.epoch).Seconds()
+	if s.tenants[a.tenant] -= total; s.tenants[a.tenant] == 0 {
+		s.startSum[a.tenant] = 0 // its sum starts again from nothing
 	}
 	s.running -= total
 }
@@ -821,7 +850,12 @@ func (s *Snapshot) Free() int {
 }
 
 // TenantAccelerators returns the accelerators running for a tenant.
-func (s *Snapshot) TenantAccelerators(tenant string) int { return s.tenants[tenant] }
+func (s *Snapshot) TenantAccelerators(tenant string) int {
+	if i, ok := s.tenantIdx[tenant]; ok {
+		return s.tenants[i]
+	}
+	return 0
+}
 
 // Owner returns the job running on global accelerator a, or 0.
 func (s *Snapshot) Owner(a int) JobID { return s.owner[a] }
