@@ -34,19 +34,57 @@ func (a *event) before(b *event) bool {
 	return a.at < b.at || (a.at == b.at && a.order < b.order)
 }
 
-// eventHeap is a 4-ary min-heap of events by (time, kind, insertion
-// order): half the depth of a binary heap, and a node's children share a
-// cache line or two.
-type eventHeap struct {
-	items []event
+// eventQueue holds a run's events in order of (time, kind, insertion
+// order), in three heaps popped as one: arrivals and passes, each
+// pending one or two at a time but a third of all events each, go in
+// and out of heaps of their own in a step or two instead of through the
+// running jobs' finishes.
+type eventQueue struct {
+	lanes [3]eventHeap // by lane
 	seq   uint64
+	n     int
 }
 
-func (h *eventHeap) Len() int { return len(h.items) }
+// lane is the heap an event of kind k goes to.
+func lane(k kind) int {
+	switch k {
+	case evArrival:
+		return 1
+	case evPass:
+		return 2
+	}
+	return 0
+}
+
+func (q *eventQueue) Len() int { return q.n }
+
+func (q *eventQueue) push(e event) {
+	q.seq++
+	e.order = uint64(e.kind)<<56 | q.seq
+	q.lanes[lane(e.kind)].push(e)
+	q.n++
+}
+
+// pop removes and returns the first event.
+func (q *eventQueue) pop() event {
+	best := -1
+	for i := range q.lanes {
+		if h := &q.lanes[i]; len(h.items) > 0 && (best < 0 || h.items[0].before(&q.lanes[best].items[0])) {
+			best = i
+		}
+	}
+	q.n--
+	return q.lanes[best].pop()
+}
+
+// eventHeap is a 4-ary min-heap of events by (time, order): half the
+// depth of a binary heap, and a node's children share a cache line or
+// two.
+type eventHeap struct {
+	items []event
+}
 
 func (h *eventHeap) push(e event) {
-	h.seq++
-	e.order = uint64(e.kind)<<56 | h.seq
 	h.items = append(h.items, e)
 	i := len(h.items) - 1
 	for i > 0 {

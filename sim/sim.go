@@ -54,7 +54,7 @@ type Sim struct {
 	// any, is the job after them (nInfer, else -1), then the services.
 	nTrace, nInfer int
 	runs           []jobRun
-	ev             eventHeap
+	ev             eventQueue
 	rng            *rand.Rand
 	now            time.Duration
 
