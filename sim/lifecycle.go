@@ -17,6 +17,7 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 		r.started, r.firstStart = true, s.now
 	}
 	r.state, r.slots, r.capW, r.rate, r.segStart = running, slots, 0, 1, s.now
+	r.accels, r.group = int32(s.jobs[i].Accelerators), s.group[i]
 	r.util = s.cfg.Utilization
 	switch {
 	case i == s.nInfer:
@@ -74,10 +75,11 @@ func (s *Sim) release(i int) {
 // hold counts job i's accelerators as allocated (sign +1) or no longer
 // (−1): in all, per site and per tenant group.
 func (s *Sim) hold(i int, sign int) {
-	n := s.jobs[i].Accelerators
+	r := &s.runs[i]
+	n := int(r.accels)
 	s.allocated += sign * n
-	s.groupAlloc[s.group[i]] += sign * n
-	for _, sl := range s.runs[i].slots {
+	s.groupAlloc[r.group] += sign * n
+	for _, sl := range r.slots {
 		s.siteAlloc[s.nodeDom[sl.Node][0]] += sign * bits.OnesCount64(sl.Mask)
 	}
 }

@@ -18,10 +18,18 @@ const (
 	done
 )
 
-// jobRun is the simulator's record of one job.
+// jobRun is the simulator's record of one job. Its fields fit in two
+// cache lines, and what a job's end reads of it is in it: the job's size
+// and tenant group are copied in at its start.
 type jobRun struct {
-	state      uint8
-	started    bool
+	state   uint8
+	started bool
+	group   uint8  // its tenant group, as Sim.group (set at a start)
+	ver     uint32 // bumped when the pending finish event is stale
+	accels  int32  // its accelerators, as its trace.Job (set at a start)
+	// restarts, preemptions, and times a cap was put on it
+	restarts, preempts, caps int32
+
 	firstStart time.Duration
 	finish     time.Duration
 	// Progress, in seconds of work at full speed: work done as of segStart,
@@ -29,15 +37,11 @@ type jobRun struct {
 	work     float64
 	segStart time.Duration
 	rate     float64
-	ver      uint32 // bumped when the pending finish event is stale
 	slots    []engine.Slot
 	capW     float64
 	util     float64 // load between idle (0) and TDP (1)
 	lostFail float64 // accelerator-seconds of work lost to failures
 	lostPre  float64 // ... and to preemption
-	restarts int32
-	preempts int32
-	caps     int32 // times a cap was put on it
 }
 
 // levels are the power-tree levels the simulator meters.
