@@ -53,7 +53,7 @@ func (s *Sim) integrateSites(a, b time.Duration) {
 // is in, its mean facility draw dispatched by energy.Dispatch.
 func (s *Sim) integrate(si int, frac float64) {
 	se := &s.siteEnergy[si]
-	if m := s.mean[0][si]; se.h != s.hour || se.meanW != m {
+	if m := s.dom[0][si].mean; se.h != s.hour || se.meanW != m {
 		s.dispatch(si, m)
 	}
 	for i, mw := range se.parts {

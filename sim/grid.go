@@ -200,7 +200,7 @@ func (s *Sim) pushGrid() {
 func (s *Sim) scopePeakW(g *gridRun) float64 {
 	w := 0.0
 	for _, si := range g.sites {
-		w += (s.mean[0][si] + s.amp[0][si]) * s.f.Sites[si].PUE
+		w += (s.dom[0][si].mean + s.dom[0][si].amp) * s.f.Sites[si].PUE
 	}
 	return w
 }
@@ -233,7 +233,7 @@ func (s *Sim) gridPhase(k int, phase int32) {
 		g.res.TargetMW = g.targetW / 1e6
 		g.baseMean = make([]float64, len(g.sites))
 		for i, si := range g.sites {
-			g.baseMean[i] = s.mean[0][si] * s.f.Sites[si].PUE
+			g.baseMean[i] = s.dom[0][si].mean * s.f.Sites[si].PUE
 		}
 		for i := s.nTrace; i < len(s.jobs); i++ {
 			if r := &s.runs[i]; r.state == running && g.holds(s.f.SiteOfNode(int(r.slots[0].Node))) {
@@ -346,8 +346,8 @@ func (s *Sim) gridAdvance(a, b time.Duration) {
 		h := energy.HourOfYear(abs)
 		for i, si := range g.sites {
 			site := &s.f.Sites[si]
-			shedMWh := (g.baseMean[i] - s.mean[0][si]*site.PUE) / 1e6 * dt / 3600
-			price, carbon := energy.Blend(site.Energy, s.mean[0][si]*site.PUE/1e6, h)
+			shedMWh := (g.baseMean[i] - s.dom[0][si].mean*site.PUE) / 1e6 * dt / 3600
+			price, carbon := energy.Blend(site.Energy, s.dom[0][si].mean*site.PUE/1e6, h)
 			g.res.EnergyShedMWh += shedMWh
 			g.res.CostAvoidedUSD += shedMWh * (price + g.spec.PriceUSDPerMWh)
 			g.res.EmissionsAvoidedT += shedMWh * carbon / 1e3

@@ -26,22 +26,19 @@ func (s *Sim) initPower() {
 		case fleet.LevelRack:
 			n = len(f.Racks)
 		}
-		s.mean[li] = make([]float64, n)
-		s.amp[li] = make([]float64, n)
-		s.rated[li] = make([]float64, n)
-		s.over[li] = make([]bool, n)
+		s.dom[li] = make([]domainPower, n)
 	}
 	for i := range f.Sites {
-		s.rated[0][i] = float64(f.Sites[i].LimitW) / f.Sites[i].PUE
+		s.dom[0][i].rated = float64(f.Sites[i].LimitW) / f.Sites[i].PUE
 	}
 	for i := range f.Halls {
-		s.rated[1][i] = float64(f.Halls[i].LimitW)
+		s.dom[1][i].rated = float64(f.Halls[i].LimitW)
 	}
 	for i := range f.Rows {
-		s.rated[2][i] = float64(f.Rows[i].LimitW)
+		s.dom[2][i].rated = float64(f.Rows[i].LimitW)
 	}
 	for i := range f.Racks {
-		s.rated[3][i] = float64(f.Racks[i].LimitW)
+		s.dom[3][i].rated = float64(f.Racks[i].LimitW)
 	}
 	cat := f.Catalog
 	s.busyW = make([]float64, len(cat.Nodes))
@@ -71,7 +68,7 @@ func (s *Sim) initPower() {
 		s.addNode(int32(n), idle, 0)
 	}
 	for li := range levels {
-		for d := range s.mean[li] {
+		for d := range s.dom[li] {
 			s.check(li, int32(d))
 		}
 	}
@@ -81,8 +78,9 @@ func (s *Sim) initPower() {
 func (s *Sim) addNode(n int32, dMean, dAmp float64) {
 	dom := &s.nodeDom[n]
 	for li, d := range dom {
-		s.mean[li][d] += dMean
-		s.amp[li][d] += dAmp
+		p := &s.dom[li][d]
+		p.mean += dMean
+		p.amp += dAmp
 	}
 }
 
@@ -107,17 +105,18 @@ func (s *Sim) touch(slots []engine.Slot) {
 // check updates the over-limit accounting of one domain and asks the
 // controller to act when its peak passes the cap threshold.
 func (s *Sim) check(li int, d int32) {
-	limit := s.rated[li][d]
+	p := &s.dom[li][d]
+	limit := p.rated
 	if limit <= 0 {
 		return
 	}
-	peak := s.mean[li][d] + s.amp[li][d]
+	peak := p.mean + p.amp
 	if r := peak / limit; r > s.peak[li].ratio {
 		s.peak[li] = peakRec{ratio: r, domain: d, at: s.now, w: peak}
 	}
 	isOver := peak > limit*(1+1e-9)
-	if isOver != s.over[li][d] {
-		s.over[li][d] = isOver
+	if isOver != p.over {
+		p.over = isOver
 		if isOver {
 			if s.nOver[li] == 0 {
 				s.overSince[li] = s.now
@@ -143,18 +142,20 @@ func (s *Sim) check(li int, d int32) {
 
 // hottest returns the domain of level li with the least headroom now.
 func (s *Sim) hottest(li int) Hot {
-	mean, amp, rated := s.mean[li], s.amp[li], s.rated[li]
+	doms := s.dom[li]
 	best, ratio := int32(-1), 0.0
-	for d, limit := range rated {
+	for d := range doms {
 		// peak/limit > ratio, without a division per domain
-		if limit > 0 && (best < 0 || mean[d]+amp[d] > ratio*limit) {
-			best, ratio = int32(d), (mean[d]+amp[d])/limit
+		p := &doms[d]
+		if p.rated > 0 && (best < 0 || p.mean+p.amp > ratio*p.rated) {
+			best, ratio = int32(d), (p.mean+p.amp)/p.rated
 		}
 	}
 	if best < 0 {
 		return Hot{Domain: -1}
 	}
-	return Hot{Domain: best, Ratio: ratio, KW: (mean[best] + amp[best]) / 1e3, LimitKW: rated[best] / 1e3}
+	p := &doms[best]
+	return Hot{Domain: best, Ratio: ratio, KW: (p.mean + p.amp) / 1e3, LimitKW: p.rated / 1e3}
 }
 
 func (s *Sim) wantControl(at time.Duration) {
@@ -220,8 +221,8 @@ func (s *Sim) rateUnder(i int) float64 {
 // control measures every domain and applies the engine's caps and uncaps.
 func (s *Sim) control() {
 	for li, l := range levels {
-		for d := range s.mean[li] {
-			s.snap.SetMeasured(l, d, int64(s.mean[li][d]+s.amp[li][d]))
+		for d := range s.dom[li] {
+			s.snap.SetMeasured(l, d, int64(s.dom[li][d].mean+s.dom[li][d].amp))
 		}
 	}
 	for _, d := range s.eng.Control(s.snap, s.cfg.Start.Add(s.now)) {

@@ -182,7 +182,7 @@ func (s *Sim) sample() {
 	p.SiteUtilization, p.SiteCarbon, p.SitePrice = make([]float64, n), make([]float64, n), make([]float64, n)
 	for si := range s.f.Sites {
 		site := &s.f.Sites[si]
-		m, a := s.mean[0][si], s.amp[0][si]
+		m, a := s.dom[0][si].mean, s.dom[0][si].amp
 		p.SiteMW[si] = (m + phase*a) / 1e6
 		p.SitePeakMW[si] = (m + a) / 1e6
 		s.siteEnergy[si].peakW = max(s.siteEnergy[si].peakW, m+a)
@@ -274,17 +274,17 @@ func (s *Sim) result(wall time.Duration) *Result {
 	for li, l := range levels {
 		pk := s.peak[li]
 		lp := LevelPower{Level: l.String(), PeakRatio: round(pk.ratio, 6), SecondsAbove: s.overSecs[li], LongestAbove: s.overLongest[li]}
-		if len(s.rated[li]) > 0 {
+		if len(s.dom[li]) > 0 {
 			lp.PeakDomain = s.snap.DomainName(l, pk.domain)
 			lp.PeakKW = pk.w / 1e3
-			lp.LimitKW = s.rated[li][pk.domain] / 1e3
+			lp.LimitKW = s.dom[li][pk.domain].rated / 1e3
 		}
 		r.Levels = append(r.Levels, lp)
 	}
 	for si := range s.f.Sites {
 		se := &s.siteEnergy[si]
 		site := &s.f.Sites[si]
-		sr := SiteResult{Name: site.Name, LimitMW: s.rated[0][si] / 1e6, PeakMW: se.peakW / 1e6,
+		sr := SiteResult{Name: site.Name, LimitMW: s.dom[0][si].rated / 1e6, PeakMW: se.peakW / 1e6,
 			EnergyMWh: se.mwh, EmissionsTCO2: se.tco2, CostUSD: se.usd, Accelerators: s.siteAccels[si]}
 		if s.lastFinish > 0 && s.siteAccels[si] > 0 {
 			sr.Utilization = s.siteSecs[si] / (s.lastFinish.Seconds() * float64(s.siteAccels[si]))
@@ -294,7 +294,7 @@ func (s *Sim) result(wall time.Duration) *Result {
 		r.EmissionsTCO2 += se.tco2
 		r.CostUSD += se.usd
 		r.SiteNames = append(r.SiteNames, site.Name)
-		r.SiteLimitMW = append(r.SiteLimitMW, s.rated[0][si]/1e6)
+		r.SiteLimitMW = append(r.SiteLimitMW, s.dom[0][si].rated/1e6)
 		r.SitePUE = append(r.SitePUE, site.PUE)
 	}
 	return r

@@ -62,21 +62,19 @@ type Sim struct {
 	rng            *rand.Rand
 	now            time.Duration
 
-	// Power, per level and domain, in watts of IT draw: mean and swing
-	// amplitude (peak = mean + amp), and the rated limit.
-	mean, amp, rated [len(levels)][]float64
-	over             [len(levels)][]bool
-	nOver            [len(levels)]int
-	peak             [len(levels)]peakRec
-	overSince        [len(levels)]time.Duration
-	overSecs         [len(levels)]float64
-	overLongest      [len(levels)]float64
-	ctrlAt           time.Duration // pending control event time, -1 if none
-	capped           int           // jobs capped now
-	cappedAccels     int
-	cappedSecs       float64
-	cappedAccelSecs  float64
-	capEvents        int
+	// Power, per level and domain (domainPower)
+	dom             [len(levels)][]domainPower
+	nOver           [len(levels)]int
+	peak            [len(levels)]peakRec
+	overSince       [len(levels)]time.Duration
+	overSecs        [len(levels)]float64
+	overLongest     [len(levels)]float64
+	ctrlAt          time.Duration // pending control event time, -1 if none
+	capped          int           // jobs capped now
+	cappedAccels    int
+	cappedSecs      float64
+	cappedAccelSecs float64
+	capEvents       int
 
 	// node-level power factors: per accelerator above idle at full load
 	// (accelerator + its share of node overhead), and TDP − idle
@@ -139,6 +137,14 @@ type Sim struct {
 	// onSiteDraw, when set (by tests), sees every change of a site's
 	// facility draw (peak of the swing)
 	onSiteDraw func(si int, w float64)
+}
+
+// domainPower is one domain's power, in watts of IT draw: mean and swing
+// amplitude (peak = mean + amp), the rated limit, and whether the peak is
+// over it; together, for a change reads and writes them together.
+type domainPower struct {
+	mean, amp, rated float64
+	over             bool
 }
 
 type peakRec struct {
@@ -414,7 +420,7 @@ func (s *Sim) pass() {
 		// what the sites' meters read, for the engine's grid and ramp
 		// estimates
 		for si := range s.f.Sites {
-			s.snap.SetMeasured(fleet.LevelSite, si, int64(s.mean[0][si]+s.amp[0][si]))
+			s.snap.SetMeasured(fleet.LevelSite, si, int64(s.dom[0][si].mean+s.dom[0][si].amp))
 		}
 	}
 	res := s.eng.Schedule(s.snap, s.cfg.Start.Add(s.now))
