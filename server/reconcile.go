@@ -264,6 +264,16 @@ func (s *Server) reconcile(ctx context.Context) (decided bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("server: reconcile: commit decisions: %w", err)
 	}
+	if s.live.keeper {
+		// A job the scheduler stopped is back in its queue already, put
+		// there by the scheduler itself: one the loop keeps whole must be
+		// known to be there, so that a hold or a cancel takes it out.
+		for _, j := range moves.Jobs {
+			if k, ok := s.live.jobs[j.ID]; ok && j.State == store.JobPending && k.State == store.JobPending {
+				s.live.fed[j.ID] = true
+			}
+		}
+	}
 	waits.Fence = fence
 	n, err := s.commitBatches(ctx, waits)
 	dropped += n
