@@ -41,17 +41,19 @@ func sortFloats(v []float64) {
 			return
 		}
 	}
-	var count [8][256]int
+	// six passes of 11 bits each (the last of 9), least significant first
+	const bits, digits = 11, 6
+	var count [digits][1 << bits]int
 	for _, x := range v {
 		b := math.Float64bits(x)
 		for d := range count {
-			count[d][byte(b>>(8*d))]++
+			count[d][(b>>(bits*d))&(1<<bits-1)]++
 		}
 	}
 	src, dst := v, make([]float64, len(v))
 	for d := range count {
 		c := &count[d]
-		if c[byte(math.Float64bits(v[0])>>(8*d))] == len(v) {
+		if c[(math.Float64bits(v[0])>>(bits*d))&(1<<bits-1)] == len(v) {
 			continue // every value has this digit
 		}
 		sum := 0
@@ -60,7 +62,7 @@ func sortFloats(v []float64) {
 			sum += n
 		}
 		for _, x := range src {
-			k := byte(math.Float64bits(x) >> (8 * d))
+			k := (math.Float64bits(x) >> (bits * d)) & (1<<bits - 1)
 			dst[c[k]] = x
 			c[k]++
 		}
