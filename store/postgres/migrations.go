@@ -137,7 +137,10 @@ var migrations = []string{
 	// JobCounts reads a few rows, not every job. Each write adds a delta
 	// row (no two transactions update one row, so none waits for
 	// another); JobCounts folds the deltas into job_counts now and then.
-	`CREATE TABLE job_counts (
+	// Writers wait while the jobs are counted and the triggers made, so
+	// that none is missed by both (an older replica may still write).
+	`LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE;
+	CREATE TABLE job_counts (
 		tenant       TEXT COLLATE "C" NOT NULL,
 		state        TEXT NOT NULL,
 		jobs         BIGINT NOT NULL,
