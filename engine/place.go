@@ -182,7 +182,16 @@ func staticFit(r *request, p *pool) bool {
 // not.
 func (s *Snapshot) headroom(l fleet.Level, d int32, w int64) (outcome, bool) {
 	if l == fleet.LevelNode {
-		d, l = s.f.Parent(l, d), fleet.LevelRack
+		// the node's path, kept by the snapshot
+		up := &s.up[d]
+		for l := fleet.LevelRack; ; l-- {
+			if d := up[l]; s.draw[l][d]+w > s.limit[l][d] {
+				return outcome{code: Power, level: l, dom: d}, false
+			}
+			if l == fleet.LevelSite {
+				return outcome{}, true
+			}
+		}
 	}
 	for {
 		if s.draw[l][d]+w > s.limit[l][d] {

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"cmp"
 	"math/bits"
-	"slices"
 	"time"
 )
 
@@ -13,6 +11,19 @@ type choice struct {
 	score float64 // site policy score, lower first
 	cap   int32   // capacity of the level where it fits (tightest first)
 	fit   int32   // free count of the best-fit domain (smallest first)
+}
+
+// before orders choices: by score, capacity, fit, then pool.
+func (x *choice) before(y *choice) bool {
+	switch {
+	case x.score != y.score:
+		return x.score < y.score
+	case x.cap != y.cap:
+		return x.cap < y.cap
+	case x.fit != y.fit:
+		return x.fit < y.fit
+	}
+	return x.pool < y.pool
 }
 
 // memoKey groups jobs that fail the same way: if a job of k accelerators
@@ -361,22 +372,12 @@ func (ps *pass) try(p *Pending) (_ Reason, placed bool) {
 	if !static {
 		return reason(NoDomainLargeEnough), false
 	}
-	if len(order) > 1 {
-		slices.SortFunc(order, func(x, y choice) int {
-			if x.score != y.score {
-				if x.score < y.score {
-					return -1
-				}
-				return 1
-			}
-			if x.cap != y.cap {
-				return cmp.Compare(x.cap, y.cap)
-			}
-			if x.fit != y.fit {
-				return cmp.Compare(x.fit, y.fit)
-			}
-			return cmp.Compare(x.pool, y.pool)
-		})
+	// a few pools: an insertion sort, in the one order there is (the
+	// pool breaks every tie)
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && order[j].before(&order[j-1]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
 	}
 	var first outcome
 	gaveUp := false // a search stopped short: the refusal is not remembered
