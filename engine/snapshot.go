@@ -553,10 +553,7 @@ func (s *Snapshot) allocate(a *Alloc) {
 			panic("engine: accelerator allocated twice")
 		}
 		s.nodeMask[sl.Node] |= sl.Mask
-		first := s.f.Nodes[sl.Node].FirstAccel
-		for m := sl.Mask; m != 0; m &= m - 1 {
-			s.owner[first+int32(bits.TrailingZeros64(m))] = a.Job.ID
-		}
+		s.setOwner(sl, a.Job.ID)
 	}
 	s.addSlots(p, a.Slots, -1, a.DrawW)
 	s.allocs[a.Job.ID] = a
@@ -585,6 +582,25 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.epoch = a.Start
 	}
 	s.startSum[a.tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
+}
+
+// setOwner records id as the owner of slot sl's accelerators (0: none).
+// A slot's accelerators are most often a run of a node's: written as a
+// range.
+func (s *Snapshot) setOwner(sl Slot, id JobID) {
+	first := s.f.Nodes[sl.Node].FirstAccel
+	lo := int32(bits.TrailingZeros64(sl.Mask))
+	hi := int32(64 - bits.LeadingZeros64(sl.Mask))
+	if bits.OnesCount64(sl.Mask) == int(hi-lo) {
+		o := s.owner[first+lo : first+hi]
+		for i := range o {
+			o[i] = id
+		}
+		return
+	}
+	for m := sl.Mask; m != 0; m &= m - 1 {
+		s.owner[first+int32(bits.TrailingZeros64(m))] = id
+	}
 }
 
 // attainedAt is a's service to now, earlier runs included.
@@ -651,10 +667,7 @@ func (s *Snapshot) free(a *Alloc) {
 		c := bits.OnesCount64(sl.Mask)
 		total += c
 		s.nodeMask[sl.Node] &^= sl.Mask
-		first := s.f.Nodes[sl.Node].FirstAccel
-		for m := sl.Mask; m != 0; m &= m - 1 {
-			s.owner[first+int32(bits.TrailingZeros64(m))] = 0
-		}
+		s.setOwner(sl, 0)
 	}
 	s.addSlots(p, a.Slots, +1, a.DrawW)
 	delete(s.allocs, a.Job.ID)
