@@ -236,7 +236,7 @@ func (s *Sim) gridPhase(k int, phase int32) {
 			g.baseMean[i] = s.dom[0][si].mean * s.f.Sites[si].PUE
 		}
 		for i := s.nTrace; i < len(s.jobs); i++ {
-			if r := &s.runs[i]; r.state == running && g.holds(s.f.SiteOfNode(int(r.slots[0].Node))) {
+			if r := &s.runs[i]; r.state == running && g.holds(s.f.SiteOfNode(int(s.slots[i][0].Node))) {
 				g.inference = append(g.inference, i)
 			}
 		}
@@ -368,10 +368,10 @@ func (s *Sim) gridAdvance(a, b time.Duration) {
 // cube-root law (1 uncapped).
 func (s *Sim) capSpeed(i int) float64 {
 	r := &s.runs[i]
-	if r.capW <= 0 || len(r.slots) == 0 {
+	if r.capW <= 0 || len(s.slots[i]) == 0 {
 		return 1
 	}
-	n := int(r.slots[0].Node)
+	n := int(s.slots[i][0].Node)
 	m := s.f.Nodes[n].Model
 	demand := s.f.NodeAccelerator(n).IdleW + s.swingW[m]*(r.util+min(s.cfg.Swing, 1-r.util))
 	if r.capW >= demand {
@@ -407,7 +407,7 @@ func (s *Sim) gridCapCount(i int, sign int) {
 	if s.siteCapped == nil {
 		return
 	}
-	for _, sl := range s.runs[i].slots {
+	for _, sl := range s.slots[i] {
 		s.siteCapped[s.f.SiteOfNode(int(sl.Node))] += sign * bits.OnesCount64(sl.Mask)
 	}
 }

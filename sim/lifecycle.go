@@ -16,7 +16,8 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 	if !r.started {
 		r.started, r.firstStart = true, s.now
 	}
-	r.state, r.slots, r.capW, r.rate, r.segStart = running, slots, 0, 1, s.now
+	r.state, r.capW, r.rate, r.segStart = running, 0, 1, s.now
+	s.slots[i] = slots
 	r.accels, r.group = int32(s.jobs[i].Accelerators), s.group[i]
 	r.util = s.cfg.Utilization
 	switch {
@@ -68,7 +69,7 @@ func (s *Sim) release(i int) {
 		r.capW = 0
 	}
 	s.hold(i, -1)
-	r.slots = nil
+	s.slots[i] = nil
 	r.ver++
 }
 
@@ -79,7 +80,7 @@ func (s *Sim) hold(i int, sign int) {
 	n := int(r.accels)
 	s.allocated += sign * n
 	s.groupAlloc[r.group] += sign * n
-	for _, sl := range r.slots {
+	for _, sl := range s.slots[i] {
 		s.siteAlloc[s.nodeDom[sl.Node][0]] += sign * bits.OnesCount64(sl.Mask)
 	}
 }

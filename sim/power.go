@@ -171,7 +171,8 @@ func (s *Sim) power(i int, sign float64) {
 	r := &s.runs[i]
 	var mean, amp float64
 	lastM := -1 // the node model mean and amp are for
-	for _, sl := range r.slots {
+	slots := s.slots[i]
+	for _, sl := range slots {
 		k := float64(bits.OnesCount64(sl.Mask))
 		if m := s.f.Nodes[sl.Node].Model; int(m) != lastM {
 			mean, amp = s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
@@ -179,7 +180,7 @@ func (s *Sim) power(i int, sign float64) {
 		}
 		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
 	}
-	s.touch(r.slots)
+	s.touch(slots)
 }
 
 // drawPerAccel returns the mean and swing, in watts above idle, of one
@@ -205,10 +206,10 @@ func (s *Sim) drawPerAccel(m uint16, u, capW float64, node int) (mean, amp float
 // rateUnder is the progress rate of job i under its cap: (C/demand)^(1/3).
 func (s *Sim) rateUnder(i int) float64 {
 	r := &s.runs[i]
-	if r.capW <= 0 || len(r.slots) == 0 || i >= s.nTrace {
+	if r.capW <= 0 || len(s.slots[i]) == 0 || i >= s.nTrace {
 		return 1
 	}
-	n := int(r.slots[0].Node)
+	n := int(s.slots[i][0].Node)
 	m := s.f.Nodes[n].Model
 	acc := s.f.NodeAccelerator(n)
 	demand := acc.IdleW + s.swingW[m]*(r.util+min(s.cfg.Swing, 1-r.util))

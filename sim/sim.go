@@ -20,7 +20,9 @@ const (
 
 // jobRun is the simulator's record of one job. Its fields fit in two
 // cache lines, and what a job's end reads of it is in it: the job's size
-// and tenant group are copied in at its start.
+// and tenant group are copied in at its start. It holds no pointer (its
+// slots are in Sim.slots), so that the collector need not scan the runs
+// of millions of jobs.
 type jobRun struct {
 	state   uint8
 	started bool
@@ -37,7 +39,6 @@ type jobRun struct {
 	work     float64
 	segStart time.Duration
 	rate     float64
-	slots    []engine.Slot
 	capW     float64
 	util     float64 // load between idle (0) and TDP (1)
 	lostFail float64 // accelerator-seconds of work lost to failures
@@ -58,6 +59,7 @@ type Sim struct {
 	// any, is the job after them (nInfer, else -1), then the services.
 	nTrace, nInfer int
 	runs           []jobRun
+	slots          [][]engine.Slot // by job, while it runs
 	ev             eventQueue
 	rng            *rand.Rand
 	now            time.Duration
@@ -190,6 +192,7 @@ func New(f *fleet.Fleet, jobs []trace.Job, cfg Config) (*Sim, error) {
 	s := &Sim{
 		cfg: cfg, f: f, eng: eng, snap: snap, jobs: jobs, nTrace: nTrace, nInfer: nInfer,
 		runs:   make([]jobRun, len(jobs)),
+		slots:  make([][]engine.Slot, len(jobs)),
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0xfa11)),
 		ctrlAt: -1, passAt: -1, lastPass: -cfg.PassInterval - 1,
 	}
