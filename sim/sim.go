@@ -121,7 +121,9 @@ type Sim struct {
 	group      []uint8
 	groupNames []string
 	groupAlloc []int
-	groupSecs  []float64
+	// groupTenantsN is, per group, how many tenants it holds
+	groupTenantsN []int
+	groupSecs     []float64
 
 	// grid events (grid.go): each event's run, the events over each site,
 	// and each site's capped accelerators

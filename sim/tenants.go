@@ -66,6 +66,14 @@ func (s *Sim) groupTenants() {
 		s.group[i] = g
 	}
 	s.groupAlloc = make([]int, len(names))
+	s.groupTenantsN = make([]int, len(names))
+	for t := range demand {
+		g, ok := index[t]
+		if !ok {
+			g = uint8(len(names) - 1)
+		}
+		s.groupTenantsN[g]++
+	}
 	s.groupSecs = make([]float64, len(names))
 }
 
@@ -74,13 +82,11 @@ func (s *Sim) groupTenants() {
 func (s *Sim) tenantResults(recs []JobRecord) []TenantResult {
 	out := make([]TenantResult, len(s.groupNames))
 	waits := make([][]float64, len(out))
-	seen := make([]map[string]bool, len(out))
 	var held float64
 	for g := range out {
 		out[g].Name = s.groupNames[g]
 		out[g].HeldGPUHours = s.groupSecs[g] / 3600
 		held += s.groupSecs[g]
-		seen[g] = map[string]bool{}
 	}
 	started := make([]int, len(out))
 	for i := range min(s.nTrace, len(recs)) {
@@ -94,7 +100,6 @@ func (s *Sim) tenantResults(recs []JobRecord) []TenantResult {
 	for i := range s.jobs {
 		g := s.group[i]
 		t := &out[g]
-		seen[g][s.jobs[i].Tenant] = true
 		t.DemandGPUHours += s.jobs[i].GPUSeconds() / 3600
 		if i >= s.nTrace {
 			continue
@@ -109,7 +114,7 @@ func (s *Sim) tenantResults(recs []JobRecord) []TenantResult {
 		}
 	}
 	for g := range out {
-		out[g].Tenants = len(seen[g])
+		out[g].Tenants = s.groupTenantsN[g]
 		if held > 0 {
 			out[g].Share = s.groupSecs[g] / held
 		}
