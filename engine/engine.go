@@ -80,14 +80,15 @@ type Engine struct {
 	skipped  int                   // marked entries passes stepped over since the last compaction
 	sizes    map[int]int           // pending jobs by accelerators asked
 	bySize   map[uint64]*sizeQueue // the same by duration too, in the static order, by sizeKey.id
-	// spareSizes are emptied size queues, for reuse (maxSpareSizes)
-	spareSizes []*sizeQueue
-	lazyFair   bool // the built-in fair policy, merged lazily
-	byTenant   map[string]*tenantQueue
-	minK       int
-	untried    Reason // why the jobs the last pass did not reach wait
-	lastBound  bound  // what the last pass could still start when it ended
-	waitBuf    []Wait // Result.Waiting's storage, reused by every pass
+	// spareSizes are emptied size queues, for reuse (maxSpareSizes);
+	// dirtySizes those with removed jobs (sizeQueue.removed > 0)
+	spareSizes, dirtySizes []*sizeQueue
+	lazyFair               bool // the built-in fair policy, merged lazily
+	byTenant               map[string]*tenantQueue
+	minK                   int
+	untried                Reason // why the jobs the last pass did not reach wait
+	lastBound              bound  // what the last pass could still start when it ended
+	waitBuf                []Wait // Result.Waiting's storage, reused by every pass
 	// the pass memo: refusals, and jobs known to fit without the hold
 	memo, fits memoTable
 

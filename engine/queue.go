@@ -100,6 +100,7 @@ type sizeQueue struct {
 	sizeKey
 	jobs    []*Pending
 	removed int
+	dirty   bool // in Engine.dirtySizes
 }
 
 // maxSpareSizes bounds the emptied size queues kept for reuse: a queue
@@ -247,7 +248,10 @@ func (e *Engine) remove(p *Pending) {
 	p.removed = true
 	e.removedN++
 	if sq := e.bySize[sizeKeyOf(&p.Job).id()]; sq != nil {
-		sq.removed++
+		if sq.removed++; !sq.dirty {
+			sq.dirty = true
+			e.dirtySizes = append(e.dirtySizes, sq)
+		}
 	}
 	if tq := e.byTenant[p.Job.Tenant]; tq != nil {
 		tq.removed++
@@ -322,17 +326,27 @@ func (e *Engine) endPass() {
 	e.incoming = e.incoming[:0]
 	all := e.skipped*2 >= len(e.pending) // the size and tenant queues too
 	e.compact(false)
-	for k, sq := range e.bySize {
+	// the size queues with jobs removed, not all of them
+	dirty := e.dirtySizes[:0]
+	for _, sq := range e.dirtySizes {
 		if sq.removed > 0 && (all || sq.removed*2 >= len(sq.jobs)) {
 			if sq.jobs, sq.removed = dropRemoved(sq.jobs), 0; len(sq.jobs) == 0 {
-				delete(e.bySize, k)
+				delete(e.bySize, sq.sizeKey.id())
 				if len(e.spareSizes) < maxSpareSizes {
 					clear(sq.jobs[:cap(sq.jobs)])
+					sq.dirty = false
 					e.spareSizes = append(e.spareSizes, sq)
 				}
 			}
 		}
+		if sq.removed > 0 {
+			dirty = append(dirty, sq)
+		} else {
+			sq.dirty = false
+		}
 	}
+	clear(e.dirtySizes[len(dirty):])
+	e.dirtySizes = dirty
 	for t, tq := range e.byTenant {
 		if tq.removed > 0 && (all || tq.removed*2 >= len(tq.jobs)) {
 			if tq.jobs, tq.removed = dropRemoved(tq.jobs), 0; len(tq.jobs) == 0 {
