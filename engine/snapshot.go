@@ -402,11 +402,12 @@ type slotSum struct {
 // of every domain above them, by sign times the slots' accelerators
 // (sign −1: allocated, +1: freed), and the expected draw of their racks
 // and every domain above by −sign × w a slot's accelerator. It is
-// addFree and addDraw slot by slot, with a domain that consecutive slots
-// meet (the nodes of one rack, the racks of one row) changed once by
-// their sum: its draw is a sum, and a free index ends as after one
-// change a slot, for a domain moved on again from the end of the bucket
-// it was just put at leaves that bucket as it found it.
+// addFree and addDrawQuiet slot by slot (and a new generation for the
+// site), with a domain that consecutive slots meet (the nodes of one
+// rack, the racks of one row) changed once by their sum: its draw is a
+// sum, and a free index ends as after one change a slot, for a domain
+// moved on again from the end of the bucket it was just put at leaves
+// that bucket as it found it.
 func (s *Snapshot) addSlots(p *pool, slots []Slot, sign int32, w int64) {
 	var free [fleet.LevelNode + 1]slotSum // by level, hall to node
 	var draw [fleet.LevelNode]slotSum     // by level, site to rack
@@ -501,17 +502,8 @@ func (s *Snapshot) addFreeLogged(p *pool, n, delta int32, log []moved) []moved {
 	return log
 }
 
-// addDraw changes the expected draw of node n's rack and its ancestors.
-func (s *Snapshot) addDraw(n int32, w int64) {
-	path := s.f.Path(int(n))
-	s.touch(path[fleet.LevelSite])
-	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
-		s.draw[l][path[l]] += w
-	}
-}
-
-// addDrawQuiet is addDraw without a new generation, for a change its
-// caller undoes.
+// addDrawQuiet changes the expected draw of node n's rack and its
+// ancestors without a new generation, for a change its caller undoes.
 func (s *Snapshot) addDrawQuiet(n int32, w int64) {
 	path := s.f.Path(int(n))
 	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
