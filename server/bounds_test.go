@@ -115,6 +115,7 @@ func TestPassSkipsAWaitOnAJobChangedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	a := h.submit("acme", `{"accelerators":8}`)
 	b := h.submit("acme", `{"accelerators":8}`) // waits: node1 has 8
+	c := h.submit("acme", `{"accelerators":8}`) // waits too, unchanged
 	sched.st, sched.job = h.st, b.ID
 	gen := h.srv.generation.Load()
 	if err := h.srv.Reconcile(ctx); err != nil {
@@ -125,6 +126,9 @@ func TestPassSkipsAWaitOnAJobChangedMeanwhile(t *testing.T) {
 	}
 	if j, _ := h.st.Job(ctx, b.ID); j.State != store.JobPending || len(j.Reasons) != 1 || j.Reasons[0] != "touched meanwhile" {
 		t.Errorf("the changed job: %s %v", j.State, j.Reasons)
+	}
+	if j, _ := h.st.Job(ctx, c.ID); j.State != store.JobPending || len(j.Reasons) == 0 {
+		t.Errorf("the other waiting job was not told why: %s %v", j.State, j.Reasons)
 	}
 	if h.srv.generation.Load() != gen {
 		t.Errorf("a conflict about a wait forced the scheduler to rebuild")
