@@ -7,23 +7,28 @@ import "math/bits"
 // bitset marks the non-empty buckets, so that a best-fit search (the
 // smallest f >= k) is a short bit scan and every update is O(1).
 type buckets struct {
-	free     []int32   // free count by local domain id
+	at       []domSlot // by local domain id: its free count and its place
 	head     [][]int32 // head[f]: local ids with free == f (in no order)
-	pos      []int32   // position of a local id in its bucket
 	nonEmpty []uint64
+}
+
+// domSlot is one domain's free count and its position in the bucket of
+// that count, kept side by side so that an update touches one cache line.
+type domSlot struct {
+	free int32
+	pos  int32
 }
 
 func newBuckets(n, maxFree int) *buckets {
 	b := &buckets{
-		free:     make([]int32, n),
+		at:       make([]domSlot, n),
 		head:     make([][]int32, maxFree+1),
-		pos:      make([]int32, n),
 		nonEmpty: make([]uint64, maxFree/64+1),
 	}
 	b.head[0] = make([]int32, n)
 	for i := range n {
 		b.head[0][i] = int32(i)
-		b.pos[i] = int32(i)
+		b.at[i].pos = int32(i)
 	}
 	if n > 0 {
 		b.nonEmpty[0] = 1
@@ -36,22 +41,22 @@ func (b *buckets) add(id, delta int32) {
 	if delta == 0 {
 		return
 	}
-	old := b.free[id]
+	d := &b.at[id]
+	old := d.free
 	nf := old + delta
-	b.free[id] = nf
 	// remove from old bucket
 	h := b.head[old]
-	p := b.pos[id]
+	p := d.pos
 	last := h[len(h)-1]
 	h[p] = last
-	b.pos[last] = p
+	b.at[last].pos = p
 	h = h[:len(h)-1]
 	b.head[old] = h
 	if len(h) == 0 {
 		b.nonEmpty[old>>6] &^= 1 << (uint(old) & 63)
 	}
 	// insert into the new one
-	b.pos[id] = int32(len(b.head[nf]))
+	*d = domSlot{free: nf, pos: int32(len(b.head[nf]))}
 	b.head[nf] = append(b.head[nf], id)
 	b.nonEmpty[nf>>6] |= 1 << (uint(nf) & 63)
 }
@@ -71,7 +76,8 @@ func (b *buckets) addLogged(id, delta int32, log []moved) []moved {
 	if delta == 0 {
 		return log
 	}
-	log = append(log, moved{b: b, id: id, from: b.free[id], fromSlot: b.pos[id]})
+	d := b.at[id]
+	log = append(log, moved{b: b, id: id, from: d.free, fromSlot: d.pos})
 	b.add(id, delta)
 	return log
 }
@@ -80,7 +86,7 @@ func (b *buckets) addLogged(id, delta int32, log []moved) []moved {
 // nothing else changed in between.
 func (m moved) undo() {
 	b := m.b
-	nf := b.free[m.id]
+	nf := b.at[m.id].free
 	h := b.head[nf]
 	h = h[:len(h)-1] // m.id is last: it was appended by the add undone
 	b.head[nf] = h
@@ -92,13 +98,12 @@ func (m moved) undo() {
 		old = append(old, m.id)
 	} else {
 		other := old[m.fromSlot] // the last one, moved into its slot
-		b.pos[other] = int32(len(old))
+		b.at[other].pos = int32(len(old))
 		old = append(old, other)
 		old[m.fromSlot] = m.id
 	}
 	b.head[m.from] = old
-	b.pos[m.id] = m.fromSlot
-	b.free[m.id] = m.from
+	b.at[m.id] = domSlot{free: m.from, pos: m.fromSlot}
 	b.nonEmpty[m.from>>6] |= 1 << (uint(m.from) & 63)
 }
 

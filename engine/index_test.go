@@ -15,13 +15,13 @@ func TestUndoRestoresBucketOrder(t *testing.T) {
 		b := newBuckets(n, 16)
 		for range rapid.IntRange(0, 60).Draw(t, "setup") {
 			id := int32(rapid.IntRange(0, n-1).Draw(t, "id"))
-			b.add(id, int32(rapid.IntRange(0, 16).Draw(t, "to"))-b.free[id])
+			b.add(id, int32(rapid.IntRange(0, 16).Draw(t, "to"))-b.at[id].free)
 		}
 		before := snapshotBuckets(b)
 		var log []moved
 		for range rapid.IntRange(0, 30).Draw(t, "logged") {
 			id := int32(rapid.IntRange(0, n-1).Draw(t, "id"))
-			log = b.addLogged(id, int32(rapid.IntRange(0, 16).Draw(t, "to"))-b.free[id], log)
+			log = b.addLogged(id, int32(rapid.IntRange(0, 16).Draw(t, "to"))-b.at[id].free, log)
 		}
 		for i := len(log) - 1; i >= 0; i-- {
 			log[i].undo()
@@ -33,14 +33,13 @@ func TestUndoRestoresBucketOrder(t *testing.T) {
 }
 
 type bucketState struct {
-	free, pos []int32
-	head      [][]int32
-	nonEmpty  []uint64
+	at       []domSlot
+	head     [][]int32
+	nonEmpty []uint64
 }
 
 func snapshotBuckets(b *buckets) bucketState {
-	st := bucketState{free: append([]int32(nil), b.free...), pos: append([]int32(nil), b.pos...),
-		nonEmpty: append([]uint64(nil), b.nonEmpty...)}
+	st := bucketState{at: append([]domSlot(nil), b.at...), nonEmpty: append([]uint64(nil), b.nonEmpty...)}
 	for _, h := range b.head {
 		st.head = append(st.head, append([]int32{}, h...))
 	}

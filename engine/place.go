@@ -414,7 +414,7 @@ func (pl *placer) fillRange(r *request, p *pool, cl fleet.Level, lo, hi, want in
 	kids := pl.kids[depth][:0]
 	b := p.lv[cl]
 	for c := lo; c < hi; c++ {
-		fr := b.free[c-p.off[cl]]
+		fr := b.at[c-p.off[cl]].free
 		if fr == 0 {
 			continue
 		}

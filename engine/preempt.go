@@ -418,9 +418,9 @@ func (ps *pass) victimsIn(pp *pool, pi int32, r *request, cands []*victim) *vict
 		free := pp.free
 		switch {
 		case r.grp:
-			free = pp.grp.free[d]
+			free = pp.grp.at[d].free
 		case l != fleet.LevelSite:
-			free = pp.lv[l].free[d-pp.off[l]]
+			free = pp.lv[l].at[d-pp.off[l]].free
 		}
 		if set := cheapest(group, k-free); set != nil && (best == nil || set.better(best)) {
 			best = set

@@ -198,7 +198,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 		var free int32
 		lv := [fleet.LevelNode + 1][]int32{}
 		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
-			lv[l] = make([]int32, len(p.lv[l].free))
+			lv[l] = make([]int32, len(p.lv[l].at))
 		}
 		for n := range f.Nodes {
 			if s.nodePool[n] != int32(pi) || s.nodeState[n] != Up {
@@ -224,9 +224,9 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 			}
 			for g, su := range p.groups {
 				b := p.grp
-				if c := grp[int(su)]; b.free[g] != c {
-					t.Fatalf("pool %d %s: free %d, recount %d", pi, f.ScaleUpPath(int(su)), b.free[g], c)
-				} else if h := b.head[c]; b.pos[g] >= int32(len(h)) || h[b.pos[g]] != int32(g) {
+				if c := grp[int(su)]; b.at[g].free != c {
+					t.Fatalf("pool %d %s: free %d, recount %d", pi, f.ScaleUpPath(int(su)), b.at[g].free, c)
+				} else if h := b.head[c]; b.at[g].pos >= int32(len(h)) || h[b.at[g].pos] != int32(g) {
 					t.Fatalf("pool %d %s: not in bucket %d", pi, f.ScaleUpPath(int(su)), c)
 				}
 			}
@@ -234,10 +234,10 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
 			for i, c := range lv[l] {
 				b := p.lv[l]
-				if b.free[i] != c {
-					t.Fatalf("pool %d level %d domain %d: free %d, recount %d", pi, l, i, b.free[i], c)
+				if b.at[i].free != c {
+					t.Fatalf("pool %d level %d domain %d: free %d, recount %d", pi, l, i, b.at[i].free, c)
 				}
-				if h := b.head[c]; b.pos[i] >= int32(len(h)) || h[b.pos[i]] != int32(i) {
+				if h := b.head[c]; b.at[i].pos >= int32(len(h)) || h[b.at[i].pos] != int32(i) {
 					t.Fatalf("pool %d level %d domain %d: not in bucket %d", pi, l, i, c)
 				}
 			}

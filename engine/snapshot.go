@@ -246,14 +246,14 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 	}
 	for _, p := range s.pools {
 		for l := fleet.LevelHall; l <= fleet.LevelNode; l++ {
-			for _, fr := range p.lv[l].free {
-				p.cap[l] = max(p.cap[l], fr)
+			for _, d := range p.lv[l].at {
+				p.cap[l] = max(p.cap[l], d.free)
 			}
 		}
 		p.cap[fleet.LevelSite] = p.total
 		if p.grp != nil {
-			for _, fr := range p.grp.free {
-				p.grpCap = max(p.grpCap, fr)
+			for _, d := range p.grp.at {
+				p.grpCap = max(p.grpCap, d.free)
 			}
 		}
 		p.cube = p.cap[fleet.LevelRack]
@@ -294,7 +294,7 @@ func (s *Snapshot) scaleUps(poolOf map[[2]int]int32) {
 		}
 		p := s.pools[pi]
 		if p.grpOf == nil {
-			p.grpOf = make([]int32, len(p.lv[fleet.LevelRack].free))
+			p.grpOf = make([]int32, len(p.lv[fleet.LevelRack].at))
 			for k := range p.grpOf {
 				p.grpOf[k] = -1
 			}
