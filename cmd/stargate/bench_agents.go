@@ -692,30 +692,11 @@ func procCPU(pid int) (float64, error) {
 	return (ut + st) / 100, nil
 }
 
-// procRSS is a process's resident memory now and at its peak, in MiB,
-// from /proc/PID/status (0 when unknown).
+// procRSS is a process's resident memory now and at its peak, in MiB (0
+// when unknown).
 func procRSS(pid int) (rss, peak float64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
+	now, top := bench.ProcRSS(pid)
+	return float64(now) / (1 << 20), float64(top) / (1 << 20)
 }
 
 // selfCPU is this process's CPU time in seconds.

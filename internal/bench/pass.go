@@ -201,7 +201,7 @@ func MeasurePass(ctx context.Context, kind, dsn string, o PassOptions) (PassResu
 		r.HeapPerPendingB = float64(r.HeapB-noQueue) / float64(left)
 	}
 	r.SpecB = len(store.EncodeJSON(benchSpec(8)))
-	r.RSSB, r.PeakRSSB = rss()
+	r.RSSB, r.PeakRSSB = ProcRSS(os.Getpid())
 	if o.HeapProfile != "" {
 		if err := writeHeapProfile(o.HeapProfile); err != nil {
 			return r, err
@@ -335,10 +335,10 @@ func liveHeap() uint64 {
 	return m.HeapAlloc
 }
 
-// rss reads the process's resident memory now and at its peak (Linux;
-// zeros elsewhere).
-func rss() (now, peak uint64) {
-	b, err := os.ReadFile("/proc/self/status")
+// ProcRSS reads a process's resident memory now and at its peak, in
+// bytes, from /proc/PID/status (Linux; zeros elsewhere or when unknown).
+func ProcRSS(pid int) (now, peak uint64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0
 	}
