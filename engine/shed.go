@@ -52,6 +52,18 @@ type shedding struct {
 	stopped    bool
 }
 
+// byPriorityThenLoss orders jobs to shed: lowest priority first, then
+// least work lost since the last checkpoint, then by ID.
+func byPriorityThenLoss(a, b *shedding) int {
+	if c := cmp.Compare(a.prio, b.prio); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.lost, b.lost); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
 // gridShed sheds for every event in force past its start; capped records
 // the jobs Control capped, so that its uncap step leaves them.
 func (e *Engine) gridShed(s *Snapshot, now time.Time, capped map[JobID]bool, out []Decision) []Decision {
@@ -142,15 +154,7 @@ func (e *Engine) shedEvent(s *Snapshot, now time.Time, ev *GridEvent, capped map
 	}
 	taken := map[int32]int32{} // accelerators promised in each pool outside
 	full := map[int32]int32{}  // by class, the fewest accelerators found not to fit outside
-	for sh := range inOrder(moves, func(a, b *shedding) int {
-		if c := cmp.Compare(a.prio, b.prio); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.lost, b.lost); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
-	}) {
+	for sh := range inOrder(moves, byPriorityThenLoss) {
 		if need <= 0 {
 			break
 		}
@@ -202,13 +206,7 @@ func (e *Engine) shedEvent(s *Snapshot, now time.Time, ev *GridEvent, capped map
 				}
 				return 1
 			}
-			if c := cmp.Compare(a.prio, b.prio); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.lost, b.lost); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.id, b.id)
+			return byPriorityThenLoss(a, b)
 		}) {
 			if left <= 0 {
 				break

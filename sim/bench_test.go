@@ -63,12 +63,9 @@ func BenchmarkITP2021(b *testing.B) {
 	}
 }
 
-// BenchmarkSyntheticYear simulates a year of 2,000,000 synthetic jobs on
-// examples/million-gpu.yaml (1,028,096 accelerators). Target: under 60 s
-// and 4 GiB. It takes tens of seconds: run it alone,
-//
-//	go test ./sim -run '^$' -bench SyntheticYear -benchtime 1x
-func BenchmarkSyntheticYear(b *testing.B) {
+// syntheticYear is the million-GPU example and a year of 2,000,000
+// synthetic jobs on it.
+func syntheticYear(b *testing.B) (*fleet.Fleet, []trace.Job) {
 	f, err := examples.Fleet("million-gpu")
 	if err != nil {
 		b.Fatal(err)
@@ -79,7 +76,16 @@ func BenchmarkSyntheticYear(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	jobs := g.All()
+	return f, g.All()
+}
+
+// BenchmarkSyntheticYear simulates a year of 2,000,000 synthetic jobs on
+// examples/million-gpu.yaml (1,028,096 accelerators). Target: under 60 s
+// and 4 GiB. It takes tens of seconds: run it alone,
+//
+//	go test ./sim -run '^$' -bench SyntheticYear -benchtime 1x
+func BenchmarkSyntheticYear(b *testing.B) {
+	f, jobs := syntheticYear(b)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the target is for one core
 	b.ResetTimer()
 	for b.Loop() {
@@ -173,17 +179,7 @@ func yearOfGridEvents(f *fleet.Fleet, n int, seed uint64) []GridEventSpec {
 //
 //	go test ./sim -run '^$' -bench SyntheticYearGridEvents -benchtime 1x
 func BenchmarkSyntheticYearGridEvents(b *testing.B) {
-	f, err := examples.Fleet("million-gpu")
-	if err != nil {
-		b.Fatal(err)
-	}
-	syn := trace.DefaultSynthetic()
-	syn.Jobs, syn.Span, syn.DurationMedian = 2_000_000, 365*86400, 20*3600
-	g, err := trace.NewGenerator(syn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	jobs := g.All()
+	f, jobs := syntheticYear(b)
 	evs := yearOfGridEvents(f, 1000, 1)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	b.ResetTimer()
