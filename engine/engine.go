@@ -71,7 +71,8 @@ type Engine struct {
 	seen     map[string]float64 // tenants' accelerator-seconds at the last pass
 
 	// the queue's bookkeeping (queue.go)
-	passN    uint64 // passes run
+	passN    uint64     // passes run
+	fresh    []*Pending // pushed since the last pass began (Pending.fresh)
 	passing  bool
 	at       time.Time             // the last pass's time
 	incoming []*Pending            // requeued during a pass, queued after it

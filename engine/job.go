@@ -85,7 +85,6 @@ type Job struct {
 	ID       JobID
 	Tenant   string
 	Priority int // higher runs first and may preempt lower
-	Kind     Kind
 	// Accelerators is the number of accelerators, all placed at once.
 	Accelerators int
 	// PerNode, when > 0, asks for exactly this many accelerators on each
@@ -94,10 +93,6 @@ type Job struct {
 	// Model restricts the accelerator model (a catalog name or alias); ""
 	// accepts any.
 	Model string
-	// Topology is the level the job wants to be packed into; with
-	// TopologyRequired the job waits rather than spill over it.
-	Topology         Topology
-	TopologyRequired bool
 	// Region and Site pin the job ("" = anywhere).
 	Region, Site string
 	// Duration is the estimated run time (0 = unknown); backfill uses it.
@@ -108,12 +103,21 @@ type Job struct {
 	// PowerFraction is the expected draw per accelerator as a fraction of
 	// its TDP (0 means 1: nameplate).
 	PowerFraction float64
-	// Preemptible jobs may be stopped for higher-priority ones.
-	Preemptible bool
 	// Flexible says whether a grid event may slow or stop the job before
 	// nothing else is left to shed (see GridEvent); nil takes the kind's
 	// default: training and batch are flexible, inference is not.
 	Flexible *bool
+
+	// The one-byte fields last, side by side: a queue of millions holds
+	// a Job in every pending record.
+
+	Kind Kind
+	// Topology is the level the job wants to be packed into; with
+	// TopologyRequired the job waits rather than spill over it.
+	Topology         Topology
+	TopologyRequired bool
+	// Preemptible jobs may be stopped for higher-priority ones.
+	Preemptible bool
 }
 
 // IsFlexible reports whether a grid event may shed the job before it has

@@ -24,8 +24,8 @@ type Pending struct {
 	Attained float64
 
 	removed bool
+	fresh   bool   // pushed since the last pass began: no pass has seen it
 	class   int32  // its class of constraints (classKey)
-	since   uint64 // the first pass that considers it
 	tried   uint64 // the last pass that tried it, with why
 	why     Reason
 }

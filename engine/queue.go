@@ -29,8 +29,8 @@ func (e *Engine) push(p *Pending) {
 		e.seq++
 		p.Seq = e.seq
 	}
-	p.removed = false
-	p.since = e.passN + 1
+	p.removed, p.fresh = false, true
+	e.fresh = append(e.fresh, p)
 	p.class = e.classOf(&p.Job)
 	e.byID[p.Job.ID] = p
 	k := p.Job.Accelerators
@@ -309,6 +309,11 @@ func (e *Engine) sortQueue(v QueueView) {
 func (e *Engine) beginPass(now time.Time) {
 	e.passN++
 	e.passing = true
+	for _, p := range e.fresh { // this pass sees them
+		p.fresh = false
+	}
+	clear(e.fresh)
+	e.fresh = e.fresh[:0]
 	e.at = now
 	e.untried = Reason{}
 	e.memo.reset()
@@ -383,7 +388,7 @@ func (e *Engine) Reason(id JobID) (Reason, bool) {
 }
 
 func (e *Engine) reasonOf(p *Pending) Reason {
-	if p.since > e.passN {
+	if p.fresh {
 		return Reason{}
 	}
 	if p.tried == e.passN && p.why.Code != "" {
@@ -439,14 +444,14 @@ func (e *Engine) Waits() []Wait {
 	if e.lazyFair {
 		q = make([]*Pending, 0, len(e.byID))
 		for _, p := range e.pending {
-			if !p.removed && p.since <= e.passN {
+			if !p.removed && !p.fresh {
 				q = append(q, p) // as the pass had them: not those come since
 			}
 		}
 		e.queue.Order(q, e.view(e.at))
 	}
 	for _, p := range q {
-		if !p.removed && p.since <= e.passN {
+		if !p.removed && !p.fresh {
 			out = append(out, Wait{Job: p.Job.ID, Reason: e.reasonOf(p)})
 		}
 	}

@@ -31,7 +31,7 @@ func (e *Engine) scheduleFull(s *Snapshot, now time.Time) Result {
 	stopped := false
 	attempts := 0
 	for _, p := range e.pending {
-		if p.removed || p.since > e.passN {
+		if p.removed || p.fresh {
 			continue
 		}
 		j := &p.Job

@@ -188,7 +188,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 			e.skipped++
 			continue
 		}
-		if p.since > e.passN {
+		if p.fresh {
 			continue
 		}
 		j := &p.Job
