@@ -85,33 +85,61 @@ type liveCache struct {
 	joined []store.Job
 	left   []string
 
-	intern map[string][]string // wait reasons, shared by the jobs that give them
+	ran map[string]ranTimes // of the jobs in queue that ran before
+
+	intern map[string]*reasonList // wait reasons, shared by the jobs that give them
 }
 
 // queued is what the loop keeps of a pending job in the scheduler's own
-// queue: what a decision about it writes back (see store.Changes).
+// queue: what a decision about it writes back (see store.Changes). It is
+// small, for there may be millions: the wait reasons are shared, and the
+// times of an earlier run, which few pending jobs have, are kept aside
+// (liveCache.ran).
 type queued struct {
 	version            int64
-	reasons            []string
+	reasons            *reasonList // nil: none
 	attempts, failures int32
-	startedAt, endedAt int64 // Unix nanoseconds, 0: none
 }
 
-// queuedJob is what the loop keeps of a pending job the scheduler keeps.
-func (c *liveCache) queuedJob(j *store.Job) queued {
-	return queued{version: j.Version, reasons: c.reasonsOf(j.Reasons), attempts: int32(j.Attempts), failures: int32(j.Failures),
-		startedAt: store.UnixNano(j.StartedAt), endedAt: store.UnixNano(j.EndedAt)}
+// reasonList is a list of wait reasons shared by the jobs that give it.
+type reasonList struct{ r []string }
+
+// ranTimes are a pending job's start and end of its last run, Unix
+// nanoseconds.
+type ranTimes struct{ startedAt, endedAt int64 }
+
+// enqueue records j, pending, as kept in the scheduler's queue.
+func (c *liveCache) enqueue(j *store.Job) {
+	c.queue[j.ID] = queued{version: j.Version, reasons: c.reasonsOf(j.Reasons), attempts: int32(j.Attempts), failures: int32(j.Failures)}
+	if t := (ranTimes{store.UnixNano(j.StartedAt), store.UnixNano(j.EndedAt)}); t != (ranTimes{}) {
+		c.ran[j.ID] = t
+	} else if len(c.ran) > 0 {
+		delete(c.ran, j.ID)
+	}
 }
 
-// job is the pending job as a decision about it writes it.
-func (q queued) job(id string) store.Job {
-	return store.Job{ID: id, State: store.JobPending, Reasons: q.reasons, Attempts: int(q.attempts), Failures: int(q.failures),
-		StartedAt: store.FromUnixNano(q.startedAt), EndedAt: store.FromUnixNano(q.endedAt), Version: q.version}
+// dequeue forgets a job kept in the scheduler's queue.
+func (c *liveCache) dequeue(id string) {
+	delete(c.queue, id)
+	if len(c.ran) > 0 {
+		delete(c.ran, id)
+	}
+}
+
+// queuedJob is the pending job id as a decision about it writes it.
+func (c *liveCache) queuedJob(id string, q queued) store.Job {
+	t := c.ran[id]
+	j := store.Job{ID: id, State: store.JobPending, Attempts: int(q.attempts), Failures: int(q.failures),
+		StartedAt: store.FromUnixNano(t.startedAt), EndedAt: store.FromUnixNano(t.endedAt), Version: q.version}
+	if q.reasons != nil {
+		j.Reasons = q.reasons.r
+	}
+	return j
 }
 
 // reasonsOf shares equal wait reasons between jobs: a queue of millions
 // waits for few reasons.
-func (c *liveCache) reasonsOf(r []string) []string {
+func (c *liveCache) reasonsOf(r []string) *reasonList {
 	if len(r) == 0 {
 		return nil
 	}
@@ -120,10 +148,11 @@ func (c *liveCache) reasonsOf(r []string) []string {
 		return s
 	}
 	if c.intern == nil || len(c.intern) >= 4096 {
-		c.intern = map[string][]string{} // reasons naming jobs: do not grow for ever
+		c.intern = map[string]*reasonList{} // reasons naming jobs: do not grow for ever
 	}
-	c.intern[key] = r
-	return r
+	l := &reasonList{r: r}
+	c.intern[key] = l
+	return l
 }
 
 // kept reports whether the loop keeps a pending job whole: one a limit
@@ -152,10 +181,10 @@ func (c *liveCache) put(j store.Job) {
 			delete(c.jobs, j.ID)
 			delete(c.fed, j.ID)
 		}
-		c.queue[j.ID] = c.queuedJob(&j)
+		c.enqueue(&j)
 	case j.State == store.JobPending || j.State == store.JobRunning:
 		if inQueue {
-			delete(c.queue, j.ID)
+			c.dequeue(j.ID)
 			if j.State == store.JobPending {
 				c.fed[j.ID] = true // there already: the limits say whether it stays
 			}
@@ -170,7 +199,7 @@ func (c *liveCache) put(j store.Job) {
 		if inQueue || c.fed[j.ID] {
 			c.left = append(c.left, j.ID)
 		}
-		delete(c.queue, j.ID)
+		c.dequeue(j.ID)
 		delete(c.jobs, j.ID)
 		delete(c.fed, j.ID)
 	}
@@ -229,7 +258,7 @@ func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfi
 		}
 		*c = liveCache{haveNodes: c.haveNodes, nodesAt: c.nodesAt, digest: c.digest, nodes: c.nodes,
 			gen: gen, loading: true, cursor: cursor, tenants: tenants, keeper: isKeeper,
-			jobs: make(map[string]store.Job, len(running)), queue: map[string]queued{}, fed: map[string]bool{}}
+			jobs: make(map[string]store.Job, len(running)), queue: map[string]queued{}, ran: map[string]ranTimes{}, fed: map[string]bool{}}
 		if isKeeper {
 			if err := keeper.Enqueue(QueueChange{Generation: gen, Now: now, Tenants: tenants}); err != nil {
 				c.loading = false
@@ -390,7 +419,7 @@ func (s *Server) commit(ctx context.Context, c store.Changes) error {
 				q.version, q.reasons = j.Version, s.live.reasonsOf(j.Reasons)
 				s.live.queue[j.ID] = q
 			} else {
-				delete(s.live.queue, j.ID)
+				s.live.dequeue(j.ID)
 			}
 			continue
 		}

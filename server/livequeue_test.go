@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"stargate/store"
 )
@@ -149,6 +150,50 @@ func TestQueueReadOverPassesThenFollowed(t *testing.T) {
 	for _, id := range want {
 		if _, ok := h.srv.live.jobs[id]; ok {
 			t.Errorf("job %s is kept whole by the loop as well", id)
+		}
+	}
+}
+
+// A pending job that ran before keeps the times of its last run when a
+// pass writes why it waits: the loop keeps them aside for the few queued
+// jobs that have them.
+func TestQueuedJobKeepsItsLastRun(t *testing.T) {
+	k := &keepQueue{}
+	h := newHarness(t, func(c *Config) { c.Scheduler = k })
+	ctx := context.Background()
+	fresh := h.submit("acme", `{"accelerators":8}`)
+	ran := h.submit("acme", `{"accelerators":8,"max_restarts":3}`)
+	j, err := h.st.Job(ctx, ran.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := h.clock.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	j.StartedAt, j.EndedAt, j.Attempts, j.Failures = start, start.Add(30*time.Minute), 1, 1
+	if err := h.st.Apply(ctx, store.Changes{Jobs: []store.Job{j}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // no node: both wait, and say why
+		if err := h.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		id         string
+		start, end time.Time
+		runs       int
+	}{{fresh.ID, time.Time{}, time.Time{}, 0}, {ran.ID, start, start.Add(30 * time.Minute), 1}} {
+		got, err := h.st.Job(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != store.JobPending || len(got.Reasons) == 0 {
+			t.Fatalf("job %s: %s %v, want pending with a reason written", c.id, got.State, got.Reasons)
+		}
+		if !got.StartedAt.Equal(c.start) || !got.EndedAt.Equal(c.end) {
+			t.Errorf("job %s after a wait was written: started %v ended %v, want %v and %v", c.id, got.StartedAt, got.EndedAt, c.start, c.end)
+		}
+		if got.Attempts != c.runs || got.Failures != c.runs {
+			t.Errorf("job %s: attempts %d failures %d, want %d", c.id, got.Attempts, got.Failures, c.runs)
 		}
 	}
 }

@@ -205,7 +205,7 @@ func (s *Server) reconcile(ctx context.Context) (decided bool, err error) {
 			if !queued {
 				return true, fmt.Errorf("server: reconcile: decision about unknown job %s", d.Job)
 			}
-			j = q.job(d.Job)
+			j = s.live.queuedJob(d.Job, q)
 		}
 		to := &moves
 		switch d.Action {

@@ -55,9 +55,9 @@ type Scheduler struct {
 	ids     map[string]engine.JobID
 	names   map[engine.JobID]string
 	nextID  engine.JobID
-	pending map[string]bool    // in the engine's queue
-	running map[string]bool    // in the snapshot
+	running map[string]bool    // in the snapshot (the engine's queue says which are pending)
 	grid    []engine.GridEvent // as last given to the engine
+	strs    map[string]string  // interned (intern)
 
 	// kept: the server keeps no copy of the queue and tells what changed
 	// (Enqueue); then order holds the queue in the order jobs joined it
@@ -116,7 +116,7 @@ func (s *Scheduler) reset() error {
 		s.nodeSt[i] = engine.Down
 	}
 	s.ids, s.names, s.nextID = map[string]engine.JobID{}, map[engine.JobID]string{}, 1
-	s.pending, s.running = map[string]bool{}, map[string]bool{}
+	s.running = map[string]bool{}
 	s.measuredAt, s.settleEnd = time.Time{}, time.Time{}
 	s.grid = nil
 	s.kept, s.order, s.next, s.refused = false, nil, 0, nil
@@ -124,9 +124,8 @@ func (s *Scheduler) reset() error {
 	return nil
 }
 
-// queued marks a job as in the engine's queue.
+// queued notes a job the engine took into its queue.
 func (s *Scheduler) queued(name string) {
-	s.pending[name] = true
 	if s.kept {
 		s.order = append(s.order, s.ids[name])
 	}
@@ -157,6 +156,21 @@ func (s *Scheduler) id(name string) engine.JobID {
 	return id
 }
 
+// pending reports whether the named job is in the engine's queue.
+func (s *Scheduler) pending(name string) bool {
+	id, ok := s.ids[name]
+	if ok {
+		_, ok = s.eng.Pending(id)
+	}
+	return ok
+}
+
+// queuedID reports whether the job of engine ID id is in the engine's queue.
+func (s *Scheduler) queuedID(id engine.JobID) bool {
+	_, ok := s.eng.Pending(id)
+	return ok
+}
+
 func (s *Scheduler) forget(name string) {
 	if id, ok := s.ids[name]; ok {
 		delete(s.ids, name)
@@ -180,13 +194,40 @@ func (s *Scheduler) engineJob(j *store.Job) (engine.Job, error) {
 			return engine.Job{}, err
 		}
 	}
+	var flexible *bool
+	if sp.Flexible != nil {
+		flexible = &flexibility[0]
+		if *sp.Flexible {
+			flexible = &flexibility[1]
+		}
+	}
 	return engine.Job{
-		ID: s.id(j.ID), Tenant: j.Tenant, Priority: sp.Priority, Kind: kind,
-		Accelerators: sp.Accelerators, PerNode: sp.PerNode, Model: sp.Model,
-		Topology: topo, TopologyRequired: sp.TopologyRequired, Region: sp.Region, Site: sp.Site,
+		ID: s.id(j.ID), Tenant: s.intern(j.Tenant), Priority: sp.Priority, Kind: kind,
+		Accelerators: sp.Accelerators, PerNode: sp.PerNode, Model: s.intern(sp.Model),
+		Topology: topo, TopologyRequired: sp.TopologyRequired, Region: s.intern(sp.Region), Site: s.intern(sp.Site),
 		Duration: time.Duration(sp.DurationS) * time.Second, CheckpointEvery: time.Duration(sp.CheckpointS) * time.Second,
-		PowerFraction: sp.Power, Preemptible: sp.Preemptible, Flexible: sp.Flexible,
+		PowerFraction: sp.Power, Preemptible: sp.Preemptible, Flexible: flexible,
 	}, nil
+}
+
+// flexibility is what every engine job's Flexible points at: the engine
+// reads, never writes, it.
+var flexibility = [2]bool{false, true}
+
+// intern shares equal strings between the engine's jobs (tenants,
+// models, sites): a queue of millions names few of them.
+func (s *Scheduler) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if w, ok := s.strs[v]; ok {
+		return w
+	}
+	if s.strs == nil || len(s.strs) >= 4096 {
+		s.strs = map[string]string{} // do not grow for ever
+	}
+	s.strs[v] = v
+	return v
 }
 
 // slots maps a stored placement to the engine's slots.
@@ -287,9 +328,8 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		if s.running[j.ID] {
 			continue
 		}
-		if s.pending[j.ID] {
+		if s.pending(j.ID) {
 			s.eng.Cancel(s.ids[j.ID])
-			delete(s.pending, j.ID)
 		}
 		ej, err := s.engineJob(j)
 		if err == nil {
@@ -312,16 +352,15 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 	}
 	// Pending jobs: new ones join the queue in submission order, gone ones
 	// (cancelled) leave it.
-	for name := range s.pending {
-		if !nowPending[name] {
-			s.eng.Cancel(s.ids[name])
-			delete(s.pending, name)
+	for name, id := range s.ids {
+		if _, ok := s.eng.Pending(id); ok && !nowPending[name] {
+			s.eng.Cancel(id)
 			s.forget(name)
 		}
 	}
 	for i := range in.Pending {
 		j := &in.Pending[i]
-		if s.pending[j.ID] {
+		if s.pending(j.ID) {
 			continue
 		}
 		if d := s.submit(j); d != nil {
@@ -350,16 +389,15 @@ func (s *Scheduler) Enqueue(q server.QueueChange) (err error) {
 		s.gen, s.kept = q.Generation, true
 	}
 	for _, name := range q.Left {
-		if s.pending[name] {
+		if s.pending(name) {
 			s.eng.Cancel(s.ids[name])
-			delete(s.pending, name)
 			s.forget(name)
 		}
 	}
 	for i := range q.Joined {
 		j := &q.Joined[i]
 		switch {
-		case s.pending[j.ID]:
+		case s.pending(j.ID):
 			continue
 		case s.running[j.ID]:
 			// back in the queue (its node was lost, or it failed and may
@@ -425,7 +463,6 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		case engine.Place:
 			out = append(out, server.Decision{Action: server.ActPlace, Job: name, Placement: s.allocations(d.Slots),
 				Reasons: []string{s.describe(d.Reason)}})
-			delete(s.pending, name)
 			s.running[name] = true
 		case engine.Preempt:
 			out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
@@ -481,14 +518,14 @@ func (s *Scheduler) waits(tried []engine.Wait, out []server.Decision) []server.D
 		if len(said) == maxWaits {
 			break
 		}
-		if !said[w.Job] && s.pending[s.names[w.Job]] {
+		if !said[w.Job] && s.queuedID(w.Job) {
 			say(w.Job, w.Reason)
 		}
 	}
-	if len(s.order) > 2*len(s.pending)+1024 { // drop the stale entries
+	if len(s.order) > 2*s.eng.Queued()+1024 { // drop the stale entries
 		keep := s.order[:0]
 		for _, id := range s.order {
-			if name, ok := s.names[id]; ok && s.pending[name] {
+			if s.queuedID(id) {
 				keep = append(keep, id)
 			}
 		}
@@ -500,7 +537,7 @@ func (s *Scheduler) waits(tried []engine.Wait, out []server.Decision) []server.D
 		}
 		id := s.order[s.next]
 		s.next++
-		if said[id] || !s.pending[s.names[id]] {
+		if said[id] || !s.queuedID(id) {
 			continue
 		}
 		if r, ok := s.eng.Reason(id); ok {
