@@ -6,7 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
+	"stargate/fleet"
 	"stargate/internal/buildinfo"
 	"stargate/store"
 )
@@ -61,12 +63,59 @@ func newMetrics(s *Server) *metrics {
 				}
 				return 0
 			}),
-		&stateCollector{s: s})
+		&stateCollector{s: s, domains: domainLabels(s.fleet)})
 	return m
 }
 
 // stateCollector reads the store and the power tree at scrape time.
-type stateCollector struct{ s *Server }
+type stateCollector struct {
+	s *Server
+	// domains are the label pairs of the power domains' series, by
+	// level (site, hall, row) and index in the fleet, made once: a
+	// million-GPU fleet has thousands of domains, and making their labels
+	// anew took most of a scrape.
+	domains [fleet.LevelRow + 1][][]*dto.LabelPair
+}
+
+// domainGauge is one power domain's draw or limit, its labels made once
+// (stateCollector.domains).
+type domainGauge struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	value  float64
+}
+
+func (g domainGauge) Desc() *prometheus.Desc { return g.desc }
+
+func (g domainGauge) Write(m *dto.Metric) error {
+	v := g.value
+	m.Label, m.Gauge = g.labels, &dto.Gauge{Value: &v}
+	return nil
+}
+
+// domainLabels makes the label pairs of every site, hall and row.
+func domainLabels(f *fleet.Fleet) [fleet.LevelRow + 1][][]*dto.LabelPair {
+	var out [fleet.LevelRow + 1][][]*dto.LabelPair
+	pairs := func(level, name string) []*dto.LabelPair {
+		return prometheus.MakeLabelPairs(descDraw, []string{level, name}) // descLimit's labels are the same
+	}
+	out[fleet.LevelSite] = make([][]*dto.LabelPair, len(f.Sites))
+	out[fleet.LevelHall] = make([][]*dto.LabelPair, len(f.Halls))
+	out[fleet.LevelRow] = make([][]*dto.LabelPair, len(f.Rows))
+	for i := range f.Sites {
+		st := &f.Sites[i]
+		out[fleet.LevelSite][i] = pairs("site", st.Name)
+		for hi := st.First; hi < st.End; hi++ {
+			h := &f.Halls[hi]
+			hn := st.Name + "/" + h.Name
+			out[fleet.LevelHall][hi] = pairs("hall", hn)
+			for ri := h.First; ri < h.End; ri++ {
+				out[fleet.LevelRow][ri] = pairs("row", hn+"/"+f.Rows[ri].Name)
+			}
+		}
+	}
+	return out
+}
 
 var (
 	descJobs    = prometheus.NewDesc("stargate_jobs", "Jobs by tenant and state.", []string{"tenant", "state"}, nil)
@@ -129,19 +178,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(n), string(st))
 	}
 	f := s.fleet
+	gauge := func(d *prometheus.Desc, l fleet.Level, i int32, v float64) {
+		ch <- domainGauge{desc: d, labels: c.domains[l][i], value: v}
+	}
 	for i := range f.Sites {
 		st := &f.Sites[i]
-		ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.site[i], "site", st.Name)
-		ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(st.LimitW)/st.PUE, "site", st.Name)
+		gauge(descDraw, fleet.LevelSite, int32(i), ps.site[i])
+		gauge(descLimit, fleet.LevelSite, int32(i), float64(st.LimitW)/st.PUE)
 		for hi := st.First; hi < st.End; hi++ {
-			h := f.Halls[hi]
-			hn := st.Name + "/" + h.Name
-			ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.hall[hi], "hall", hn)
-			ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(h.LimitW), "hall", hn)
+			h := &f.Halls[hi]
+			gauge(descDraw, fleet.LevelHall, hi, ps.hall[hi])
+			gauge(descLimit, fleet.LevelHall, hi, float64(h.LimitW))
 			for ri := h.First; ri < h.End; ri++ {
-				rn := hn + "/" + f.Rows[ri].Name
-				ch <- prometheus.MustNewConstMetric(descDraw, prometheus.GaugeValue, ps.row[ri], "row", rn)
-				ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(f.Rows[ri].LimitW), "row", rn)
+				gauge(descDraw, fleet.LevelRow, ri, ps.row[ri])
+				gauge(descLimit, fleet.LevelRow, ri, float64(f.Rows[ri].LimitW))
 			}
 		}
 	}
