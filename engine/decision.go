@@ -61,6 +61,8 @@ type Wait struct {
 
 // Result is the outcome of one scheduling pass.
 type Result struct {
+	// Decisions are the pass's decisions, in the order taken. Their
+	// storage is reused by the engine's next pass: copy what is kept.
 	Decisions []Decision
 	// Waiting lists the jobs this pass tried and left waiting, in the
 	// order tried, with why. A pass stops once nothing further can start:

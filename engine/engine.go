@@ -87,9 +87,10 @@ type Engine struct {
 	lazyFair               bool // the built-in fair policy, merged lazily
 	byTenant               map[string]*tenantQueue
 	minK                   int
-	untried                Reason // why the jobs the last pass did not reach wait
-	lastBound              bound  // what the last pass could still start when it ended
-	waitBuf                []Wait // Result.Waiting's storage, reused by every pass
+	untried                Reason     // why the jobs the last pass did not reach wait
+	lastBound              bound      // what the last pass could still start when it ended
+	waitBuf                []Wait     // Result.Waiting's storage, reused by every pass
+	decBuf                 []Decision // Result.Decisions', likewise
 	// the pass memo: refusals, and jobs known to fit without the hold
 	memo, fits memoTable
 

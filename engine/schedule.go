@@ -148,7 +148,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.sortQueue(e.view(now))
 	e.beginPass(now)
 	ps := &pass{e: e, s: s, now: now}
-	ps.res.Waiting = e.waitBuf[:0]
+	ps.res.Decisions, ps.res.Waiting = e.decBuf[:0], e.waitBuf[:0]
 	mode := e.queue.Blocking()
 	if mode != StopAtBlocked {
 		e.untried = reason(InsufficientFree)
@@ -240,7 +240,7 @@ func (e *Engine) Schedule(s *Snapshot, now time.Time) Result {
 	e.lastBound = ps.bound()
 	ps.unhold()
 	e.endPass()
-	e.waitBuf = ps.res.Waiting
+	e.decBuf, e.waitBuf = ps.res.Decisions, ps.res.Waiting
 	return ps.res
 }
 
