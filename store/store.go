@@ -216,6 +216,13 @@ type JobQuery struct {
 	Newest bool
 }
 
+// PageCap is the room a backend makes for the answer to a query of at
+// most limit jobs (<= 0: no limit), so that a page of thousands is not
+// copied at every doubling of its slice: a Job is some hundred bytes.
+func PageCap(limit int) int {
+	return min(max(limit, 0), 10_000)
+}
+
 // Beat is one heartbeat for Store.Heartbeats.
 type Beat struct {
 	Node  string

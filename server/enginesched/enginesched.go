@@ -125,9 +125,9 @@ func (s *Scheduler) reset() error {
 }
 
 // queued notes a job the engine took into its queue.
-func (s *Scheduler) queued(name string) {
+func (s *Scheduler) queued(id engine.JobID) {
 	if s.kept {
-		s.order = append(s.order, s.ids[name])
+		s.order = append(s.order, id)
 	}
 }
 
@@ -142,7 +142,7 @@ func (s *Scheduler) submit(j *store.Job) *server.Decision {
 		s.forget(j.ID)
 		return &server.Decision{Action: server.ActWait, Job: j.ID, Reasons: []string{"refused: " + err.Error()}}
 	}
-	s.queued(j.ID)
+	s.queued(ej.ID)
 	return nil
 }
 
@@ -316,7 +316,7 @@ func (s *Scheduler) sync(in server.ScheduleInput) []server.Decision {
 		case nowRunning[name]:
 		case nowPending[name] && s.eng.Requeue(s.snap, s.ids[name], in.Now):
 			delete(s.running, name)
-			s.queued(name)
+			s.queued(s.ids[name])
 		default:
 			s.snap.Release(s.ids[name], in.Now)
 			delete(s.running, name)
@@ -404,8 +404,8 @@ func (s *Scheduler) Enqueue(q server.QueueChange) (err error) {
 			// restart): requeued with the engine's backoff, as a
 			// preempted job is
 			delete(s.running, j.ID)
-			if s.eng.Requeue(s.snap, s.ids[j.ID], q.Now) {
-				s.queued(j.ID)
+			if id := s.ids[j.ID]; s.eng.Requeue(s.snap, id, q.Now) {
+				s.queued(id)
 				continue
 			}
 			s.snap.Release(s.ids[j.ID], q.Now)
@@ -467,7 +467,7 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 		case engine.Preempt:
 			out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
 			delete(s.running, name)
-			s.queued(name) // the engine requeued it
+			s.queued(d.Job) // the engine requeued it
 		}
 	}
 	if s.kept {
@@ -495,7 +495,7 @@ func (s *Scheduler) Schedule(_ context.Context, in server.ScheduleInput) (out []
 				name := s.names[d.Job]
 				out = append(out, server.Decision{Action: server.ActPreempt, Job: name, Reasons: []string{s.describe(d.Reason)}})
 				delete(s.running, name)
-				s.queued(name)
+				s.queued(d.Job)
 				decided = true
 			}
 		}

@@ -254,7 +254,7 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: jobs: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
+	out, err := pgx.AppendRows(make([]store.Job, 0, store.PageCap(q.Limit)), rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: jobs: %w", err)
 	}

@@ -300,7 +300,7 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 		return nil, fmt.Errorf("sqlite: jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Job
+	out := make([]store.Job, 0, store.PageCap(q.Limit))
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
