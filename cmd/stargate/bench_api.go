@@ -92,7 +92,7 @@ func runBenchAPI(ctx context.Context, f *benchAPIFlags, storesGiven bool, stdout
 	if err != nil {
 		return err
 	}
-	if err := serverGC(f.memLimit); err != nil { // as stargate server runs
+	if err := serverGC(ctx, f.memLimit); err != nil { // as stargate server runs
 		return err
 	}
 	dsn := f.postgres

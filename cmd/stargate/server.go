@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stargate/internal/gctune"
 	"stargate/internal/human"
 	"stargate/server"
 )
@@ -92,13 +93,13 @@ committed to the store before nodes learn it.`,
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start with SQLite; with PostgreSQL every replica must be given the same one)")
 	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
 	fl.StringVar(&f.id, "id", "", "this replica's name in the leader lease (default host:DATA)")
-	fl.StringVar(&f.memoryLimit, "memory-limit", "", "soft bound on the server's memory, e.g. 2600MiB or 3GiB: near it the collector works harder instead of letting the heap grow to 5× what is live (default $GOMEMLIMIT, else none)")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "", "soft bound on the server's memory, e.g. 2600MiB or 3GiB: near it the collector works harder (default $GOMEMLIMIT, else none; without it the heap grows to 5× what is live while that is small, then 1 GiB past it, never less than 2×)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }
 
 func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) error {
-	if err := serverGC(f.memoryLimit); err != nil {
+	if err := serverGC(ctx, f.memoryLimit); err != nil {
 		return err
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
@@ -193,14 +194,18 @@ func maxPendingOf(flag int) int {
 	return flag
 }
 
-// serverGC trades memory for CPU: the control plane's heap is small and
-// its requests allocate briskly, so the collector lets the heap grow to 5×
-// what is live instead of 2× (unless $GOGC says otherwise). A queue of
-// millions makes that heap large: limit, when given, bounds it softly (as
-// $GOMEMLIMIT does), and the collector runs more often near it.
-func serverGC(limit string) error {
+// serverGC trades memory for CPU while the heap is small: the control
+// plane's requests allocate briskly, so the collector lets the heap grow
+// to 5× what is live instead of 2× while that is at most 256 MiB, then
+// 1 GiB past it, and never less than 2× (gctune.Server; unless $GOGC
+// says otherwise): a queue of millions would otherwise hold gigabytes of
+// garbage. limit, when given, bounds the heap softly (as $GOMEMLIMIT does),
+// and the collector runs more often near it. The tuning lasts as ctx.
+func serverGC(ctx context.Context, limit string) error {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		t := &gctune.Tuner{Policy: gctune.Server}
+		t.Step()
+		go t.Run(ctx, 100*time.Millisecond)
 	}
 	if limit == "" {
 		return nil // the runtime has read $GOMEMLIMIT
