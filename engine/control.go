@@ -94,16 +94,10 @@ func (e *Engine) Control(s *Snapshot, now time.Time) []Decision {
 	// domains over the upper threshold, and what they must shed
 	excess := map[domKey]float64{}
 	var over []domKey
-	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
-		for d, m := range s.measured[l] {
-			if m == 0 {
-				continue
-			}
-			if x := c.Controller.Excess(s.ratedFast(l, int32(d)), float64(m)); x > 0 {
-				k := domKey{l, int32(d)}
-				excess[k] = x
-				over = append(over, k)
-			}
+	for _, k := range s.overDomains(c.Controller, nil) { // x > 0: a mark is kept by SetMeasured, judged here again
+		if x := c.Controller.Excess(s.ratedFast(k.l, k.d), float64(s.measured[k.l][k.d])); x > 0 {
+			excess[k] = x
+			over = append(over, k)
 		}
 	}
 	capped := map[JobID]bool{}

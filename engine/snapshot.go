@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"stargate/fleet"
+	"stargate/power"
 )
 
 // NodeState is the health of a node as the engine sees it.
@@ -127,8 +128,14 @@ type Snapshot struct {
 	draw     [4][]int64
 	limit    [4][]int64
 	measured [4][]int64
-	allocs   map[JobID]*Alloc
-	capped   map[JobID]*Alloc // running jobs with a cap
+	// over marks, by level, the domains whose measured draw overCtl
+	// finds over its upper threshold, kept by SetMeasured, so that
+	// Control visits those alone (a fleet has tens of thousands of
+	// domains); overCtl is the controller of the last Control.
+	over    [4][]uint64
+	overCtl power.Controller
+	allocs  map[JobID]*Alloc
+	capped  map[JobID]*Alloc // running jobs with a cap
 	// nodeByName is built on the first call to Node.
 	nodeByName map[string]int32
 	running    int // accelerators allocated
@@ -192,6 +199,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		s.draw[i] = make([]int64, n)
 		s.limit[i] = make([]int64, n)
 		s.measured[i] = make([]int64, n)
+		s.over[i] = make([]uint64, (n+63)/64)
 	}
 	for i := range f.Sites {
 		st := &f.Sites[i]
@@ -809,6 +817,39 @@ func (s *Snapshot) SetMeasured(l fleet.Level, domain int, w int64) {
 	if l == fleet.LevelSite {
 		s.fresh[domain] = true
 	}
+	s.markOver(l, int32(domain))
+}
+
+// markOver notes whether domain d of level l is over overCtl's upper
+// threshold.
+func (s *Snapshot) markOver(l fleet.Level, d int32) {
+	word, bit := &s.over[l][d>>6], uint64(1)<<(d&63)
+	if m := s.measured[l][d]; m != 0 && s.overCtl.Excess(s.ratedFast(l, d), float64(m)) > 0 {
+		*word |= bit
+	} else {
+		*word &^= bit
+	}
+}
+
+// overDomains returns the domains whose measured draw c finds over its
+// upper threshold, by level then index.
+func (s *Snapshot) overDomains(c power.Controller, out []domKey) []domKey {
+	if c != s.overCtl { // a new controller: judge every domain again
+		s.overCtl = c
+		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+			for d := range s.measured[l] {
+				s.markOver(l, int32(d))
+			}
+		}
+	}
+	for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
+		for w, word := range s.over[l] {
+			for ; word != 0; word &= word - 1 {
+				out = append(out, domKey{l, int32(w<<6 + bits.TrailingZeros64(word))})
+			}
+		}
+	}
+	return out
 }
 
 // Measured returns the last measured draw set for a domain.

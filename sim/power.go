@@ -27,6 +27,7 @@ func (s *Sim) initPower() {
 			n = len(f.Racks)
 		}
 		s.dom[li] = make([]domainPower, n)
+		s.told[li] = make([]int64, n)
 	}
 	for i := range f.Sites {
 		s.dom[0][i].rated = float64(f.Sites[i].LimitW) / f.Sites[i].PUE
@@ -221,9 +222,14 @@ func (s *Sim) rateUnder(i int) float64 {
 
 // control measures every domain and applies the engine's caps and uncaps.
 func (s *Sim) control() {
+	// every site's draw is measured anew (a grid event calibrates to it);
+	// of the other domains, the draws that moved
 	for li, l := range levels {
 		for d := range s.dom[li] {
-			s.snap.SetMeasured(l, d, int64(s.dom[li][d].mean+s.dom[li][d].amp))
+			if w := int64(s.dom[li][d].mean + s.dom[li][d].amp); w != s.told[li][d] || l == fleet.LevelSite {
+				s.told[li][d] = w
+				s.snap.SetMeasured(l, d, w)
+			}
 		}
 	}
 	for _, d := range s.eng.Control(s.snap, s.cfg.Start.Add(s.now)) {

@@ -66,6 +66,7 @@ type Sim struct {
 
 	// Power, per level and domain (domainPower)
 	dom             [len(levels)][]domainPower
+	told            [len(levels)][]int64 // the draws last given the engine (SetMeasured)
 	nOver           [len(levels)]int
 	peak            [len(levels)]peakRec
 	overSince       [len(levels)]time.Duration
