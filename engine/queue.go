@@ -314,6 +314,9 @@ func (e *Engine) beginPass(now time.Time) {
 	}
 	clear(e.fresh)
 	e.fresh = e.fresh[:0]
+	if cap(e.fresh) > 1<<16 { // a queue read whole before its first pass
+		e.fresh = nil
+	}
 	e.at = now
 	e.untried = Reason{}
 	e.memo.reset()

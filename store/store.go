@@ -218,7 +218,7 @@ type JobQuery struct {
 
 // PageCap is the room a backend makes for the answer to a query of at
 // most limit jobs (<= 0: no limit), so that a page of thousands is not
-// copied at every doubling of its slice: a Job is some hundred bytes.
+// copied at every doubling of its slice: a Job is over 500 bytes.
 func PageCap(limit int) int {
 	return min(max(limit, 0), 10_000)
 }

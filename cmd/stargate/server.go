@@ -202,19 +202,18 @@ func maxPendingOf(flag int) int {
 // garbage. limit, when given, bounds the heap softly (as $GOMEMLIMIT does),
 // and the collector runs more often near it. The tuning lasts as ctx.
 func serverGC(ctx context.Context, limit string) error {
+	if limit != "" { // else the runtime has read $GOMEMLIMIT
+		n, err := human.ParseBytes(limit)
+		if err != nil || n < 64<<20 {
+			return fmt.Errorf("--memory-limit %q: want a size of at least 64MiB, such as 2600MiB or 3GiB", limit)
+		}
+		debug.SetMemoryLimit(n)
+	}
 	if os.Getenv("GOGC") == "" {
 		t := &gctune.Tuner{Policy: gctune.Server}
 		t.Step()
 		go t.Run(ctx, 100*time.Millisecond)
 	}
-	if limit == "" {
-		return nil // the runtime has read $GOMEMLIMIT
-	}
-	n, err := human.ParseBytes(limit)
-	if err != nil || n < 64<<20 {
-		return fmt.Errorf("--memory-limit %q: want a size of at least 64MiB, such as 2600MiB or 3GiB", limit)
-	}
-	debug.SetMemoryLimit(n)
 	return nil
 }
 

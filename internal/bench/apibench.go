@@ -213,8 +213,8 @@ func printTargets(w io.Writer, rep Report) {
 			left, p.Store, TargetQueuePass, p.SteadyS, verdict(p.SteadyS < TargetQueuePass.Seconds()))
 		fmt.Fprintf(w, "target: with %d pending (%s), < %d B of heap per pending job beyond its stored spec: %.0f B: %s\n",
 			left, p.Store, TargetPendingHeap, p.HeapPerPendingB-float64(p.SpecB), verdict(p.HeapPerPendingB-float64(p.SpecB) < TargetPendingHeap))
-		fmt.Fprintf(w, "target: with %d pending (%s), server RSS < %d MiB: %.0f MiB, peak %.0f MiB: %s\n",
-			left, p.Store, TargetQueueRSS>>20, float64(p.RSSB)/(1<<20), float64(p.PeakRSSB)/(1<<20), verdict(p.PeakRSSB < TargetQueueRSS))
+		fmt.Fprintf(w, "target: with %d pending (%s), RSS of the server and its benchmark client < %d MiB: %.0f MiB, peak %.0f MiB: %s\n",
+			left, p.Store, TargetQueueRSS>>20, float64(p.RSSB)/(1<<20), float64(p.PeakRSSB)/(1<<20), verdict(p.PeakRSSB > 0 && p.PeakRSSB < TargetQueueRSS))
 		if p.HighPlacedIn >= 0 {
 			fmt.Fprintf(w, "target: with %d pending (%s), a new priority-1000 job placed within two passes: %s\n",
 				left, p.Store, verdict(p.HighPlacedIn > 0))

@@ -65,15 +65,16 @@ func TestLiveHeap(t *testing.T) {
 	}
 	runtime.GC()
 	after := LiveHeap()
-	runtime.KeepAlive(keep)
 	if after < before+60<<20 {
 		t.Fatalf("live heap %d then %d bytes with 64 MiB more kept", before, after)
 	}
-	tu := Tuner{Policy: Policy{MaxPercent: 400, MinPercent: 100, Headroom: after}}
+	// 64 MiB kept: a headroom of 32 MiB is 50%, below the floor
+	tu := Tuner{Policy: Policy{MaxPercent: 400, MinPercent: 100, Headroom: 32 << 20}}
 	if got := tu.Step(); got != 100 {
-		t.Fatalf("GOGC %d for a live heap of the headroom, want 100", got)
+		t.Fatalf("GOGC %d for a live heap of at least 64 MiB and a headroom of 32 MiB, want 100", got)
 	}
 	if got := debug.SetGCPercent(old); got != 100 {
 		t.Fatalf("the runtime's GOGC is %d after Step set 100", got)
 	}
+	runtime.KeepAlive(keep)
 }
