@@ -21,6 +21,8 @@ var (
 	ErrNotLeader = errors.New("store: lease not held")
 	// ErrExists: a record with this key already exists.
 	ErrExists = errors.New("store: already exists")
+	// ErrBadQuery: a JobQuery combines ByPriority with Newest.
+	ErrBadQuery = errors.New("store: a query by priority lists oldest first")
 )
 
 // Store is the durable state of one control plane. All methods are safe
@@ -214,6 +216,13 @@ type JobQuery struct {
 	Limit  int        // <= 0: no limit
 	// Newest lists the most recently submitted first (IDs descending).
 	Newest bool
+	// ByPriority lists by the spec's priority, highest first, then by ID:
+	// the order of the priority and backfill queues. After, when set, is
+	// then a position in that order with AfterPriority, the priority of
+	// the job After: the page starts after (AfterPriority, After). It
+	// cannot be combined with Newest.
+	ByPriority    bool
+	AfterPriority int
 }
 
 // PageCap is the room a backend makes for the answer to a query of at
@@ -235,6 +244,9 @@ type JobVersion struct {
 	ID      string
 	State   JobState
 	Version int64
+	// Priority is the spec's priority, where the job sorts in a queue
+	// listed ByPriority (JobChanges only; ActiveJobs leaves it 0).
+	Priority int
 }
 
 // NodeDigest is the count of nodes and the sum of their versions; since

@@ -2,12 +2,15 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"stargate/internal/pgtest"
+	"stargate/store"
 )
 
 // Migration 13 counts the jobs and adds the triggers that keep counting
@@ -75,5 +78,54 @@ func TestMigration13CountsAWriteDuringIt(t *testing.T) {
 	}
 	if got != 2 {
 		t.Fatalf("JobCounts says %d jobs (%+v), a recount 2", got, counts)
+	}
+}
+
+// Migration 14 gives the jobs stored before it their spec's priority,
+// whatever else the spec's text holds (a \u0000 that jsonb refuses, text
+// that looks like a priority): a queue read by priority from an old
+// database is in priority order.
+func TestMigration14OrdersOldJobs(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	old, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	if _, err := old.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for v := range 13 {
+		if _, err := old.Exec(ctx, migrations[v]); err != nil {
+			t.Fatalf("migration %d: %v", v+1, err)
+		}
+		if _, err := old.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, v+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prios := []int{0, 7, -3, 7, 1000, 0, -1000}
+	for i, p := range prios {
+		spec := store.EncodeJSON(store.JobSpec{Name: `"priority":5` + "\x00", Priority: p, Accelerators: 8, Env: map[string]string{"priority": "9"}})
+		if _, err := old.Exec(ctx, `INSERT INTO jobs (id, tenant, state, spec, accelerators, submitted_at, version) VALUES ($1, 'acme', 'pending', $2, 8, 0, 1)`,
+			fmt.Sprintf("j%d", i), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}, ByPriority: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, j := range got {
+		ids = append(ids, j.ID)
+	}
+	if want := []string{"j4", "j1", "j3", "j0", "j5", "j2", "j6"}; !slices.Equal(ids, want) {
+		t.Fatalf("old jobs by priority: %v, want %v", ids, want)
 	}
 }

@@ -219,7 +219,11 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	if len(q.States) > 0 {
+	switch len(q.States) {
+	case 0:
+	case 1: // not ANY: PostgreSQL reads an index in order only for =
+		where = append(where, "state = "+arg(string(q.States[0])))
+	default:
 		states := make([]string, len(q.States))
 		for i, s := range q.States {
 			states[i] = string(s)
@@ -235,6 +239,9 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if q.Array != "" {
 		where = append(where, "array_job = "+arg(q.Array))
 	}
+	if q.ByPriority {
+		return db.jobsByPriority(ctx, where, args, q)
+	}
 	cmp, order := ">", ""
 	if q.Newest {
 		cmp, order = "<", " DESC"
@@ -242,19 +249,46 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if q.After != "" {
 		where = append(where, "id "+cmp+" "+arg(q.After))
 	}
+	return db.jobsWhere(ctx, where, args, "id"+order, q.Limit)
+}
+
+// jobsByPriority lists jobs by priority, then ID, after a position: the
+// rest of the position's priority, then the lower ones, each read from
+// the index (state, priority DESC, id) in its order.
+func (db *DB) jobsByPriority(ctx context.Context, where []string, args []any, q store.JobQuery) ([]store.Job, error) {
+	if q.Newest {
+		return nil, fmt.Errorf("postgres: jobs: %w", store.ErrBadQuery)
+	}
+	const order = "priority DESC, id"
+	if q.After == "" {
+		return db.jobsWhere(ctx, where, args, order, q.Limit)
+	}
+	n := len(args)
+	out, err := db.jobsWhere(ctx, append(where[:len(where):len(where)], fmt.Sprintf("priority = $%d", n+1), fmt.Sprintf("id > $%d", n+2)),
+		append(args[:n:n], q.AfterPriority, q.After), order, q.Limit)
+	if err != nil || q.Limit > 0 && len(out) >= q.Limit {
+		return out, err
+	}
+	more, err := db.jobsWhere(ctx, append(where, fmt.Sprintf("priority < $%d", n+1)), append(args, q.AfterPriority), order, q.Limit-len(out))
+	return append(out, more...), err
+}
+
+// jobsWhere lists the jobs matching every condition, in an order, at
+// most limit of them (<= 0: all).
+func (db *DB) jobsWhere(ctx context.Context, where []string, args []any, order string, limit int) ([]store.Job, error) {
 	query := `SELECT ` + jobColumns + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id" + order
-	if q.Limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	query += " ORDER BY " + order
+	if limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", limit)
 	}
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: jobs: %w", err)
 	}
-	out, err := pgx.AppendRows(make([]store.Job, 0, store.PageCap(q.Limit)), rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
+	out, err := pgx.AppendRows(make([]store.Job, 0, store.PageCap(limit)), rows, func(r pgx.CollectableRow) (store.Job, error) { return scanJob(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: jobs: %w", err)
 	}
@@ -296,7 +330,7 @@ func (db *DB) JobCursor(ctx context.Context) (int64, error) {
 // JobChanges implements store.Store: the jobs written by transactions
 // at or after the cursor.
 func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, int64, error) {
-	rows, err := db.pool.Query(ctx, `SELECT s.x, j.id, j.state, j.version
+	rows, err := db.pool.Query(ctx, `SELECT s.x, j.id, j.state, j.version, j.priority
 		FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x) s
 		LEFT JOIN jobs j ON j.seq >= $1 ORDER BY j.seq`, since)
 	if err != nil {
@@ -310,13 +344,14 @@ func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, 
 			x       int64
 			id, st  *string
 			version *int64
+			prio    *int
 		)
-		if err := rows.Scan(&x, &id, &st, &version); err != nil {
+		if err := rows.Scan(&x, &id, &st, &version, &prio); err != nil {
 			return nil, since, fmt.Errorf("postgres: job changes: %w", err)
 		}
 		next = max(next, x)
 		if id != nil {
-			out = append(out, store.JobVersion{ID: *id, State: store.JobState(*st), Version: *version})
+			out = append(out, store.JobVersion{ID: *id, State: store.JobState(*st), Version: *version, Priority: *prio})
 		}
 	}
 	if err := rows.Err(); err != nil {

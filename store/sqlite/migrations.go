@@ -155,4 +155,10 @@ var migrations = []string{
 		UPDATE job_counts SET jobs = jobs - 1, accelerators = accelerators - OLD.accelerators
 			WHERE tenant = OLD.tenant AND state = OLD.state;
 	END;`,
+	// 14: the spec's priority, written with the job (a job's spec never
+	// changes), and the queue in the order of the priority and backfill
+	// policies, so that a new leader reads the head of the queue first.
+	`ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+	UPDATE jobs SET priority = COALESCE(json_extract(spec, '$.priority'), 0) WHERE spec LIKE '%"priority":%';
+	CREATE INDEX jobs_queue ON jobs (state, priority DESC, id);`,
 }

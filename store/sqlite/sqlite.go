@@ -207,15 +207,16 @@ func (db *DB) SubmitJobs(ctx context.Context, jobs []store.Job) ([]store.SubmitR
 			return err
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, tenant, state, spec, reasons, placement, attempts, failures, accelerators,
-			submitted_at, started_at, ended_at, idem_key, request_hash, version, held, array_job, array_index, seq)
-			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			submitted_at, started_at, ended_at, idem_key, request_hash, version, held, array_job, array_index, seq, priority)
+			VALUES (?, ?, ?, ?, ?, '', 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for i, j := range jobs {
 			res, err := ins.ExecContext(ctx, j.ID, j.Tenant, j.State, store.EncodeJSON(j.Spec), listJSON(j.Reasons),
-				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held, j.ArrayJob, j.ArrayIndex, seq)
+				j.Spec.Accelerators, store.UnixNano(j.SubmittedAt), nullable(j.IdempotencyKey), j.RequestHash, j.Version, j.Held, j.ArrayJob, j.ArrayIndex, seq,
+				j.Spec.Priority)
 			if err != nil {
 				return err
 			}
@@ -279,6 +280,9 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 		where = append(where, "array_job = ?")
 		args = append(args, q.Array)
 	}
+	if q.ByPriority {
+		return db.jobsByPriority(ctx, where, args, q)
+	}
 	cmp, order := ">", ""
 	if q.Newest {
 		cmp, order = "<", " DESC"
@@ -287,20 +291,46 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 		where = append(where, "id "+cmp+" ?")
 		args = append(args, q.After)
 	}
+	return db.jobsWhere(ctx, where, args, "id"+order, q.Limit)
+}
+
+// jobsByPriority lists jobs by priority, then ID, after a position: the
+// rest of the position's priority, then the lower ones, each read from
+// the index (state, priority DESC, id) in its order.
+func (db *DB) jobsByPriority(ctx context.Context, where []string, args []any, q store.JobQuery) ([]store.Job, error) {
+	if q.Newest {
+		return nil, fmt.Errorf("sqlite: jobs: %w", store.ErrBadQuery)
+	}
+	const order = "priority DESC, id"
+	if q.After == "" {
+		return db.jobsWhere(ctx, where, args, order, q.Limit)
+	}
+	out, err := db.jobsWhere(ctx, append(where[:len(where):len(where)], "priority = ?", "id > ?"),
+		append(args[:len(args):len(args)], q.AfterPriority, q.After), order, q.Limit)
+	if err != nil || q.Limit > 0 && len(out) >= q.Limit {
+		return out, err
+	}
+	more, err := db.jobsWhere(ctx, append(where, "priority < ?"), append(args, q.AfterPriority), order, q.Limit-len(out))
+	return append(out, more...), err
+}
+
+// jobsWhere lists the jobs matching every condition, in an order, at
+// most limit of them (<= 0: all).
+func (db *DB) jobsWhere(ctx context.Context, where []string, args []any, order string, limit int) ([]store.Job, error) {
 	query := `SELECT ` + jobColumns + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id" + order
-	if q.Limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	query += " ORDER BY " + order
+	if limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", limit)
 	}
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: jobs: %w", err)
 	}
 	defer rows.Close()
-	out := make([]store.Job, 0, store.PageCap(q.Limit))
+	out := make([]store.Job, 0, store.PageCap(limit))
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -352,7 +382,7 @@ func (db *DB) JobCursor(ctx context.Context) (int64, error) {
 
 // JobChanges implements store.Store: the jobs stamped after the cursor.
 func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, int64, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, state, version, seq FROM jobs WHERE seq > ? ORDER BY seq`, since)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, state, version, priority, seq FROM jobs WHERE seq > ? ORDER BY seq`, since)
 	if err != nil {
 		return nil, since, fmt.Errorf("sqlite: job changes: %w", err)
 	}
@@ -362,7 +392,7 @@ func (db *DB) JobChanges(ctx context.Context, since int64) ([]store.JobVersion, 
 	for rows.Next() {
 		var v store.JobVersion
 		var seq int64
-		if err := rows.Scan(&v.ID, &v.State, &v.Version, &seq); err != nil {
+		if err := rows.Scan(&v.ID, &v.State, &v.Version, &v.Priority, &seq); err != nil {
 			return nil, since, fmt.Errorf("sqlite: job changes: %w", err)
 		}
 		out = append(out, v)

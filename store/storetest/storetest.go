@@ -29,6 +29,7 @@ func Run(t *testing.T, f Factory) {
 		{"Query", testQuery},
 		{"ApplyCompareAndSet", testApply},
 		{"JobChanges", testJobChanges},
+		{"QueueOrder", testQueueOrder},
 		{"JobCountsKept", testJobCountsKept},
 		{"Failures", testFailures},
 		{"Held", testHeld},
