@@ -181,6 +181,35 @@ var (
 	_ SitePolicy  = carbonSites{}
 )
 
+// QueueKey is what a queue policy orders waiting jobs by, when that is
+// the jobs' own fields and their arrival alone.
+type QueueKey int
+
+const (
+	// KeyOther: the order depends on more than each job (fair share,
+	// attained service), or the policy is not a built-in.
+	KeyOther QueueKey = iota
+	// KeyArrival: arrival order (fifo).
+	KeyArrival
+	// KeyPriority: priority, highest first, then arrival (priority,
+	// backfill).
+	KeyPriority
+)
+
+// QueueKey says what the engine's queue policy orders waiting jobs by:
+// with KeyArrival or KeyPriority, jobs given to the engine in that order
+// are its queue's head, and a pass over them decides for them what a
+// pass over a longer queue of later jobs would.
+func (e *Engine) QueueKey() QueueKey {
+	switch e.queue.(type) {
+	case fifoPolicy:
+		return KeyArrival
+	case priorityPolicy, backfillPolicy:
+		return KeyPriority
+	}
+	return KeyOther
+}
+
 // fifoPolicy starts jobs strictly in submission order.
 type fifoPolicy struct{}
 
