@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -43,15 +44,37 @@ type QueueChange struct {
 	Left []string
 }
 
-// loadPerPass bounds the jobs a pass reads into a new queue (after a
-// start, a new leadership or a failed pass): a queue of millions is
-// loaded over several passes, each of bounded work and memory, and
-// scheduled once whole. 50,000 keeps each pass under 2 s on a 2-core
-// machine reading two million (100,000 took up to 3.1 s, a collection of
-// the growing heap falling inside some passes).
-var loadPerPass = 50_000
+// LoadOrder is the order a new queue is read in, and whether a pass may
+// decide from the part read so far.
+type LoadOrder int
 
-// loadPage is the number of jobs read from the store at once.
+const (
+	// LoadWhole reads the queue by ID and decides once it is whole: the
+	// scheduler's order depends on every job (fair share, attained
+	// service).
+	LoadWhole LoadOrder = iota
+	// LoadByID reads the queue by ID (submission order), deciding from
+	// what is read: the scheduler serves jobs in the order they join.
+	LoadByID
+	// LoadByPriority reads the queue by priority, highest first, then by
+	// ID, deciding from what is read: the scheduler serves jobs by
+	// priority, then in the order they join.
+	LoadByPriority
+)
+
+// PrefixKeeper is a QueueKeeper whose queue order is static and read
+// from the stored jobs: the jobs read in its LoadOrder so far are the
+// head of its queue, and every job read later goes after them, so a pass
+// over the part read decides for those jobs what a pass over the whole
+// queue would. A new leader then places a high-priority job in its first
+// pass, however long the queue it is still reading.
+type PrefixKeeper interface {
+	QueueKeeper
+	LoadOrder() LoadOrder
+}
+
+// loadPage is the number of jobs read from the store at once, at most
+// Config.ReadPerPass.
 var loadPage = 10_000
 
 // liveCache is the reconcile loop's copy of the active state. Every pass
@@ -74,10 +97,14 @@ type liveCache struct {
 	gen     uint64 // the generation loaded, or being loaded
 	loading bool   // the queue is being read into a new generation
 	loaded  bool   // the queue of gen is whole
-	after   string // the last pending job loaded
-	cursor  int64  // of the store's change feed
-	tenants map[string]TenantConfig
-	keeper  bool // the scheduler keeps its queue
+	order   LoadOrder
+	// after and afterPriority are the last pending job read, and its
+	// priority (LoadByPriority); "" and MaxInt before the first.
+	after         string
+	afterPriority int
+	cursor        int64 // of the store's change feed
+	tenants       map[string]TenantConfig
+	keeper        bool // the scheduler keeps its queue
 
 	jobs  map[string]store.Job // running jobs, and pending jobs the loop looks at
 	queue map[string]queued    // pending jobs the scheduler keeps
@@ -240,8 +267,9 @@ func (s *Server) refreshNodes(ctx context.Context, now time.Time) error {
 
 // refreshJobs brings the jobs up to date: a new generation (or a tenant
 // change, which reshapes the scheduler's queues) reads the queue again,
-// loadPerPass jobs a pass; once it is whole, each pass reads the jobs
-// that changed since the last. A failure leaves what was read in place.
+// Config.ReadPerPass jobs a pass, in the scheduler's LoadOrder; every pass reads
+// the jobs that changed since the last, except pending ones the reading
+// has yet to reach. A failure leaves what was read in place.
 func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfig, now time.Time) error {
 	c := &s.live
 	keeper, isKeeper := s.cfg.Scheduler.(QueueKeeper)
@@ -258,8 +286,12 @@ func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfi
 		if err != nil {
 			return err
 		}
+		order := LoadWhole
+		if p, ok := s.cfg.Scheduler.(PrefixKeeper); ok {
+			order = p.LoadOrder()
+		}
 		*c = liveCache{haveNodes: c.haveNodes, nodesAt: c.nodesAt, digest: c.digest, nodes: c.nodes,
-			gen: gen, loading: true, cursor: cursor, tenants: tenants, keeper: isKeeper,
+			gen: gen, loading: true, order: order, afterPriority: math.MaxInt, cursor: cursor, tenants: tenants, keeper: isKeeper,
 			jobs: make(map[string]store.Job, len(running)), queue: map[string]queued{}, ran: map[string]ranTimes{}, fed: map[string]bool{}}
 		if isKeeper {
 			if err := keeper.Enqueue(QueueChange{Generation: gen, Now: now, Tenants: tenants}); err != nil {
@@ -272,32 +304,8 @@ func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfi
 		}
 	}
 	if c.loading {
-		for n := 0; n < loadPerPass; {
-			page, err := s.store.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}, After: c.after, Limit: loadPage})
-			if err != nil {
-				return err
-			}
-			for _, j := range page {
-				c.put(j)
-			}
-			if isKeeper && len(c.joined) > 0 {
-				// fed page by page: the queue is never read whole at once
-				if err := keeper.Enqueue(QueueChange{Generation: gen, Now: now, Tenants: tenants, Joined: c.joined}); err != nil {
-					c.loading = false // start again
-					return err
-				}
-				clear(c.joined) // let the jobs go
-				c.joined = c.joined[:0]
-			}
-			if len(page) < loadPage {
-				c.loading, c.loaded = false, true
-				break
-			}
-			c.after = page[len(page)-1].ID
-			n += len(page)
-		}
-		if c.loading {
-			return nil
+		if err := s.readQueue(ctx, keeper, now); err != nil {
+			return err
 		}
 	}
 	changed, next, err := s.store.JobChanges(ctx, c.cursor)
@@ -313,6 +321,8 @@ func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfi
 			if have != 0 {
 				c.put(store.Job{ID: v.ID, State: v.State, Version: v.Version})
 			}
+		case have == 0 && v.State == store.JobPending && c.unread(v):
+			// the reading of the queue will come to it
 		default:
 			stale = append(stale, v.ID)
 		}
@@ -332,6 +342,62 @@ func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfi
 	}
 	c.cursor = next
 	return nil
+}
+
+// readQueue reads up to Config.ReadPerPass more pending jobs in the load
+// order, and gives them to the scheduler page by page: the queue is never
+// read whole at once. When the scheduler decides from the part read, the
+// first pass reads one page: the head of the queue is decided at once,
+// and that pass's commit (a fleet's worth of placements, when the fleet
+// is free) does not fall into a pass that also reads ReadPerPass jobs.
+func (s *Server) readQueue(ctx context.Context, keeper QueueKeeper, now time.Time) error {
+	c := &s.live
+	size := min(loadPage, s.cfg.ReadPerPass)
+	want := s.cfg.ReadPerPass
+	if c.after == "" && c.order != LoadWhole {
+		want = size
+	}
+	for n := 0; n < want; {
+		q := store.JobQuery{States: []store.JobState{store.JobPending}, After: c.after, Limit: size}
+		if c.order == LoadByPriority {
+			q.ByPriority, q.AfterPriority = true, c.afterPriority
+		}
+		page, err := s.store.Jobs(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, j := range page {
+			c.put(j)
+		}
+		if keeper != nil && len(c.joined) > 0 {
+			if err := keeper.Enqueue(QueueChange{Generation: c.gen, Now: now, Tenants: c.tenants, Joined: c.joined}); err != nil {
+				c.loading = false // start again
+				return err
+			}
+			clear(c.joined) // let the jobs go
+			c.joined = c.joined[:0]
+		}
+		if len(page) < size {
+			c.loading, c.loaded = false, true
+			return nil
+		}
+		last := page[len(page)-1]
+		c.after, c.afterPriority = last.ID, last.Spec.Priority
+		n += len(page)
+	}
+	return nil
+}
+
+// unread reports whether the reading of the queue under way has yet to
+// reach a pending job: it sorts after the last job read.
+func (c *liveCache) unread(v store.JobVersion) bool {
+	switch {
+	case !c.loading:
+		return false
+	case c.order == LoadByPriority && v.Priority != c.afterPriority:
+		return v.Priority < c.afterPriority
+	}
+	return v.ID > c.after
 }
 
 // QueueLoading reports whether the reconcile loop is still reading the

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -69,11 +70,11 @@ func (k *keepQueue) ids() []string {
 // whole; from then on the scheduler that keeps it hears only of the jobs
 // that joined or left it: cancelled, held, released, new.
 func TestQueueReadOverPassesThenFollowed(t *testing.T) {
-	oldPass, oldPage := loadPerPass, loadPage
-	loadPerPass, loadPage = 10, 4
-	t.Cleanup(func() { loadPerPass, loadPage = oldPass, oldPage })
+	oldPage := loadPage
+	loadPage = 4
+	t.Cleanup(func() { loadPage = oldPage })
 	k := &keepQueue{}
-	h := newHarness(t, func(c *Config) { c.Scheduler = k })
+	h := newHarness(t, func(c *Config) { c.Scheduler = k; c.ReadPerPass = 10 })
 	var jobs []store.Job
 	for range 25 {
 		jobs = append(jobs, h.submit("acme", `{"accelerators":1}`))
@@ -86,7 +87,7 @@ func TestQueueReadOverPassesThenFollowed(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !h.srv.QueueLoading() {
-			t.Fatalf("pass %d: the queue of 25 was read whole, %d a pass", pass, loadPerPass)
+			t.Fatalf("pass %d: the queue of 25 was read whole, %d a pass", pass, h.srv.cfg.ReadPerPass)
 		}
 		if got := len(k.queue); got != 12*pass {
 			t.Errorf("pass %d: %d jobs in the queue, want %d", pass, got, 12*pass)
@@ -195,5 +196,161 @@ func TestQueuedJobKeepsItsLastRun(t *testing.T) {
 		if got.Attempts != c.runs || got.Failures != c.runs {
 			t.Errorf("job %s: attempts %d failures %d, want %d", c.id, got.Attempts, got.Failures, c.runs)
 		}
+	}
+}
+
+// prefixQueue is a keepQueue of a static order: it serves its queue by
+// priority, then ID (or by ID), reads the queue in that order, and notes
+// the order jobs joined it in.
+type prefixQueue struct {
+	keepQueue
+	order  LoadOrder
+	joined []string
+}
+
+func (p *prefixQueue) LoadOrder() LoadOrder { return p.order }
+
+func (p *prefixQueue) Enqueue(q QueueChange) error {
+	if p.queue == nil || q.Generation != p.gen {
+		p.joined = nil
+	}
+	for _, j := range q.Joined {
+		p.joined = append(p.joined, j.ID)
+	}
+	return p.keepQueue.Enqueue(q)
+}
+
+func (p *prefixQueue) Schedule(ctx context.Context, in ScheduleInput) ([]Decision, error) {
+	if p.queue == nil || in.Generation != p.gen {
+		return nil, errors.New("no queue of this generation")
+	}
+	in.Pending = p.pending()
+	if p.order == LoadByPriority {
+		slices.SortStableFunc(in.Pending, func(a, b store.Job) int { return b.Spec.Priority - a.Spec.Priority })
+	}
+	ds, err := placeFirst{}.Schedule(ctx, in)
+	for _, d := range ds {
+		if d.Action == ActPlace {
+			delete(p.queue, d.Job)
+		}
+	}
+	return ds, err
+}
+
+// A new leader over a long queue reads it in the scheduler's order and,
+// for a scheduler of a static order, decides from the part read: a
+// priority-1000 job is placed in the first pass. While it reads, it
+// follows the change feed for the jobs it has read or that sort before
+// the last one read, and leaves the others to the reading: every job
+// joins once, a cancelled one leaves or never joins, and a new urgent
+// job joins in the next pass.
+func TestNewLeaderDecidesFromTheHeadItRead(t *testing.T) {
+	oldPage := loadPage
+	loadPage = 3
+	t.Cleanup(func() { loadPage = oldPage })
+	for name, order := range map[string]LoadOrder{"priority": LoadByPriority, "id": LoadByID} {
+		t.Run(name, func(t *testing.T) {
+			p := &prefixQueue{order: order}
+			h := newHarness(t, func(c *Config) { c.Scheduler = p; c.ReadPerPass = 6 })
+			prio := map[string]int{}
+			submit := func(priority int) store.Job {
+				j := h.submit("acme", fmt.Sprintf(`{"accelerators":8,"priority":%d}`, priority))
+				prio[j.ID] = priority
+				return j
+			}
+			var jobs []store.Job
+			for i := range 20 {
+				jobs = append(jobs, submit([]int{0, 5, -2, 0, 3}[i%5]))
+			}
+			high := submit(1000)
+			h.register(node1) // room for one job
+			h.srv.generation.Add(1)
+			ctx := context.Background()
+			pass := func() {
+				t.Helper()
+				if err := h.srv.Reconcile(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pass()
+			if !h.srv.QueueLoading() {
+				t.Fatal("a queue of 21 read whole, 6 a pass")
+			}
+			got, err := h.st.Job(ctx, high.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if placed := got.State == store.JobRunning; placed != (order == LoadByPriority) {
+				t.Fatalf("the priority-1000 job after the first pass: %s (reading by %v)", got.State, order)
+			}
+
+			// While the queue is read: one read job and one not yet read
+			// are cancelled; an urgent job and a low one are submitted.
+			read, unread := p.joined[len(p.joined)-1], ""
+			for _, j := range jobs {
+				if !slices.Contains(p.joined, j.ID) {
+					unread = j.ID
+				}
+			}
+			if read == high.ID {
+				read = p.joined[0]
+			}
+			for _, id := range []string{read, unread} {
+				if r := h.do("acme", "DELETE", "/v1/jobs/"+id, ""); r.status != 200 {
+					t.Fatalf("cancel: %d %s", r.status, r.body)
+				}
+			}
+			urgent, low := submit(900), submit(-5)
+			pass()
+			if order == LoadByPriority && !slices.Contains(p.joined, urgent.ID) {
+				t.Errorf("an urgent job submitted while the queue is read did not join in the next pass: %v", p.joined)
+			}
+			for passes := 2; h.srv.QueueLoading(); passes++ {
+				if passes > 10 {
+					t.Fatal("the queue of 23 is still being read after 10 passes")
+				}
+				pass()
+			}
+			pass()
+
+			// Every job joined once, in the reading's order but for the
+			// urgent one; the queue is what waits in the store.
+			var read2 []string
+			for _, id := range p.joined {
+				if id != urgent.ID || order == LoadByID {
+					read2 = append(read2, id)
+				}
+			}
+			sorted := slices.Clone(read2)
+			slices.SortStableFunc(sorted, func(a, b string) int {
+				if order == LoadByPriority && prio[a] != prio[b] {
+					return prio[b] - prio[a]
+				}
+				return strings.Compare(a, b)
+			})
+			if !slices.Equal(read2, sorted) {
+				t.Errorf("joined out of the reading's order:\n got %v\nwant %v", read2, sorted)
+			}
+			if len(slices.Compact(slices.Sorted(slices.Values(sorted)))) != len(sorted) {
+				t.Errorf("a job joined twice: %v", p.joined)
+			}
+			if slices.Contains(p.joined, unread) {
+				t.Errorf("job %s, cancelled before it was read, joined", unread)
+			}
+			waiting, err := h.st.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{}
+			for _, j := range waiting {
+				want = append(want, j.ID)
+			}
+			if got := p.ids(); !slices.Equal(got, want) {
+				t.Errorf("the scheduler's queue once read:\n got %v\nwant %v", got, want)
+			}
+			if !slices.Contains(want, low.ID) || !slices.Contains(want, urgent.ID) && order == LoadByPriority {
+				t.Errorf("queue %v lacks the low job %s or the urgent one %s", want, low.ID, urgent.ID)
+			}
+		})
 	}
 }

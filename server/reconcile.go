@@ -113,8 +113,12 @@ func (s *Server) reconcile(ctx context.Context) (decided bool, err error) {
 		return false, err
 	}
 	if s.live.loading {
-		s.log.Info("reading the queue", "after", s.live.after)
-		return false, nil
+		// A scheduler of a static order decides from the head of the
+		// queue read so far; any other waits for the whole queue.
+		s.log.Info("reading the queue", "after", s.live.after, "deciding", s.live.order != LoadWhole)
+		if s.live.order == LoadWhole {
+			return false, nil
+		}
 	}
 
 	// Silent nodes are lost; their jobs go back to the queue. Silence

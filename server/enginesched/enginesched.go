@@ -38,6 +38,7 @@ type Options struct {
 type Scheduler struct {
 	cfg   engine.Config
 	base  engine.Config // as New was given it: never changed, read by WhatIf
+	key   engine.QueueKey
 	opts  Options
 	fleet *fleet.Fleet
 	log   *slog.Logger
@@ -77,13 +78,15 @@ type Scheduler struct {
 const maxWaits = 5000
 
 var (
-	_ server.Scheduler   = (*Scheduler)(nil)
-	_ server.QueueKeeper = (*Scheduler)(nil)
+	_ server.Scheduler    = (*Scheduler)(nil)
+	_ server.QueueKeeper  = (*Scheduler)(nil)
+	_ server.PrefixKeeper = (*Scheduler)(nil)
 )
 
 // New returns a scheduler for a fleet with an engine configuration.
 func New(f *fleet.Fleet, cfg engine.Config, opts Options) (*Scheduler, error) {
-	if _, err := engine.New(cfg); err != nil {
+	eng, err := engine.New(cfg)
+	if err != nil {
 		return nil, fmt.Errorf("enginesched: %w", err)
 	}
 	if opts.Log == nil {
@@ -92,7 +95,8 @@ func New(f *fleet.Fleet, cfg engine.Config, opts Options) (*Scheduler, error) {
 	if opts.Settle <= 0 {
 		opts.Settle = 15 * time.Second
 	}
-	s := &Scheduler{cfg: cfg, base: cfg, opts: opts, fleet: f, log: opts.Log, nodeIx: make(map[string]int, len(f.Nodes))}
+	s := &Scheduler{cfg: cfg, base: cfg, opts: opts, fleet: f, log: opts.Log, nodeIx: make(map[string]int, len(f.Nodes)),
+		key: eng.QueueKey()}
 	for i := range f.Nodes {
 		s.nodeIx[f.NodeName(i)] = i
 	}
@@ -416,6 +420,20 @@ func (s *Scheduler) Enqueue(q server.QueueChange) (err error) {
 		}
 	}
 	return nil
+}
+
+// LoadOrder implements server.PrefixKeeper: the engine's queue is in
+// arrival order under fifo, and by priority, then arrival, under priority
+// and backfill; any other policy orders the queue by more than each job,
+// and decides once it is whole.
+func (s *Scheduler) LoadOrder() server.LoadOrder {
+	switch s.key {
+	case engine.KeyArrival:
+		return server.LoadByID
+	case engine.KeyPriority:
+		return server.LoadByPriority
+	}
+	return server.LoadWhole
 }
 
 // setTenants takes the tenants' weights and quotas, which shape the
