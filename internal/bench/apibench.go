@@ -129,6 +129,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Report, error) {
 				if r.FirstPasses > 1 {
 					fmt.Fprintf(w, "%-10s the first pass read the queue over %d passes, the longest %.3f s\n", "", r.FirstPasses, r.FirstMaxS)
 				}
+				fmt.Fprintf(w, "%-10s a priority-1000 job submitted behind the queue, before the new leader's first pass: %s\n", "", leaderHighText(r))
 				fmt.Fprintf(w, "%-10s GET /v1/power: first %.3f s (from the store), then p50 %.2f ms p99 %.2f ms; GET /metrics: first %.3f s (after writes), then p50 %.2f ms p99 %.2f ms\n",
 					"", r.PowerFirstS, r.PowerP50MS, r.PowerP99MS, r.MetricsFirstS, r.MetricsP50MS, r.MetricsP99MS)
 				fmt.Fprintf(w, "%-10s %d pending after the first pass: server heap %.0f MiB, %.0f B per pending job (its stored spec: %d B); RSS %.0f MiB, peak %.0f MiB\n",
@@ -206,6 +207,8 @@ func printTargets(w io.Writer, rep Report) {
 			fmt.Fprintf(w, "no target: a new leader over %d nodes read the queue over %d passes (the longest %.3f s) and placed %d jobs after %.3f s in all (%s)\n",
 				p.Nodes, p.FirstPasses, p.FirstMaxS, p.Running, p.FirstS, p.Store)
 		}
+		fmt.Fprintf(w, "target: a new leader over %d pending (%s) places a priority-1000 job within two passes: %s: %s\n",
+			p.Pending, p.Store, leaderHighText(p), verdict(p.LeaderHighPlacedIn > 0 && p.LeaderHighPlacedIn <= 2))
 		fmt.Fprintf(w, "target: /metrics and /v1/power over %d nodes in < %v (%s): p99 %.2f and %.2f ms: %s\n",
 			p.Nodes, TargetRead, p.Store, p.MetricsP99MS, p.PowerP99MS, verdict(p.MetricsP99MS < ms(TargetRead) && p.PowerP99MS < ms(TargetRead)))
 		left := p.Pending - p.Running
@@ -220,6 +223,15 @@ func printTargets(w io.Writer, rep Report) {
 				left, p.Store, verdict(p.HighPlacedIn > 0))
 		}
 	}
+}
+
+// leaderHighText says when a new leader placed the priority-1000 job
+// submitted behind its queue.
+func leaderHighText(r PassResult) string {
+	if r.LeaderHighPlacedIn == 0 {
+		return fmt.Sprintf("not placed by the %d passes that read the queue", r.FirstPasses)
+	}
+	return fmt.Sprintf("placed in pass %d of %d, %.3f s after the first began", r.LeaderHighPlacedIn, r.FirstPasses, r.LeaderHighS)
 }
 
 func runOne(ctx context.Context, kind string, o Options, heartbeats bool) (Result, error) {
