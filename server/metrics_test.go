@@ -1,14 +1,18 @@
 package server
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"stargate/examples"
 )
 
 // Every site, hall and row has one draw series and one limit series, each
-// labelled with its own domain: the labels are made once for the fleet
-// and given by index at every scrape.
+// labelled with its own domain and holding its own value: the labels are
+// made once for the fleet, and the series made outside the registry pass
+// the checks it makes.
 func TestMetricsEveryDomain(t *testing.T) {
 	f, err := examples.Fleet("sovereign")
 	if err != nil {
@@ -30,8 +34,20 @@ func TestMetricsEveryDomain(t *testing.T) {
 	if len(want) < 10 {
 		t.Fatalf("the fleet has %d domains: too few to tell them apart", len(want))
 	}
+	// One node draws: its row, hall and site say so, and no other domain.
+	node := f.NodeName(0)
+	parts := strings.Split(node, "/")
+	drawing := map[string]bool{"site/" + parts[0]: true, "hall/" + strings.Join(parts[:2], "/"): true, "row/" + strings.Join(parts[:3], "/"): true}
+	h.registerAs(node, f.NodeModel(0).Name, f.NodeModel(0).Accelerators)
+	if r := h.do(node, "POST", NodePath(node)+"/heartbeat", `{"draw_w":5000}`); r.status != 200 {
+		t.Fatalf("heartbeat: %d %s", r.status, r.body)
+	}
 	for round := range 2 { // the labels made once serve every scrape
-		mfs, err := h.srv.Registry().Gather()
+		// the checks a registry makes of every metric it gathers
+		if _, err := (prometheus.Gatherers{h.srv.Metrics()}).Gather(); err != nil {
+			t.Fatalf("scrape %d: %v", round, err)
+		}
+		mfs, err := h.srv.Metrics().Gather()
 		if err != nil {
 			t.Fatalf("scrape %d: %v", round, err)
 		}
@@ -65,8 +81,10 @@ func TestMetricsEveryDomain(t *testing.T) {
 					t.Errorf("scrape %d: no %s for %s", round, name, key)
 				case name == "stargate_power_limit_watts" && v != limit:
 					t.Errorf("scrape %d: %s %s = %v, want %v", round, name, key, v, limit)
-				case name == "stargate_power_draw_watts" && v != 0:
-					t.Errorf("scrape %d: %s %s = %v with no node registered", round, name, key, v)
+				case name == "stargate_power_draw_watts" && drawing[key] && v != 5000:
+					t.Errorf("scrape %d: %s %s = %v, want the 5000 W of its node", round, name, key, v)
+				case name == "stargate_power_draw_watts" && !drawing[key] && v != 0:
+					t.Errorf("scrape %d: %s %s = %v with no node drawing below it", round, name, key, v)
 				}
 			}
 		}

@@ -177,7 +177,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("GET /{$}", s.observe(http.HandlerFunc(s.consoleIndex)))
 	mux.Handle("GET /console/{file}", s.observe(http.HandlerFunc(s.consoleFile)))
-	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	prom := promhttp.HandlerFor(s.metrics.gatherer(), promhttp.HandlerOpts{})
 	if s.cfg.MetricsPublic {
 		mux.Handle("GET /metrics", s.observe(prom))
 	} else {

@@ -189,8 +189,13 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Registry returns the server's Prometheus registry.
+// Registry returns the server's Prometheus registry, for more metrics of
+// the process. GET /metrics serves Metrics: the registry's and the power
+// domains'.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// Metrics gathers what GET /metrics serves.
+func (s *Server) Metrics() prometheus.Gatherer { return s.metrics.gatherer() }
 
 // IsLeader reports whether this replica runs the scheduler now: it took
 // the lease and the last renewal has not yet run out by its Clock. A

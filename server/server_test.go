@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -128,7 +129,13 @@ const (
 
 func (h *harness) register(name string) {
 	h.t.Helper()
-	r := h.do("agent", "POST", "/v1/nodes", `{"name":"`+name+`","model":"dgx-h100","accelerators":8}`)
+	h.registerAs(name, "dgx-h100", 8)
+}
+
+// registerAs registers a node of a model.
+func (h *harness) registerAs(name, model string, accelerators int) {
+	h.t.Helper()
+	r := h.do("agent", "POST", "/v1/nodes", fmt.Sprintf(`{"name":%q,"model":%q,"accelerators":%d}`, name, model, accelerators))
 	if r.status != http.StatusOK {
 		h.t.Fatalf("register %s: %d %s", name, r.status, r.body)
 	}

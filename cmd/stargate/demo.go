@@ -297,7 +297,7 @@ func runDemo(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err e
 				note = now
 			}
 			if loading && now.Sub(stats) >= 30*time.Second {
-				say("%s", readDemoCounts(srv.Registry()).line(fl.Accelerators, s))
+				say("%s", readDemoCounts(srv.Metrics()).line(fl.Accelerators, s))
 				stats = now
 			}
 		}
