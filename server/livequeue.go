@@ -103,6 +103,7 @@ type liveCache struct {
 	after         string
 	afterPriority int
 	cursor        int64 // of the store's change feed
+	read, passes  int   // pending jobs read, and the passes that read them
 	tenants       map[string]TenantConfig
 	keeper        bool // the scheduler keeps its queue
 
@@ -377,14 +378,17 @@ func (s *Server) readQueue(ctx context.Context, keeper QueueKeeper, now time.Tim
 			clear(c.joined) // let the jobs go
 			c.joined = c.joined[:0]
 		}
+		c.read += len(page)
 		if len(page) < size {
 			c.loading, c.loaded = false, true
+			s.log.Info("queue read", "pending", c.read, "passes", c.passes+1)
 			return nil
 		}
 		last := page[len(page)-1]
 		c.after, c.afterPriority = last.ID, last.Spec.Priority
 		n += len(page)
 	}
+	c.passes++
 	return nil
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"stargate/store"
+	"stargate/store/sqlite"
 )
 
 // keepQueue is a QueueKeeper that keeps the queue it is told of, and
@@ -352,5 +354,34 @@ func TestNewLeaderDecidesFromTheHeadItRead(t *testing.T) {
 				t.Errorf("queue %v lacks the low job %s or the urgent one %s", want, low.ID, urgent.ID)
 			}
 		})
+	}
+}
+
+// A new leader reads its queue pass after pass without waiting for the
+// reconcile period between them: here the period is an hour and the
+// clock stands still.
+func TestNewLeaderReadsOnAtOnce(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := &fakeClock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+	h, stop := startOn(t, st, clock, func(c *Config) { c.ID = "test"; c.Scheduler = &keepQueue{} })
+	for range 9 {
+		h.submit("acme", `{"accelerators":1}`)
+	}
+	stop()
+	h, _ = startOn(t, st, clock, func(c *Config) { c.ID = "test"; c.Scheduler = &keepQueue{}; c.ReadPerPass = 2 })
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		h.srv.reconMu.Lock()
+		loaded, queued := h.srv.live.loaded, len(h.srv.live.queue)
+		h.srv.reconMu.Unlock()
+		if loaded && queued == 9 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("after 10 s the leader has read %d of 9 queued jobs, 2 a pass (loaded %v)", queued, loaded)
+		}
 	}
 }

@@ -439,13 +439,15 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var lastRenew, lastPass time.Time
+	again := false // the queue is being read: the next pass runs at once
 	for {
 		now := s.clock.Now()
 		if lastRenew.IsZero() || now.Sub(lastRenew) >= renewEvery || !s.holdsLease(now) {
 			s.renewLease(ctx, now)
 			lastRenew = now
 		}
-		if s.IsLeader() && (lastPass.IsZero() || now.Sub(lastPass) >= s.cfg.ReconcileEvery) {
+		if s.IsLeader() && (again || lastPass.IsZero() || now.Sub(lastPass) >= s.cfg.ReconcileEvery) {
+			again = false
 			// The pass's store calls must end while the lease is held.
 			left := time.Duration(s.leaseUntil.Load() - s.clock.Now().UnixNano())
 			pctx, cancel := context.WithTimeout(ctx, left)
@@ -459,7 +461,8 @@ func (s *Server) leaderLoop(ctx context.Context) {
 			}
 			lastPass = s.clock.Now()
 			if err == nil && s.QueueLoading() && ctx.Err() == nil {
-				continue // go on reading the queue at once
+				again = true
+				continue
 			}
 		}
 		select {
