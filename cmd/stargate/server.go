@@ -35,6 +35,7 @@ type serverFlags struct {
 	heartbeatTimeout time.Duration
 	reconcileEvery   time.Duration
 	measureEvery     time.Duration
+	readPerPass      int
 	logKeep          int64
 	resetAdmin       bool
 	secretKeyFile    string
@@ -89,6 +90,7 @@ committed to the store before nodes learn it.`,
 	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a node not heard from for this long is lost and its jobs requeued")
 	fl.DurationVar(&f.reconcileEvery, "reconcile-every", time.Second, "period of the reconcile loop")
 	fl.DurationVar(&f.measureEvery, "measure-every", 5*time.Second, "how often the power controller reads every node's measured draw")
+	fl.IntVar(&f.readPerPass, "read-per-pass", 50_000, "pending jobs a new leader reads into its queue per reconcile pass: a queue of millions is read over passes of bounded work, and under fifo, priority and backfill placed from the head already read")
 	fl.Int64Var(&f.logKeep, "log-keep", server.DefaultLogKeep, "bytes of output kept of each job per node and attempt (the oldest is trimmed)")
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "key that seals jobs' secret_env at rest (default DATA/"+server.SecretKeyFile+", made on first start with SQLite; with PostgreSQL every replica must be given the same one)")
 	fl.BoolVar(&f.resetAdmin, "reset-admin", false, "break glass: mint a new admin token into DATA/admin.token (other tokens are kept), then serve")
@@ -104,6 +106,9 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("give both --tls-cert and --tls-key, or neither")
+	}
+	if f.readPerPass < 1 {
+		return fmt.Errorf("--read-per-pass %d: want at least 1 job a pass", f.readPerPass)
 	}
 	level := slog.LevelInfo
 	if f.verbose {
@@ -155,7 +160,7 @@ func runServer(ctx context.Context, f *serverFlags, stdout, stderr io.Writer) er
 		Store: st, Fleet: fl, Log: log, MetricsPublic: f.metricsPublic,
 		LeaderTTL: f.leaderTTL, HeartbeatTimeout: f.heartbeatTimeout, ReconcileEvery: f.reconcileEvery, MeasureEvery: f.measureEvery, ID: f.id,
 		Committers: committersFor(f.store), Scheduler: sched, LogKeep: f.logKeep, SecretKey: secretKey, Tenants: tenants,
-		MaxPendingPerTenant: maxPendingOf(f.maxPending),
+		MaxPendingPerTenant: maxPendingOf(f.maxPending), ReadPerPass: f.readPerPass,
 	})
 	if err != nil {
 		return err
