@@ -20,20 +20,8 @@ func TestPrefixDecidesAsTheWhole(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		queue := rapid.SampledFrom([]string{"fifo", "priority", "backfill"}).Draw(t, "queue")
 		cfg := Config{Queue: queue, Preemption: rapid.Bool().Draw(t, "preemption"), Tenants: map[string]Tenant{"q": {Quota: 16}}}
-		sizes := []int{1, 2, 4, 8, 16, 24, 32, 64, 200}
-		draw := func(id int) Job {
-			return Job{
-				ID:               JobID(id),
-				Tenant:           rapid.SampledFrom([]string{"a", "b", "q"}).Draw(t, "tenant"),
-				Priority:         rapid.IntRange(0, 3).Draw(t, "prio"),
-				Accelerators:     rapid.SampledFrom(sizes).Draw(t, "n"),
-				Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
-				TopologyRequired: rapid.Bool().Draw(t, "required"),
-				Duration:         time.Duration(rapid.IntRange(0, 120).Draw(t, "dur")) * time.Minute,
-				Preemptible:      rapid.Bool().Draw(t, "preemptible"),
-				Model:            rapid.SampledFrom([]string{"", "", "h100", "gb200"}).Draw(t, "model"),
-			}
-		}
+		models, sizes := []string{"", "", "h100", "gb200"}, []int{1, 2, 4, 8, 16, 24, 32, 64, 200}
+		draw := func(id int) Job { return drawJob(t, JobID(id), models, sizes) }
 		var running, queued []Job
 		for i := range rapid.IntRange(0, 30).Draw(t, "running") {
 			running = append(running, draw(1+i))

@@ -54,24 +54,7 @@ func drawScenarioOf(t *rapid.T, f *fleet.Fleet, models []string, sizes []int) sc
 		o := op{kind: rapid.IntRange(0, 9).Draw(t, "op")}
 		switch {
 		case o.kind <= 3:
-			j := Job{
-				ID:               JobID(i + 1),
-				Tenant:           rapid.SampledFrom([]string{"a", "b", "q"}).Draw(t, "tenant"),
-				Priority:         rapid.IntRange(0, 3).Draw(t, "prio"),
-				Accelerators:     rapid.SampledFrom(sizes).Draw(t, "n"),
-				Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
-				TopologyRequired: rapid.Bool().Draw(t, "required"),
-				Duration:         time.Duration(rapid.IntRange(0, 120).Draw(t, "dur")) * time.Minute,
-				CheckpointEvery:  time.Duration(rapid.IntRange(0, 30).Draw(t, "ckpt")) * time.Minute,
-				PowerFraction:    rapid.SampledFrom([]float64{0, 0.3, 0.7, 1}).Draw(t, "power"),
-				Preemptible:      rapid.Bool().Draw(t, "preemptible"),
-				Model:            rapid.SampledFrom(models).Draw(t, "model"),
-			}
-			if rapid.IntRange(0, 4).Draw(t, "shaped") == 0 {
-				j.PerNode = 4
-				j.Accelerators = (j.Accelerators + 3) / 4 * 4
-			}
-			o.job = j
+			o.job = drawJob(t, JobID(i+1), models, sizes)
 		case o.kind == 6:
 			o.adv = time.Duration(rapid.IntRange(1, 90).Draw(t, "advance")) * time.Minute
 		case o.kind == 7:
@@ -91,6 +74,28 @@ func drawScenarioOf(t *rapid.T, f *fleet.Fleet, models []string, sizes []int) sc
 
 // run plays a scenario against a fresh engine and snapshot on f, checking
 // the invariants after each call, and returns a log of every decision.
+// drawJob draws a job of the models and sizes given.
+func drawJob(t *rapid.T, id JobID, models []string, sizes []int) Job {
+	j := Job{
+		ID:               id,
+		Tenant:           rapid.SampledFrom([]string{"a", "b", "q"}).Draw(t, "tenant"),
+		Priority:         rapid.IntRange(0, 3).Draw(t, "prio"),
+		Accelerators:     rapid.SampledFrom(sizes).Draw(t, "n"),
+		Topology:         Topology(rapid.IntRange(0, int(TopologySite)).Draw(t, "topo")),
+		TopologyRequired: rapid.Bool().Draw(t, "required"),
+		Duration:         time.Duration(rapid.IntRange(0, 120).Draw(t, "dur")) * time.Minute,
+		CheckpointEvery:  time.Duration(rapid.IntRange(0, 30).Draw(t, "ckpt")) * time.Minute,
+		PowerFraction:    rapid.SampledFrom([]float64{0, 0.3, 0.7, 1}).Draw(t, "power"),
+		Preemptible:      rapid.Bool().Draw(t, "preemptible"),
+		Model:            rapid.SampledFrom(models).Draw(t, "model"),
+	}
+	if rapid.IntRange(0, 4).Draw(t, "shaped") == 0 {
+		j.PerNode = 4
+		j.Accelerators = (j.Accelerators + 3) / 4 * 4
+	}
+	return j
+}
+
 func (sc scenario) run(t *rapid.T, f *fleet.Fleet) string {
 	e, err := New(Config{Queue: sc.queue, Sites: sc.sites, Preemption: sc.preempt, Tenants: map[string]Tenant{"q": {Quota: 16}}})
 	if err != nil {

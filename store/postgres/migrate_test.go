@@ -2,15 +2,13 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"stargate/internal/pgtest"
-	"stargate/store"
+	"stargate/store/storetest"
 )
 
 // Migration 13 counts the jobs and adds the triggers that keep counting
@@ -104,11 +102,10 @@ func TestMigration14OrdersOldJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prios := []int{0, 7, -3, 7, 1000, 0, -1000}
-	for i, p := range prios {
-		spec := store.EncodeJSON(store.JobSpec{Name: `"priority":5` + "\x00", Priority: p, Accelerators: 8, Env: map[string]string{"priority": "9"}})
+	ids, specs := storetest.OldQueue()
+	for i, id := range ids {
 		if _, err := old.Exec(ctx, `INSERT INTO jobs (id, tenant, state, spec, accelerators, submitted_at, version) VALUES ($1, 'acme', 'pending', $2, 8, 0, 1)`,
-			fmt.Sprintf("j%d", i), spec); err != nil {
+			id, specs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,15 +114,5 @@ func TestMigration14OrdersOldJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err := db.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}, ByPriority: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, j := range got {
-		ids = append(ids, j.ID)
-	}
-	if want := []string{"j4", "j1", "j3", "j0", "j5", "j2", "j6"}; !slices.Equal(ids, want) {
-		t.Fatalf("old jobs by priority: %v, want %v", ids, want)
-	}
+	storetest.CheckOldQueue(t, db)
 }

@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 
-	"stargate/store"
+	"stargate/store/storetest"
 )
 
 // Migration 14 gives the jobs stored before it their spec's priority: a
@@ -31,11 +29,10 @@ func TestMigration14OrdersOldJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prios := []int{0, 7, -3, 7, 1000, 0, -1000}
-	for i, p := range prios {
-		spec := store.EncodeJSON(store.JobSpec{Name: `"priority":5`, Priority: p, Accelerators: 8, Env: map[string]string{"priority": "9"}})
+	ids, specs := storetest.OldQueue()
+	for i, id := range ids {
 		if _, err := old.Exec(`INSERT INTO jobs (id, tenant, state, spec, accelerators, submitted_at, version) VALUES (?, 'acme', 'pending', ?, 8, 0, 1)`,
-			fmt.Sprintf("j%d", i), spec); err != nil {
+			id, specs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,20 +42,5 @@ func TestMigration14OrdersOldJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err := db.Jobs(ctx, store.JobQuery{States: []store.JobState{store.JobPending}, ByPriority: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"j4", "j1", "j3", "j0", "j5", "j2", "j6"}
-	if ids := jobIDs(got); !slices.Equal(ids, want) {
-		t.Fatalf("old jobs by priority: %v, want %v", ids, want)
-	}
-}
-
-func jobIDs(jobs []store.Job) []string {
-	var out []string
-	for _, j := range jobs {
-		out = append(out, j.ID)
-	}
-	return out
+	storetest.CheckOldQueue(t, db)
 }

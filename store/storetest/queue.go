@@ -99,3 +99,29 @@ func testQueueOrder(t *testing.T, s store.Store, _ func() store.Store) {
 		}
 	}
 }
+
+// OldQueue is a pending queue as a store held it before it kept each
+// job's priority apart (the IDs and specs, JSON text, to insert with the
+// old schema): the specs hold text that looks like a priority, and a NUL
+// that PostgreSQL's jsonb refuses.
+func OldQueue() (ids, specs []string) {
+	for i, p := range []int{0, 7, -3, 7, 1000, 0, -1000} {
+		ids = append(ids, fmt.Sprintf("j%d", i))
+		specs = append(specs, store.EncodeJSON(store.JobSpec{Name: `"priority":5` + "\x00", Priority: p, Accelerators: 8,
+			Env: map[string]string{"priority": "9"}}))
+	}
+	return ids, specs
+}
+
+// CheckOldQueue checks that a store migrated over OldQueue lists it by
+// priority in order.
+func CheckOldQueue(t *testing.T, s store.Store) {
+	t.Helper()
+	got, err := s.Jobs(context.Background(), store.JobQuery{States: []store.JobState{store.JobPending}, ByPriority: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, want := ids(got), []string{"j4", "j1", "j3", "j0", "j5", "j2", "j6"}; !slices.Equal(ids, want) {
+		t.Fatalf("old jobs by priority: %v, want %v", ids, want)
+	}
+}
