@@ -268,9 +268,9 @@ func (s *Server) refreshNodes(ctx context.Context, now time.Time) error {
 
 // refreshJobs brings the jobs up to date: a new generation (or a tenant
 // change, which reshapes the scheduler's queues) reads the queue again,
-// Config.ReadPerPass jobs a pass, in the scheduler's LoadOrder; every pass reads
-// the jobs that changed since the last, except pending ones the reading
-// has yet to reach. A failure leaves what was read in place.
+// Config.ReadPerPass jobs a pass, in the scheduler's LoadOrder; every
+// pass reads the jobs that changed since the last, except pending ones
+// the reading has yet to reach. A failure leaves what was read in place.
 func (s *Server) refreshJobs(ctx context.Context, tenants map[string]TenantConfig, now time.Time) error {
 	c := &s.live
 	keeper, isKeeper := s.cfg.Scheduler.(QueueKeeper)
@@ -406,7 +406,8 @@ func (c *liveCache) unread(v store.JobVersion) bool {
 
 // QueueLoading reports whether the reconcile loop is still reading the
 // queue after a start, a new leadership or a failed pass: it reads a
-// bounded number of jobs a pass, and decides once the queue is whole.
+// bounded number of jobs a pass, deciding from the part read when the
+// scheduler's order allows (PrefixKeeper), else once the queue is whole.
 func (s *Server) QueueLoading() bool {
 	s.reconMu.Lock()
 	defer s.reconMu.Unlock()
