@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -74,7 +75,8 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// stateCollector reads the store and the power tree at scrape time.
+// stateCollector reads the store at scrape time; the power view's
+// families are the gatherer's.
 type stateCollector struct {
 	s *Server
 	// domains are the power domains (site, hall, row) in the order of
@@ -96,8 +98,7 @@ type domainSeries struct {
 func domainSeriesOf(f *fleet.Fleet) []domainSeries {
 	var out []domainSeries
 	add := func(l fleet.Level, i int32, level, name string) {
-		out = append(out, domainSeries{level: l, index: i,
-			labels: prometheus.MakeLabelPairs(descDraw, []string{level, name})}) // descLimit's labels are the same
+		out = append(out, domainSeries{level: l, index: i, labels: labelPairs("domain", name, "level", level)})
 	}
 	for i := range f.Sites {
 		st := &f.Sites[i]
@@ -121,11 +122,22 @@ func domainSeriesOf(f *fleet.Fleet) []domainSeries {
 	return out
 }
 
+// labelPairs makes a series' label pairs from names and values, given
+// in the order of the names.
+func labelPairs(nameValues ...string) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(nameValues)/2)
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		out = append(out, &dto.LabelPair{Name: &nameValues[i], Value: &nameValues[i+1]})
+	}
+	return out
+}
+
 // gatherer is what GET /metrics serves: the registry's metrics, and the
-// power domains' draw and limit made here from labels made once, in
-// their order. A registry checks and sorts each of a family's metrics on
-// every scrape; over 100,000 nodes the domains' 3,400 series took a third
-// of one.
+// families of the power view (the nodes by state, the power domains'
+// draw and limit), made here from one read of it, the domains' labels
+// made once and in their order. A registry checks and sorts each of a
+// family's metrics on every scrape; over 100,000 nodes the domains' 3,400
+// series took a third of one.
 type gatherer struct {
 	reg *prometheus.Registry
 	c   *stateCollector
@@ -141,41 +153,50 @@ func (g gatherer) Gather() ([]*dto.MetricFamily, error) {
 		g.c.s.log.Warn("metrics: power", "err", perr)
 		return mfs, err
 	}
-	mfs = append(mfs, g.c.domainFamilies(ps)...)
+	mfs = append(mfs, g.c.powerFamilies(ps)...)
 	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return mfs, err
 }
 
-// domainFamilies are the draw and the limit of every power domain.
-func (c *stateCollector) domainFamilies(ps *powerState) []*dto.MetricFamily {
-	f := c.s.fleet
-	family := func(name, help string) *dto.MetricFamily {
-		return &dto.MetricFamily{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(),
-			Metric: make([]*dto.Metric, 0, len(c.domains))}
+// gaugeFamily is an empty family of gauges with room for n series.
+func gaugeFamily(name, help string, n int) *dto.MetricFamily {
+	return &dto.MetricFamily{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(), Metric: make([]*dto.Metric, 0, n)}
+}
+
+// powerFamilies are the nodes by state, and the draw and the limit of
+// every power domain.
+func (c *stateCollector) powerFamilies(ps *powerState) []*dto.MetricFamily {
+	nodes := gaugeFamily("stargate_nodes", "Registered nodes by state.", len(ps.byState))
+	for _, st := range slices.Sorted(maps.Keys(ps.byState)) {
+		v := float64(ps.byState[st])
+		nodes.Metric = append(nodes.Metric, &dto.Metric{Label: labelPairs("state", string(st)), Gauge: &dto.Gauge{Value: &v}})
 	}
-	draw := family("stargate_power_draw_watts", "IT draw below a power domain (site, hall, row).")
-	limit := family("stargate_power_limit_watts", "Rated limit of a power domain; for sites the IT share of the substation.")
-	// one allocation each for all the values, gauges and metrics
+	f := c.s.fleet
 	n := len(c.domains)
+	draw := gaugeFamily("stargate_power_draw_watts", "IT draw below a power domain (site, hall, row).", n)
+	limit := gaugeFamily("stargate_power_limit_watts", "Rated limit of a power domain; for sites the IT share of the substation.", n)
+	// one allocation each for all the values, gauges and metrics: the
+	// draws in the first half, the limits in the second
 	vals, gs, ms := make([]float64, 2*n), make([]dto.Gauge, 2*n), make([]dto.Metric, 2*n)
 	for i, d := range c.domains {
-		w, lim := &vals[i], &vals[n+i]
 		switch d.level {
 		case fleet.LevelSite:
-			*w, *lim = ps.site[d.index], float64(f.Sites[d.index].LimitW)/f.Sites[d.index].PUE
+			vals[i], vals[n+i] = ps.site[d.index], float64(f.Sites[d.index].LimitW)/f.Sites[d.index].PUE
 		case fleet.LevelHall:
-			*w, *lim = ps.hall[d.index], float64(f.Halls[d.index].LimitW)
+			vals[i], vals[n+i] = ps.hall[d.index], float64(f.Halls[d.index].LimitW)
 		default:
-			*w, *lim = ps.row[d.index], float64(f.Rows[d.index].LimitW)
+			vals[i], vals[n+i] = ps.row[d.index], float64(f.Rows[d.index].LimitW)
 		}
-		for _, j := range []int{i, n + i} {
-			gs[j].Value = &vals[j]
-			ms[j].Label, ms[j].Gauge = d.labels, &gs[j]
-		}
+	}
+	for j := range ms {
+		gs[j].Value = &vals[j]
+		ms[j].Label, ms[j].Gauge = c.domains[j%n].labels, &gs[j]
+	}
+	for i := range n {
 		draw.Metric = append(draw.Metric, &ms[i])
 		limit.Metric = append(limit.Metric, &ms[n+i])
 	}
-	return []*dto.MetricFamily{draw, limit}
+	return []*dto.MetricFamily{nodes, draw, limit}
 }
 
 var (
@@ -183,16 +204,13 @@ var (
 	descQueue   = prometheus.NewDesc("stargate_queue_depth", "Pending jobs by tenant.", []string{"tenant"}, nil)
 	descRunning = prometheus.NewDesc("stargate_running_jobs", "Running jobs.", nil, nil)
 	descAlloc   = prometheus.NewDesc("stargate_accelerators_allocated", "Accelerators held by running jobs.", nil, nil)
-	// descDraw makes the domains' label pairs (domainFamilies).
-	descDraw  = prometheus.NewDesc("stargate_power_draw_watts", "", []string{"level", "domain"}, nil)
-	descNodes = prometheus.NewDesc("stargate_nodes", "Registered nodes by state.", []string{"state"}, nil)
-	descGrid  = prometheus.NewDesc("stargate_grid_event_target_mw", "The facility draw a grid event in force or announced allows its scope (0 for a share of a draw not yet measured).",
+	descGrid    = prometheus.NewDesc("stargate_grid_event_target_mw", "The facility draw a grid event in force or announced allows its scope (0 for a share of a draw not yet measured).",
 		[]string{"event", "scope", "kind", "state"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descNodes, descGrid} {
+	for _, d := range []*prometheus.Desc{descJobs, descQueue, descRunning, descAlloc, descGrid} {
 		ch <- d
 	}
 }
@@ -229,13 +247,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	} else {
 		s.log.Warn("metrics: grid events", "err", err)
-	}
-	ps, err := s.powerNow(ctx)
-	if err != nil {
-		s.log.Warn("metrics: power", "err", err)
-		return
-	}
-	for st, n := range ps.byState {
-		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(n), string(st))
 	}
 }

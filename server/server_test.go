@@ -454,6 +454,8 @@ func TestMetrics(t *testing.T) {
 		`stargate_accelerators_allocated 0`,
 		`stargate_power_limit_watts{domain="lab/hall-a/row-1",level="row"} 450000`,
 		`stargate_power_draw_watts{domain="lab",level="site"}`,
+		`stargate_nodes{state="ready"} 1`,
+		`stargate_nodes{state="lost"} 0`,
 		`stargate_api_request_duration_seconds_bucket{code="201",route="POST /v1/jobs"`,
 		`stargate_schedule_pass_duration_seconds_bucket`,
 		`stargate_leader 1`,
