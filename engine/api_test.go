@@ -140,6 +140,42 @@ func TestJobValidate(t *testing.T) {
 	}
 }
 
+// TestOwnerFollowsReleases: an accelerator's owner is the job whose
+// slots hold it, and 0 once that job is released.
+func TestOwnerFollowsReleases(t *testing.T) {
+	f := loadExample(t, "small")
+	s, _ := NewSnapshot(f)
+	e, _ := New(Config{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, n := range []int{8, 3, 32, 5, 16} {
+		e.Submit(Job{ID: JobID(i + 1), Tenant: "t", Accelerators: n, Duration: time.Hour}, now)
+	}
+	if r := e.Schedule(s, now); r.Placed != 5 {
+		t.Fatalf("placed %d", r.Placed)
+	}
+	for _, gone := range []JobID{3, 2} {
+		if _, ok := s.Release(gone, now); !ok {
+			t.Fatalf("release %d", gone)
+		}
+		want := make([]JobID, f.Accelerators)
+		for _, id := range s.Running() {
+			a, _ := s.Alloc(id)
+			for _, sl := range a.Slots {
+				for k := range 64 {
+					if sl.Mask&(1<<k) != 0 {
+						want[int(f.Nodes[sl.Node].FirstAccel)+k] = id
+					}
+				}
+			}
+		}
+		for i := range want {
+			if s.Owner(i) != want[i] {
+				t.Fatalf("after releasing %d, accelerator %d: owner %d, want %d", gone, i, s.Owner(i), want[i])
+			}
+		}
+	}
+}
+
 // TestRestoreRebuildsTheSameState is what a server does after a restart:
 // a fresh snapshot, restored from the allocations it stored, is the same
 // as the one that made them.

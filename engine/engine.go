@@ -98,6 +98,7 @@ type Engine struct {
 	classes   map[classKey]int32
 	classList []classKey
 	classElig [][]int32 // by class, for snap
+	lastClass int32     // the class classOf found last, plus one (0: none yet)
 
 	grid *gridState // grid events and ramps, nil until needed (grid.go)
 
@@ -134,12 +135,17 @@ type classKey struct {
 func (e *Engine) classOf(j *Job) int32 {
 	k := classKey{elig: eligKey{strings.ToLower(j.Model), j.Region, j.Site}, topo: j.Topology, req: j.TopologyRequired,
 		perNode: j.PerNode, fraction: j.PowerFraction}
+	// a stream of submits is mostly of one class: compare before hashing
+	if c := e.lastClass - 1; c >= 0 && e.classList[c] == k {
+		return c
+	}
 	c, ok := e.classes[k]
 	if !ok {
 		c = int32(len(e.classList))
 		e.classes[k] = c
 		e.classList = append(e.classList, k)
 	}
+	e.lastClass = c + 1
 	return c
 }
 

@@ -64,6 +64,9 @@ type placer struct {
 	// gaveUp says the last place stopped at maxCandidates domains of a
 	// level: its refusal proves nothing for other jobs.
 	gaveUp bool
+	// ids and grpIDs hold a small index's bucket (buckets.ids) while
+	// place, or placeGroup, tries its domains: never a bucket list
+	ids, grpIDs []int32
 	// grid, when set, holds admission to grid events and ramps (see
 	// gridState.admit) at gnow, for a job gated by the events of gmask.
 	grid  *gridState
@@ -299,7 +302,7 @@ func (pl *placer) place(r *request, p *pool) ([]Slot, outcome) {
 		tried := 0
 	level:
 		for f := b.atLeast(r.k); f >= 0; f = b.atLeast(f + 1) {
-			h := b.head[f]
+			h := b.ids(f, &pl.ids)
 			for i := len(h) - 1; i >= 0; i-- {
 				if tried == maxCandidates {
 					pl.gaveUp = true // a refusal that may not hold for larger jobs
@@ -337,7 +340,7 @@ func (pl *placer) placeGroup(r *request, p *pool, note func(outcome)) []Slot {
 	b := p.grp
 	tried := 0
 	for f := b.atLeast(r.k); f >= 0; f = b.atLeast(f + 1) {
-		h := b.head[f]
+		h := b.ids(f, &pl.grpIDs)
 		for i := len(h) - 1; i >= 0; i-- {
 			if tried == maxCandidates {
 				pl.gaveUp = true

@@ -194,8 +194,8 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 		}
 	}
 	for i := range owner {
-		if s.owner[i] != owner[i] {
-			t.Fatalf("accelerator %d: index says job %d, allocations say %d", i, s.owner[i], owner[i])
+		if s.Owner(i) != owner[i] {
+			t.Fatalf("accelerator %d: index says job %d, allocations say %d", i, s.Owner(i), owner[i])
 		}
 	}
 	// free counts and draw, recounted
@@ -231,7 +231,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 				b := p.grp
 				if c := grp[int(su)]; b.at[g].free != c {
 					t.Fatalf("pool %d %s: free %d, recount %d", pi, f.ScaleUpPath(int(su)), b.at[g].free, c)
-				} else if h := b.head[c]; b.at[g].pos >= int32(len(h)) || h[b.at[g].pos] != int32(g) {
+				} else if !inBucket(b, int32(g), c) {
 					t.Fatalf("pool %d %s: not in bucket %d", pi, f.ScaleUpPath(int(su)), c)
 				}
 			}
@@ -242,7 +242,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 				if b.at[i].free != c {
 					t.Fatalf("pool %d level %d domain %d: free %d, recount %d", pi, l, i, b.at[i].free, c)
 				}
-				if h := b.head[c]; b.at[i].pos >= int32(len(h)) || h[b.at[i].pos] != int32(i) {
+				if !inBucket(b, int32(i), c) {
 					t.Fatalf("pool %d level %d domain %d: not in bucket %d", pi, l, i, c)
 				}
 			}

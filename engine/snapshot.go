@@ -123,7 +123,9 @@ type Snapshot struct {
 	nodePool  []int32
 	nodeState []NodeState
 	nodeMask  []uint64 // allocated accelerators of each node
-	owner     []JobID  // job of each accelerator, 0 if free
+	// owner is the job of each allocated accelerator (nodeMask says
+	// which are): a release leaves it, as nothing reads a free one's
+	owner []JobID
 	// draw, limit and measured are by fleet level (site, hall, row, rack).
 	draw     [4][]int64
 	limit    [4][]int64
@@ -584,7 +586,7 @@ func (s *Snapshot) allocate(a *Alloc) {
 	s.startSum[a.tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
 }
 
-// setOwner records id as the owner of slot sl's accelerators (0: none).
+// setOwner records id as the owner of slot sl's accelerators.
 // A slot's accelerators are most often a run of a node's: written as a
 // range.
 func (s *Snapshot) setOwner(sl Slot, id JobID) {
@@ -667,7 +669,6 @@ func (s *Snapshot) free(a *Alloc) {
 		c := bits.OnesCount64(sl.Mask)
 		total += c
 		s.nodeMask[sl.Node] &^= sl.Mask
-		s.setOwner(sl, 0)
 	}
 	s.addSlots(p, a.Slots, +1, a.DrawW)
 	delete(s.allocs, a.Job.ID)
@@ -903,8 +904,20 @@ func (s *Snapshot) TenantAccelerators(tenant string) int {
 	return 0
 }
 
+// NodePath returns node n's site, hall, row and rack, as fleet.Path
+// does, from the snapshot's own copy: the one its placements and
+// releases have just read.
+func (s *Snapshot) NodePath(n int32) [fleet.LevelNode]int32 { return s.up[n] }
+
 // Owner returns the job running on global accelerator a, or 0.
-func (s *Snapshot) Owner(a int) JobID { return s.owner[a] }
+func (s *Snapshot) Owner(a int) JobID {
+	nodes := s.f.Nodes
+	n := sort.Search(len(nodes), func(i int) bool { return int(nodes[i].FirstAccel) > a }) - 1
+	if n < 0 || s.nodeMask[n]&(1<<(a-int(nodes[n].FirstAccel))) == 0 {
+		return 0
+	}
+	return s.owner[a]
+}
 
 // DomainName returns the full name of a domain ("site/hall/row").
 func (s *Snapshot) DomainName(l fleet.Level, d int32) string {
