@@ -5,7 +5,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"math/bits"
 
 	"stargate/engine"
 )
@@ -26,8 +25,8 @@ func (s *Sim) start(i int, slots []engine.Slot) {
 	case i >= s.nTrace:
 		r.util = s.cfg.Services.Load
 	}
-	s.power(i, +1)
-	s.hold(i, +1)
+	s.power(i, slots, +1)
+	s.hold(i, slots, +1)
 	s.scheduleFinish(i)
 }
 
@@ -47,10 +46,11 @@ func (s *Sim) scheduleFinish(i int) {
 func (s *Sim) finishJob(i int) {
 	r := &s.runs[i]
 	s.progress(i)
-	if _, ok := s.snap.Release(engine.JobID(i+1), s.cfg.Start.Add(s.now)); !ok {
+	a, ok := s.snap.Release(engine.JobID(i+1), s.cfg.Start.Add(s.now))
+	if !ok {
 		panic(fmt.Sprintf("sim: job %d finished but the engine has no allocation", i+1)) // programmer error
 	}
-	s.release(i)
+	s.release(i, a.Slots)
 	r.state, r.finish = done, s.now
 	s.completed++
 	s.lastFinish = s.now
@@ -60,29 +60,29 @@ func (s *Sim) finishJob(i int) {
 	}
 }
 
-// release removes a running job's draw and accelerators.
-func (s *Sim) release(i int) {
+// release removes a running job's draw and accelerators, on slots (as
+// s.slots[i]: given, for the caller may have them at hand).
+func (s *Sim) release(i int, slots []engine.Slot) {
 	r := &s.runs[i]
-	s.power(i, -1)
+	s.power(i, slots, -1)
 	if r.capW > 0 {
 		s.uncapCount(i)
 		r.capW = 0
 	}
-	s.hold(i, -1)
+	s.hold(i, slots, -1)
 	s.slots[i] = nil
 	r.ver++
 }
 
-// hold counts job i's accelerators as allocated (sign +1) or no longer
-// (−1): in all, per site and per tenant group.
-func (s *Sim) hold(i int, sign int) {
+// hold counts job i's accelerators, on slots, as allocated (sign +1) or
+// no longer (−1): in all, per site and per tenant group.
+func (s *Sim) hold(i int, slots []engine.Slot, sign int) {
 	r := &s.runs[i]
 	n := int(r.accels)
 	s.allocated += sign * n
 	s.groupAlloc[r.group] += sign * n
-	for _, sl := range s.slots[i] {
-		s.siteAlloc[s.nodeDom[sl.Node][0]] += sign * bits.OnesCount64(sl.Mask)
-	}
+	// a job's slots are in one site, and hold its n accelerators
+	s.siteAlloc[s.nodeDom(slots[0].Node)[0]] += sign * n
 }
 
 // stop ends a run that did not finish (failure or preemption): work since
@@ -103,6 +103,6 @@ func (s *Sim) stop(i int, failure bool) {
 		r.lostPre += lost
 	}
 	r.work = kept
-	s.release(i)
+	s.release(i, s.slots[i])
 	r.state = waiting
 }

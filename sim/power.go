@@ -15,6 +15,11 @@ import (
 func (s *Sim) initPower() {
 	f := s.f
 	for li, l := range levels {
+		if int(l) != li {
+			panic("sim: levels must run from the site to the rack, as Snapshot.NodePath") // programmer error
+		}
+	}
+	for li, l := range levels {
 		var n int
 		switch l {
 		case fleet.LevelSite:
@@ -54,14 +59,6 @@ func (s *Sim) initPower() {
 		s.swingW[m] = acc.TDPW - acc.IdleW
 		s.busyW[m] = s.swingW[m] + (nm.OverheadW-nm.OverheadIdleW)/float64(nm.Accelerators)
 	}
-	// every node's domains, site to rack, looked up at every start and end
-	s.nodeDom = make([][len(levels)]int32, len(f.Nodes))
-	for n := range f.Nodes {
-		path := f.Path(n)
-		for li, l := range levels {
-			s.nodeDom[n][li] = path[l]
-		}
-	}
 	// Idle draw of every node is the base of every domain.
 	for n := range f.Nodes {
 		nm := f.NodeModel(n)
@@ -77,13 +74,17 @@ func (s *Sim) initPower() {
 
 // addNode adds dMean and dAmp watts at node n and every domain above it.
 func (s *Sim) addNode(n int32, dMean, dAmp float64) {
-	dom := &s.nodeDom[n]
-	for li, d := range dom {
+	for li, d := range s.nodeDom(n) {
 		p := &s.dom[li][d]
 		p.mean += dMean
 		p.amp += dAmp
 	}
 }
+
+// nodeDom returns node n's domains of the metered levels (levels), site
+// to rack: the engine's copy, which its release or placement of the same
+// slots has just read.
+func (s *Sim) nodeDom(n int32) [len(levels)]int32 { return s.snap.NodePath(n) }
 
 // touch re-checks the domains above the slots' nodes after a change, in
 // the slots' order. A domain met again right after itself is not checked
@@ -93,8 +94,7 @@ func (s *Sim) touch(slots []engine.Slot) {
 	everySite := s.gridBySite != nil || s.onSiteDraw != nil
 	prev := [len(levels)]int32{-1, -1, -1, -1}
 	for _, sl := range slots {
-		dom := &s.nodeDom[sl.Node]
-		for li, d := range dom {
+		for li, d := range s.nodeDom(sl.Node) {
 			if d != prev[li] || (li == 0 && everySite) {
 				s.check(li, d)
 				prev[li] = d
@@ -167,19 +167,43 @@ func (s *Sim) wantControl(at time.Duration) {
 	s.ev.push(event{at: at, kind: evControl})
 }
 
-// power adds (sign +1) or removes (−1) job i's draw above idle.
-func (s *Sim) power(i int, sign float64) {
+// power adds (sign +1) or removes (−1) the draw above idle of job i on
+// slots: all of one node model (a job runs in one pool).
+func (s *Sim) power(i int, slots []engine.Slot, sign float64) {
 	r := &s.runs[i]
-	var mean, amp float64
-	lastM := -1 // the node model mean and amp are for
-	slots := s.slots[i]
+	n := int(slots[0].Node)
+	mean, amp := s.drawPerAccel(s.f.Nodes[n].Model, r.util, r.capW, n)
+	// a domain over consecutive slots (the nodes of a rack, the racks of
+	// a row) takes their sum once
+	var sum [len(levels)]struct {
+		d         int32
+		mean, amp float64
+	}
+	for li := range sum {
+		sum[li].d = -1
+	}
 	for _, sl := range slots {
 		k := float64(bits.OnesCount64(sl.Mask))
-		if m := s.f.Nodes[sl.Node].Model; int(m) != lastM {
-			mean, amp = s.drawPerAccel(m, r.util, r.capW, int(sl.Node))
-			lastM = int(m)
+		dMean, dAmp := sign*k*mean, sign*k*amp
+		for li, d := range s.nodeDom(sl.Node) {
+			if c := &sum[li]; c.d != d {
+				if c.d >= 0 {
+					p := &s.dom[li][c.d]
+					p.mean += c.mean
+					p.amp += c.amp
+				}
+				c.d, c.mean, c.amp = d, 0, 0
+			}
+			sum[li].mean += dMean
+			sum[li].amp += dAmp
 		}
-		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
+	}
+	for li, c := range sum {
+		if c.d >= 0 {
+			p := &s.dom[li][c.d]
+			p.mean += c.mean
+			p.amp += c.amp
+		}
 	}
 	s.touch(slots)
 }
@@ -267,10 +291,10 @@ func (s *Sim) setCap(i int, capW float64) {
 		return
 	}
 	s.progress(i)
-	s.power(i, -1)
+	s.power(i, s.slots[i], -1)
 	was := r.capW > 0
 	r.capW = capW
-	s.power(i, +1)
+	s.power(i, s.slots[i], +1)
 	switch {
 	case !was && capW > 0:
 		s.capped++
@@ -292,9 +316,9 @@ func (s *Sim) setLoad(k int) {
 	if r.state != running {
 		return
 	}
-	s.power(i, -1)
+	s.power(i, s.slots[i], -1)
 	r.util = s.cfg.Inference.Load[k]
-	s.power(i, +1)
+	s.power(i, s.slots[i], +1)
 }
 
 func (s *Sim) uncapCount(i int) {

@@ -82,8 +82,6 @@ type Sim struct {
 	// node-level power factors: per accelerator above idle at full load
 	// (accelerator + its share of node overhead), and TDP − idle
 	busyW, swingW []float64
-	// nodeDom is, per node, its domains of the metered levels
-	nodeDom [][len(levels)]int32
 
 	passAt   time.Duration // pending pass time, -1 if none
 	lastPass time.Duration
