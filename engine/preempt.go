@@ -40,6 +40,7 @@ func (ps *pass) lowestRank(cutoff int64) int {
 	if ps.lowest != nil {
 		return *ps.lowest
 	}
+	ps.s.trackPreemptible()
 	low := math.MaxInt
 	for _, pp := range ps.s.pools {
 		pp.preemptible.walk(func(a *Alloc) bool {
@@ -240,6 +241,7 @@ func (a *victimSet) better(b *victimSet) bool {
 // places p; otherwise nothing changes.
 func (ps *pass) preempt(p *Pending) bool {
 	s, e := ps.s, ps.e
+	s.trackPreemptible()
 	j := &p.Job
 	k := int32(j.Accelerators)
 	elig := e.eligible(j)

@@ -262,7 +262,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 					t.Fatalf("job %d missing from its pool's ends heap", id)
 				}
 			}
-			if a.Job.Preemptible {
+			if a.Job.Preemptible && s.byStart {
 				pre++
 				if i := p.preemptible.index(a); i < 0 || p.preemptible.items[i] != a {
 					t.Fatalf("job %d missing from its pool's preemptible heap", id)

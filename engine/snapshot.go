@@ -100,8 +100,9 @@ type pool struct {
 	// firstNode is a node of the pool, to name its model in a reason.
 	firstNode int32
 	// running jobs of known duration by expected end (for backfill), and
-	// preemptible running jobs by start (for preemption) with their
-	// accelerators by priority
+	// preemptible running jobs by start (for preemption, kept once the
+	// snapshot has met one: Snapshot.byStart) with their accelerators by
+	// priority
 	ends        allocHeap
 	preemptible allocHeap
 	preemptAcc  map[int]int32
@@ -178,6 +179,10 @@ type Snapshot struct {
 	genSeq  uint64
 	// up is each node's path: its site, hall, row and rack, by Level
 	up [][fleet.LevelNode]int32
+	// byStart: the pools' preemptible heaps are kept, from the first
+	// preemption search on (trackPreemptible); a fleet run without
+	// preemption never pays for them
+	byStart bool
 }
 
 // ErrNodeTooLarge is returned for node models of more than 64 accelerators.
@@ -282,6 +287,21 @@ func (s *Snapshot) trackSites() {
 		a := s.allocs[id]
 		a.siteIdx = int32(len(s.siteAllocs[a.Site]))
 		s.siteAllocs[a.Site] = append(s.siteAllocs[a.Site], a)
+	}
+}
+
+// trackPreemptible starts keeping each pool's preemptible running jobs
+// by start (pool.preemptible). A heap's walk is in key order, job ID
+// breaking ties, whatever order its jobs went in.
+func (s *Snapshot) trackPreemptible() {
+	if s.byStart {
+		return
+	}
+	s.byStart = true
+	for _, id := range s.Running() {
+		if a := s.allocs[id]; a.Job.Preemptible {
+			s.pools[a.pool].preemptible.push(a)
+		}
 	}
 }
 
@@ -574,7 +594,9 @@ func (s *Snapshot) allocate(a *Alloc) {
 		p.ends.push(a)
 	}
 	if a.Job.Preemptible {
-		p.preemptible.push(a)
+		if s.byStart {
+			p.preemptible.push(a)
+		}
 		p.preemptAcc[a.Job.Priority] += int32(total)
 	}
 	a.tenant = s.tenantOf(a.Job.Tenant)
@@ -683,7 +705,7 @@ func (s *Snapshot) free(a *Alloc) {
 		s.siteAllocs[a.Site] = sa[:len(sa)-1]
 	}
 	p.ends.remove(a)
-	if a.startH >= 0 {
+	if a.Job.Preemptible {
 		p.preemptible.remove(a)
 		if p.preemptAcc[a.Job.Priority] -= int32(total); p.preemptAcc[a.Job.Priority] == 0 {
 			delete(p.preemptAcc, a.Job.Priority)
