@@ -275,9 +275,9 @@ func (ps *pass) expect(p *Pending, pi int32, r *request, cut cutoff) reservation
 				walks[i].pop()
 				q := s.pools[a.pool]
 				for _, sl := range a.Slots {
-					s.nodeMask[sl.Node] &^= sl.Mask
+					s.node[sl.Node].mask &^= sl.Mask
 					c := int32(bits.OnesCount64(sl.Mask))
-					if s.nodeState[sl.Node] == Up {
+					if s.node[sl.Node].state == Up {
 						log = s.addFreeLogged(q, sl.Node, c, log)
 						if q == pp {
 							avail += c
@@ -303,8 +303,8 @@ func (ps *pass) expect(p *Pending, pi int32, r *request, cut cutoff) reservation
 	for _, a := range freed {
 		q := s.pools[a.pool]
 		for _, sl := range a.Slots {
-			s.nodeMask[sl.Node] |= sl.Mask
-			if s.nodeState[sl.Node] == Up {
+			s.node[sl.Node].mask |= sl.Mask
+			if s.node[sl.Node].state == Up {
 				q.free -= int32(bits.OnesCount64(sl.Mask))
 			}
 			s.addDrawQuiet(sl.Node, int64(bits.OnesCount64(sl.Mask))*a.DrawW)
@@ -428,14 +428,14 @@ func (ps *pass) hold() {
 	r.held = r.held[:0]
 	log := ps.e.holdLog[:0]
 	for _, sl := range r.slots {
-		if s.nodeState[sl.Node] != Up {
+		if s.node[sl.Node].state != Up {
 			continue
 		}
 		m := sl.Mask & s.nodeFreeMask(pp, sl.Node)
 		if m == 0 {
 			continue
 		}
-		s.nodeMask[sl.Node] |= m
+		s.node[sl.Node].mask |= m
 		log = s.addFreeLogged(pp, sl.Node, -int32(bits.OnesCount64(m)), log)
 		r.held = append(r.held, Slot{Node: sl.Node, Mask: m})
 	}
@@ -464,13 +464,13 @@ func (ps *pass) unhold() {
 			r.holdLog[i].undo()
 		}
 		for _, sl := range r.held {
-			s.nodeMask[sl.Node] &^= sl.Mask
+			s.node[sl.Node].mask &^= sl.Mask
 			pp.free += int32(bits.OnesCount64(sl.Mask))
 		}
 		s.siteGen[pp.site] = r.preGen
 	} else {
 		for _, sl := range r.held {
-			s.nodeMask[sl.Node] &^= sl.Mask
+			s.node[sl.Node].mask &^= sl.Mask
 			s.addFree(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)))
 		}
 	}
@@ -493,7 +493,7 @@ func (ps *pass) lift(log []moved) []moved {
 	pp := s.pools[r.pool]
 	r.liftGen = s.siteGen[pp.site]
 	for _, sl := range r.held {
-		s.nodeMask[sl.Node] &^= sl.Mask
+		s.node[sl.Node].mask &^= sl.Mask
 		log = s.addFreeLogged(pp, sl.Node, int32(bits.OnesCount64(sl.Mask)), log)
 	}
 	for _, h := range r.watts {
@@ -514,7 +514,7 @@ func (ps *pass) restore(log []moved) {
 		log[i].undo()
 	}
 	for _, sl := range r.held {
-		s.nodeMask[sl.Node] |= sl.Mask
+		s.node[sl.Node].mask |= sl.Mask
 		pp.free -= int32(bits.OnesCount64(sl.Mask))
 	}
 	for _, h := range r.watts {
@@ -533,10 +533,10 @@ func (ps *pass) retake() {
 	held := r.held[:0]
 	for _, sl := range r.held {
 		m := sl.Mask & s.nodeFreeMask(pp, sl.Node)
-		if m == 0 || s.nodeState[sl.Node] != Up {
+		if m == 0 || s.node[sl.Node].state != Up {
 			continue
 		}
-		s.nodeMask[sl.Node] |= m
+		s.node[sl.Node].mask |= m
 		s.addFree(pp, sl.Node, -int32(bits.OnesCount64(m)))
 		held = append(held, Slot{Node: sl.Node, Mask: m})
 	}

@@ -186,7 +186,7 @@ func staticFit(r *request, p *pool) bool {
 func (s *Snapshot) headroom(l fleet.Level, d int32, w int64) (outcome, bool) {
 	if l == fleet.LevelNode {
 		// the node's path, kept by the snapshot
-		up := &s.up[d]
+		up := &s.node[d].up
 		for l := fleet.LevelRack; ; l-- {
 			if d := up[l]; s.draw[l][d]+w > s.limit[l][d] {
 				return outcome{code: Power, level: l, dom: d}, false

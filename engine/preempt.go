@@ -291,7 +291,7 @@ func (ps *pass) preempt(p *Pending) bool {
 			if r := e.rank(&a.Job, a.attainedAt(ps.now)); r < rank {
 				v := &victim{a: a, lost: lostWork(a, ps.now), prio: r}
 				for _, sl := range a.Slots {
-					if s.nodeState[sl.Node] == Up {
+					if s.node[sl.Node].state == Up {
 						v.n += int32(bits.OnesCount64(sl.Mask))
 					}
 				}
@@ -384,7 +384,7 @@ func (ps *pass) victimsIn(pp *pool, pi int32, r *request, cands []*victim) *vict
 			continue
 		}
 		for _, sl := range v.a.Slots {
-			if s.nodeState[sl.Node] != Up {
+			if s.node[sl.Node].state != Up {
 				continue
 			}
 			d := domOf(sl.Node)

@@ -206,7 +206,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 			lv[l] = make([]int32, len(p.lv[l].at))
 		}
 		for n := range f.Nodes {
-			if s.nodePool[n] != int32(pi) || s.nodeState[n] != Up {
+			if s.nodePool[n] != int32(pi) || s.node[n].state != Up {
 				continue
 			}
 			c := int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
@@ -223,7 +223,7 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 		if p.grp != nil {
 			grp := map[int]int32{}
 			for n := range f.Nodes {
-				if s.nodePool[n] == int32(pi) && s.nodeState[n] == Up {
+				if s.nodePool[n] == int32(pi) && s.node[n].state == Up {
 					grp[f.ScaleUpOf(n)] += int32(bits.OnesCount64(s.nodeFreeMask(p, int32(n))))
 				}
 			}

@@ -352,7 +352,7 @@ func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
 				a := q.ends.items[0]
 				if q == pp {
 					for _, sl := range a.Slots {
-						if s.nodeState[sl.Node] == Up {
+						if s.node[sl.Node].state == Up {
 							avail += int32(bits.OnesCount64(sl.Mask))
 						}
 					}
@@ -408,7 +408,7 @@ func pathDrawByMap(s *Snapshot, slots []Slot, w int64) []heldW {
 // the free indexes in their order, the nodes' masks, the draws, the
 // pools' free counts and the sites' generations.
 func trace(s *Snapshot) string {
-	return fmt.Sprint(bucketOrder(s), s.nodeMask, s.draw, s.siteGen, func() []int32 {
+	return fmt.Sprint(bucketOrder(s), s.node, s.draw, s.siteGen, func() []int32 {
 		var free []int32
 		for _, p := range s.pools {
 			free = append(free, p.free)

@@ -108,6 +108,16 @@ type pool struct {
 	preemptAcc  map[int]int32
 }
 
+// nodeRec is what placing and releasing a job read and write of each of
+// its nodes, side by side: a cache line holds two nodes' records, where
+// an array apiece would cost a miss apiece.
+type nodeRec struct {
+	mask  uint64                 // allocated accelerators
+	up    [fleet.LevelNode]int32 // its site, hall, row and rack, by Level
+	first int32                  // global index of its first accelerator
+	state NodeState
+}
+
 // Snapshot is the engine's live, mutable state of the fleet, not a frozen
 // copy: which accelerators are free, which jobs run where, each node's
 // health and the expected and measured draw at every level of the power
@@ -119,12 +129,11 @@ type pool struct {
 // builds another with NewSnapshot and Restore. A Snapshot is not safe for
 // concurrent use.
 type Snapshot struct {
-	f         *fleet.Fleet
-	pools     []*pool
-	nodePool  []int32
-	nodeState []NodeState
-	nodeMask  []uint64 // allocated accelerators of each node
-	// owner is the job of each allocated accelerator (nodeMask says
+	f        *fleet.Fleet
+	pools    []*pool
+	nodePool []int32
+	node     []nodeRec
+	// owner is the job of each allocated accelerator (nodeRec.mask says
 	// which are): a release leaves it, as nothing reads a free one's
 	owner []JobID
 	// draw, limit and measured are by fleet level (site, hall, row, rack).
@@ -177,8 +186,6 @@ type Snapshot struct {
 	// holds for as long as the site keeps its value.
 	siteGen []uint64
 	genSeq  uint64
-	// up is each node's path: its site, hall, row and rack, by Level
-	up [][fleet.LevelNode]int32
 	// byStart: the pools' preemptible heaps are kept, from the first
 	// preemption search on (trackPreemptible); a fleet run without
 	// preemption never pays for them
@@ -194,9 +201,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 	s := &Snapshot{
 		f:         f,
 		nodePool:  make([]int32, len(f.Nodes)),
-		nodeState: make([]NodeState, len(f.Nodes)),
-		nodeMask:  make([]uint64, len(f.Nodes)),
-		up:        make([][fleet.LevelNode]int32, len(f.Nodes)),
+		node:      make([]nodeRec, len(f.Nodes)),
 		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
 		capped:    map[JobID]*Alloc{},
@@ -231,7 +236,8 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 			return nil, fmt.Errorf("%w (%s has %d)", ErrNodeTooLarge, m.Name, m.Accelerators)
 		}
 		path := f.Path(n)
-		s.up[n] = [fleet.LevelNode]int32(path[:fleet.LevelNode])
+		s.node[n].up = [fleet.LevelNode]int32(path[:fleet.LevelNode])
+		s.node[n].first = nd.FirstAccel
 		site := path[fleet.LevelSite]
 		key := [2]int{int(site), int(nd.Model)}
 		p, ok := poolOf[key]
@@ -464,7 +470,7 @@ func (s *Snapshot) addSlots(p *pool, slots []Slot, sign int32, w int64) {
 	changed := false
 	for _, sl := range slots {
 		c := int64(bits.OnesCount64(sl.Mask))
-		up := &s.up[sl.Node]
+		up := &s.node[sl.Node].up
 		for l := fleet.LevelSite; l <= fleet.LevelRack; l++ {
 			if draw[l].d != up[l] {
 				flushDraw(l)
@@ -472,7 +478,7 @@ func (s *Snapshot) addSlots(p *pool, slots []Slot, sign int32, w int64) {
 			}
 			draw[l].n -= int64(sign) * c * w
 		}
-		if s.nodeState[sl.Node] != Up {
+		if s.node[sl.Node].state != Up {
 			continue
 		}
 		changed = true
@@ -561,7 +567,7 @@ func (s *Snapshot) sliceRefusal(j *Job, elig []int32) Reason {
 
 // nodeFreeMask returns the free accelerators of node n.
 func (s *Snapshot) nodeFreeMask(p *pool, n int32) uint64 {
-	return ^s.nodeMask[n] & (1<<uint(p.perNode) - 1)
+	return ^s.node[n].mask & (1<<uint(p.perNode) - 1)
 }
 
 // allocate records a as running and updates every index.
@@ -571,10 +577,10 @@ func (s *Snapshot) allocate(a *Alloc) {
 	for _, sl := range a.Slots {
 		c := bits.OnesCount64(sl.Mask)
 		total += c
-		if s.nodeMask[sl.Node]&sl.Mask != 0 {
+		if s.node[sl.Node].mask&sl.Mask != 0 {
 			panic("engine: accelerator allocated twice")
 		}
-		s.nodeMask[sl.Node] |= sl.Mask
+		s.node[sl.Node].mask |= sl.Mask
 		s.setOwner(sl, a.Job.ID)
 	}
 	s.addSlots(p, a.Slots, -1, a.DrawW)
@@ -612,7 +618,7 @@ func (s *Snapshot) allocate(a *Alloc) {
 // A slot's accelerators are most often a run of a node's: written as a
 // range.
 func (s *Snapshot) setOwner(sl Slot, id JobID) {
-	first := s.f.Nodes[sl.Node].FirstAccel
+	first := s.node[sl.Node].first
 	lo := int32(bits.TrailingZeros64(sl.Mask))
 	hi := int32(64 - bits.LeadingZeros64(sl.Mask))
 	if bits.OnesCount64(sl.Mask) == int(hi-lo) {
@@ -690,7 +696,7 @@ func (s *Snapshot) free(a *Alloc) {
 	for _, sl := range a.Slots {
 		c := bits.OnesCount64(sl.Mask)
 		total += c
-		s.nodeMask[sl.Node] &^= sl.Mask
+		s.node[sl.Node].mask &^= sl.Mask
 	}
 	s.addSlots(p, a.Slots, +1, a.DrawW)
 	delete(s.allocs, a.Job.ID)
@@ -758,7 +764,7 @@ func (s *Snapshot) Restore(job Job, slots []Slot, start time.Time) error {
 		}
 		pi = s.nodePool[sl.Node]
 		p := s.pools[pi]
-		if sl.Mask == 0 || sl.Mask&^(1<<uint(p.perNode)-1) != 0 || s.nodeMask[sl.Node]&sl.Mask != 0 {
+		if sl.Mask == 0 || sl.Mask&^(1<<uint(p.perNode)-1) != 0 || s.node[sl.Node].mask&sl.Mask != 0 {
 			return fmt.Errorf("engine: restore job %d: accelerators of node %d are not free", job.ID, sl.Node)
 		}
 	}
@@ -784,7 +790,7 @@ func (p *pool) drawW(j *Job) int64 {
 // releases and requeues them for a lost node). It returns the jobs on the
 // node, in ID order.
 func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
-	old := s.nodeState[n]
+	old := s.node[n].state
 	if old != st {
 		p := s.pools[s.nodePool[n]]
 		s.touch(p.site)
@@ -798,7 +804,7 @@ func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
 		} else if st == Down {
 			s.idleUp[site] -= s.nodeIdle(n)
 		}
-		s.nodeState[n] = st
+		s.node[n].state = st
 		if st == Up {
 			s.addFree(p, int32(n), freeN)
 		}
@@ -807,12 +813,12 @@ func (s *Snapshot) SetNodeState(n int, st NodeState) []JobID {
 }
 
 func (s *Snapshot) jobsOnNode(n int) []JobID {
-	if s.nodeMask[n] == 0 {
+	if s.node[n].mask == 0 {
 		return nil
 	}
 	var out []JobID
-	first := s.f.Nodes[n].FirstAccel
-	for m := s.nodeMask[n]; m != 0; m &= m - 1 {
+	first := s.node[n].first
+	for m := s.node[n].mask; m != 0; m &= m - 1 {
 		id := s.owner[first+int32(bits.TrailingZeros64(m))]
 		if len(out) == 0 || out[len(out)-1] != id {
 			out = append(out, id)
@@ -830,7 +836,7 @@ func (s *Snapshot) jobsOnNode(n int) []JobID {
 }
 
 // NodeState returns node n's health.
-func (s *Snapshot) NodeState(n int) NodeState { return s.nodeState[n] }
+func (s *Snapshot) NodeState(n int) NodeState { return s.node[n].state }
 
 // SetMeasured records the measured draw in watts of a domain (site, hall,
 // row or rack; the site figure is IT power, before PUE). Engine.Control
@@ -929,13 +935,13 @@ func (s *Snapshot) TenantAccelerators(tenant string) int {
 // NodePath returns node n's site, hall, row and rack, as fleet.Path
 // does, from the snapshot's own copy: the one its placements and
 // releases have just read.
-func (s *Snapshot) NodePath(n int32) [fleet.LevelNode]int32 { return s.up[n] }
+func (s *Snapshot) NodePath(n int32) [fleet.LevelNode]int32 { return s.node[n].up }
 
 // Owner returns the job running on global accelerator a, or 0.
 func (s *Snapshot) Owner(a int) JobID {
 	nodes := s.f.Nodes
 	n := sort.Search(len(nodes), func(i int) bool { return int(nodes[i].FirstAccel) > a }) - 1
-	if n < 0 || s.nodeMask[n]&(1<<(a-int(nodes[n].FirstAccel))) == 0 {
+	if n < 0 || s.node[n].mask&(1<<(a-int(nodes[n].FirstAccel))) == 0 {
 		return 0
 	}
 	return s.owner[a]
