@@ -14,14 +14,24 @@ package engine
 // An entry's position is kept by the heap, under a handle the Alloc
 // holds (Alloc.endH, Alloc.startH) and its key carries: moving an entry
 // writes the heap's own small array, not the job.
+//
+// A removal only marks its entry dead (a nil item, its key left in
+// place, so the heap's order holds): the jobs that end are mostly the
+// heap's first, and sifting a replacement down from the root at every
+// end cost more than rebuilding the heap, in one pass over its array,
+// once a third of its entries are dead. Walks step over dead entries.
 type allocHeap struct {
-	end   bool // keyed by end (else by start)
-	items []*Alloc
+	end   bool      // keyed by end (else by start)
+	items []*Alloc  // nil: a removed entry, until the next rebuild
 	keys  []heapKey // by position, as items
 	at    []int32   // position by handle, -1 for a free handle
 	spare []int32   // free handles
+	dead  int       // removed entries in items
 	aux   []int32   // walk's frontier, reused
 }
+
+// len returns how many jobs the heap holds.
+func (h *allocHeap) len() int { return len(h.items) - h.dead }
 
 // heapKey is an entry's order: its key, then its job's ID; and the
 // entry's handle.
@@ -70,10 +80,13 @@ func (h *allocHeap) index(a *Alloc) int {
 	return -1
 }
 
-// set puts a with key k at position i.
+// set puts a with key k at position i (a nil a: a dead entry, whose
+// handle may be another's by now).
 func (h *allocHeap) set(i int, a *Alloc, k heapKey) {
 	h.items[i], h.keys[i] = a, k
-	h.at[k.h] = int32(i)
+	if a != nil {
+		h.at[k.h] = int32(i)
+	}
 }
 
 // up moves the entry at i towards the root to its place, each entry it
@@ -149,15 +162,36 @@ func (h *allocHeap) remove(a *Alloc) {
 	h.at[*hp] = -1
 	h.spare = append(h.spare, *hp)
 	*hp = -1
-	last := len(h.items) - 1
-	if i != last {
-		h.set(i, h.items[last], h.keys[last])
+	if last := len(h.items) - 1; i == last {
+		h.items[last] = nil
+		h.items, h.keys = h.items[:last], h.keys[:last]
+		return
 	}
-	h.items[last] = nil
-	h.items = h.items[:last]
-	h.keys = h.keys[:last]
-	if i != last && !h.down(i) {
-		h.up(i)
+	h.items[i] = nil
+	if h.dead++; h.dead*3 > len(h.items) {
+		h.rebuild()
+	}
+}
+
+// rebuild drops the dead entries and restores the heap's order bottom
+// up, in O(n).
+func (h *allocHeap) rebuild() {
+	n := 0
+	for i, a := range h.items {
+		if a != nil {
+			h.items[n], h.keys[n] = a, h.keys[i]
+			n++
+		}
+	}
+	clear(h.items[n:])
+	h.items, h.keys, h.dead = h.items[:n], h.keys[:n], 0
+	for i := range n {
+		h.at[h.keys[i].h] = int32(i)
+	}
+	if n > 1 {
+		for i := (n - 2) / allocArity; i >= 0; i-- {
+			h.down(i)
+		}
 	}
 }
 
@@ -189,7 +223,7 @@ func (h *allocHeap) walk(fn func(a *Alloc) bool) {
 			aux[j], aux[m] = aux[m], aux[j]
 			j = m
 		}
-		if !fn(h.items[i]) {
+		if a := h.items[i]; a != nil && !fn(a) {
 			break
 		}
 		for c := allocArity*i + 1; c <= allocArity*i+allocArity && int(c) < len(h.items); c++ {

@@ -225,7 +225,7 @@ func (ps *pass) expect(p *Pending, pi int32, r *request, cut cutoff) reservation
 	pp := s.pools[pi]
 	n := 0
 	for _, q := range s.pools {
-		if q.site == pp.site && len(q.ends.items) > 0 {
+		if q.site == pp.site && q.ends.len() > 0 {
 			if n == len(ps.e.walks) {
 				ps.e.walks = append(ps.e.walks, endWalk{})
 			}
@@ -337,7 +337,7 @@ func (w *endWalk) less(a, b int) bool { return w.h.less(int(w.aux[a]), int(w.aux
 
 // peek returns the next job, or nil when every one was visited.
 func (w *endWalk) peek() *Alloc {
-	if len(w.aux) == 0 || len(w.h.items) == 0 {
+	if !w.live() {
 		return nil
 	}
 	return w.h.items[w.aux[0]]
@@ -346,10 +346,22 @@ func (w *endWalk) peek() *Alloc {
 // peekKey returns the next job's expected end, false when every one was
 // visited.
 func (w *endWalk) peekKey() (int64, bool) {
-	if len(w.aux) == 0 || len(w.h.items) == 0 {
+	if !w.live() {
 		return 0, false
 	}
 	return w.h.keys[w.aux[0]].key, true
+}
+
+// live moves past dead entries (allocHeap.remove) to the next job; it
+// reports whether there is one.
+func (w *endWalk) live() bool {
+	for len(w.aux) > 0 && len(w.h.items) > 0 {
+		if w.h.items[w.aux[0]] != nil {
+			return true
+		}
+		w.pop()
+	}
+	return false
 }
 
 // pop moves past the next job.

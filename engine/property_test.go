@@ -276,8 +276,8 @@ func checkInvariants(t fatalf, s *Snapshot, e *Engine, m *model) {
 				}
 			}
 		}
-		if ends != len(p.ends.items) || pre != len(p.preemptible.items) {
-			t.Fatalf("pool %d: heaps hold %d and %d jobs, want %d and %d", pi, len(p.ends.items), len(p.preemptible.items), ends, pre)
+		if ends != p.ends.len() || pre != p.preemptible.len() {
+			t.Fatalf("pool %d: heaps hold %d and %d jobs, want %d and %d", pi, p.ends.len(), p.preemptible.len(), ends, pre)
 		}
 		// walk visits in key order
 		last := int64(-1 << 63)

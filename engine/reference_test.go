@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,12 +317,6 @@ func TestIncrementalEqualsFullLongRuns(t *testing.T) {
 func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
 	s := ps.s
 	pp := s.pools[pi]
-	var site []*pool
-	for _, q := range s.pools {
-		if q.site == pp.site {
-			site = append(site, q)
-		}
-	}
 	res := reservation{active: true, pool: pi, infinite: true}
 	g := ps.e.pl.grid
 	ps.e.pl.grid = nil
@@ -338,28 +334,38 @@ func (ps *pass) expectByRelease(p *Pending, pi int32, r *request) reservation {
 				break
 			}
 		}
+		// the next expected end among the site's running jobs, and every
+		// job that ends then, pool by pool, by job ID
 		key, any := int64(0), false
-		for _, q := range site {
-			if len(q.ends.items) > 0 && (!any || q.ends.items[0].endKey < key) {
-				key, any = q.ends.items[0].endKey, true
+		var ending []*Alloc
+		for _, id := range s.Running() {
+			a := s.allocs[id]
+			if s.pools[a.pool].site != pp.site || a.Job.Duration <= 0 {
+				continue
+			}
+			switch {
+			case !any || a.endKey < key:
+				key, any, ending = a.endKey, true, append(ending[:0], a)
+			case a.endKey == key:
+				ending = append(ending, a)
 			}
 		}
 		if !any {
 			break
 		}
-		for _, q := range site {
-			for len(q.ends.items) > 0 && q.ends.items[0].endKey == key {
-				a := q.ends.items[0]
-				if q == pp {
-					for _, sl := range a.Slots {
-						if s.node[sl.Node].state == Up {
-							avail += int32(bits.OnesCount64(sl.Mask))
-						}
+		slices.SortStableFunc(ending, func(a, b *Alloc) int {
+			return cmp.Or(cmp.Compare(a.pool, b.pool), cmp.Compare(a.Job.ID, b.Job.ID))
+		})
+		for _, a := range ending {
+			if s.pools[a.pool] == pp {
+				for _, sl := range a.Slots {
+					if s.node[sl.Node].state == Up {
+						avail += int32(bits.OnesCount64(sl.Mask))
 					}
 				}
-				s.free(a)
-				freed = append(freed, a)
 			}
+			s.free(a)
+			freed = append(freed, a)
 		}
 		at = time.Unix(0, key).UTC()
 		if at.Before(ps.now) {
