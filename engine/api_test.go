@@ -140,6 +140,24 @@ func TestJobValidate(t *testing.T) {
 	}
 }
 
+// TestNodeRecordsMatchTheFleet: the snapshot's copy of each node's path
+// and model, which the simulator reads, is the fleet's.
+func TestNodeRecordsMatchTheFleet(t *testing.T) {
+	for _, name := range []string{"small", "sovereign"} {
+		f := loadExample(t, name)
+		s, _ := NewSnapshot(f)
+		for n := range f.Nodes {
+			path := f.Path(n)
+			if got, want := s.NodePath(int32(n)), [fleet.LevelNode]int32(path[:fleet.LevelNode]); got != want {
+				t.Fatalf("%s node %d: path %v, want %v", name, n, got, want)
+			}
+			if got, want := s.NodeModel(int32(n)), f.Nodes[n].Model; got != want {
+				t.Fatalf("%s node %d: model %d, want %d", name, n, got, want)
+			}
+		}
+	}
+}
+
 // TestOwnerFollowsReleases: an accelerator's owner is the job whose
 // slots hold it, and 0 once that job is released.
 func TestOwnerFollowsReleases(t *testing.T) {

@@ -115,6 +115,7 @@ type nodeRec struct {
 	mask  uint64                 // allocated accelerators
 	up    [fleet.LevelNode]int32 // its site, hall, row and rack, by Level
 	first int32                  // global index of its first accelerator
+	model uint16                 // as fleet.Node.Model
 	state NodeState
 }
 
@@ -237,7 +238,7 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		}
 		path := f.Path(n)
 		s.node[n].up = [fleet.LevelNode]int32(path[:fleet.LevelNode])
-		s.node[n].first = nd.FirstAccel
+		s.node[n].first, s.node[n].model = nd.FirstAccel, nd.Model
 		site := path[fleet.LevelSite]
 		key := [2]int{int(site), int(nd.Model)}
 		p, ok := poolOf[key]
@@ -936,6 +937,10 @@ func (s *Snapshot) TenantAccelerators(tenant string) int {
 // does, from the snapshot's own copy: the one its placements and
 // releases have just read.
 func (s *Snapshot) NodePath(n int32) [fleet.LevelNode]int32 { return s.node[n].up }
+
+// NodeModel returns node n's model (an index into the catalog's nodes),
+// as fleet.Node.Model does, from the record NodePath reads.
+func (s *Snapshot) NodeModel(n int32) uint16 { return s.node[n].model }
 
 // Owner returns the job running on global accelerator a, or 0.
 func (s *Snapshot) Owner(a int) JobID {

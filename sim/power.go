@@ -172,7 +172,7 @@ func (s *Sim) wantControl(at time.Duration) {
 func (s *Sim) power(i int, slots []engine.Slot, sign float64) {
 	r := &s.runs[i]
 	n := int(slots[0].Node)
-	mean, amp := s.drawPerAccel(s.f.Nodes[n].Model, r.util, r.capW, n)
+	mean, amp := s.drawPerAccel(s.snap.NodeModel(slots[0].Node), r.util, r.capW, n)
 	// a domain over consecutive slots (the nodes of a rack, the racks of
 	// a row) takes their sum once
 	var sum [len(levels)]struct {
