@@ -80,8 +80,10 @@ func syntheticYear(b *testing.B) (*fleet.Fleet, []trace.Job) {
 }
 
 // BenchmarkSyntheticYear simulates a year of 2,000,000 synthetic jobs on
-// examples/million-gpu.yaml (1,028,096 accelerators). Target: under 60 s
-// and 4 GiB. It takes tens of seconds: run it alone,
+// examples/million-gpu.yaml (1,028,096 accelerators). Target: under 10 s
+// and 2 GiB on one core, which it logs as met or not; it fails only past
+// 60 s or 4 GiB, further than a busy machine moves it. It takes seconds
+// on its own core: run it alone,
 //
 //	go test ./sim -run '^$' -bench SyntheticYear -benchtime 1x
 func BenchmarkSyntheticYear(b *testing.B) {
@@ -103,8 +105,14 @@ func BenchmarkSyntheticYear(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/year")
 		b.ReportMetric(float64(m.Sys)/(1<<30), "GiB-sys")
 		b.ReportMetric(float64(len(jobs))/res.WallS, "jobs/s")
-		if secs, gib := time.Since(start).Seconds(), float64(m.Sys)/(1<<30); secs > 60 || gib > 4 {
-			b.Errorf("%.1f s and %.2f GiB: over the 60 s / 4 GiB target", secs, gib)
+		secs, gib := time.Since(start).Seconds(), float64(m.Sys)/(1<<30)
+		met := "met"
+		if secs >= 10 || gib >= 2 {
+			met = "not met"
+		}
+		b.Logf("target: a year in under 10 s and 2 GiB: %.2f s, %.2f GiB: %s", secs, gib, met)
+		if secs > 60 || gib > 4 {
+			b.Errorf("%.1f s and %.2f GiB: over the 60 s / 4 GiB limit", secs, gib)
 		}
 	}
 }
