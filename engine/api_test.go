@@ -140,6 +140,23 @@ func TestJobValidate(t *testing.T) {
 	}
 }
 
+// fiveRunning places five jobs of 8, 3, 32, 5 and 16 accelerators (the
+// first, third and fifth preemptible) on the small example, at now.
+func fiveRunning(t *testing.T) (*fleet.Fleet, *Snapshot, time.Time) {
+	t.Helper()
+	f := loadExample(t, "small")
+	s, _ := NewSnapshot(f)
+	e, _ := New(Config{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, n := range []int{8, 3, 32, 5, 16} {
+		e.Submit(Job{ID: JobID(i + 1), Tenant: "t", Accelerators: n, Preemptible: i%2 == 0, Duration: time.Hour}, now)
+	}
+	if r := e.Schedule(s, now); r.Placed != 5 {
+		t.Fatalf("placed %d", r.Placed)
+	}
+	return f, s, now
+}
+
 // TestNodeRecordsMatchTheFleet: the snapshot's copy of each node's path
 // and model, which the simulator reads, is the fleet's.
 func TestNodeRecordsMatchTheFleet(t *testing.T) {
@@ -161,16 +178,7 @@ func TestNodeRecordsMatchTheFleet(t *testing.T) {
 // TestOwnerFollowsReleases: an accelerator's owner is the job whose
 // slots hold it, and 0 once that job is released.
 func TestOwnerFollowsReleases(t *testing.T) {
-	f := loadExample(t, "small")
-	s, _ := NewSnapshot(f)
-	e, _ := New(Config{})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, n := range []int{8, 3, 32, 5, 16} {
-		e.Submit(Job{ID: JobID(i + 1), Tenant: "t", Accelerators: n, Duration: time.Hour}, now)
-	}
-	if r := e.Schedule(s, now); r.Placed != 5 {
-		t.Fatalf("placed %d", r.Placed)
-	}
+	f, s, now := fiveRunning(t)
 	for _, gone := range []JobID{3, 2} {
 		if _, ok := s.Release(gone, now); !ok {
 			t.Fatalf("release %d", gone)
@@ -198,16 +206,7 @@ func TestOwnerFollowsReleases(t *testing.T) {
 // a fresh snapshot, restored from the allocations it stored, is the same
 // as the one that made them.
 func TestRestoreRebuildsTheSameState(t *testing.T) {
-	f := loadExample(t, "small")
-	s, _ := NewSnapshot(f)
-	e, _ := New(Config{})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, n := range []int{8, 3, 32, 5, 16} {
-		e.Submit(Job{ID: JobID(i + 1), Tenant: "t", Accelerators: n, Preemptible: i%2 == 0, Duration: time.Hour}, now)
-	}
-	if r := e.Schedule(s, now); r.Placed != 5 {
-		t.Fatalf("placed %d", r.Placed)
-	}
+	f, s, now := fiveRunning(t)
 	r, _ := NewSnapshot(f)
 	for _, id := range s.Running() {
 		a, _ := s.Alloc(id)
