@@ -173,37 +173,11 @@ func (s *Sim) power(i int, slots []engine.Slot, sign float64) {
 	r := &s.runs[i]
 	n := int(slots[0].Node)
 	mean, amp := s.drawPerAccel(s.snap.NodeModel(slots[0].Node), r.util, r.capW, n)
-	// a domain over consecutive slots (the nodes of a rack, the racks of
-	// a row) takes their sum once
-	var sum [len(levels)]struct {
-		d         int32
-		mean, amp float64
-	}
-	for li := range sum {
-		sum[li].d = -1
-	}
+	// slot by slot, not summed per domain first: the sums would round
+	// otherwise, and move the last digits of the energy a run reports
 	for _, sl := range slots {
 		k := float64(bits.OnesCount64(sl.Mask))
-		dMean, dAmp := sign*k*mean, sign*k*amp
-		for li, d := range s.nodeDom(sl.Node) {
-			if c := &sum[li]; c.d != d {
-				if c.d >= 0 {
-					p := &s.dom[li][c.d]
-					p.mean += c.mean
-					p.amp += c.amp
-				}
-				c.d, c.mean, c.amp = d, 0, 0
-			}
-			sum[li].mean += dMean
-			sum[li].amp += dAmp
-		}
-	}
-	for li, c := range sum {
-		if c.d >= 0 {
-			p := &s.dom[li][c.d]
-			p.mean += c.mean
-			p.amp += c.amp
-		}
+		s.addNode(sl.Node, sign*k*mean, sign*k*amp)
 	}
 	s.touch(slots)
 }
