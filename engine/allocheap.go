@@ -2,8 +2,9 @@ package engine
 
 // allocHeap is an indexed 4-ary min-heap of running jobs by a time key
 // (end or start, in Unix nanoseconds). Each Alloc remembers its position,
-// so removal is O(log n); walk visits entries in key order and stops
-// early, costing O(m log m) for the m entries it visits, so a pool can
+// so removal is O(1) amortized (see below); walk visits entries in key
+// order and stops early, costing O(m log m) for the m entries it visits
+// (dead ones included, at most half as many again), so a pool can
 // answer "the earliest ends that free k accelerators" or "the jobs that
 // started before t" without sorting all its jobs.
 //
@@ -109,8 +110,8 @@ func (h *allocHeap) up(i int) {
 }
 
 // down moves the entry at i towards the leaves to its place, each entry
-// it passes one level up; it reports whether the entry moved.
-func (h *allocHeap) down(i int) bool {
+// it passes one level up.
+func (h *allocHeap) down(i int) {
 	n := len(h.items)
 	k, a, i0 := h.keys[i], h.items[i], i
 	for {
@@ -130,11 +131,9 @@ func (h *allocHeap) down(i int) bool {
 		h.set(i, h.items[m], h.keys[m])
 		i = m
 	}
-	if i == i0 {
-		return false
+	if i != i0 {
+		h.set(i, a, k)
 	}
-	h.set(i, a, k)
-	return true
 }
 
 func (h *allocHeap) push(a *Alloc) {
