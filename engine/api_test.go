@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,13 +177,12 @@ func TestNodeRecordsMatchTheFleet(t *testing.T) {
 }
 
 // TestOwnerFollowsReleases: an accelerator's owner is the job whose
-// slots hold it, and 0 once that job is released.
+// slots hold it, and 0 once that job is released; the index, built at
+// the first question, follows the placements made after it.
 func TestOwnerFollowsReleases(t *testing.T) {
 	f, s, now := fiveRunning(t)
-	for _, gone := range []JobID{3, 2} {
-		if _, ok := s.Release(gone, now); !ok {
-			t.Fatalf("release %d", gone)
-		}
+	check := func(after string) {
+		t.Helper()
 		want := make([]JobID, f.Accelerators)
 		for _, id := range s.Running() {
 			a, _ := s.Alloc(id)
@@ -196,10 +196,53 @@ func TestOwnerFollowsReleases(t *testing.T) {
 		}
 		for i := range want {
 			if s.Owner(i) != want[i] {
-				t.Fatalf("after releasing %d, accelerator %d: owner %d, want %d", gone, i, s.Owner(i), want[i])
+				t.Fatalf("after %s, accelerator %d: owner %d, want %d", after, i, s.Owner(i), want[i])
 			}
 		}
 	}
+	for _, gone := range []JobID{3, 2} {
+		if _, ok := s.Release(gone, now); !ok {
+			t.Fatalf("release %d", gone)
+		}
+		check("releasing " + strconv.Itoa(int(gone)))
+	}
+	e, _ := New(Config{})
+	e.Submit(Job{ID: 6, Tenant: "t", Accelerators: 12, Duration: time.Hour}, now)
+	if r := e.Schedule(s, now); r.Placed != 1 {
+		t.Fatalf("placed %d", r.Placed)
+	}
+	check("placing 6")
+}
+
+// TestFailNodeFindsItsJobs: a failed node gives up exactly the jobs
+// whose slots are on it, the first time (the owner index built then) and
+// after.
+func TestFailNodeFindsItsJobs(t *testing.T) {
+	f, s, now := fiveRunning(t)
+	e, _ := New(Config{})
+	failed := 0
+	for n := range f.Nodes {
+		var want []JobID
+		for _, id := range s.Running() {
+			a, _ := s.Alloc(id)
+			for _, sl := range a.Slots {
+				if int(sl.Node) == n {
+					want = append(want, id)
+					break
+				}
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		if got := e.FailNode(s, n, now); !slices.Equal(got, want) {
+			t.Fatalf("node %d failed: released %v, want %v", n, got, want)
+		}
+		if failed++; failed == 2 {
+			return
+		}
+	}
+	t.Fatalf("%d nodes with jobs failed, want 2", failed)
 }
 
 // TestRestoreRebuildsTheSameState is what a server does after a restart:

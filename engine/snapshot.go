@@ -135,7 +135,10 @@ type Snapshot struct {
 	nodePool []int32
 	node     []nodeRec
 	// owner is the job of each allocated accelerator (nodeRec.mask says
-	// which are): a release leaves it, as nothing reads a free one's
+	// which are): a release leaves it, as nothing reads a free one's. It
+	// is nil until something asks which jobs run on a node or
+	// accelerator (trackOwners): a fleet whose nodes never change state
+	// never writes it.
 	owner []JobID
 	// draw, limit and measured are by fleet level (site, hall, row, rack).
 	draw     [4][]int64
@@ -203,7 +206,6 @@ func NewSnapshot(f *fleet.Fleet) (*Snapshot, error) {
 		f:         f,
 		nodePool:  make([]int32, len(f.Nodes)),
 		node:      make([]nodeRec, len(f.Nodes)),
-		owner:     make([]JobID, f.Accelerators),
 		allocs:    map[JobID]*Alloc{},
 		capped:    map[JobID]*Alloc{},
 		tenantIdx: map[string]int32{},
@@ -582,7 +584,9 @@ func (s *Snapshot) allocate(a *Alloc) {
 			panic("engine: accelerator allocated twice")
 		}
 		s.node[sl.Node].mask |= sl.Mask
-		s.setOwner(sl, a.Job.ID)
+		if s.owner != nil {
+			s.setOwner(sl, a.Job.ID)
+		}
 	}
 	s.addSlots(p, a.Slots, -1, a.DrawW)
 	s.allocs[a.Job.ID] = a
@@ -613,6 +617,20 @@ func (s *Snapshot) allocate(a *Alloc) {
 		s.epoch = a.Start
 	}
 	s.startSum[a.tenant] += float64(total) * a.Start.Sub(s.epoch).Seconds()
+}
+
+// trackOwners starts keeping the owner of every allocated accelerator
+// (Snapshot.owner), from the running jobs on.
+func (s *Snapshot) trackOwners() {
+	if s.owner != nil {
+		return
+	}
+	s.owner = make([]JobID, s.f.Accelerators)
+	for id, a := range s.allocs {
+		for _, sl := range a.Slots {
+			s.setOwner(sl, id)
+		}
+	}
 }
 
 // setOwner records id as the owner of slot sl's accelerators.
@@ -817,6 +835,7 @@ func (s *Snapshot) jobsOnNode(n int) []JobID {
 	if s.node[n].mask == 0 {
 		return nil
 	}
+	s.trackOwners()
 	var out []JobID
 	first := s.node[n].first
 	for m := s.node[n].mask; m != 0; m &= m - 1 {
@@ -949,6 +968,7 @@ func (s *Snapshot) Owner(a int) JobID {
 	if n < 0 || s.node[n].mask&(1<<(a-int(nodes[n].FirstAccel))) == 0 {
 		return 0
 	}
+	s.trackOwners()
 	return s.owner[a]
 }
 
