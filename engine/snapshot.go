@@ -190,9 +190,9 @@ type Snapshot struct {
 	// holds for as long as the site keeps its value.
 	siteGen []uint64
 	genSeq  uint64
-	// byStart: the pools' preemptible heaps are kept, from the first
-	// preemption search on (trackPreemptible); a fleet run without
-	// preemption never pays for them
+	// byStart: the pools' preemptible heaps and counts are kept, from
+	// the first preemption search on (trackPreemptible); a fleet run
+	// without preemption never pays for them
 	byStart bool
 }
 
@@ -300,7 +300,8 @@ func (s *Snapshot) trackSites() {
 }
 
 // trackPreemptible starts keeping each pool's preemptible running jobs
-// by start (pool.preemptible). A heap's walk is in key order, job ID
+// by start (pool.preemptible), and their accelerators by priority
+// (pool.preemptAcc). A heap's walk is in key order, job ID
 // breaking ties, whatever order its jobs went in.
 func (s *Snapshot) trackPreemptible() {
 	if s.byStart {
@@ -309,7 +310,9 @@ func (s *Snapshot) trackPreemptible() {
 	s.byStart = true
 	for _, id := range s.Running() {
 		if a := s.allocs[id]; a.Job.Preemptible {
-			s.pools[a.pool].preemptible.push(a)
+			p := s.pools[a.pool]
+			p.preemptible.push(a)
+			p.preemptAcc[a.Job.Priority] += int32(a.accelerators())
 		}
 	}
 }
@@ -604,10 +607,8 @@ func (s *Snapshot) allocate(a *Alloc) {
 		a.endKey = a.Start.Add(a.Job.Duration).UnixNano()
 		p.ends.push(a)
 	}
-	if a.Job.Preemptible {
-		if s.byStart {
-			p.preemptible.push(a)
-		}
+	if a.Job.Preemptible && s.byStart {
+		p.preemptible.push(a)
 		p.preemptAcc[a.Job.Priority] += int32(total)
 	}
 	a.tenant = s.tenantOf(a.Job.Tenant)
@@ -730,7 +731,7 @@ func (s *Snapshot) free(a *Alloc) {
 		s.siteAllocs[a.Site] = sa[:len(sa)-1]
 	}
 	p.ends.remove(a)
-	if a.Job.Preemptible {
+	if a.Job.Preemptible && s.byStart {
 		p.preemptible.remove(a)
 		if p.preemptAcc[a.Job.Priority] -= int32(total); p.preemptAcc[a.Job.Priority] == 0 {
 			delete(p.preemptAcc, a.Job.Priority)
