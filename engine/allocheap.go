@@ -20,7 +20,8 @@ package engine
 // place, so the heap's order holds): the jobs that end are mostly the
 // heap's first, and sifting a replacement down from the root at every
 // end cost more than rebuilding the heap, in one pass over its array,
-// once a third of its entries are dead. Walks step over dead entries.
+// once a third of its entries are dead. A walk first takes the dead
+// entries off the top (trim), then steps over any others.
 type allocHeap struct {
 	end   bool      // keyed by end (else by start)
 	items []*Alloc  // nil: a removed entry, until the next rebuild
@@ -172,6 +173,24 @@ func (h *allocHeap) remove(a *Alloc) {
 	}
 }
 
+// trim takes the dead entries off the top, so that a walk starts at a
+// live one: the jobs removed are mostly the first to end, whose entries
+// a walk in key order would otherwise step over one by one, all of them,
+// every time. It costs what removing them at once would have; a heap
+// that is never walked never pays it.
+func (h *allocHeap) trim() {
+	for len(h.items) > 0 && h.items[0] == nil {
+		last := len(h.items) - 1
+		h.set(0, h.items[last], h.keys[last])
+		h.items[last] = nil
+		h.items, h.keys = h.items[:last], h.keys[:last]
+		h.dead--
+		if last > 0 {
+			h.down(0)
+		}
+	}
+}
+
 // rebuild drops the dead entries and restores the heap's order bottom
 // up, in O(n).
 func (h *allocHeap) rebuild() {
@@ -197,6 +216,7 @@ func (h *allocHeap) rebuild() {
 // walk calls fn on entries in ascending key order until fn returns false
 // or all were visited.
 func (h *allocHeap) walk(fn func(a *Alloc) bool) {
+	h.trim()
 	if len(h.items) == 0 {
 		return
 	}

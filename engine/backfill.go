@@ -331,7 +331,10 @@ type endWalk struct {
 	aux []int32
 }
 
-func (w *endWalk) start() { w.aux = append(w.aux[:0], 0) }
+func (w *endWalk) start() {
+	w.h.trim()
+	w.aux = append(w.aux[:0], 0)
+}
 
 func (w *endWalk) less(a, b int) bool { return w.h.less(int(w.aux[a]), int(w.aux[b])) }
 
